@@ -1,0 +1,78 @@
+#pragma once
+// The run configuration of DESIGN.md §3: parsed strictly (unknown keys, wrong types and impossible
+// values are InputErrors naming the file and the dotted key), resolved (defaults filled in,
+// relative paths made absolute against the config file's folder) and printable as JSON.
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bcd {
+
+struct RunConfig {
+    struct Model {
+        std::filesystem::path path;
+    } model;
+    struct Data {
+        std::filesystem::path train;
+        std::filesystem::path val; // empty: no evaluation
+        std::string format = "text";
+        std::string tokenizer; // "byte" or a path; resolved
+        int seq_len = 256;
+    } data;
+    struct Optim {
+        std::string name = "adamw"; // adamw | sgd
+        double lr = 3e-4;
+        double beta1 = 0.9, beta2 = 0.95;
+        double eps = 1e-8;
+        double weight_decay = 0.0;
+        double momentum = 0.0;
+        std::string schedule = "constant"; // constant | cosine | linear
+        long warmup_steps = 0;
+        double min_lr = 0.0;
+        double grad_clip = 1.0;
+    } optim;
+    struct Train {
+        long steps = 1000;
+        int batch_size = 8;
+        int grad_accum = 1;
+        std::uint64_t seed = 1;
+        std::string precision = "fp32"; // fp32 | bf16
+    } train;
+    struct Bcd {
+        std::string mode = "bcd"; // bcd | full
+        int layers_per_block = 1;
+        bool embed_block = true;
+        bool head_block = true;
+        std::optional<std::vector<std::vector<std::string>>> blocks;
+        std::string order = "ascending"; // ascending | descending | random | fixed
+        std::vector<int> fixed_order;
+        long switch_every = 50;
+        std::optional<int> start_block;
+        bool reset_state_on_switch = true;
+        bool offload_states = false;
+    } bcd;
+    struct Device {
+        std::string kind = "auto"; // auto | cpu | cuda
+        int threads = 0;
+    } device;
+    struct Output {
+        std::filesystem::path dir;
+        long log_every = 1;
+        long eval_every = 0;
+        long checkpoint_every = 0;
+        int keep_checkpoints = 2;
+    } output;
+
+    std::filesystem::path source; // the config file
+
+    // Reads and validates `path`. Checks that files named by the config exist.
+    static RunConfig load(const std::filesystem::path& path);
+    static RunConfig from_json(const nlohmann::json& j, const std::filesystem::path& source);
+    nlohmann::json to_json() const; // every key, resolved
+};
+
+} // namespace bcd

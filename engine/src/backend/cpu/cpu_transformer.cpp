@@ -1,0 +1,407 @@
+// The fp32 CPU reference of the Llama-family transformer, with BCD's truncated backward.
+// Forward and backward follow HF's modeling_llama.py operation by operation; see ops.h for the
+// kernels and transformer.h for the truncation rules.
+
+#include "backend/cpu/ops.h"
+#include "bcd/errors.h"
+#include "bcd/transformer.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+namespace bcd {
+
+namespace {
+
+// Per-layer activations. Layers below the lowest one that needs a backward share one set and
+// keep nothing.
+struct LayerActs {
+    float *x = nullptr, *rstd1 = nullptr, *ln1 = nullptr, *q = nullptr, *k = nullptr,
+          *v = nullptr, *att = nullptr, *ctx = nullptr, *x2 = nullptr, *rstd2 = nullptr,
+          *ln2 = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr;
+};
+
+// Hands out 64-byte aligned slices of one allocation (two passes: measure, then carve).
+class Carver {
+public:
+    explicit Carver(float* base) : base_(base) {}
+    float* take(std::size_t n) {
+        float* p = base_ ? base_ + used_ : nullptr;
+        used_ += (n + 15) / 16 * 16;
+        return p;
+    }
+    std::size_t used() const { return used_; }
+
+private:
+    float* base_;
+    std::size_t used_ = 0;
+};
+
+class CpuTransformer final : public Transformer {
+public:
+    explicit CpuTransformer(Model& m)
+        : m_(m), c_(m.config()), lay_(m.layout()),
+          grads_(lay_.params().size(), nullptr), below_(static_cast<std::size_t>(c_.num_layers) + 1) {
+        derive_plan();
+    }
+
+    void set_grad_targets(std::vector<float*> grads, bool want_input_grad) override {
+        if (grads.size() != lay_.params().size())
+            throw std::invalid_argument("set_grad_targets: one entry per parameter tensor expected");
+        grads_ = std::move(grads);
+        want_input_grad_ = want_input_grad;
+        derive_plan();
+        have_forward_ = false;
+        dirty_ = true;
+    }
+
+    LossSum forward(const std::int32_t* inputs, const std::int32_t* targets, int B,
+                    int T) override;
+    void backward(float scale) override;
+
+    std::span<const float> logits() const override {
+        return {logits_, static_cast<std::size_t>(B_) * T_ * c_.vocab_size};
+    }
+    std::span<const float> input_grad() const override { return input_grad_.span(); }
+
+    MemoryStats memory() const override {
+        MemoryStats s;
+        s.weights = m_.num_floats() * sizeof(float);
+        s.activations = acts_.bytes() + rope_.bytes();
+        s.workspace = work_.bytes() + input_grad_.bytes();
+        return s;
+    }
+
+private:
+    bool has(int idx) const { return idx >= 0 && grads_[static_cast<std::size_t>(idx)] != nullptr; }
+    float* g(int idx) const { return idx >= 0 ? grads_[static_cast<std::size_t>(idx)] : nullptr; }
+    const float* w(int idx) const {
+        return idx >= 0 ? m_.params() + lay_.params()[static_cast<std::size_t>(idx)].offset : nullptr;
+    }
+    int head_weight() const { return lay_.lm_head() >= 0 ? lay_.lm_head() : lay_.embed(); }
+
+    bool attn_part_has_grad(int l) const {
+        const auto& p = lay_.layer(l);
+        return has(p.ln1) || has(p.wq) || has(p.bq) || has(p.wk) || has(p.bk) || has(p.wv) ||
+               has(p.bv) || has(p.wo) || has(p.bo);
+    }
+    bool mlp_part_has_grad(int l) const {
+        const auto& p = lay_.layer(l);
+        return has(p.ln2) || has(p.wg) || has(p.wu) || has(p.wd);
+    }
+    bool need_attn_bwd(int l) const { return attn_part_has_grad(l) || below_[static_cast<std::size_t>(l)]; }
+    bool need_mlp_bwd(int l) const { return mlp_part_has_grad(l) || need_attn_bwd(l); }
+
+    // below_[l]: a gradient is needed below the input of layer l (l = L: below the final norm).
+    void derive_plan() {
+        const int L = c_.num_layers;
+        below_[0] = want_input_grad_ || has(lay_.embed());
+        for (int l = 0; l < L; ++l)
+            below_[static_cast<std::size_t>(l) + 1] =
+                below_[static_cast<std::size_t>(l)] || attn_part_has_grad(l) || mlp_part_has_grad(l);
+        first_kept_ = L;
+        for (int l = 0; l < L; ++l)
+            if (need_mlp_bwd(l)) {
+                first_kept_ = l;
+                break;
+            }
+        any_grad_ = below_[static_cast<std::size_t>(L)] || has(lay_.final_norm()) || has(head_weight());
+    }
+
+    void allocate(int B, int T);
+    void build_rope(int T);
+    void layer_forward(int l, const LayerActs& a, float* out);
+    void layer_backward(int l, const LayerActs& a);
+
+    Model& m_;
+    const ModelConfig& c_;
+    const ParamLayout& lay_;
+    std::vector<float*> grads_;
+    bool want_input_grad_ = false;
+    std::vector<bool> below_;
+    int first_kept_ = 0;
+    bool any_grad_ = false;
+
+    int B_ = 0, T_ = 0, alloc_threads_ = 0;
+    bool dirty_ = true;
+    FloatBuffer acts_;
+    std::vector<LayerActs> la_;
+    float *xf_ = nullptr, *rstdf_ = nullptr, *lnf_ = nullptr, *logits_ = nullptr, *lse_ = nullptr,
+          *losses_ = nullptr;
+    std::vector<std::int32_t> inputs_, targets_;
+    bool have_forward_ = false;
+
+    FloatBuffer work_;
+    float *dres_ = nullptr, *dln_ = nullptr, *dctx_ = nullptr, *dq_ = nullptr, *dk_ = nullptr,
+          *dv_ = nullptr, *dh_ = nullptr, *dgate_ = nullptr, *dup_ = nullptr, *scratch_ = nullptr;
+    FloatBuffer input_grad_;
+
+    FloatBuffer rope_; // cos [T, D/2] then sin [T, D/2]
+    int rope_T_ = 0;
+};
+
+void CpuTransformer::allocate(int B, int T) {
+    const int threads = cpu_threads();
+    if (!dirty_ && B == B_ && T == T_ && threads == alloc_threads_) return;
+    const int L = c_.num_layers;
+    const std::size_t N = static_cast<std::size_t>(B) * T, C = c_.hidden_size,
+                      F = c_.intermediate_size, V = c_.vocab_size, QD = c_.q_dim(),
+                      KD = c_.kv_dim(),
+                      ATT = static_cast<std::size_t>(B) * c_.num_heads * T * T;
+
+    // Activations: layers at or above the first one that needs a backward own a full set. The
+    // layers below run in that layer's set (its buffers are free until its own forward), updating
+    // the residual stream in place, so skipping them costs no memory at all. Without any kept
+    // layer (inference, or only the head trains) one shared set serves every layer.
+    auto carve_acts = [&](Carver& cv) {
+        auto fill = [&](LayerActs& a) {
+            a.x = cv.take(N * C);
+            a.rstd1 = cv.take(N);
+            a.ln1 = cv.take(N * C);
+            a.q = cv.take(N * QD);
+            a.k = cv.take(N * KD);
+            a.v = cv.take(N * KD);
+            a.att = cv.take(ATT);
+            a.ctx = cv.take(N * QD);
+            a.x2 = cv.take(N * C);
+            a.rstd2 = cv.take(N);
+            a.ln2 = cv.take(N * C);
+            a.gate = cv.take(N * F);
+            a.up = cv.take(N * F);
+            a.h = cv.take(N * F);
+        };
+        la_.assign(static_cast<std::size_t>(L), LayerActs{});
+        if (first_kept_ == L) {
+            LayerActs shared;
+            fill(shared);
+            for (auto& a : la_) a = shared;
+        } else {
+            for (int l = first_kept_; l < L; ++l) fill(la_[static_cast<std::size_t>(l)]);
+            for (int l = 0; l < first_kept_; ++l)
+                la_[static_cast<std::size_t>(l)] = la_[static_cast<std::size_t>(first_kept_)];
+        }
+        xf_ = cv.take(N * C);
+        rstdf_ = cv.take(N);
+        lnf_ = cv.take(N * C);
+        logits_ = cv.take(N * V);
+        lse_ = cv.take(N);
+        losses_ = cv.take(N);
+    };
+    Carver measure(nullptr);
+    carve_acts(measure);
+    acts_.resize(measure.used());
+    Carver real(acts_.data());
+    carve_acts(real);
+
+    // Backward workspace, only when something will be differentiated.
+    work_.release();
+    if (any_grad_) {
+        auto carve_work = [&](Carver& cv) {
+            dres_ = cv.take(N * C);
+            dln_ = cv.take(N * C);
+            dctx_ = cv.take(N * QD);
+            dq_ = cv.take(N * QD);
+            dk_ = cv.take(N * KD);
+            dv_ = cv.take(N * KD);
+            dh_ = cv.take(N * F);
+            dgate_ = cv.take(N * F);
+            dup_ = cv.take(N * F);
+            scratch_ = cv.take(static_cast<std::size_t>(cpu::attention_scratch_floats(T)));
+        };
+        Carver wm(nullptr);
+        carve_work(wm);
+        work_.resize(wm.used());
+        Carver wr(work_.data());
+        carve_work(wr);
+    }
+    input_grad_.resize(want_input_grad_ ? N * C : 0);
+    B_ = B;
+    T_ = T;
+    alloc_threads_ = threads;
+    dirty_ = false;
+}
+
+// cos/sin tables computed the way HF computes them, in fp32: inv_freq = 1 / base^(2i/D), then
+// angle = position · inv_freq rounded to fp32, so that long positions agree with transformers.
+void CpuTransformer::build_rope(int T) {
+    if (T == rope_T_) return;
+    const int half = c_.head_dim / 2;
+    std::vector<float> inv(static_cast<std::size_t>(half));
+    for (int i = 0; i < half; ++i) {
+        const float e = static_cast<float>(2 * i) / static_cast<float>(c_.head_dim);
+        inv[static_cast<std::size_t>(i)] =
+            1.0f / std::pow(static_cast<float>(c_.rope_theta), e);
+    }
+    const auto& rs = c_.rope_scaling;
+    if (rs.kind == RopeScaling::Kind::Linear) {
+        for (auto& f : inv) f = static_cast<float>(f / rs.factor);
+    } else if (rs.kind == RopeScaling::Kind::Llama3) {
+        const double old_len = rs.original_max_position_embeddings;
+        const double low_wl = old_len / rs.low_freq_factor, high_wl = old_len / rs.high_freq_factor;
+        for (auto& f : inv) {
+            const double wl = 2.0 * std::numbers::pi / f;
+            if (wl > low_wl) {
+                f = static_cast<float>(f / rs.factor);
+            } else if (wl >= high_wl) {
+                const double smooth = (old_len / wl - rs.low_freq_factor) /
+                                      (rs.high_freq_factor - rs.low_freq_factor);
+                f = static_cast<float>((1.0 - smooth) * f / rs.factor + smooth * f);
+            }
+        }
+    }
+    rope_.resize(static_cast<std::size_t>(2) * T * half);
+    float* cs = rope_.data();
+    float* sn = rope_.data() + static_cast<std::size_t>(T) * half;
+    for (int t = 0; t < T; ++t)
+        for (int i = 0; i < half; ++i) {
+            const float angle = static_cast<float>(t) * inv[static_cast<std::size_t>(i)];
+            cs[static_cast<std::size_t>(t) * half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+            sn[static_cast<std::size_t>(t) * half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+        }
+    rope_T_ = T;
+}
+
+void CpuTransformer::layer_forward(int l, const LayerActs& a, float* out) {
+    const auto& p = lay_.layer(l);
+    const int N = B_ * T_, C = c_.hidden_size, F = c_.intermediate_size, QD = c_.q_dim(),
+              KD = c_.kv_dim(), D = c_.head_dim;
+    const float eps = static_cast<float>(c_.rms_norm_eps);
+    const float* cs = rope_.data();
+    const float* sn = rope_.data() + static_cast<std::size_t>(T_) * (D / 2);
+
+    cpu::rmsnorm_forward(a.ln1, a.rstd1, a.x, w(p.ln1), N, C, eps);
+    cpu::linear_forward(a.q, a.ln1, w(p.wq), w(p.bq), N, C, QD);
+    cpu::linear_forward(a.k, a.ln1, w(p.wk), w(p.bk), N, C, KD);
+    cpu::linear_forward(a.v, a.ln1, w(p.wv), w(p.bv), N, C, KD);
+    cpu::rope_forward(a.q, cs, sn, B_, T_, c_.num_heads, D);
+    cpu::rope_forward(a.k, cs, sn, B_, T_, c_.num_kv_heads, D);
+    cpu::attention_forward(a.ctx, a.att, a.q, a.k, a.v, B_, T_, c_.num_heads, c_.num_kv_heads, D);
+    cpu::linear_forward(a.x2, a.ctx, w(p.wo), w(p.bo), N, QD, C);
+    cpu::add_inplace(a.x2, a.x, static_cast<long>(N) * C);
+    cpu::rmsnorm_forward(a.ln2, a.rstd2, a.x2, w(p.ln2), N, C, eps);
+    cpu::linear_forward(a.gate, a.ln2, w(p.wg), nullptr, N, C, F);
+    cpu::linear_forward(a.up, a.ln2, w(p.wu), nullptr, N, C, F);
+    cpu::swiglu_forward(a.h, a.gate, a.up, static_cast<long>(N) * F);
+    // `out` may be a.x itself (layers that keep nothing update the residual stream in place):
+    // x is no longer read past this point.
+    cpu::linear_forward(out, a.h, w(p.wd), nullptr, N, F, C);
+    cpu::add_inplace(out, a.x2, static_cast<long>(N) * C);
+}
+
+LossSum CpuTransformer::forward(const std::int32_t* inputs, const std::int32_t* targets, int B,
+                                int T) {
+    if (B <= 0 || T <= 0) throw std::invalid_argument("forward: empty batch");
+    if (c_.sliding_window > 0 && T > c_.sliding_window)
+        throw InputError("config.json", "sliding_window",
+                         "sequence length " + std::to_string(T) + " exceeds the sliding window (" +
+                             std::to_string(c_.sliding_window) +
+                             "); sliding-window attention is not supported, use a shorter seq_len");
+    const int N = B * T, V = c_.vocab_size, C = c_.hidden_size;
+    for (int n = 0; n < N; ++n) {
+        if (inputs[n] < 0 || inputs[n] >= V)
+            throw InputError("", "token id " + std::to_string(inputs[n]),
+                             "expected ids below the model's vocab_size (" + std::to_string(V) + ")");
+        if (targets[n] >= V || (targets[n] < 0 && targets[n] != -100))
+            throw InputError("", "target id " + std::to_string(targets[n]),
+                             "expected ids below vocab_size (" + std::to_string(V) + ") or -100");
+    }
+    allocate(B, T);
+    build_rope(T);
+    inputs_.assign(inputs, inputs + N);
+    targets_.assign(targets, targets + N);
+
+    const int L = c_.num_layers;
+    cpu::embedding_forward(la_[0].x, inputs, w(lay_.embed()), N, C);
+    for (int l = 0; l < L; ++l)
+        layer_forward(l, la_[static_cast<std::size_t>(l)],
+                      l + 1 < L ? la_[static_cast<std::size_t>(l) + 1].x : xf_);
+    cpu::rmsnorm_forward(lnf_, rstdf_, xf_, w(lay_.final_norm()), N, C,
+                         static_cast<float>(c_.rms_norm_eps));
+    cpu::linear_forward(logits_, lnf_, w(head_weight()), nullptr, N, C, V);
+    LossSum r;
+    r.sum = cpu::cross_entropy_forward(lse_, losses_, logits_, targets, N, V, &r.count);
+    have_forward_ = true;
+    return r;
+}
+
+void CpuTransformer::layer_backward(int l, const LayerActs& a) {
+    // On entry dres_ = ∂/∂(layer output); on exit, when below_[l], dres_ = ∂/∂(layer input).
+    const auto& p = lay_.layer(l);
+    const int N = B_ * T_, C = c_.hidden_size, F = c_.intermediate_size, QD = c_.q_dim(),
+              KD = c_.kv_dim(), D = c_.head_dim;
+    const bool below = below_[static_cast<std::size_t>(l)];
+    const bool attn = need_attn_bwd(l);
+    if (!need_mlp_bwd(l)) return;
+
+    // MLP: out = x2 + down(silu(gate(ln2)) * up(ln2)), ln2 = norm(x2).
+    const bool mlp_inner = has(p.ln2) || has(p.wg) || has(p.wu) || attn;
+    cpu::linear_backward(mlp_inner ? dh_ : nullptr, g(p.wd), nullptr, dres_, a.h, w(p.wd), N, F,
+                         C, false);
+    if (mlp_inner) {
+        cpu::swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, static_cast<long>(N) * F);
+        const bool need_dln2 = has(p.ln2) || attn;
+        cpu::linear_backward(need_dln2 ? dln_ : nullptr, g(p.wg), nullptr, dgate_, a.ln2, w(p.wg),
+                             N, C, F, false);
+        cpu::linear_backward(need_dln2 ? dln_ : nullptr, g(p.wu), nullptr, dup_, a.ln2, w(p.wu),
+                             N, C, F, true);
+        if (need_dln2)
+            cpu::rmsnorm_backward(attn ? dres_ : nullptr, g(p.ln2), dln_, a.x2, w(p.ln2), a.rstd2,
+                                  N, C);
+    }
+    if (!attn) return;
+
+    // Attention: x2 = x + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1))), ln1 = norm(x).
+    const bool attn_inner = has(p.ln1) || has(p.wq) || has(p.bq) || has(p.wk) || has(p.bk) ||
+                            has(p.wv) || has(p.bv) || below;
+    cpu::linear_backward(attn_inner ? dctx_ : nullptr, g(p.wo), g(p.bo), dres_, a.ctx, w(p.wo), N,
+                         QD, C, false);
+    if (!attn_inner) return;
+    cpu::attention_backward(dq_, dk_, dv_, scratch_, dctx_, a.att, a.q, a.k, a.v, B_, T_,
+                            c_.num_heads, c_.num_kv_heads, D);
+    const float* cs = rope_.data();
+    const float* sn = rope_.data() + static_cast<std::size_t>(T_) * (D / 2);
+    cpu::rope_backward(dq_, cs, sn, B_, T_, c_.num_heads, D);
+    cpu::rope_backward(dk_, cs, sn, B_, T_, c_.num_kv_heads, D);
+    const bool need_dln1 = has(p.ln1) || below;
+    float* dln = need_dln1 ? dln_ : nullptr;
+    cpu::linear_backward(dln, g(p.wq), g(p.bq), dq_, a.ln1, w(p.wq), N, C, QD, false);
+    cpu::linear_backward(dln, g(p.wk), g(p.bk), dk_, a.ln1, w(p.wk), N, C, KD, true);
+    cpu::linear_backward(dln, g(p.wv), g(p.bv), dv_, a.ln1, w(p.wv), N, C, KD, true);
+    if (need_dln1)
+        cpu::rmsnorm_backward(below ? dres_ : nullptr, g(p.ln1), dln_, a.x, w(p.ln1), a.rstd1, N,
+                              C);
+}
+
+void CpuTransformer::backward(float scale) {
+    if (!have_forward_) throw std::logic_error("backward() without a preceding forward()");
+    have_forward_ = false; // the logits are consumed below
+    if (!any_grad_) return;
+    const int N = B_ * T_, C = c_.hidden_size, V = c_.vocab_size, L = c_.num_layers;
+
+    cpu::cross_entropy_backward(logits_, lse_, targets_.data(), N, V, scale);
+    const bool need_dlnf = has(lay_.final_norm()) || below_[static_cast<std::size_t>(L)];
+    cpu::linear_backward(need_dlnf ? dln_ : nullptr, g(head_weight()), nullptr, logits_, lnf_,
+                         w(head_weight()), N, C, V, false);
+    if (!need_dlnf) return;
+    const bool below_head = below_[static_cast<std::size_t>(L)];
+    if (below_head) std::memset(dres_, 0, sizeof(float) * static_cast<std::size_t>(N) * C);
+    cpu::rmsnorm_backward(below_head ? dres_ : nullptr, g(lay_.final_norm()), dln_, xf_,
+                          w(lay_.final_norm()), rstdf_, N, C);
+    if (!below_head) return;
+    for (int l = L - 1; l >= 0; --l) {
+        layer_backward(l, la_[static_cast<std::size_t>(l)]);
+        if (!below_[static_cast<std::size_t>(l)]) return;
+    }
+    if (want_input_grad_)
+        std::memcpy(input_grad_.data(), dres_, sizeof(float) * static_cast<std::size_t>(N) * C);
+    if (has(lay_.embed())) cpu::embedding_backward(g(lay_.embed()), dres_, inputs_.data(), N, C);
+}
+
+} // namespace
+
+std::unique_ptr<Transformer> make_cpu_transformer(Model& model) {
+    return std::make_unique<CpuTransformer>(model);
+}
+
+} // namespace bcd

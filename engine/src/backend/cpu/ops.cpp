@@ -1,0 +1,329 @@
+#include "backend/cpu/ops.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <cmath>
+#include <cstring>
+#include <omp.h>
+#include <vector>
+
+namespace bcd::cpu {
+
+namespace {
+
+// Rows are reduced in this many fixed chunks whatever the thread count, so that a column sum is
+// bitwise the same with 1 or 16 threads.
+constexpr int kReduceChunks = 16;
+
+// acc[j] += Σ_n f(n, j) over rows n of an [N, M] problem, with a fixed chunking of the rows.
+template <class RowFn> void column_reduce(float* acc, int N, int M, RowFn row_fn) {
+    const int chunks = std::max(1, std::min(kReduceChunks, N));
+    std::vector<float> partial(static_cast<std::size_t>(chunks) * M, 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < chunks; ++c) {
+        const int r0 = static_cast<int>(static_cast<long>(N) * c / chunks);
+        const int r1 = static_cast<int>(static_cast<long>(N) * (c + 1) / chunks);
+        float* p = partial.data() + static_cast<std::size_t>(c) * M;
+        for (int n = r0; n < r1; ++n) row_fn(n, p);
+    }
+    for (int c = 0; c < chunks; ++c) {
+        const float* p = partial.data() + static_cast<std::size_t>(c) * M;
+        for (int j = 0; j < M; ++j) acc[j] += p[j];
+    }
+}
+
+// Causal attention is computed in blocks of query rows: rows [r0, r1) only see keys [0, r1),
+// which skips most of the masked upper triangle without a custom GEMM.
+constexpr int kAttnRowBlock = 64;
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+} // namespace
+
+void linear_forward(float* y, const float* x, const float* w, const float* b, int N, int in,
+                    int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, 0.0f, y,
+                out);
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; ++n) {
+            float* row = y + static_cast<long>(n) * out;
+            for (int j = 0; j < out; ++j) row[j] += b[j];
+        }
+    }
+}
+
+void linear_backward(float* dx, float* dw, float* db, const float* dy, const float* x,
+                     const float* w, int N, int in, int out, bool accumulate_dx) {
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in,
+                    accumulate_dx ? 1.0f : 0.0f, dx, in);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in,
+                    1.0f, dw, in);
+    if (db)
+        column_reduce(db, N, out, [&](int n, float* p) {
+            const float* row = dy + static_cast<long>(n) * out;
+            for (int j = 0; j < out; ++j) p[j] += row[j];
+        });
+}
+
+void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int N, int C,
+                     float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n) {
+        const float* xr = x + static_cast<long>(n) * C;
+        float* yr = y + static_cast<long>(n) * C;
+        float ss = 0.0f;
+        for (int i = 0; i < C; ++i) ss += xr[i] * xr[i];
+        const float r = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
+        rstd[n] = r;
+        for (int i = 0; i < C; ++i) yr[i] = xr[i] * r * w[i];
+    }
+}
+
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                      const float* rstd, int N, int C) {
+    if (dx) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; ++n) {
+            const float* xr = x + static_cast<long>(n) * C;
+            const float* dyr = dy + static_cast<long>(n) * C;
+            float* dxr = dx + static_cast<long>(n) * C;
+            const float r = rstd[n];
+            float dot = 0.0f; // Σ (dy∘w)∘x̂
+            for (int i = 0; i < C; ++i) dot += dyr[i] * w[i] * xr[i] * r;
+            const float mean = dot / static_cast<float>(C);
+            for (int i = 0; i < C; ++i) dxr[i] += r * (dyr[i] * w[i] - xr[i] * r * mean);
+        }
+    }
+    if (dw)
+        column_reduce(dw, N, C, [&](int n, float* p) {
+            const float* xr = x + static_cast<long>(n) * C;
+            const float* dyr = dy + static_cast<long>(n) * C;
+            const float r = rstd[n];
+            for (int i = 0; i < C; ++i) p[i] += dyr[i] * xr[i] * r;
+        });
+}
+
+void rope_forward(float* x, const float* cos, const float* sin, int B, int T, int H, int D) {
+    const int half = D / 2;
+#pragma omp parallel for schedule(static)
+    for (long bt = 0; bt < static_cast<long>(B) * T; ++bt) {
+        const int t = static_cast<int>(bt % T);
+        const float* c = cos + static_cast<long>(t) * half;
+        const float* s = sin + static_cast<long>(t) * half;
+        for (int h = 0; h < H; ++h) {
+            float* v = x + (bt * H + h) * D;
+            for (int i = 0; i < half; ++i) {
+                const float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}
+
+void rope_backward(float* dx, const float* cos, const float* sin, int B, int T, int H, int D) {
+    const int half = D / 2;
+#pragma omp parallel for schedule(static)
+    for (long bt = 0; bt < static_cast<long>(B) * T; ++bt) {
+        const int t = static_cast<int>(bt % T);
+        const float* c = cos + static_cast<long>(t) * half;
+        const float* s = sin + static_cast<long>(t) * half;
+        for (int h = 0; h < H; ++h) {
+            float* v = dx + (bt * H + h) * D;
+            for (int i = 0; i < half; ++i) {
+                const float ga = v[i], gb = v[i + half];
+                v[i] = ga * c[i] + gb * s[i];
+                v[i + half] = gb * c[i] - ga * s[i];
+            }
+        }
+    }
+}
+
+void attention_forward(float* ctx, float* att, const float* q, const float* k, const float* v,
+                       int B, int T, int Hq, int Hkv, int D) {
+    const int group = Hq / Hkv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const long qs = static_cast<long>(Hq) * D, ks = static_cast<long>(Hkv) * D;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * Hq; ++bh) {
+        const int b = bh / Hq, h = bh % Hq, kvh = h / group;
+        const float* qh = q + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+        const float* kh = k + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        const float* vh = v + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        float* ch = ctx + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+        float* P = att + static_cast<long>(bh) * T * T;
+        for (int r0 = 0; r0 < T; r0 += kAttnRowBlock) {
+            const int r1 = std::min(T, r0 + kAttnRowBlock);
+            // S[r0:r1, 0:r1] = scale · Q[r0:r1] K[0:r1]^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale,
+                        qh + r0 * qs, static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f,
+                        P + static_cast<long>(r0) * T, T);
+            for (int i = r0; i < r1; ++i) {
+                float* row = P + static_cast<long>(i) * T;
+                float mx = row[0];
+                for (int j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
+                float sum = 0.0f;
+                for (int j = 0; j <= i; ++j) {
+                    row[j] = std::exp(row[j] - mx);
+                    sum += row[j];
+                }
+                const float inv = 1.0f / sum;
+                for (int j = 0; j <= i; ++j) row[j] *= inv;
+                for (int j = i + 1; j < T; ++j) row[j] = 0.0f;
+            }
+            // ctx[r0:r1] = P[r0:r1, 0:r1] V[0:r1]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f,
+                        P + static_cast<long>(r0) * T, T, vh, static_cast<int>(ks), 0.0f,
+                        ch + r0 * qs, static_cast<int>(qs));
+        }
+    }
+}
+
+long attention_scratch_floats(int T) {
+    return static_cast<long>(omp_get_max_threads()) * T * T;
+}
+
+void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dctx,
+                        const float* att, const float* q, const float* k, const float* v, int B,
+                        int T, int Hq, int Hkv, int D) {
+    const int group = Hq / Hkv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const long qs = static_cast<long>(Hq) * D, ks = static_cast<long>(Hkv) * D;
+    // One task per (batch, kv head): the q heads that share it accumulate into the same dk/dv
+    // rows, so they run in one thread, in order.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bk = 0; bk < B * Hkv; ++bk) {
+        const int b = bk / Hkv, kvh = bk % Hkv;
+        float* dP = scratch + static_cast<long>(omp_get_thread_num()) * T * T;
+        const float* kh = k + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        const float* vh = v + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        float* dkh = dk + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        float* dvh = dv + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
+        for (int t = 0; t < T; ++t) {
+            std::memset(dkh + t * ks, 0, sizeof(float) * static_cast<std::size_t>(D));
+            std::memset(dvh + t * ks, 0, sizeof(float) * static_cast<std::size_t>(D));
+        }
+        for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+            const float* qh = q + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+            const float* dch = dctx + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+            float* dqh = dq + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+            const float* P = att + (static_cast<long>(b) * Hq + h) * T * T;
+            for (int r0 = 0; r0 < T; r0 += kAttnRowBlock) {
+                const int r1 = std::min(T, r0 + kAttnRowBlock);
+                const int rows = r1 - r0;
+                const float* Pb = P + static_cast<long>(r0) * T;
+                float* dPb = dP + static_cast<long>(r0) * T;
+                // dV[0:r1] += P[r0:r1, 0:r1]^T dctx[r0:r1]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, Pb, T,
+                            dch + r0 * qs, static_cast<int>(qs), 1.0f, dvh, static_cast<int>(ks));
+                // dP[r0:r1, 0:r1] = dctx[r0:r1] V[0:r1]^T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, 1.0f,
+                            dch + r0 * qs, static_cast<int>(qs), vh, static_cast<int>(ks), 0.0f,
+                            dPb, T);
+                // Softmax backward, folded with the score scale: dS = scale · P ∘ (dP − Σ P∘dP).
+                for (int i = r0; i < r1; ++i) {
+                    const float* pr = P + static_cast<long>(i) * T;
+                    float* dr = dP + static_cast<long>(i) * T;
+                    float dot = 0.0f;
+                    for (int j = 0; j <= i; ++j) dot += pr[j] * dr[j];
+                    for (int j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
+                    for (int j = i + 1; j < r1; ++j) dr[j] = 0.0f;
+                }
+                // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, dPb, T,
+                            kh, static_cast<int>(ks), 0.0f, dqh + r0 * qs, static_cast<int>(qs));
+                // dK[0:r1] += dS[r0:r1, 0:r1]^T Q[r0:r1]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, dPb, T,
+                            qh + r0 * qs, static_cast<int>(qs), 1.0f, dkh, static_cast<int>(ks));
+            }
+        }
+    }
+}
+
+void swiglu_forward(float* h, const float* gate, const float* up, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) h[i] = silu(gate[i]) * up[i];
+}
+
+void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate,
+                     const float* up, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) {
+        const float g = gate[i];
+        const float sig = 1.0f / (1.0f + std::exp(-g));
+        const float sl = g * sig;
+        dgate[i] = dh[i] * up[i] * (sig + sl * (1.0f - sig));
+        dup[i] = dh[i] * sl;
+    }
+}
+
+void embedding_forward(float* x, const int32_t* tokens, const float* wte, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n)
+        std::memcpy(x + static_cast<long>(n) * C, wte + static_cast<long>(tokens[n]) * C,
+                    sizeof(float) * static_cast<std::size_t>(C));
+}
+
+void embedding_backward(float* dwte, const float* dx, const int32_t* tokens, int N, int C) {
+    // Each thread owns a slice of the columns for every row: no races, and the order of the
+    // additions into any element is the row order, whatever the thread count.
+#pragma omp parallel
+    {
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int c0 = static_cast<int>(static_cast<long>(C) * t / nt);
+        const int c1 = static_cast<int>(static_cast<long>(C) * (t + 1) / nt);
+        for (int n = 0; n < N; ++n) {
+            float* dst = dwte + static_cast<long>(tokens[n]) * C;
+            const float* src = dx + static_cast<long>(n) * C;
+            for (int c = c0; c < c1; ++c) dst[c] += src[c];
+        }
+    }
+}
+
+double cross_entropy_forward(float* lse, float* losses, const float* logits,
+                             const int32_t* targets, int N, int V, long* count) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n) {
+        const float* row = logits + static_cast<long>(n) * V;
+        float mx = row[0];
+        for (int j = 1; j < V; ++j) mx = std::max(mx, row[j]);
+        double sum = 0.0;
+        for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(row[j] - mx));
+        lse[n] = mx + static_cast<float>(std::log(sum));
+        losses[n] = targets[n] >= 0 ? lse[n] - row[targets[n]] : 0.0f;
+    }
+    double total = 0.0;
+    long c = 0;
+    for (int n = 0; n < N; ++n) {
+        if (targets[n] < 0) continue;
+        total += losses[n];
+        ++c;
+    }
+    *count = c;
+    return total;
+}
+
+void cross_entropy_backward(float* logits_to_dlogits, const float* lse, const int32_t* targets,
+                            int N, int V, float scale) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n) {
+        float* row = logits_to_dlogits + static_cast<long>(n) * V;
+        if (targets[n] < 0) {
+            std::memset(row, 0, sizeof(float) * static_cast<std::size_t>(V));
+            continue;
+        }
+        const float l = lse[n];
+        for (int j = 0; j < V; ++j) row[j] = scale * std::exp(row[j] - l);
+        row[targets[n]] -= scale;
+    }
+}
+
+void add_inplace(float* y, const float* x, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; ++i) y[i] += x[i];
+}
+
+} // namespace bcd::cpu

@@ -1,0 +1,58 @@
+#include "train/run_directory.h"
+
+#include "bcd/atomic_file.h"
+#include "bcd/errors.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <unistd.h>
+
+namespace bcd {
+
+RunDirectory::RunDirectory(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) throw InputError(dir_.string(), "output.dir", "cannot create the run folder: " + ec.message());
+    metrics_ = std::fopen((dir_ / "metrics.jsonl").c_str(), "ab");
+    log_ = std::fopen((dir_ / "train.log").c_str(), "ab");
+    if (!metrics_ || !log_)
+        throw InputError(dir_.string(), "output.dir", std::string("cannot write in the run folder: ") + std::strerror(errno));
+}
+
+RunDirectory::~RunDirectory() {
+    if (metrics_) std::fclose(metrics_);
+    if (log_) std::fclose(log_);
+}
+
+void RunDirectory::write_run_json(const nlohmann::json& j) {
+    write_file_atomic(dir_ / "run.json", j.dump(2) + "\n", true);
+}
+
+void RunDirectory::metric(const nlohmann::ordered_json& record) {
+    const std::string line = record.dump() + "\n";
+    std::fwrite(line.data(), 1, line.size(), metrics_);
+    std::fflush(metrics_);
+}
+
+void RunDirectory::status(const std::string& state, long step, long steps, const std::string& message) {
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    nlohmann::ordered_json j{{"state", state}, {"pid", ::getpid()}, {"step", step}, {"steps", steps},
+                     {"message", message}, {"updated", now}};
+    write_file_atomic(dir_ / "status.json", j.dump() + "\n", false);
+}
+
+void RunDirectory::log(const std::string& line) {
+    std::cout << line << std::endl;
+    char stamp[32];
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    std::fprintf(log_, "%s %s\n", stamp, line.c_str());
+    std::fflush(log_);
+}
+
+} // namespace bcd

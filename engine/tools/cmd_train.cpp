@@ -1,0 +1,69 @@
+// bcd-train train / validate.
+
+#include "bcd/blocks.h"
+#include "bcd/errors.h"
+#include "bcd/model_config.h"
+#include "bcd/run_config.h"
+#include "bcd/trainer.h"
+#include "cli.h"
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace bcd::cli {
+
+namespace {
+
+std::atomic<int> g_cancel{0};
+
+// First SIGINT/SIGTERM: finish the current step, checkpoint, exit 130. A second one: exit now.
+void on_signal(int) {
+    if (g_cancel.fetch_add(1) > 0) ::_exit(kExitCancelled);
+}
+
+} // namespace
+
+int cmd_train(const std::vector<std::string>& argv) {
+    Args args("train", argv, {"config"}, {"resume"});
+    const RunConfig cfg = RunConfig::load(args.required("config"));
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    TrainOptions opts;
+    opts.resume = args.flag("resume");
+    opts.cancel = &g_cancel;
+    return train(cfg, opts);
+}
+
+int cmd_validate(const std::vector<std::string>& argv) {
+    Args args("validate", argv, {"config"}, {});
+    const RunConfig cfg = RunConfig::load(args.required("config"));
+    // The partition is checked against the model's tensors, as train would.
+    const ModelConfig mc = load_model_config(cfg.model.path);
+    const ParamLayout layout(mc);
+    std::vector<Block> blocks;
+    if (cfg.bcd.mode == "bcd") {
+        blocks = cfg.bcd.blocks ? prefix_blocks(layout, *cfg.bcd.blocks, cfg.source.string(), "bcd.blocks")
+                                : default_blocks(layout, cfg.bcd.layers_per_block, cfg.bcd.embed_block,
+                                                 cfg.bcd.head_block);
+        const int D = static_cast<int>(blocks.size());
+        for (int b : cfg.bcd.fixed_order)
+            if (b >= D)
+                throw InputError(cfg.source.string(), "bcd.fixed_order",
+                                 "block id " + std::to_string(b) + " does not exist (ids 0.." +
+                                     std::to_string(D - 1) + ")");
+        if (cfg.bcd.start_block && *cfg.bcd.start_block >= D)
+            throw InputError(cfg.source.string(), "bcd.start_block",
+                             "expected a block id below " + std::to_string(D));
+    }
+    nlohmann::json j = cfg.to_json();
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+}
+
+} // namespace bcd::cli

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs. Run as root or with sudo available.
+#   scripts/install-deps.sh           build and run (the demo)
+#   scripts/install-deps.sh --tests   also what the tests need (PyTorch oracle, clang for fuzzing)
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+packages=(
+    build-essential cmake ninja-build ccache pkg-config
+    libopenblas-openmp-dev nlohmann-json3-dev
+    qt6-base-dev
+)
+if [ "${1:-}" = "--tests" ]; then
+    packages+=(
+        python3 python3-torch python3-numpy python3-venv python3-pip
+        clang libclang-rt-14-dev
+    )
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}"
