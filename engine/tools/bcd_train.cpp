@@ -24,6 +24,8 @@ commands:
                                    write a random-initialised model in Hugging Face layout
   eval     --model DIR --data FILE [--seq-len N] [--batch-size B] [--threads N] [--json]
                                    mean token loss of a model on a text (byte-level tokens)
+  sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--seed S]
+                                   generate text (byte-level; temperature 0 = greedy)
   inspect  --model DIR [--json]    tensors, parameter counts, default BCD blocks
   devices  [--json]                the compute devices the engine can use
 
@@ -60,8 +62,9 @@ int run(int argc, char** argv) {
     if (cmd == "devices") return cmd_devices(rest);
     if (cmd == "train") return cmd_train(rest);
     if (cmd == "validate") return cmd_validate(rest);
+    if (cmd == "sample") return cmd_sample(rest);
     throw InputError("bcd-train", cmd,
-                     "unknown command (expected train, validate, eval, init, inspect or devices)");
+                     "unknown command (expected train, validate, eval, sample, init, inspect or devices)");
 }
 
 } // namespace

@@ -36,5 +36,6 @@ int cmd_inspect(const std::vector<std::string>& argv);
 int cmd_devices(const std::vector<std::string>& argv);
 int cmd_train(const std::vector<std::string>& argv);
 int cmd_validate(const std::vector<std::string>& argv);
+int cmd_sample(const std::vector<std::string>& argv);
 
 } // namespace bcd::cli

@@ -41,6 +41,7 @@ struct RunConfig {
         int grad_accum = 1;
         std::uint64_t seed = 1;
         std::string precision = "fp32"; // fp32 | bf16
+        bool recompute = false;          // recompute activations in the backward
     } train;
     struct Bcd {
         std::string mode = "bcd"; // bcd | full

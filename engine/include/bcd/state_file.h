@@ -31,6 +31,7 @@ struct LoadedState {
     std::vector<std::string> names;
     std::vector<FloatBuffer> arrays;
     const FloatBuffer* find(const std::string& name) const;
+    FloatBuffer* find(const std::string& name);
 };
 
 // Reads and verifies; any inconsistency is an InputError naming the file.

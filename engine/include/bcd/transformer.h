@@ -50,6 +50,12 @@ public:
     // a batch, scale = 1 / count). Must follow forward().
     virtual void backward(float scale) = 0;
 
+    // Activation recomputation: layers that need a backward keep only their input in the
+    // forward, and the backward re-runs each layer's forward just before differentiating it.
+    // Saves all but one layer's activations for one more forward of those layers; the gradients
+    // are bitwise the same.
+    virtual void set_recompute(bool on) = 0;
+
     // [B·T, vocab] logits of the last forward; invalidated by backward().
     virtual std::span<const float> logits() const = 0;
     // [B·T, hidden]: gradient with respect to the embedding output, after backward().

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <utility>
 #include <unistd.h>
 
 namespace bcd {
@@ -89,6 +90,10 @@ const FloatBuffer* LoadedState::find(const std::string& name) const {
     for (std::size_t i = 0; i < names.size(); ++i)
         if (names[i] == name) return &arrays[i];
     return nullptr;
+}
+
+FloatBuffer* LoadedState::find(const std::string& name) {
+    return const_cast<FloatBuffer*>(std::as_const(*this).find(name));
 }
 
 LoadedState read_state_file(const std::filesystem::path& path) {

@@ -98,12 +98,13 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     }
     // train
     if (auto o = top.optional_object("train")) {
-        o->reject_unknown({"steps", "batch_size", "grad_accum", "seed", "precision"});
+        o->reject_unknown({"steps", "batch_size", "grad_accum", "seed", "precision", "recompute"});
         c.train.steps = o->integer("steps", 1000, 1, kMaxSteps);
         c.train.batch_size = static_cast<int>(o->integer("batch_size", 8, 1, 1 << 20));
         c.train.grad_accum = static_cast<int>(o->integer("grad_accum", 1, 1, 1 << 20));
         c.train.seed = static_cast<std::uint64_t>(o->integer("seed", 1, 0, INT64_MAX));
         c.train.precision = o->choice("precision", "fp32", {"fp32", "bf16"});
+        c.train.recompute = o->boolean("recompute", false);
     }
     // bcd
     if (auto o = top.optional_object("bcd")) {
@@ -188,7 +189,8 @@ nlohmann::json RunConfig::to_json() const {
                   {"batch_size", train.batch_size},
                   {"grad_accum", train.grad_accum},
                   {"seed", train.seed},
-                  {"precision", train.precision}};
+                  {"precision", train.precision},
+                  {"recompute", train.recompute}};
     j["bcd"] = {{"mode", bcd.mode},
                 {"layers_per_block", bcd.layers_per_block},
                 {"embed_block", bcd.embed_block},

@@ -107,6 +107,7 @@ private:
     double evaluate();
     void write_checkpoint(long s);
     bool restore();
+    void restore_from(const fs::path& dir);
     MemoryStats memory() const;
     ojson step_record(long s, double loss, double lr, double gnorm, double step_s, std::uint64_t step_tokens);
     std::string file() const { return cfg_.source.string(); }
@@ -130,6 +131,7 @@ private:
     std::uint64_t tokens_ = 0;
     double elapsed_before_ = 0.0;
     long last_ckpt_ = -1;
+    fs::path resumed_from_;
     std::unique_ptr<RunDirectory> dir_;
 };
 
@@ -376,11 +378,24 @@ void Trainer::write_checkpoint(long s) {
     dir_->metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + ckpt_name(s)}});
 }
 
+// Loads the newest complete checkpoint. Writes nothing: a checkpoint that cannot be used is an
+// InputError that leaves the run folder exactly as it was.
 bool Trainer::restore() {
     const auto done = complete_checkpoints(cfg_.output.dir);
     if (done.empty()) return false;
     const fs::path dir = done.back().second;
-    const auto st = read_state_file(dir / "state.bin");
+    const std::string sfile = (dir / "state.bin").string();
+    try {
+        restore_from(dir);
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(sfile, "header", std::string("unexpected content (") + e.what() + ")");
+    }
+    resumed_from_ = dir;
+    return true;
+}
+
+void Trainer::restore_from(const fs::path& dir) {
+    auto st = read_state_file(dir / "state.bin");
     const json& h = st.header;
     const std::string sfile = (dir / "state.bin").string();
     // The resumed run must be the same run.
@@ -401,6 +416,7 @@ bool Trainer::restore() {
 
     model_.emplace(Model::load(dir));
     tf_ = make_cpu_transformer(*model_);
+    tf_->set_recompute(cfg_.train.recompute);
     step_ = h.at("step").get<long>();
     tokens_ = h.at("tokens").get<std::uint64_t>();
     elapsed_before_ = h.at("elapsed_s").get<double>();
@@ -416,18 +432,14 @@ bool Trainer::restore() {
         dst.t = b.at("t").get<long>();
         for (const char* which : {"m", "v"}) {
             if (!b.contains(which)) continue;
-            const FloatBuffer* src = st.find(b.at(which).get<std::string>());
+            FloatBuffer* src = st.find(b.at(which).get<std::string>());
             if (!src || src->size() != total)
                 throw InputError(sfile, std::string("blocks.") + which, "optimizer state does not match the block's size");
             FloatBuffer& d = std::string(which) == "m" ? dst.m : dst.v;
-            d.resize(total);
-            std::copy_n(src->data(), total, d.data());
+            d = std::move(*src);
         }
     }
     last_ckpt_ = step_;
-    dir_->metric({{"t", "resume"}, {"step", step_}, {"checkpoint", "checkpoints/" + dir.filename().string()}});
-    dir_->log("resumed from " + dir.string() + " at step " + std::to_string(step_));
-    return true;
 }
 
 ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double step_s,
@@ -456,13 +468,18 @@ int Trainer::run() {
     if (opts_.resume && !has_run)
         throw InputError(file(), "output.dir", "'" + out.string() + "' holds no run to resume");
 
+    const bool resumed = opts_.resume && restore(); // may refuse; nothing written yet
     dir_ = std::make_unique<RunDirectory>(out);
     const long S = cfg_.train.steps;
     try {
-        bool resumed = opts_.resume && restore();
-        if (!resumed) {
+        if (resumed) {
+            dir_->metric({{"t", "resume"}, {"step", step_},
+                          {"checkpoint", "checkpoints/" + resumed_from_.filename().string()}});
+            dir_->log("resumed from " + resumed_from_.string() + " at step " + std::to_string(step_));
+        } else {
             model_.emplace(Model::load(cfg_.model.path));
             tf_ = make_cpu_transformer(*model_);
+            tf_->set_recompute(cfg_.train.recompute);
             if (opts_.resume) {
                 dir_->metric({{"t", "resume"}, {"step", 0}, {"checkpoint", nullptr}});
                 dir_->log("no complete checkpoint in " + out.string() + "; starting again from step 0");

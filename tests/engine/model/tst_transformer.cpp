@@ -194,6 +194,37 @@ private slots:
         }
     }
 
+    // Recomputation changes memory, not results: every block's gradient is bitwise the same,
+    // with fewer activations kept.
+    void recompute_is_bitwise_identical() {
+        bcd::Model m(tiny_config());
+        randomise(m, 9);
+        const Batch b = make_batch(m.config().vocab_size, 10, 2, 8);
+        for (const auto& blk : bcd::default_blocks(m.layout(), 1, true, true)) {
+            bcd::FloatBuffer g1(m.num_floats()), g2(m.num_floats());
+            std::vector<float*> t1(m.layout().params().size(), nullptr), t2 = t1;
+            for (int i : blk.tensors) {
+                const auto off = m.layout().params()[static_cast<std::size_t>(i)].offset;
+                t1[static_cast<std::size_t>(i)] = g1.data() + off;
+                t2[static_cast<std::size_t>(i)] = g2.data() + off;
+            }
+            auto plain = bcd::make_cpu_transformer(m), rec = bcd::make_cpu_transformer(m);
+            plain->set_grad_targets(t1, true);
+            rec->set_grad_targets(t2, true);
+            rec->set_recompute(true);
+            const auto l1 = plain->forward(b.in.data(), b.tg.data(), b.B, b.T);
+            const auto l2 = rec->forward(b.in.data(), b.tg.data(), b.B, b.T);
+            QCOMPARE(l1.sum, l2.sum);
+            plain->backward(0.1f);
+            rec->backward(0.1f);
+            QCOMPARE(std::memcmp(g1.data(), g2.data(), g1.bytes()), 0);
+            QCOMPARE(std::memcmp(plain->input_grad().data(), rec->input_grad().data(),
+                                 plain->input_grad().size_bytes()), 0);
+            if (blk.lowest_layer < m.config().num_layers - 1)
+                QVERIFY2(rec->memory().activations < plain->memory().activations, blk.name.c_str());
+        }
+    }
+
     void input_gradient_matches_embedding_gradient() {
         // ∂L/∂wte[v] = Σ_{n: token n = v} ∂L/∂x0[n] for an untied model.
         bcd::Model m(tiny_config());

@@ -65,6 +65,13 @@ public:
     }
     std::span<const float> input_grad() const override { return input_grad_.span(); }
 
+    void set_recompute(bool on) override {
+        if (on == recompute_) return;
+        recompute_ = on;
+        dirty_ = true;
+        have_forward_ = false;
+    }
+
     MemoryStats memory() const override {
         MemoryStats s;
         s.weights = m_.num_floats() * sizeof(float);
@@ -123,6 +130,9 @@ private:
     int first_kept_ = 0;
     bool any_grad_ = false;
 
+    bool recompute_ = false;
+    LayerActs work_set_;
+    float* recompute_out_ = nullptr;
     int B_ = 0, T_ = 0, alloc_threads_ = 0;
     bool dirty_ = true;
     FloatBuffer acts_;
@@ -155,10 +165,13 @@ void CpuTransformer::allocate(int B, int T) {
     // the residual stream in place, so skipping them costs no memory at all. Without any kept
     // layer (inference, or only the head trains) one shared set serves every layer.
     auto carve_acts = [&](Carver& cv) {
+        // The norms' outputs and the MLP's hidden product are cheap to rebuild from what is
+        // kept (x and rstd; gate and up), so every layer shares one buffer for each.
+        float* norm_out = cv.take(N * C);
+        float* mlp_hidden = cv.take(N * F);
         auto fill = [&](LayerActs& a) {
             a.x = cv.take(N * C);
             a.rstd1 = cv.take(N);
-            a.ln1 = cv.take(N * C);
             a.q = cv.take(N * QD);
             a.k = cv.take(N * KD);
             a.v = cv.take(N * KD);
@@ -166,13 +179,24 @@ void CpuTransformer::allocate(int B, int T) {
             a.ctx = cv.take(N * QD);
             a.x2 = cv.take(N * C);
             a.rstd2 = cv.take(N);
-            a.ln2 = cv.take(N * C);
             a.gate = cv.take(N * F);
             a.up = cv.take(N * F);
-            a.h = cv.take(N * F);
+            a.ln1 = a.ln2 = norm_out;
+            a.h = mlp_hidden;
         };
         la_.assign(static_cast<std::size_t>(L), LayerActs{});
-        if (first_kept_ == L) {
+        if (recompute_ && first_kept_ < L) {
+            // Kept layers store their input only; one working set serves every layer's forward
+            // and, rebuilt layer by layer, the backward.
+            fill(work_set_);
+            recompute_out_ = cv.take(N * C);
+            for (int l = first_kept_; l < L; ++l) {
+                la_[static_cast<std::size_t>(l)] = work_set_;
+                la_[static_cast<std::size_t>(l)].x = cv.take(N * C);
+            }
+            for (int l = 0; l < first_kept_; ++l)
+                la_[static_cast<std::size_t>(l)] = la_[static_cast<std::size_t>(first_kept_)];
+        } else if (first_kept_ == L) {
             LayerActs shared;
             fill(shared);
             for (auto& a : la_) a = shared;
@@ -205,7 +229,7 @@ void CpuTransformer::allocate(int B, int T) {
             dk_ = cv.take(N * KD);
             dv_ = cv.take(N * KD);
             dh_ = cv.take(N * F);
-            dgate_ = cv.take(N * F);
+            dgate_ = dh_; // swiglu_backward may write dgate over dh (ops.h)
             dup_ = cv.take(N * F);
             scratch_ = cv.take(static_cast<std::size_t>(cpu::attention_scratch_floats(T)));
         };
@@ -334,8 +358,11 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     const bool attn = need_attn_bwd(l);
     if (!need_mlp_bwd(l)) return;
 
-    // MLP: out = x2 + down(silu(gate(ln2)) * up(ln2)), ln2 = norm(x2).
+    // MLP: out = x2 + down(silu(gate(ln2)) * up(ln2)), ln2 = norm(x2). h and ln2 were not kept:
+    // rebuilt by the forward's own expressions, they are bitwise the forward's values.
     const bool mlp_inner = has(p.ln2) || has(p.wg) || has(p.wu) || attn;
+    if (has(p.wd)) cpu::swiglu_forward(a.h, a.gate, a.up, static_cast<long>(N) * F);
+    if (has(p.wg) || has(p.wu)) cpu::rmsnorm_apply(a.ln2, a.x2, a.rstd2, w(p.ln2), N, C);
     cpu::linear_backward(mlp_inner ? dh_ : nullptr, g(p.wd), nullptr, dres_, a.h, w(p.wd), N, F,
                          C, false);
     if (mlp_inner) {
@@ -365,6 +392,7 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     cpu::rope_backward(dk_, cs, sn, B_, T_, c_.num_kv_heads, D);
     const bool need_dln1 = has(p.ln1) || below;
     float* dln = need_dln1 ? dln_ : nullptr;
+    if (has(p.wq) || has(p.wk) || has(p.wv)) cpu::rmsnorm_apply(a.ln1, a.x, a.rstd1, w(p.ln1), N, C);
     cpu::linear_backward(dln, g(p.wq), g(p.bq), dq_, a.ln1, w(p.wq), N, C, QD, false);
     cpu::linear_backward(dln, g(p.wk), g(p.bk), dk_, a.ln1, w(p.wk), N, C, KD, true);
     cpu::linear_backward(dln, g(p.wv), g(p.bv), dv_, a.ln1, w(p.wv), N, C, KD, true);
@@ -390,6 +418,9 @@ void CpuTransformer::backward(float scale) {
                           w(lay_.final_norm()), rstdf_, N, C);
     if (!below_head) return;
     for (int l = L - 1; l >= 0; --l) {
+        // With recomputation the layer's activations are rebuilt from its stored input; the same
+        // kernels on the same input give bitwise the same values as in the forward.
+        if (recompute_) layer_forward(l, la_[static_cast<std::size_t>(l)], recompute_out_);
         layer_backward(l, la_[static_cast<std::size_t>(l)]);
         if (!below_[static_cast<std::size_t>(l)]) return;
     }

@@ -82,6 +82,16 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
     }
 }
 
+void rmsnorm_apply(float* y, const float* x, const float* rstd, const float* w, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n) {
+        const float* xr = x + static_cast<long>(n) * C;
+        float* yr = y + static_cast<long>(n) * C;
+        const float r = rstd[n];
+        for (int i = 0; i < C; ++i) yr[i] = xr[i] * r * w[i];
+    }
+}
+
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
                       const float* rstd, int N, int C) {
     if (dx) {
@@ -252,11 +262,11 @@ void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gat
                      const float* up, long n) {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; ++i) {
-        const float g = gate[i];
+        const float g = gate[i], d = dh[i]; // read before dgate (which may alias dh) is written
         const float sig = 1.0f / (1.0f + std::exp(-g));
         const float sl = g * sig;
-        dgate[i] = dh[i] * up[i] * (sig + sl * (1.0f - sig));
-        dup[i] = dh[i] * sl;
+        dup[i] = d * sl;
+        dgate[i] = d * up[i] * (sig + sl * (1.0f - sig));
     }
 }
 

@@ -25,6 +25,8 @@ void linear_backward(float* dx, float* dw, float* db, const float* dy, const flo
 // y = x / sqrt(mean(x²) + eps) * w, per row of C; rstd[N] is kept for the backward.
 void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int N, int C,
                      float eps);
+// y = x · rstd · w with a kept rstd: bitwise rmsnorm_forward's y (the same expression).
+void rmsnorm_apply(float* y, const float* x, const float* rstd, const float* w, int N, int C);
 // dx += ∂/∂x; dw += ∂/∂w. dx may be null (then only dw) and dw may be null.
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
                       const float* rstd, int N, int C);
@@ -48,7 +50,7 @@ long attention_scratch_floats(int T);
 
 // h = silu(gate) * up, elementwise over n.
 void swiglu_forward(float* h, const float* gate, const float* up, long n);
-// dgate = dh * up * silu'(gate); dup = dh * silu(gate)  (both =).
+// dgate = dh * up * silu'(gate); dup = dh * silu(gate)  (both =). dgate may be dh itself.
 void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate,
                      const float* up, long n);
 

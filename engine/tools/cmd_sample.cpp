@@ -1,0 +1,84 @@
+// bcd-train sample: text from a byte-level model. Each new token re-runs the forward over the
+// context (no KV cache yet; fine for the short samples of the demo and for checking a model).
+
+#include "bcd/errors.h"
+#include "bcd/model.h"
+#include "bcd/rng.h"
+#include "bcd/transformer.h"
+#include "cli.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+
+namespace bcd::cli {
+
+int cmd_sample(const std::vector<std::string>& argv) {
+    Args args("sample", argv, {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads"}, {});
+    const std::filesystem::path dir = args.required("model");
+    const std::string prompt = args.value("prompt").value_or("");
+    const int max_new = static_cast<int>(args.integer("max-new", 200, 0, 1 << 20));
+    const double temperature = args.number("temperature", 0.8, 0.0, 100.0);
+    const int top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 24));
+    Rng rng(static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62)));
+    set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
+    if (std::filesystem::exists(dir / "tokenizer.json"))
+        throw InputError((dir / "tokenizer.json").string(), "",
+                         "Hugging Face tokenizers are not supported by this engine version yet "
+                         "(expected a byte-level model without tokenizer.json)");
+    Model model = Model::load(dir);
+    const int V = model.config().vocab_size;
+    if (V < 256)
+        throw InputError((dir / "config.json").string(), "vocab_size", "expected at least 256 for byte-level text");
+    auto tf = make_cpu_transformer(model);
+    tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
+
+    std::vector<std::int32_t> ctx;
+    for (unsigned char c : prompt) ctx.push_back(c);
+    if (ctx.empty()) ctx.push_back('\n'); // an empty prompt starts a new line
+    std::cout << prompt << std::flush;
+    const int window = model.config().max_position_embeddings;
+    std::vector<float> probs(static_cast<std::size_t>(V));
+    for (int i = 0; i < max_new; ++i) {
+        const std::size_t start = ctx.size() > static_cast<std::size_t>(window) ? ctx.size() - window : 0;
+        const int T = static_cast<int>(ctx.size() - start);
+        std::vector<std::int32_t> targets(static_cast<std::size_t>(T), -100);
+        tf->forward(ctx.data() + start, targets.data(), 1, T);
+        const float* logits = tf->logits().data() + static_cast<std::size_t>(T - 1) * V;
+        // Byte-level text: only the 256 byte ids are valid outputs.
+        const int n = 256;
+        int next = 0;
+        if (temperature == 0.0) {
+            next = static_cast<int>(std::max_element(logits, logits + n) - logits);
+        } else {
+            std::vector<int> idx(n);
+            std::iota(idx.begin(), idx.end(), 0);
+            int k = top_k > 0 ? std::min(top_k, n) : n;
+            std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                              [&](int a, int b) { return logits[a] > logits[b]; });
+            const float mx = logits[idx[0]];
+            double sum = 0.0;
+            for (int j = 0; j < k; ++j) {
+                probs[static_cast<std::size_t>(j)] = static_cast<float>(std::exp((logits[idx[j]] - mx) / temperature));
+                sum += probs[static_cast<std::size_t>(j)];
+            }
+            double u = rng.uniform() * sum;
+            next = idx[static_cast<std::size_t>(k - 1)];
+            for (int j = 0; j < k; ++j) {
+                u -= probs[static_cast<std::size_t>(j)];
+                if (u <= 0) {
+                    next = idx[static_cast<std::size_t>(j)];
+                    break;
+                }
+            }
+        }
+        ctx.push_back(next);
+        std::cout << static_cast<char>(next) << std::flush;
+    }
+    std::cout << "\n";
+    return kExitOk;
+}
+
+} // namespace bcd::cli
