@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-scripts/build.sh -DBCD_BUILD_TESTS=OFF -DBCD_BUILD_BENCH=OFF
+BCD_BUILD_TARGET=bcd-train scripts/build.sh
 
 bin=build/engine/bcd-train
 out=out/demo

@@ -242,3 +242,27 @@ def parse_args(description, argv=None):
     if unknown:
         ap.error(f"unknown models {unknown}; known: {list(MODELS)}")
     return args
+
+
+def run_cases(args, work_dir, check_model, title):
+    """Runs check_model(args, work_dir, name) -> (row, failures) for every model, prints the
+    table titled `title` and the failures; returns the exit code (0 pass, 1 fail). A temporary
+    work dir of a passing run is removed; an explicit --work-dir is always kept."""
+    import shutil
+    rows, all_failures = [], []
+    for name in args.models:
+        row, failures = check_model(args, work_dir, name)
+        rows.append(row)
+        all_failures += [f"model {name}: {f}" for f in failures]
+    print()
+    print_table(rows, title)
+    if all_failures:
+        print("\nFAILED:")
+        for f in all_failures:
+            print("  " + f)
+        print(f"(inputs kept in {work_dir})")
+        return 1
+    print("\nPASS")
+    if not args.work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 0

@@ -11,7 +11,6 @@ parameter gradients with HF's forward and autograd: relative error <= 1e-4 each.
 """
 
 import os
-import shutil
 import sys
 import tempfile
 
@@ -75,25 +74,7 @@ def main(argv=None):
           f"tolerance {oc.REL_TOL:.0e} relative")
     torch.set_num_threads(min(4, os.cpu_count() or 1))
 
-    rows, all_failures = [], []
-    for name in args.models:
-        row, failures = check_model(args, work_dir, name)
-        rows.append(row)
-        all_failures += [f"model {name}: {f}" for f in failures]
-
-    print()
-    oc.print_table(rows, "worst relative error per model (engine float32 vs transformers float32)")
-    if all_failures:
-        print("\nFAILED:")
-        for f in all_failures:
-            print("  " + f)
-        print(f"(inputs kept in {work_dir})")
-        return 1
-    print("\nPASS")
-    if not args.work_dir:  # a temporary folder of a passing run is of no further use
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return 0
-
+    return oc.run_cases(args, work_dir, check_model, "worst relative error per model (engine float32 vs transformers float32)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -153,28 +153,42 @@ private slots:
         const int B = 2, D = 4;
         Vec q = randn(B * T * Hq * D, 10), k = randn(B * T * Hkv * D, 11),
             v = randn(B * T * Hkv * D, 12), r = randn(B * T * Hq * D, 13);
-        Vec ctx(q.size()), att(static_cast<std::size_t>(B) * Hq * T * T);
+        Vec ctx(q.size()), lse(static_cast<std::size_t>(B) * Hq * T);
+        Vec scratch(static_cast<std::size_t>(bcd::cpu::attention_scratch_floats(T)));
         auto loss = [&] {
-            bcd::cpu::attention_forward(ctx.data(), att.data(), q.data(), k.data(), v.data(), B, T,
-                                        Hq, Hkv, D);
+            bcd::cpu::attention_forward(ctx.data(), lse.data(), scratch.data(), q.data(), k.data(),
+                                        v.data(), B, T, Hq, Hkv, D);
             return dot(ctx, r);
         };
         loss();
-        // Causality: probabilities above the diagonal are zero, rows sum to one.
-        for (int bh = 0; bh < B * Hq; ++bh)
-            for (int i = 0; i < T; ++i) {
-                double s = 0;
-                for (int j = 0; j < T; ++j) {
-                    const float p = att[(static_cast<std::size_t>(bh) * T + i) * T + j];
-                    if (j > i) QCOMPARE(p, 0.0f);
-                    s += p;
+        // The kept log-sum-exp is that of the causal row of scaled scores (keys j <= i), and the
+        // output is the softmax-weighted sum of the values: both against a direct computation.
+        const int group = Hq / Hkv;
+        for (int b = 0; b < B; ++b)
+            for (int h = 0; h < Hq; ++h)
+                for (int i = 0; i < T; ++i) {
+                    std::vector<double> s(static_cast<std::size_t>(i) + 1);
+                    double mx = -1e300;
+                    for (int j = 0; j <= i; ++j) {
+                        double d = 0;
+                        for (int e = 0; e < D; ++e)
+                            d += double(q[((b * T + i) * Hq + h) * D + e]) * k[((b * T + j) * Hkv + h / group) * D + e];
+                        s[static_cast<std::size_t>(j)] = d / std::sqrt(double(D));
+                        mx = std::max(mx, s[static_cast<std::size_t>(j)]);
+                    }
+                    double sum = 0;
+                    for (double x : s) sum += std::exp(x - mx);
+                    QVERIFY(std::abs(lse[(static_cast<std::size_t>(b) * Hq + h) * T + i] - (mx + std::log(sum))) < 1e-4);
+                    for (int e = 0; e < D; ++e) {
+                        double o = 0;
+                        for (int j = 0; j <= i; ++j)
+                            o += std::exp(s[static_cast<std::size_t>(j)] - mx) / sum * v[((b * T + j) * Hkv + h / group) * D + e];
+                        QVERIFY(std::abs(ctx[((b * T + i) * Hq + h) * D + e] - o) < 1e-4);
+                    }
                 }
-                QVERIFY(std::abs(s - 1.0) < 1e-5);
-            }
         Vec dq(q.size()), dk(k.size()), dv(v.size());
-        Vec scratch(static_cast<std::size_t>(bcd::cpu::attention_scratch_floats(T)));
-        bcd::cpu::attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), r.data(),
-                                     att.data(), q.data(), k.data(), v.data(), B, T, Hq, Hkv, D);
+        bcd::cpu::attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), r.data(), ctx.data(),
+                                     lse.data(), q.data(), k.data(), v.data(), B, T, Hq, Hkv, D);
         check("attention dq", dq, numeric_grad(q, loss));
         check("attention dk", dk, numeric_grad(k, loss));
         check("attention dv", dv, numeric_grad(v, loss));
@@ -184,13 +198,14 @@ private slots:
         // Changing a later token's key/value must not change an earlier output.
         const int B = 1, T = 6, H = 2, D = 4;
         Vec q = randn(T * H * D, 20), k = randn(T * H * D, 21), v = randn(T * H * D, 22);
-        Vec c1(q.size()), c2(q.size()), att(static_cast<std::size_t>(H) * T * T);
-        bcd::cpu::attention_forward(c1.data(), att.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
+        Vec c1(q.size()), c2(q.size()), lse(static_cast<std::size_t>(H) * T);
+        Vec scratch(static_cast<std::size_t>(bcd::cpu::attention_scratch_floats(T)));
+        bcd::cpu::attention_forward(c1.data(), lse.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
         for (int i = 0; i < H * D; ++i) {
             k[(T - 1) * H * D + i] += 3.0f;
             v[(T - 1) * H * D + i] -= 2.0f;
         }
-        bcd::cpu::attention_forward(c2.data(), att.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
+        bcd::cpu::attention_forward(c2.data(), lse.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
         for (int i = 0; i < (T - 1) * H * D; ++i) QCOMPARE(c2[i], c1[i]);
         bool last_changed = false;
         for (int i = (T - 1) * H * D; i < T * H * D; ++i) last_changed |= c2[i] != c1[i];

@@ -188,7 +188,7 @@ private slots:
                 QCOMPARE(acts, full_acts);
             }
             if (blk.name == "head") {
-                QVERIFY(acts < full_acts / 2);
+                QVERIFY(acts < full_acts);
             }
             prev_acts = acts;
         }

@@ -41,7 +41,7 @@ private slots:
                  {"train", {{"steps", kSteps}, {"batch_size", 8}, {"seed", 1}}},
                  {"bcd", {{"mode", mode.toStdString()}, {"switch_every", 10}}},
                  {"device", {{"threads", 2}}},
-                 {"output", {{"dir", (dir / "run").string()}, {"log_every", 10}}}};
+                 {"output", {{"dir", (dir / "run").string()}, {"log_every", 1}}}};
         const auto path = write_config(dir, cfg);
         bcd::TrainOptions o;
         QCOMPARE(bcd::train(bcd::RunConfig::load(path), o), 0);

@@ -18,7 +18,7 @@ namespace {
 // keep nothing.
 struct LayerActs {
     float *x = nullptr, *rstd1 = nullptr, *ln1 = nullptr, *q = nullptr, *k = nullptr,
-          *v = nullptr, *att = nullptr, *ctx = nullptr, *x2 = nullptr, *rstd2 = nullptr,
+          *v = nullptr, *lse = nullptr, *ctx = nullptr, *x2 = nullptr, *rstd2 = nullptr,
           *ln2 = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr;
 };
 
@@ -32,6 +32,7 @@ public:
         return p;
     }
     std::size_t used() const { return used_; }
+    float* base() const { return base_; }
 
 private:
     float* base_;
@@ -144,7 +145,8 @@ private:
 
     FloatBuffer work_;
     float *dres_ = nullptr, *dln_ = nullptr, *dctx_ = nullptr, *dq_ = nullptr, *dk_ = nullptr,
-          *dv_ = nullptr, *dh_ = nullptr, *dgate_ = nullptr, *dup_ = nullptr, *scratch_ = nullptr;
+          *dv_ = nullptr, *dh_ = nullptr, *dgate_ = nullptr, *dup_ = nullptr;
+    float* attn_scratch_ = nullptr; // per-thread blocks of attention probabilities
     FloatBuffer input_grad_;
 
     FloatBuffer rope_; // cos [T, D/2] then sin [T, D/2]
@@ -158,7 +160,7 @@ void CpuTransformer::allocate(int B, int T) {
     const std::size_t N = static_cast<std::size_t>(B) * T, C = c_.hidden_size,
                       F = c_.intermediate_size, V = c_.vocab_size, QD = c_.q_dim(),
                       KD = c_.kv_dim(),
-                      ATT = static_cast<std::size_t>(B) * c_.num_heads * T * T;
+                      LSE = static_cast<std::size_t>(B) * c_.num_heads * T;
 
     // Activations: layers at or above the first one that needs a backward own a full set. The
     // layers below run in that layer's set (its buffers are free until its own forward), updating
@@ -168,6 +170,7 @@ void CpuTransformer::allocate(int B, int T) {
         // The norms' outputs and the MLP's hidden product are cheap to rebuild from what is
         // kept (x and rstd; gate and up), so every layer shares one buffer for each.
         float* norm_out = cv.take(N * C);
+        attn_scratch_ = cv.take(static_cast<std::size_t>(cpu::attention_scratch_floats(T)));
         float* mlp_hidden = cv.take(N * F);
         auto fill = [&](LayerActs& a) {
             a.x = cv.take(N * C);
@@ -175,7 +178,7 @@ void CpuTransformer::allocate(int B, int T) {
             a.q = cv.take(N * QD);
             a.k = cv.take(N * KD);
             a.v = cv.take(N * KD);
-            a.att = cv.take(ATT);
+            a.lse = cv.take(LSE);
             a.ctx = cv.take(N * QD);
             a.x2 = cv.take(N * C);
             a.rstd2 = cv.take(N);
@@ -221,17 +224,21 @@ void CpuTransformer::allocate(int B, int T) {
     // Backward workspace, only when something will be differentiated.
     work_.release();
     if (any_grad_) {
+        // A layer's backward runs its MLP part, then its attention part: the MLP's buffers
+        // (dh, dup) and the attention's (dctx, dq, dk, dv) are never live together and share one
+        // region.
         auto carve_work = [&](Carver& cv) {
             dres_ = cv.take(N * C);
             dln_ = cv.take(N * C);
-            dctx_ = cv.take(N * QD);
-            dq_ = cv.take(N * QD);
-            dk_ = cv.take(N * KD);
-            dv_ = cv.take(N * KD);
-            dh_ = cv.take(N * F);
+            Carver mlp(cv.take(std::max(2 * N * F + 32, 2 * N * QD + 2 * N * KD + 64)));
+            dh_ = mlp.take(N * F);
             dgate_ = dh_; // swiglu_backward may write dgate over dh (ops.h)
-            dup_ = cv.take(N * F);
-            scratch_ = cv.take(static_cast<std::size_t>(cpu::attention_scratch_floats(T)));
+            dup_ = mlp.take(N * F);
+            Carver att(mlp.base());
+            dctx_ = att.take(N * QD);
+            dq_ = att.take(N * QD);
+            dk_ = att.take(N * KD);
+            dv_ = att.take(N * KD);
         };
         Carver wm(nullptr);
         carve_work(wm);
@@ -300,7 +307,8 @@ void CpuTransformer::layer_forward(int l, const LayerActs& a, float* out) {
     cpu::linear_forward(a.v, a.ln1, w(p.wv), w(p.bv), N, C, KD);
     cpu::rope_forward(a.q, cs, sn, B_, T_, c_.num_heads, D);
     cpu::rope_forward(a.k, cs, sn, B_, T_, c_.num_kv_heads, D);
-    cpu::attention_forward(a.ctx, a.att, a.q, a.k, a.v, B_, T_, c_.num_heads, c_.num_kv_heads, D);
+    cpu::attention_forward(a.ctx, a.lse, attn_scratch_, a.q, a.k, a.v, B_, T_, c_.num_heads,
+                           c_.num_kv_heads, D);
     cpu::linear_forward(a.x2, a.ctx, w(p.wo), w(p.bo), N, QD, C);
     cpu::add_inplace(a.x2, a.x, static_cast<long>(N) * C);
     cpu::rmsnorm_forward(a.ln2, a.rstd2, a.x2, w(p.ln2), N, C, eps);
@@ -384,7 +392,7 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     cpu::linear_backward(attn_inner ? dctx_ : nullptr, g(p.wo), g(p.bo), dres_, a.ctx, w(p.wo), N,
                          QD, C, false);
     if (!attn_inner) return;
-    cpu::attention_backward(dq_, dk_, dv_, scratch_, dctx_, a.att, a.q, a.k, a.v, B_, T_,
+    cpu::attention_backward(dq_, dk_, dv_, attn_scratch_, dctx_, a.ctx, a.lse, a.q, a.k, a.v, B_, T_,
                             c_.num_heads, c_.num_kv_heads, D);
     const float* cs = rope_.data();
     const float* sn = rope_.data() + static_cast<std::size_t>(T_) * (D / 2);

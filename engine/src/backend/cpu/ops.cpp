@@ -152,11 +152,12 @@ void rope_backward(float* dx, const float* cos, const float* sin, int B, int T, 
     }
 }
 
-void attention_forward(float* ctx, float* att, const float* q, const float* k, const float* v,
-                       int B, int T, int Hq, int Hkv, int D) {
+void attention_forward(float* ctx, float* lse, float* scratch, const float* q, const float* k,
+                       const float* v, int B, int T, int Hq, int Hkv, int D) {
     const int group = Hq / Hkv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
     const long qs = static_cast<long>(Hq) * D, ks = static_cast<long>(Hkv) * D;
+    const long per_thread = 2L * kAttnRowBlock * T;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * Hq; ++bh) {
         const int b = bh / Hq, h = bh % Hq, kvh = h / group;
@@ -164,15 +165,15 @@ void attention_forward(float* ctx, float* att, const float* q, const float* k, c
         const float* kh = k + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
         const float* vh = v + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
         float* ch = ctx + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
-        float* P = att + static_cast<long>(bh) * T * T;
+        float* lh = lse + static_cast<long>(bh) * T;
+        float* P = scratch + omp_get_thread_num() * per_thread; // [rows, r1], ld T
         for (int r0 = 0; r0 < T; r0 += kAttnRowBlock) {
-            const int r1 = std::min(T, r0 + kAttnRowBlock);
+            const int r1 = std::min(T, r0 + kAttnRowBlock), rows = r1 - r0;
             // S[r0:r1, 0:r1] = scale · Q[r0:r1] K[0:r1]^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale,
-                        qh + r0 * qs, static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f,
-                        P + static_cast<long>(r0) * T, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, scale, qh + r0 * qs,
+                        static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f, P, T);
             for (int i = r0; i < r1; ++i) {
-                float* row = P + static_cast<long>(i) * T;
+                float* row = P + static_cast<long>(i - r0) * T;
                 float mx = row[0];
                 for (int j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
                 float sum = 0.0f;
@@ -182,32 +183,34 @@ void attention_forward(float* ctx, float* att, const float* q, const float* k, c
                 }
                 const float inv = 1.0f / sum;
                 for (int j = 0; j <= i; ++j) row[j] *= inv;
-                for (int j = i + 1; j < T; ++j) row[j] = 0.0f;
+                for (int j = i + 1; j < r1; ++j) row[j] = 0.0f;
+                lh[i] = mx + std::log(sum);
             }
             // ctx[r0:r1] = P[r0:r1, 0:r1] V[0:r1]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f,
-                        P + static_cast<long>(r0) * T, T, vh, static_cast<int>(ks), 0.0f,
-                        ch + r0 * qs, static_cast<int>(qs));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, P, T, vh,
+                        static_cast<int>(ks), 0.0f, ch + r0 * qs, static_cast<int>(qs));
         }
     }
 }
 
 long attention_scratch_floats(int T) {
-    return static_cast<long>(omp_get_max_threads()) * T * T;
+    return static_cast<long>(omp_get_max_threads()) * 2L * kAttnRowBlock * T;
 }
 
 void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dctx,
-                        const float* att, const float* q, const float* k, const float* v, int B,
-                        int T, int Hq, int Hkv, int D) {
+                        const float* ctx, const float* lse, const float* q, const float* k,
+                        const float* v, int B, int T, int Hq, int Hkv, int D) {
     const int group = Hq / Hkv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
     const long qs = static_cast<long>(Hq) * D, ks = static_cast<long>(Hkv) * D;
+    const long per_thread = 2L * kAttnRowBlock * T;
     // One task per (batch, kv head): the q heads that share it accumulate into the same dk/dv
     // rows, so they run in one thread, in order.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bk = 0; bk < B * Hkv; ++bk) {
         const int b = bk / Hkv, kvh = bk % Hkv;
-        float* dP = scratch + static_cast<long>(omp_get_thread_num()) * T * T;
+        float* P = scratch + omp_get_thread_num() * per_thread; // [rows, r1], ld T
+        float* dP = P + static_cast<long>(kAttnRowBlock) * T;
         const float* kh = k + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
         const float* vh = v + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
         float* dkh = dk + static_cast<long>(b) * T * ks + static_cast<long>(kvh) * D;
@@ -217,36 +220,43 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
             std::memset(dvh + t * ks, 0, sizeof(float) * static_cast<std::size_t>(D));
         }
         for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-            const float* qh = q + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
-            const float* dch = dctx + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
-            float* dqh = dq + static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
-            const float* P = att + (static_cast<long>(b) * Hq + h) * T * T;
+            const long off = static_cast<long>(b) * T * qs + static_cast<long>(h) * D;
+            const float *qh = q + off, *dch = dctx + off, *ch = ctx + off;
+            float* dqh = dq + off;
+            const float* lh = lse + (static_cast<long>(b) * Hq + h) * T;
             for (int r0 = 0; r0 < T; r0 += kAttnRowBlock) {
-                const int r1 = std::min(T, r0 + kAttnRowBlock);
-                const int rows = r1 - r0;
-                const float* Pb = P + static_cast<long>(r0) * T;
-                float* dPb = dP + static_cast<long>(r0) * T;
-                // dV[0:r1] += P[r0:r1, 0:r1]^T dctx[r0:r1]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, Pb, T,
-                            dch + r0 * qs, static_cast<int>(qs), 1.0f, dvh, static_cast<int>(ks));
-                // dP[r0:r1, 0:r1] = dctx[r0:r1] V[0:r1]^T
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, 1.0f,
-                            dch + r0 * qs, static_cast<int>(qs), vh, static_cast<int>(ks), 0.0f,
-                            dPb, T);
-                // Softmax backward, folded with the score scale: dS = scale · P ∘ (dP − Σ P∘dP).
+                const int r1 = std::min(T, r0 + kAttnRowBlock), rows = r1 - r0;
+                // P[r0:r1, 0:r1] = exp(scale · Q K^T − lse), rebuilt from the kept row sums.
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, scale,
+                            qh + r0 * qs, static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f, P, T);
                 for (int i = r0; i < r1; ++i) {
-                    const float* pr = P + static_cast<long>(i) * T;
-                    float* dr = dP + static_cast<long>(i) * T;
+                    float* row = P + static_cast<long>(i - r0) * T;
+                    for (int j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lh[i]);
+                    for (int j = i + 1; j < r1; ++j) row[j] = 0.0f;
+                }
+                // dV[0:r1] += P^T dctx[r0:r1]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, P, T,
+                            dch + r0 * qs, static_cast<int>(qs), 1.0f, dvh, static_cast<int>(ks));
+                // dP = dctx[r0:r1] V[0:r1]^T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, 1.0f,
+                            dch + r0 * qs, static_cast<int>(qs), vh, static_cast<int>(ks), 0.0f, dP, T);
+                // Softmax backward with the score scale folded in:
+                // dS = scale · P ∘ (dP − Σ_j P∘dP), and Σ_j P_ij dP_ij = dctx_i · ctx_i.
+                for (int i = r0; i < r1; ++i) {
+                    const float* pr = P + static_cast<long>(i - r0) * T;
+                    float* dr = dP + static_cast<long>(i - r0) * T;
+                    const float* dci = dch + i * qs;
+                    const float* ci = ch + i * qs;
                     float dot = 0.0f;
-                    for (int j = 0; j <= i; ++j) dot += pr[j] * dr[j];
+                    for (int d = 0; d < D; ++d) dot += dci[d] * ci[d];
                     for (int j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
                     for (int j = i + 1; j < r1; ++j) dr[j] = 0.0f;
                 }
-                // dQ[r0:r1] = dS[r0:r1, 0:r1] K[0:r1]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, dPb, T,
+                // dQ[r0:r1] = dS K[0:r1]
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, dP, T,
                             kh, static_cast<int>(ks), 0.0f, dqh + r0 * qs, static_cast<int>(qs));
-                // dK[0:r1] += dS[r0:r1, 0:r1]^T Q[r0:r1]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, dPb, T,
+                // dK[0:r1] += dS^T Q[r0:r1]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, dP, T,
                             qh + r0 * qs, static_cast<int>(qs), 1.0f, dkh, static_cast<int>(ks));
             }
         }

@@ -37,15 +37,17 @@ void rope_forward(float* x, const float* cos, const float* sin, int B, int T, in
 // The transpose (inverse rotation) applied in place to the gradient.
 void rope_backward(float* dx, const float* cos, const float* sin, int B, int T, int H, int D);
 
-// Causal grouped-query attention. q[B,T,Hq,D], k,v[B,T,Hkv,D]; att[B,Hq,T,T] receives the
-// softmax probabilities (zero above the diagonal); ctx[B,T,Hq,D] the output.
-void attention_forward(float* ctx, float* att, const float* q, const float* k, const float* v,
-                       int B, int T, int Hq, int Hkv, int D);
-// dq (=), dk and dv (=) from dctx. scratch must hold threads × T × T floats.
+// Causal grouped-query attention. q[B,T,Hq,D], k,v[B,T,Hkv,D]; ctx[B,T,Hq,D] receives the
+// output and lse[B,Hq,T] each row's log-sum-exp of the scaled scores — all the backward needs
+// besides q, k, v and ctx: the probabilities are recomputed there block by block, so memory is
+// O(T) per head instead of O(T²). scratch: attention_scratch_floats(T).
+void attention_forward(float* ctx, float* lse, float* scratch, const float* q, const float* k,
+                       const float* v, int B, int T, int Hq, int Hkv, int D);
+// dq (=), dk and dv (=) from dctx. scratch: attention_scratch_floats(T).
 void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dctx,
-                        const float* att, const float* q, const float* k, const float* v, int B,
-                        int T, int Hq, int Hkv, int D);
-// Floats of scratch attention_backward needs with the current OpenMP thread count.
+                        const float* ctx, const float* lse, const float* q, const float* k,
+                        const float* v, int B, int T, int Hq, int Hkv, int D);
+// Floats of scratch the attention kernels need with the current OpenMP thread count.
 long attention_scratch_floats(int T);
 
 // h = silu(gate) * up, elementwise over n.
