@@ -7,6 +7,13 @@
 #include <omp.h>
 #include <vector>
 
+// glibc's libmvec has vector variants of expf (_ZGVbN4v_expf, …); declaring them lets GCC
+// vectorise the exponentials of softmax and SiLU without -ffast-math (which would also license
+// reassociation and break NaN handling everywhere else). glibc does the same under __FAST_MATH__.
+#if defined(__GLIBC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+extern "C" float expf(float) noexcept __attribute__((simd("notinbranch")));
+#endif
+
 namespace bcd::cpu {
 
 namespace {
@@ -176,11 +183,9 @@ void attention_forward(float* ctx, float* lse, float* scratch, const float* q, c
                 float* row = P + static_cast<long>(i - r0) * T;
                 float mx = row[0];
                 for (int j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
+                for (int j = 0; j <= i; ++j) row[j] = std::exp(row[j] - mx); // vectorised
                 float sum = 0.0f;
-                for (int j = 0; j <= i; ++j) {
-                    row[j] = std::exp(row[j] - mx);
-                    sum += row[j];
-                }
+                for (int j = 0; j <= i; ++j) sum += row[j];
                 const float inv = 1.0f / sum;
                 for (int j = 0; j <= i; ++j) row[j] *= inv;
                 for (int j = i + 1; j < r1; ++j) row[j] = 0.0f;
