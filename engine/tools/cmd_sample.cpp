@@ -1,5 +1,5 @@
-// bcd-train sample: text from a byte-level model. Each new token re-runs the forward over the
-// context (no KV cache yet; fine for the short samples of the demo and for checking a model).
+// bcd-train sample: text from a model, token by token with a key/value cache; greedy
+// (temperature 0) or sampled with temperature and top-k, seeded.
 
 #include "bcd/errors.h"
 #include "bcd/model.h"
@@ -38,30 +38,34 @@ int cmd_sample(const std::vector<std::string>& argv) {
     std::vector<std::int32_t> ctx;
     for (unsigned char c : prompt) ctx.push_back(c);
     if (ctx.empty()) ctx.push_back('\n'); // an empty prompt starts a new line
-    std::cout << prompt << std::flush;
     const int window = model.config().max_position_embeddings;
+    if (static_cast<int>(ctx.size()) >= window)
+        throw InputError("bcd-train sample", "--prompt",
+                         "is " + std::to_string(ctx.size()) + " tokens, expected fewer than the model's "
+                         "max_position_embeddings (" + std::to_string(window) + ")");
+    const int max_len = static_cast<int>(std::min<long>(window, static_cast<long>(ctx.size()) + max_new));
+    std::cout << prompt << std::flush;
+    // Prefill the cache with the prompt, then one token at a time.
+    tf->start_decoding(max_len);
+    std::span<const float> logits;
+    for (std::int32_t t : ctx) logits = tf->decode_next(t);
     std::vector<float> probs(static_cast<std::size_t>(V));
-    for (int i = 0; i < max_new; ++i) {
-        const std::size_t start = ctx.size() > static_cast<std::size_t>(window) ? ctx.size() - window : 0;
-        const int T = static_cast<int>(ctx.size() - start);
-        std::vector<std::int32_t> targets(static_cast<std::size_t>(T), -100);
-        tf->forward(ctx.data() + start, targets.data(), 1, T);
-        const float* logits = tf->logits().data() + static_cast<std::size_t>(T - 1) * V;
-        // Byte-level text: only the 256 byte ids are valid outputs.
-        const int n = 256;
+    const int n = 256; // byte-level text: only the 256 byte ids are valid outputs
+    for (int i = static_cast<int>(ctx.size()); i < max_len; ++i) {
         int next = 0;
         if (temperature == 0.0) {
-            next = static_cast<int>(std::max_element(logits, logits + n) - logits);
+            next = static_cast<int>(std::max_element(logits.begin(), logits.begin() + n) - logits.begin());
         } else {
             std::vector<int> idx(n);
             std::iota(idx.begin(), idx.end(), 0);
-            int k = top_k > 0 ? std::min(top_k, n) : n;
+            const int k = top_k > 0 ? std::min(top_k, n) : n;
             std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                              [&](int a, int b) { return logits[a] > logits[b]; });
-            const float mx = logits[idx[0]];
+                              [&](int a, int b) { return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)]; });
+            const float mx = logits[static_cast<std::size_t>(idx[0])];
             double sum = 0.0;
             for (int j = 0; j < k; ++j) {
-                probs[static_cast<std::size_t>(j)] = static_cast<float>(std::exp((logits[idx[j]] - mx) / temperature));
+                probs[static_cast<std::size_t>(j)] =
+                    static_cast<float>(std::exp((logits[static_cast<std::size_t>(idx[static_cast<std::size_t>(j)])] - mx) / temperature));
                 sum += probs[static_cast<std::size_t>(j)];
             }
             double u = rng.uniform() * sum;
@@ -74,8 +78,8 @@ int cmd_sample(const std::vector<std::string>& argv) {
                 }
             }
         }
-        ctx.push_back(next);
         std::cout << static_cast<char>(next) << std::flush;
+        if (i + 1 < max_len) logits = tf->decode_next(next);
     }
     std::cout << "\n";
     return kExitOk;

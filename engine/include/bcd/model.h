@@ -31,16 +31,22 @@ public:
     // not depend on the order of initialisation.
     void init_random(std::uint64_t seed);
 
-    // Loads DIR/config.json and DIR/model.safetensors. Every parameter must be present with its
-    // exact shape; tensors the model does not have are an error, except rotary inv_freq buffers
-    // and a redundant lm_head.weight of a tied model.
+    // Loads DIR/config.json and the weights: DIR/model.safetensors, or the shards that
+    // DIR/model.safetensors.index.json names (index and shards must agree). Every parameter must
+    // be present once with its exact shape; tensors the model does not have are an error, except
+    // rotary inv_freq buffers and a redundant lm_head.weight of a tied model. F16/BF16 are
+    // converted to fp32.
     static Model load(const std::filesystem::path& dir);
-    // Loads the tensors of a safetensors file into this model's parameters (same rules).
-    void load_weights(const SafetensorsFile& file);
+    // Loads the tensors of safetensors files into this model's parameters (same rules).
+    void load_weights(std::span<const SafetensorsFile> files);
 
-    // Writes DIR/config.json and DIR/model.safetensors (tensors stored as `dtype`; config's
-    // torch_dtype set to match). Creates DIR if needed.
-    void save(const std::filesystem::path& dir, DType dtype = DType::F32) const;
+    // Writes DIR/config.json and the weights (stored as `dtype`; config's torch_dtype set to
+    // match): one model.safetensors, or HF-style shards model-0000i-of-0000n.safetensors plus
+    // model.safetensors.index.json when the weights exceed max_shard_bytes. Creates DIR; removes
+    // weight files of an earlier save in the other layout.
+    static constexpr std::uint64_t kDefaultShardBytes = 5000000000ULL; // HF's default
+    void save(const std::filesystem::path& dir, DType dtype = DType::F32,
+              std::uint64_t max_shard_bytes = kDefaultShardBytes) const;
 
 private:
     ModelConfig cfg_;

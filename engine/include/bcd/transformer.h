@@ -61,6 +61,13 @@ public:
     // [B·T, hidden]: gradient with respect to the embedding output, after backward().
     virtual std::span<const float> input_grad() const = 0;
 
+    // Incremental decoding of one sequence with a key/value cache (sampling): start_decoding()
+    // sizes the cache for max_len positions; each decode_next(token) appends the token at the
+    // next position and returns the logits [vocab] for the position after it. The logits equal
+    // forward()'s at the same positions (to fp32 rounding).
+    virtual void start_decoding(int max_len) = 0;
+    virtual std::span<const float> decode_next(std::int32_t token) = 0;
+
     // Activations and workspace held by the backend (weights as the backend holds them).
     virtual MemoryStats memory() const = 0;
 };

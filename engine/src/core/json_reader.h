@@ -29,6 +29,7 @@ public:
     const nlohmann::json& raw(std::string_view key) const;
     std::string key_path(std::string_view key) const;
     const std::string& file() const { return file_; }
+    const nlohmann::json& raw_object() const { return *j_; }
 
     JsonObject object(std::string_view key) const; // required object
     std::optional<JsonObject> optional_object(std::string_view key) const;

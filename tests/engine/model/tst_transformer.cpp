@@ -260,6 +260,97 @@ private slots:
             QVERIFY(std::abs(rb.params()[i] - m.params()[i]) <= std::abs(m.params()[i]) * (1.0f / 256) + 1e-30f);
     }
 
+    // Above the shard size the weights are written as HF shards + index, and read back exactly;
+    // saving again in one file removes the shards. Index and shards must agree.
+    void sharded_save_and_load() {
+        bcd::Model m(tiny_config(true, true));
+        randomise(m, 11);
+        const fs::path dir = temp_dir("sharded");
+        m.save(dir, bcd::DType::F32, 8000); // 8 KB shards
+        QVERIFY(fs::exists(dir / "model.safetensors.index.json"));
+        QVERIFY(!fs::exists(dir / "model.safetensors"));
+        int shards = 0;
+        for (const auto& e : fs::directory_iterator(dir))
+            shards += e.path().filename().string().starts_with("model-") ? 1 : 0;
+        QVERIFY(shards >= 3);
+        const auto index = nlohmann::json::parse(std::ifstream(dir / "model.safetensors.index.json"));
+        QCOMPARE(index["weight_map"].size(), m.layout().params().size());
+        QVERIFY(index["metadata"]["total_size"].get<std::size_t>() > 0);
+        bcd::Model r = bcd::Model::load(dir);
+        QCOMPARE(std::memcmp(r.params(), m.params(), m.num_floats() * sizeof(float)), 0);
+
+        auto expect_error = [&](const char* what) {
+            try {
+                bcd::Model::load(dir);
+                QFAIL("expected an InputError");
+            } catch (const bcd::InputError& e) {
+                QVERIFY2(QString(e.what()).contains(what), e.what());
+            }
+        };
+        const auto original = index;
+        auto rewrite = [&](const nlohmann::json& j) { std::ofstream(dir / "model.safetensors.index.json") << j.dump(); };
+        {
+            auto j = original;
+            j["weight_map"]["model.norm.weight"] = "../model.safetensors";
+            rewrite(j);
+            expect_error("expected a file name in the model folder");
+        }
+        {
+            auto j = original;
+            j["weight_map"]["model.norm.weight"] = "model-99999-of-99999.safetensors";
+            rewrite(j);
+            expect_error("does not exist");
+        }
+        {
+            auto j = original;
+            j["weight_map"].erase("model.norm.weight");
+            rewrite(j);
+            expect_error("not in model.safetensors.index.json");
+        }
+        {
+            auto j = original;
+            const std::string other = j["weight_map"]["model.embed_tokens.weight"];
+            j["weight_map"]["model.norm.weight"] = other;
+            rewrite(j);
+            expect_error("model.norm.weight");
+        }
+        rewrite(original);
+        QCOMPARE(std::memcmp(bcd::Model::load(dir).params(), m.params(), m.num_floats() * sizeof(float)), 0);
+        m.save(dir); // one file again: the shards and the index go
+        QVERIFY(fs::exists(dir / "model.safetensors"));
+        QVERIFY(!fs::exists(dir / "model.safetensors.index.json"));
+        for (const auto& e : fs::directory_iterator(dir))
+            QVERIFY2(!e.path().filename().string().starts_with("model-"), "a stale shard is left");
+    }
+
+    // KV-cache decoding gives the forward's logits at every position (GQA, biases, tied head).
+    void kv_cache_decoding_matches_forward() {
+        bcd::Model m(tiny_config(true, true));
+        randomise(m, 12);
+        const int T = 20, V = m.config().vocab_size;
+        const Batch b = make_batch(V, 13, 1, T);
+        auto tf = bcd::make_cpu_transformer(m);
+        tf->set_grad_targets(std::vector<float*>(m.layout().params().size(), nullptr));
+        // A longer forward first: its RoPE table must not disturb the decoder's, nor the reverse.
+        const Batch longer = make_batch(V, 14, 1, 40);
+        tf->forward(longer.in.data(), longer.tg.data(), 1, 40);
+        tf->forward(b.in.data(), b.tg.data(), 1, T);
+        const std::vector<float> full(tf->logits().begin(), tf->logits().end());
+        tf->start_decoding(T);
+        for (int t = 0; t < T; ++t) {
+            const auto got = tf->decode_next(b.in[static_cast<std::size_t>(t)]);
+            QCOMPARE(static_cast<int>(got.size()), V);
+            double num = 0, den = 0;
+            for (int j = 0; j < V; ++j) {
+                const double d = got[static_cast<std::size_t>(j)] - full[static_cast<std::size_t>(t) * V + j];
+                num += d * d;
+                den += double(full[static_cast<std::size_t>(t) * V + j]) * full[static_cast<std::size_t>(t) * V + j];
+            }
+            QVERIFY2(std::sqrt(num / den) < 1e-5, qPrintable(QString("position %1: %2").arg(t).arg(std::sqrt(num / den))));
+        }
+        QVERIFY_THROWS_EXCEPTION(std::out_of_range, tf->decode_next(1));
+    }
+
     void init_is_seeded_and_follows_hf() {
         bcd::Model a(bcd::ModelConfig::preset("tiny")), b(bcd::ModelConfig::preset("tiny")),
             c(bcd::ModelConfig::preset("tiny"));

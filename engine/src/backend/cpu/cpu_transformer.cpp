@@ -73,11 +73,14 @@ public:
         have_forward_ = false;
     }
 
+    void start_decoding(int max_len) override;
+    std::span<const float> decode_next(std::int32_t token) override;
+
     MemoryStats memory() const override {
         MemoryStats s;
         s.weights = m_.num_floats() * sizeof(float);
         s.activations = acts_.bytes() + rope_.bytes();
-        s.workspace = work_.bytes() + input_grad_.bytes();
+        s.workspace = work_.bytes() + input_grad_.bytes() + dec_.bytes();
         return s;
     }
 
@@ -148,6 +151,10 @@ private:
           *dv_ = nullptr, *dh_ = nullptr, *dgate_ = nullptr, *dup_ = nullptr;
     float* attn_scratch_ = nullptr; // per-thread blocks of attention probabilities
     FloatBuffer input_grad_;
+
+    // Decoding: per layer K and V caches [max_len, kv_dim], then one token's working vectors.
+    FloatBuffer dec_;
+    int dec_max_ = 0, dec_pos_ = 0;
 
     FloatBuffer rope_; // cos [T, D/2] then sin [T, D/2]
     int rope_T_ = 0;
@@ -256,7 +263,7 @@ void CpuTransformer::allocate(int B, int T) {
 // cos/sin tables computed the way HF computes them, in fp32: inv_freq = 1 / base^(2i/D), then
 // angle = position · inv_freq rounded to fp32, so that long positions agree with transformers.
 void CpuTransformer::build_rope(int T) {
-    if (T == rope_T_) return;
+    if (T <= rope_T_) return; // a longer table serves shorter sequences too
     const int half = c_.head_dim / 2;
     std::vector<float> inv(static_cast<std::size_t>(half));
     for (int i = 0; i < half; ++i) {
@@ -299,7 +306,7 @@ void CpuTransformer::layer_forward(int l, const LayerActs& a, float* out) {
               KD = c_.kv_dim(), D = c_.head_dim;
     const float eps = static_cast<float>(c_.rms_norm_eps);
     const float* cs = rope_.data();
-    const float* sn = rope_.data() + static_cast<std::size_t>(T_) * (D / 2);
+    const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * (D / 2);
 
     cpu::rmsnorm_forward(a.ln1, a.rstd1, a.x, w(p.ln1), N, C, eps);
     cpu::linear_forward(a.q, a.ln1, w(p.wq), w(p.bq), N, C, QD);
@@ -395,7 +402,7 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     cpu::attention_backward(dq_, dk_, dv_, attn_scratch_, dctx_, a.ctx, a.lse, a.q, a.k, a.v, B_, T_,
                             c_.num_heads, c_.num_kv_heads, D);
     const float* cs = rope_.data();
-    const float* sn = rope_.data() + static_cast<std::size_t>(T_) * (D / 2);
+    const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * (D / 2);
     cpu::rope_backward(dq_, cs, sn, B_, T_, c_.num_heads, D);
     cpu::rope_backward(dk_, cs, sn, B_, T_, c_.num_kv_heads, D);
     const bool need_dln1 = has(p.ln1) || below;
@@ -435,6 +442,102 @@ void CpuTransformer::backward(float scale) {
     if (want_input_grad_)
         std::memcpy(input_grad_.data(), dres_, sizeof(float) * static_cast<std::size_t>(N) * C);
     if (has(lay_.embed())) cpu::embedding_backward(g(lay_.embed()), dres_, inputs_.data(), N, C);
+}
+
+void CpuTransformer::start_decoding(int max_len) {
+    if (max_len <= 0) throw std::invalid_argument("start_decoding: max_len must be positive");
+    const std::size_t L = c_.num_layers, KD = c_.kv_dim(), C = c_.hidden_size,
+                      F = c_.intermediate_size, QD = c_.q_dim(), V = c_.vocab_size;
+    const std::size_t M = static_cast<std::size_t>(max_len);
+    dec_.resize(2 * L * M * KD + 4 * C + 2 * QD + 2 * KD + 3 * F + M + V + 64);
+    dec_max_ = max_len;
+    dec_pos_ = 0;
+    build_rope(max_len);
+    have_forward_ = false;
+}
+
+std::span<const float> CpuTransformer::decode_next(std::int32_t token) {
+    if (dec_max_ == 0) throw std::logic_error("decode_next() before start_decoding()");
+    if (dec_pos_ >= dec_max_) throw std::out_of_range("decode_next: the cache is full");
+    const int V = c_.vocab_size, C = c_.hidden_size, F = c_.intermediate_size, QD = c_.q_dim(),
+              KD = c_.kv_dim(), D = c_.head_dim, H = c_.num_heads, group = H / c_.num_kv_heads,
+              L = c_.num_layers, half = D / 2, p = dec_pos_;
+    if (token < 0 || token >= V)
+        throw InputError("", "token id " + std::to_string(token),
+                         "expected ids below the model's vocab_size (" + std::to_string(V) + ")");
+    const std::size_t M = static_cast<std::size_t>(dec_max_);
+    float* base = dec_.data();
+    float* kcache = base;
+    float* vcache = kcache + static_cast<std::size_t>(L) * M * KD;
+    float* x = vcache + static_cast<std::size_t>(L) * M * KD;
+    float* ln = x + C;
+    float* x2 = ln + C;
+    float* lnf = x2 + C;
+    float* q = lnf + C;
+    float* ctx = q + QD;
+    float* k = ctx + QD;
+    float* v = k + KD;
+    float* gate = v + KD;
+    float* up = gate + F;
+    float* h = up + F;
+    float* scores = h + F;
+    float* logits = scores + M;
+    float rstd = 0.0f;
+    const float eps = static_cast<float>(c_.rms_norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const float* cs = rope_.data() + static_cast<std::size_t>(p) * half;
+    const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * half + static_cast<std::size_t>(p) * half;
+
+    cpu::embedding_forward(x, &token, w(lay_.embed()), 1, C);
+    for (int l = 0; l < L; ++l) {
+        const auto& pl = lay_.layer(l);
+        float* kc = kcache + static_cast<std::size_t>(l) * M * KD;
+        float* vc = vcache + static_cast<std::size_t>(l) * M * KD;
+        cpu::rmsnorm_forward(ln, &rstd, x, w(pl.ln1), 1, C, eps);
+        cpu::linear_forward(q, ln, w(pl.wq), w(pl.bq), 1, C, QD);
+        cpu::linear_forward(k, ln, w(pl.wk), w(pl.bk), 1, C, KD);
+        cpu::linear_forward(v, ln, w(pl.wv), w(pl.bv), 1, C, KD);
+        cpu::rope_forward(q, cs, sn, 1, 1, H, D);
+        cpu::rope_forward(k, cs, sn, 1, 1, c_.num_kv_heads, D);
+        std::memcpy(kc + static_cast<std::size_t>(p) * KD, k, sizeof(float) * static_cast<std::size_t>(KD));
+        std::memcpy(vc + static_cast<std::size_t>(p) * KD, v, sizeof(float) * static_cast<std::size_t>(KD));
+        for (int hh = 0; hh < H; ++hh) {
+            const int kvh = hh / group;
+            const float* qh = q + static_cast<std::size_t>(hh) * D;
+            float mx = -INFINITY;
+            for (int j = 0; j <= p; ++j) {
+                const float* kj = kc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
+                float d = 0.0f;
+                for (int e = 0; e < D; ++e) d += qh[e] * kj[e];
+                scores[j] = d * scale;
+                mx = std::max(mx, scores[j]);
+            }
+            float sum = 0.0f;
+            for (int j = 0; j <= p; ++j) {
+                scores[j] = std::exp(scores[j] - mx);
+                sum += scores[j];
+            }
+            float* ch = ctx + static_cast<std::size_t>(hh) * D;
+            std::fill_n(ch, D, 0.0f);
+            for (int j = 0; j <= p; ++j) {
+                const float pj = scores[j] / sum;
+                const float* vj = vc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
+                for (int e = 0; e < D; ++e) ch[e] += pj * vj[e];
+            }
+        }
+        cpu::linear_forward(x2, ctx, w(pl.wo), w(pl.bo), 1, QD, C);
+        cpu::add_inplace(x2, x, C);
+        cpu::rmsnorm_forward(ln, &rstd, x2, w(pl.ln2), 1, C, eps);
+        cpu::linear_forward(gate, ln, w(pl.wg), nullptr, 1, C, F);
+        cpu::linear_forward(up, ln, w(pl.wu), nullptr, 1, C, F);
+        cpu::swiglu_forward(h, gate, up, F);
+        cpu::linear_forward(x, h, w(pl.wd), nullptr, 1, F, C);
+        cpu::add_inplace(x, x2, C);
+    }
+    cpu::rmsnorm_forward(lnf, &rstd, x, w(lay_.final_norm()), 1, C, eps);
+    cpu::linear_forward(logits, lnf, w(head_weight()), nullptr, 1, C, V);
+    ++dec_pos_;
+    return {logits, static_cast<std::size_t>(V)};
 }
 
 } // namespace
