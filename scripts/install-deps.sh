@@ -9,13 +9,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(
     build-essential cmake ninja-build ccache pkg-config
-    libopenblas-openmp-dev nlohmann-json3-dev
+    libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
     qt6-base-dev
 )
 if [ "${1:-}" = "--tests" ]; then
     packages+=(
         python3 python3-torch python3-numpy python3-venv python3-pip
-        clang libclang-rt-14-dev
+        clang libclang-rt-14-dev libomp-dev
     )
 fi
 

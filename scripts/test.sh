@@ -21,4 +21,15 @@ if [ ! -x .venv-oracle/bin/python ] || ! .venv-oracle/bin/python -c "import tran
 fi
 
 scripts/build.sh -DBCD_BUILD_TESTS=ON
+
+# The fuzz targets under libFuzzer (clang), each for a bounded time from its committed seed corpus
+# (a minute in all). The GCC build above replays the corpora on every ctest run.
+if command -v clang++ >/dev/null; then
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang \
+        -DCMAKE_CXX_COMPILER=clang++ -DBCD_BUILD_BENCH=OFF -DBCD_WITH_CUDA=OFF -DBCD_FUZZ_SECONDS=12
+    cmake --build build-fuzz --parallel "$(nproc)" --target fuzzers
+    ctest --test-dir build-fuzz -L fuzz --output-on-failure
+fi
+
+# Last, so that the run ends with its summary: every test of the project.
 ctest --test-dir build --output-on-failure --timeout 1800 -j 2

@@ -20,10 +20,17 @@ commands:
   train    --config RUN.json [--resume]
                                    train (BCD or full); writes the run folder output.dir
   validate --config RUN.json       check a run config and print it resolved
-  init     --preset NAME --out DIR [--seed S] [--dtype f32|bf16|f16] [--force]
+  plan     --config RUN.json [--gpu "NAME[:MEM][ xN][ @NODES]"]... [--json]
+                                   memory, time and cost per device, full against BCD
+                                   (without --gpu: this machine's CPU; docs/planner.md)
+  init     --preset NAME --out DIR [--seed S] [--dtype f32|bf16|f16] [--shard-size BYTES] [--force]
                                    write a random-initialised model in Hugging Face layout
-  eval     --model DIR --data FILE [--seq-len N] [--batch-size B] [--threads N] [--json]
-                                   mean token loss of a model on a text (byte-level tokens)
+  eval     --model DIR --data PATH [--format text|jsonl|sft|tokens] [--seq-len N]
+           [--batch-size B] [--threads N] [--json]
+                                   mean token loss of a model on data (its tokenizer, else bytes)
+  tokenize --data PATH --out FILE (--model DIR | --tokenizer FILE|byte) [--format text|jsonl|sft]
+           [--skip-malformed] [--threads N]
+                                   pre-tokenise data into a token shard (data.format "tokens")
   sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--seed S]
                                    generate text (byte-level; temperature 0 = greedy)
   inspect  --model DIR [--json]    tensors, parameter counts, default BCD blocks
@@ -63,8 +70,10 @@ int run(int argc, char** argv) {
     if (cmd == "train") return cmd_train(rest);
     if (cmd == "validate") return cmd_validate(rest);
     if (cmd == "sample") return cmd_sample(rest);
+    if (cmd == "tokenize") return cmd_tokenize(rest);
+    if (cmd == "plan") return cmd_plan(rest);
     throw InputError("bcd-train", cmd,
-                     "unknown command (expected train, validate, eval, sample, init, inspect or devices)");
+                     "unknown command (expected train, validate, plan, eval, tokenize, sample, init, inspect or devices)");
 }
 
 } // namespace

@@ -2,6 +2,9 @@
 // Command-line parsing shared by the bcd-train subcommands. A bad argument is an InputError
 // naming the command and the option, so that main() prints one line and exits with code 2.
 
+#include "bcd/dataset.h"
+
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,6 +33,10 @@ private:
     std::set<std::string> flags_;
 };
 
+// The encoder a model folder implies: its tokenizer.json, else bytes (or `override_spec`:
+// "byte" or a tokenizer.json path).
+TextEncoder model_encoder(const std::filesystem::path& dir, const std::optional<std::string>& override_spec);
+
 int cmd_init(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_inspect(const std::vector<std::string>& argv);
@@ -37,5 +44,7 @@ int cmd_devices(const std::vector<std::string>& argv);
 int cmd_train(const std::vector<std::string>& argv);
 int cmd_validate(const std::vector<std::string>& argv);
 int cmd_sample(const std::vector<std::string>& argv);
+int cmd_tokenize(const std::vector<std::string>& argv);
+int cmd_plan(const std::vector<std::string>& argv);
 
 } // namespace bcd::cli

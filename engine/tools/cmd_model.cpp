@@ -2,6 +2,7 @@
 
 #include "bcd/blocks.h"
 #include "bcd/data.h"
+#include "bcd/dataset.h"
 #include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/transformer.h"
@@ -51,7 +52,7 @@ DType parse_dtype(const Args& args) {
 } // namespace
 
 int cmd_init(const std::vector<std::string>& argv) {
-    Args args("init", argv, {"preset", "out", "seed", "dtype"}, {"force"});
+    Args args("init", argv, {"preset", "out", "seed", "dtype", "shard-size"}, {"force"});
     const ModelConfig cfg = ModelConfig::preset(args.required("preset"));
     const fs::path out = args.required("out");
     const auto seed = static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62));
@@ -67,15 +68,25 @@ int cmd_init(const std::vector<std::string>& argv) {
                          "already holds a model (expected a new or empty folder; --force overwrites)");
     Model model(cfg);
     model.init_random(seed);
-    model.save(out, dtype);
+    model.save(out, dtype,
+               static_cast<std::uint64_t>(args.integer("shard-size", static_cast<long>(Model::kDefaultShardBytes), 1,
+                                                       1L << 50)));
     std::cout << "wrote " << cfg.architecture << " '" << args.required("preset") << "' ("
               << human_count(model.num_params()) << " parameters, seed " << seed << ") to "
               << out.string() << "\n";
     return kExitOk;
 }
 
+// The encoder a model folder implies: its tokenizer.json, else bytes.
+TextEncoder model_encoder(const fs::path& dir, const std::optional<std::string>& override_spec) {
+    if (override_spec) return TextEncoder::from_spec(*override_spec);
+    return fs::exists(dir / "tokenizer.json") ? TextEncoder::from_spec((dir / "tokenizer.json").string())
+                                              : TextEncoder::byte_level();
+}
+
 int cmd_eval(const std::vector<std::string>& argv) {
-    Args args("eval", argv, {"model", "data", "seq-len", "batch-size", "threads"}, {"json"});
+    Args args("eval", argv, {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer"},
+              {"json", "skip-malformed"});
     const fs::path dir = args.required("model");
     const fs::path data = args.required("data");
     set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
@@ -84,21 +95,23 @@ int cmd_eval(const std::vector<std::string>& argv) {
     const int S = static_cast<int>(
         args.integer("seq-len", std::min(256, cfg.max_position_embeddings), 1, 1 << 20));
     const int batch = static_cast<int>(args.integer("batch-size", 8, 1, 1 << 16));
-    if (fs::exists(dir / "tokenizer.json"))
-        throw InputError((dir / "tokenizer.json").string(), "",
-                         "Hugging Face tokenizers are not supported by this engine version yet "
-                         "(expected a byte-level model without tokenizer.json)");
-    if (cfg.vocab_size < 256)
+    DataOptions o;
+    o.format = args.value("format").value_or("text");
+    if (o.format != "text" && o.format != "jsonl" && o.format != "sft" && o.format != "tokens")
+        throw InputError("bcd-train eval", "--format", "expected text, jsonl, sft or tokens, got '" + o.format + "'");
+    o.eos_id = cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
+    o.skip_malformed = args.flag("skip-malformed");
+    o.vocab_limit = cfg.vocab_size;
+    const TextEncoder enc = model_encoder(dir, args.value("tokenizer"));
+    if (enc.byte_level_encoding() && o.format != "tokens" && cfg.vocab_size < 256)
         throw InputError((dir / "config.json").string(), "vocab_size",
-                         "expected at least 256 for byte-level text, got " +
-                             std::to_string(cfg.vocab_size));
-    const auto tokens = load_byte_tokens(data);
-    const std::size_t windows = num_windows(tokens.size(), S);
+                         "expected at least 256 for byte-level text, got " + std::to_string(cfg.vocab_size));
+    const TokenDataset ds = TokenDataset::load(data, enc, o);
+    const std::size_t windows = ds.num_windows(S);
     if (windows == 0)
         throw InputError(data.string(), "",
-                         "too short: " + std::to_string(tokens.size()) + " tokens, expected at least " +
-                             std::to_string(S + 1) + " for one window of --seq-len " +
-                             std::to_string(S));
+                         "too short: " + std::to_string(ds.size()) + " tokens, expected at least " +
+                             std::to_string(S + 1) + " for one window of --seq-len " + std::to_string(S));
 
     auto tf = make_cpu_transformer(model);
     tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
@@ -109,15 +122,14 @@ int cmd_eval(const std::vector<std::string>& argv) {
     for (std::size_t w0 = 0; w0 < windows; w0 += static_cast<std::size_t>(batch)) {
         const int b = static_cast<int>(std::min<std::size_t>(batch, windows - w0));
         for (int i = 0; i < b; ++i)
-            copy_window(tokens, w0 + static_cast<std::size_t>(i), S,
-                        in.data() + static_cast<std::size_t>(i) * S,
-                        tg.data() + static_cast<std::size_t>(i) * S);
+            ds.copy_window(w0 + static_cast<std::size_t>(i), S, in.data() + static_cast<std::size_t>(i) * S,
+                           tg.data() + static_cast<std::size_t>(i) * S);
         const LossSum r = tf->forward(in.data(), tg.data(), b, S);
         sum += r.sum;
         count += r.count;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double loss = sum / static_cast<double>(count);
+    const double loss = count > 0 ? sum / static_cast<double>(count) : 0.0;
     if (args.flag("json")) {
         std::cout << nlohmann::json{{"loss", loss}, {"tokens", count}}.dump() << "\n";
     } else {
@@ -125,6 +137,38 @@ int cmd_eval(const std::vector<std::string>& argv) {
                     loss, std::exp(loss), count, windows, S, secs,
                     static_cast<double>(count) / std::max(secs, 1e-9));
     }
+    return kExitOk;
+}
+
+int cmd_tokenize(const std::vector<std::string>& argv) {
+    Args args("tokenize", argv, {"data", "out", "model", "tokenizer", "format", "threads"}, {"skip-malformed"});
+    const fs::path data = args.required("data");
+    const fs::path out = args.required("out");
+    set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
+    DataOptions o;
+    o.format = args.value("format").value_or("text");
+    if (o.format != "text" && o.format != "jsonl" && o.format != "sft")
+        throw InputError("bcd-train tokenize", "--format", "expected text, jsonl or sft, got '" + o.format + "'");
+    o.skip_malformed = args.flag("skip-malformed");
+    std::optional<fs::path> model_dir;
+    if (auto m = args.value("model")) model_dir = fs::path(*m);
+    if (!model_dir && !args.value("tokenizer"))
+        throw InputError("bcd-train tokenize", "--model", "is required (or --tokenizer FILE|byte)");
+    TextEncoder enc = model_dir ? model_encoder(*model_dir, args.value("tokenizer"))
+                                : TextEncoder::from_spec(*args.value("tokenizer"));
+    if (model_dir) {
+        const ModelConfig cfg = load_model_config(*model_dir);
+        o.eos_id = cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
+        o.vocab_limit = cfg.vocab_size;
+    }
+    if (fs::exists(out) && fs::is_directory(out))
+        throw InputError("bcd-train tokenize", "--out " + out.string(), "is a folder (expected a file name)");
+    const auto t0 = std::chrono::steady_clock::now();
+    const ShardStats st = tokenize_to_shard(data, enc, o, out, [](const std::string& p) { std::cerr << p << "\n"; });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("wrote %s: %zu tokens from %zu documents (%zu skipped, %zu masked) in %.1f s with %s\n",
+                out.string().c_str(), st.tokens, st.documents, st.skipped, st.masked, secs,
+                enc.describe().c_str());
     return kExitOk;
 }
 
@@ -159,6 +203,9 @@ int cmd_inspect(const std::vector<std::string>& argv) {
         j["config"] = cfg.to_json();
         j["params"] = cfg.num_params();
         j["weights"] = storage;
+        j["tokenizer"] = fs::exists(dir / "tokenizer.json")
+                             ? nlohmann::json(Tokenizer::load(dir / "tokenizer.json").summary())
+                             : nlohmann::json();
         j["tensors"] = tensors;
         j["blocks"] = jb;
         std::cout << j.dump(2) << "\n";
@@ -173,6 +220,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                 cfg.rope_theta, cfg.rms_norm_eps, cfg.tie_word_embeddings ? "yes" : "no",
                 cfg.qkv_bias ? "yes" : "no");
     std::printf("weights: %s\n", storage.c_str());
+    if (fs::exists(dir / "tokenizer.json"))
+        std::printf("tokenizer: %s\n", Tokenizer::load(dir / "tokenizer.json").summary().c_str());
+    else
+        std::printf("tokenizer: none (byte-level text)\n");
     std::printf("default BCD blocks (one layer each): %zu\n", blocks.size());
     for (const auto& b : blocks)
         std::printf("  %3d  %-12s %12s\n", b.id, b.name.c_str(), human_count(b.params).c_str());

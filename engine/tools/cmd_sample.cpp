@@ -1,6 +1,7 @@
 // bcd-train sample: text from a model, token by token with a key/value cache; greedy
 // (temperature 0) or sampled with temperature and top-k, seeded.
 
+#include "bcd/dataset.h"
 #include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/rng.h"
@@ -24,20 +25,17 @@ int cmd_sample(const std::vector<std::string>& argv) {
     const int top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 24));
     Rng rng(static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62)));
     set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
-    if (std::filesystem::exists(dir / "tokenizer.json"))
-        throw InputError((dir / "tokenizer.json").string(), "",
-                         "Hugging Face tokenizers are not supported by this engine version yet "
-                         "(expected a byte-level model without tokenizer.json)");
     Model model = Model::load(dir);
     const int V = model.config().vocab_size;
-    if (V < 256)
+    const TextEncoder enc = model_encoder(dir, std::nullopt);
+    if (enc.byte_level_encoding() && V < 256)
         throw InputError((dir / "config.json").string(), "vocab_size", "expected at least 256 for byte-level text");
+    const int eos = model.config().eos_token_id;
     auto tf = make_cpu_transformer(model);
     tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
 
-    std::vector<std::int32_t> ctx;
-    for (unsigned char c : prompt) ctx.push_back(c);
-    if (ctx.empty()) ctx.push_back('\n'); // an empty prompt starts a new line
+    std::vector<std::int32_t> ctx = enc.encode(prompt);
+    if (ctx.empty()) ctx = enc.encode("\n"); // an empty prompt starts a new line
     const int window = model.config().max_position_embeddings;
     if (static_cast<int>(ctx.size()) >= window)
         throw InputError("bcd-train sample", "--prompt",
@@ -50,7 +48,8 @@ int cmd_sample(const std::vector<std::string>& argv) {
     std::span<const float> logits;
     for (std::int32_t t : ctx) logits = tf->decode_next(t);
     std::vector<float> probs(static_cast<std::size_t>(V));
-    const int n = 256; // byte-level text: only the 256 byte ids are valid outputs
+    // Only ids the encoder can turn back into text are drawn.
+    const int n = std::min(V, enc.vocab_size());
     for (int i = static_cast<int>(ctx.size()); i < max_len; ++i) {
         int next = 0;
         if (temperature == 0.0) {
@@ -78,7 +77,9 @@ int cmd_sample(const std::vector<std::string>& argv) {
                 }
             }
         }
-        std::cout << static_cast<char>(next) << std::flush;
+        if (next == eos) break;
+        // Token bytes as they come: a character split over tokens is completed by the next.
+        std::cout << enc.decode_bytes(std::span<const std::int32_t>(&next, 1)) << std::flush;
         if (i + 1 < max_len) logits = tf->decode_next(next);
     }
     std::cout << "\n";

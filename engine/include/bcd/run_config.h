@@ -22,6 +22,7 @@ struct RunConfig {
         std::string format = "text";
         std::string tokenizer; // "byte" or a path; resolved
         int seq_len = 256;
+        bool skip_malformed = false; // skip (and count) malformed jsonl/sft lines instead of stopping
     } data;
     struct Optim {
         std::string name = "adamw"; // adamw | sgd

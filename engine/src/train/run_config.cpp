@@ -52,25 +52,25 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     // data
     {
         const JsonObject o = top.object("data");
-        o.reject_unknown({"train", "val", "format", "tokenizer", "seq_len"});
+        o.reject_unknown({"train", "val", "format", "tokenizer", "seq_len", "skip_malformed"});
         c.data.train = resolve(base, o.string("train"));
-        require_file(o, "train", c.data.train, false);
+        if (!fs::exists(c.data.train))
+            o.fail("train", "expected an existing file or folder, got '" + c.data.train.string() + "' (not found)");
         if (o.has("val")) {
             c.data.val = resolve(base, o.string("val"));
-            require_file(o, "val", c.data.val, false);
+            if (!fs::exists(c.data.val))
+                o.fail("val", "expected an existing file or folder, got '" + c.data.val.string() + "' (not found)");
         }
         c.data.format = o.choice("format", "text", {"text", "jsonl", "sft", "tokens"});
-        if (c.data.format != "text")
-            o.fail("format", "data format \"" + c.data.format +
-                                 "\" is not supported by this engine version yet (expected \"text\")");
         const fs::path model_tok = c.model.path / "tokenizer.json";
         std::string tok = o.string("tokenizer", fs::exists(model_tok) ? model_tok.string() : "byte");
-        if (tok != "byte")
-            o.fail("tokenizer", "Hugging Face tokenizers are not supported by this engine version "
-                                "yet (expected \"byte\"; a model folder with tokenizer.json needs "
-                                "\"tokenizer\": \"byte\" set explicitly to train byte-level)");
+        if (tok != "byte") {
+            tok = resolve(base, tok).string();
+            require_file(o, "tokenizer", tok, false);
+        }
         c.data.tokenizer = tok;
         c.data.seq_len = static_cast<int>(o.integer("seq_len", 256, 1, 1 << 20));
+        c.data.skip_malformed = o.boolean("skip_malformed", false);
     }
     // optim
     if (auto o = top.optional_object("optim")) {
@@ -178,7 +178,8 @@ nlohmann::json RunConfig::to_json() const {
                  {"val", data.val.empty() ? nlohmann::json() : nlohmann::json(data.val.string())},
                  {"format", data.format},
                  {"tokenizer", data.tokenizer},
-                 {"seq_len", data.seq_len}};
+                 {"seq_len", data.seq_len},
+                 {"skip_malformed", data.skip_malformed}};
     j["optim"] = {{"name", optim.name},       {"lr", optim.lr},
                   {"betas", {optim.beta1, optim.beta2}},
                   {"eps", optim.eps},         {"weight_decay", optim.weight_decay},

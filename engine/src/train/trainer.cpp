@@ -8,6 +8,7 @@
 #include "bcd/block_schedule.h"
 #include "bcd/blocks.h"
 #include "bcd/data.h"
+#include "bcd/dataset.h"
 #include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/optimizer.h"
@@ -109,6 +110,7 @@ private:
     bool restore();
     void restore_from(const fs::path& dir);
     MemoryStats memory() const;
+    void copy_tokenizer_files(const fs::path& dst) const;
     ojson step_record(long s, double loss, double lr, double gnorm, double step_s, std::uint64_t step_tokens);
     std::string file() const { return cfg_.source.string(); }
 
@@ -116,7 +118,9 @@ private:
     TrainOptions opts_;
     std::optional<Model> model_;
     std::unique_ptr<Transformer> tf_;
-    std::vector<std::int32_t> train_tokens_, val_tokens_;
+    TextEncoder enc_ = TextEncoder::byte_level();
+    std::optional<TokenDataset> train_data_, val_data_;
+    std::vector<std::string> data_log_; // what was loaded, logged once the run folder exists
     std::vector<Block> blocks_;
     std::optional<BlockSchedule> schedule_;
     std::optional<WindowStream> stream_;
@@ -159,19 +163,43 @@ void Trainer::validate_and_load() {
                          "expected at most the model's sliding_window (" + std::to_string(mc.sliding_window) +
                              "); sliding-window attention is not supported");
 
-    train_tokens_ = load_byte_tokens(cfg_.data.train);
-    const std::size_t windows = num_windows(train_tokens_.size(), cfg_.data.seq_len);
+    // Data: tokenised (or mapped, for shards) before anything is written.
+    const bool pretokenized = cfg_.data.format == "tokens";
+    enc_ = pretokenized ? TextEncoder::byte_level() : TextEncoder::from_spec(cfg_.data.tokenizer);
+    if (!pretokenized && enc_.byte_level_encoding() && mc.vocab_size < 256)
+        throw InputError((cfg_.model.path / "config.json").string(), "vocab_size",
+                         "expected at least 256 for byte-level data, got " + std::to_string(mc.vocab_size));
+    if (!pretokenized && enc_.vocab_size() > mc.vocab_size)
+        throw InputError(file(), "data.tokenizer",
+                         "the tokenizer has " + std::to_string(enc_.vocab_size()) +
+                             " ids, more than the model's vocab_size (" + std::to_string(mc.vocab_size) + ")");
+    DataOptions dopt;
+    dopt.format = cfg_.data.format;
+    dopt.eos_id = mc.eos_token_id >= 0 && mc.eos_token_id < mc.vocab_size ? mc.eos_token_id : -1;
+    dopt.skip_malformed = cfg_.data.skip_malformed;
+    dopt.vocab_limit = mc.vocab_size;
+    train_data_.emplace(TokenDataset::load(cfg_.data.train, enc_, dopt));
+    const std::size_t windows = train_data_->num_windows(cfg_.data.seq_len);
     if (windows == 0)
         throw InputError(cfg_.data.train.string(), "",
-                         "too short for one training window: " + std::to_string(train_tokens_.size()) +
+                         "too short for one training window: " + std::to_string(train_data_->size()) +
                              " tokens, expected at least data.seq_len + 1 = " +
                              std::to_string(cfg_.data.seq_len + 1));
+    data_log_.push_back("train data: " + train_data_->describe());
     if (!cfg_.data.val.empty()) {
-        val_tokens_ = load_byte_tokens(cfg_.data.val);
-        if (num_windows(val_tokens_.size(), cfg_.data.seq_len) == 0)
+        val_data_.emplace(TokenDataset::load(cfg_.data.val, enc_, dopt));
+        if (val_data_->num_windows(cfg_.data.seq_len) == 0)
             throw InputError(cfg_.data.val.string(), "",
                              "too short for one validation window of data.seq_len + 1 = " +
                                  std::to_string(cfg_.data.seq_len + 1) + " tokens");
+        data_log_.push_back("validation data: " + val_data_->describe());
+    }
+    data_log_.push_back("tokenizer: " + (pretokenized ? std::string("pre-tokenized shards") : enc_.describe()) +
+                        (dopt.eos_id >= 0 ? ", EOS " + std::to_string(dopt.eos_id) : ", no EOS"));
+    if (cfg_.data.format == "sft") {
+        std::string why;
+        const ChatFormat f = resolve_chat_format(enc_, &why);
+        data_log_.push_back(std::string("chat format: ") + chat_format_name(f) + " (" + why + ")");
     }
 
     // Blocks. They need the layout only, so a bad partition is reported before loading weights.
@@ -280,8 +308,8 @@ double Trainer::train_step(long s, double* grad_norm_out) {
     const std::size_t micro = static_cast<std::size_t>(B) * T;
     std::vector<std::int32_t> in(micro * A), tg(micro * A);
     for (int i = 0; i < A * B; ++i)
-        copy_window(train_tokens_, stream_->next(), T, in.data() + static_cast<std::size_t>(i) * T,
-                    tg.data() + static_cast<std::size_t>(i) * T);
+        train_data_->copy_window(stream_->next(), T, in.data() + static_cast<std::size_t>(i) * T,
+                                 tg.data() + static_cast<std::size_t>(i) * T);
     const long count = std::count_if(tg.begin(), tg.end(), [](std::int32_t t) { return t >= 0; });
     double loss_sum = 0.0;
     for (int a = 0; a < A; ++a) {
@@ -305,20 +333,33 @@ double Trainer::evaluate() {
     auto tf = make_cpu_transformer(*model_);
     tf->set_grad_targets(std::vector<float*>(model_->layout().params().size(), nullptr));
     const int T = cfg_.data.seq_len, B = cfg_.train.batch_size;
-    const std::size_t windows = num_windows(val_tokens_.size(), T);
+    const std::size_t windows = val_data_->num_windows(T);
     std::vector<std::int32_t> in(static_cast<std::size_t>(B) * T), tg(in.size());
     double sum = 0.0;
     long count = 0;
     for (std::size_t w0 = 0; w0 < windows; w0 += static_cast<std::size_t>(B)) {
         const int b = static_cast<int>(std::min<std::size_t>(B, windows - w0));
         for (int i = 0; i < b; ++i)
-            copy_window(val_tokens_, w0 + static_cast<std::size_t>(i), T,
-                        in.data() + static_cast<std::size_t>(i) * T, tg.data() + static_cast<std::size_t>(i) * T);
+            val_data_->copy_window(w0 + static_cast<std::size_t>(i), T, in.data() + static_cast<std::size_t>(i) * T,
+                                   tg.data() + static_cast<std::size_t>(i) * T);
         const auto r = tf->forward(in.data(), tg.data(), b, T);
         sum += r.sum;
         count += r.count;
     }
     return sum / static_cast<double>(std::max(1L, count));
+}
+
+// A checkpoint or final model is a complete HF folder: it takes the tokenizer files of the model
+// it was trained from (or the tokenizer the run used).
+void Trainer::copy_tokenizer_files(const fs::path& dst) const {
+    std::error_code ec;
+    for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                             "generation_config.json"}) {
+        fs::path src = cfg_.model.path / name;
+        if (std::string(name) == "tokenizer.json" && cfg_.data.tokenizer != "byte") src = cfg_.data.tokenizer;
+        if (fs::exists(src)) fs::copy_file(src, dst / name, fs::copy_options::overwrite_existing, ec);
+        if (ec) throw InternalError("cannot copy " + src.string() + " to " + dst.string() + ": " + ec.message());
+    }
 }
 
 MemoryStats Trainer::memory() const {
@@ -337,6 +378,7 @@ void Trainer::write_checkpoint(long s) {
     fs::create_directories(dir, ec);
     if (ec) throw InternalError("cannot create " + dir.string() + ": " + ec.message());
     model_->save(dir, DType::F32);
+    copy_tokenizer_files(dir);
 
     json header{{"format", "bcd-train state"},
                 {"engine", BCD_VERSION},
@@ -515,6 +557,7 @@ int Trainer::run() {
                   std::to_string(model_->num_params()) + " parameters, " + std::to_string(blocks_.size()) +
                   " block(s), mode " + cfg_.bcd.mode + ", device cpu (" + std::to_string(cpu_threads()) +
                   " threads)");
+        for (const auto& line : data_log_) dir_->log(line);
 
         const auto t_start = Clock::now();
         const double elapsed0 = elapsed_before_;
@@ -538,7 +581,7 @@ int Trainer::run() {
                 dir_->log(line);
                 dir_->status("running", s, S);
             }
-            if (!val_tokens_.empty() && ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
+            if (val_data_ && ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
                 const double vl = evaluate();
                 dir_->metric({{"t", "eval"}, {"step", s}, {"val_loss", vl}});
                 char line[96];
@@ -563,6 +606,7 @@ int Trainer::run() {
             }
         }
         model_->save(out / "final", DType::F32);
+        copy_tokenizer_files(out / "final");
         dir_->metric({{"t", "end"}, {"status", "finished"}, {"step", step_}, {"message", ""}});
         dir_->status("finished", step_, S);
         dir_->log("finished " + std::to_string(step_) + " steps; model in " + (out / "final").string());

@@ -158,6 +158,9 @@ private slots:
         expect_bad_input(run({"train", "--config", q(d / "bad.json")}), {"bad.json", "bcd.order"});
         std::ofstream(d / "broken.json") << "{\"model\": ";
         expect_bad_input(run({"validate", "--config", q(d / "broken.json")}), {"broken.json", "line 1"});
+        // A number JSON cannot hold is bad input too (nlohmann reports it as out_of_range).
+        std::ofstream(d / "huge.json") << "{\"train\": {\"steps\": 1e400}}";
+        expect_bad_input(run({"validate", "--config", q(d / "huge.json")}), {"huge.json", "valid JSON"});
     }
 };
 

@@ -3,6 +3,7 @@
 // the schedule and switch records, and the run directory contract.
 
 #include "bcd/blocks.h"
+#include "bcd/dataset.h"
 #include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/run_config.h"
@@ -249,6 +250,46 @@ private slots:
         QVERIFY(seq3 != seq);
     }
 
+    // A token shard of a text trains exactly as the text does; SFT data trains on its answers.
+    void shard_and_sft_formats() {
+        const auto dir = fresh_dir("trainer/formats");
+        write_model(dir);
+        write_text(dir, 20000);
+        json text = base_config(dir);
+        text["train"]["steps"] = 6;
+        text["output"]["dir"] = (dir / "text").string();
+        QCOMPARE(run_training(dir, text), 0);
+        bcd::tokenize_to_shard(dir / "train.txt", bcd::TextEncoder::byte_level(), {}, dir / "train.tokens");
+        json shard = text;
+        shard["data"]["train"] = (dir / "train.tokens").string();
+        shard["data"]["format"] = "tokens";
+        shard["output"]["dir"] = (dir / "shard").string();
+        QCOMPARE(run_training(dir, shard), 0);
+        QCOMPARE(losses(dir / "shard"), losses(dir / "text"));
+
+        std::ofstream sft(dir / "sft.jsonl");
+        for (int i = 0; i < 40; ++i)
+            sft << json{{"instruction", "Say the number " + std::to_string(i)}, {"output", std::to_string(i * 7)}}.dump() << "\n";
+        sft << "{broken\n";
+        sft.close();
+        json s = text;
+        s["data"] = {{"train", (dir / "sft.jsonl").string()}, {"format", "sft"}, {"seq_len", 32}};
+        s["output"]["dir"] = (dir / "sft").string();
+        try {
+            run_training(dir, s);
+            QFAIL("expected an InputError for the broken line");
+        } catch (const bcd::InputError& e) {
+            QVERIFY2(QString(e.what()).contains("sft.jsonl:41"), e.what());
+        }
+        QVERIFY(!fs::exists(dir / "sft"));
+        s["data"]["skip_malformed"] = true;
+        QCOMPARE(run_training(dir, s), 0);
+        std::ifstream log(dir / "sft/train.log");
+        const std::string text_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        QVERIFY2(text_log.find("1 malformed records skipped") != std::string::npos, text_log.c_str());
+        QVERIFY2(text_log.find("masked out of the loss") != std::string::npos, text_log.c_str());
+    }
+
     void bad_configs_name_the_key_data() {
         QTest::addColumn<QString>("patch");
         QTest::addColumn<QString>("key");
@@ -263,6 +304,7 @@ private slots:
         QTest::newRow("missing model") << R"({"model": {"path": "/nonexistent/model"}})" << "model.path";
         QTest::newRow("missing data") << R"({"data": {"train": "/nonexistent.txt"}})" << "data.train";
         QTest::newRow("format") << R"({"data": {"format": "csv"}})" << "data.format";
+        QTest::newRow("tokenizer") << R"({"data": {"tokenizer": "/nonexistent/tokenizer.json"}})" << "data.tokenizer";
     }
     void bad_configs_name_the_key() {
         QFETCH(QString, patch);

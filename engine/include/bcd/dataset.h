@@ -1,0 +1,114 @@
+#pragma once
+// Training and evaluation data as one token stream with a loss mask (docs/data.md): the formats
+// `text`, `jsonl`, `sft` and `tokens`, tokenised byte-level or with a HF tokenizer, documents
+// packed with EOS; windows cut as DESIGN.md §3 says, targets of masked tokens set to -100.
+
+#include "bcd/tokenizer.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcd {
+
+// Text to token ids: one byte per token, or a Hugging Face tokenizer.
+class TextEncoder {
+public:
+    static TextEncoder byte_level();
+    static TextEncoder hf(Tokenizer tokenizer, std::string chat_template = {});
+    // "byte", or the tokenizer.json named by `spec` (a path), as data.tokenizer says.
+    static TextEncoder from_spec(const std::string& spec);
+
+    bool byte_level_encoding() const { return !tok_; }
+    const Tokenizer* tokenizer() const { return tok_ ? &*tok_ : nullptr; }
+    int vocab_size() const;
+    std::vector<std::int32_t> encode(std::string_view text) const;
+    std::vector<std::vector<std::int32_t>> encode_batch(const std::vector<std::string_view>& texts) const;
+    // Text of ids (bytes as they are for byte-level encoding).
+    std::string decode_bytes(std::span<const std::int32_t> ids) const;
+    std::optional<std::int32_t> special(std::string_view token) const;
+    // The chat template of tokenizer_config.json next to the tokenizer (empty when none).
+    const std::string& chat_template() const { return chat_template_; }
+    std::string describe() const;
+
+private:
+    std::optional<Tokenizer> tok_;
+    std::string chat_template_;
+};
+
+// How SFT conversations become tokens (docs/data.md): ChatML (Qwen2), Llama 3's header format, or
+// the plain default. "auto" picks from the tokenizer's chat template or special tokens.
+enum class ChatFormat { ChatML, Llama3, Plain };
+ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why);
+const char* chat_format_name(ChatFormat f);
+
+struct DataOptions {
+    std::string format = "text"; // text | jsonl | sft | tokens
+    std::int32_t eos_id = -1;    // appended after each document / example when >= 0
+    bool skip_malformed = false; // skip (and count) malformed records instead of stopping
+    int vocab_limit = 0;         // ids must be below this (the model's vocab_size); 0: no check
+};
+
+// One record — a line of `jsonl` or `sft`, a document of `text` — as tokens and loss mask (empty:
+// every token trains), or why it is malformed: the parser behind TokenDataset::load, exposed for
+// the fuzz targets.
+struct RecordTokens {
+    std::vector<std::int32_t> ids;
+    std::vector<std::uint8_t> mask;
+    std::string error;
+};
+RecordTokens encode_record(std::string_view record, const TextEncoder& enc, const DataOptions& opts);
+
+// One token stream with a loss mask, in memory or mapped from a token shard.
+class TokenDataset {
+public:
+    // Reads `path` (a file, or a folder whose files are read in name order) in `opts.format`.
+    // Malformed records are InputErrors naming file and line (or skipped and counted).
+    static TokenDataset load(const std::filesystem::path& path, const TextEncoder& enc,
+                             const DataOptions& opts);
+
+    std::size_t size() const { return n_; }
+    std::size_t num_windows(int S) const;
+    // Window w: inputs t[s, s+S), targets t[s+1, s+S+1) with -100 where the target is masked.
+    void copy_window(std::size_t w, int S, std::int32_t* inputs, std::int32_t* targets) const;
+    std::int32_t token(std::size_t i) const;
+    bool trainable(std::size_t i) const; // whether token i is a loss target
+
+    std::size_t documents() const { return documents_; }
+    std::size_t skipped() const { return skipped_; }
+    std::size_t masked() const; // tokens that are not loss targets
+    std::string describe() const;
+
+private:
+    friend class TokenStreamBuilder;
+    std::size_t n_ = 0;
+    std::vector<std::uint32_t> ids_;  // in memory
+    std::vector<std::uint8_t> mask_;  // empty: every token trains
+    std::shared_ptr<const void> map_; // a mapped shard
+    const std::uint8_t* map_ids_ = nullptr;
+    const std::uint8_t* map_mask_ = nullptr;
+    int width_ = 4;
+    std::size_t documents_ = 0, skipped_ = 0;
+    std::string source_;
+};
+
+// Token shards (format `tokens`, docs/data.md): "BCDTOKEN", u32 version 1, u32 bytes per id (2 or
+// 4), u64 count, u32 vocab_size, u32 flags (bit 0: a mask follows), the ids, then the mask (one
+// byte per token, 1 = trains).
+//
+// Tokenises `input` into a shard without holding the whole input or output in memory: records
+// are read, encoded in parallel in batches, and appended. Returns what load() would report.
+struct ShardStats {
+    std::size_t tokens = 0, documents = 0, skipped = 0, masked = 0;
+};
+ShardStats tokenize_to_shard(const std::filesystem::path& input, const TextEncoder& enc,
+                             const DataOptions& opts, const std::filesystem::path& out,
+                             const std::function<void(const std::string&)>& progress = {});
+
+} // namespace bcd

@@ -1,0 +1,618 @@
+// Datasets (docs/data.md): records are read in a streaming way (lines, paragraphs, files),
+// encoded in parallel batches, and appended to a token stream with a loss mask — in memory for
+// training, or into a token shard for `bcd-train tokenize`.
+
+#include "bcd/dataset.h"
+
+#include "bcd/errors.h"
+#include "core/json_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace bcd {
+
+// ---------------------------------------------------------------------------------------------
+// TextEncoder
+
+TextEncoder TextEncoder::byte_level() { return TextEncoder(); }
+
+TextEncoder TextEncoder::hf(Tokenizer tokenizer, std::string chat_template) {
+    TextEncoder e;
+    e.tok_.emplace(std::move(tokenizer));
+    e.chat_template_ = std::move(chat_template);
+    return e;
+}
+
+TextEncoder TextEncoder::from_spec(const std::string& spec) {
+    if (spec == "byte") return byte_level();
+    const fs::path p(spec);
+    std::string tmpl;
+    const fs::path cfg = p.parent_path() / "tokenizer_config.json";
+    if (fs::exists(cfg)) {
+        const json j = read_json_file(cfg);
+        if (j.is_object() && j.contains("chat_template") && j["chat_template"].is_string())
+            tmpl = j["chat_template"].get<std::string>();
+    }
+    return hf(Tokenizer::load(p), std::move(tmpl));
+}
+
+int TextEncoder::vocab_size() const { return tok_ ? tok_->vocab_size() : 256; }
+
+std::vector<std::int32_t> TextEncoder::encode(std::string_view text) const {
+    if (tok_) return tok_->encode(text);
+    std::vector<std::int32_t> ids(text.size());
+    std::transform(text.begin(), text.end(), ids.begin(),
+                   [](char c) { return static_cast<std::int32_t>(static_cast<unsigned char>(c)); });
+    return ids;
+}
+
+std::vector<std::vector<std::int32_t>> TextEncoder::encode_batch(const std::vector<std::string_view>& texts) const {
+    if (tok_) return tok_->encode_batch(texts);
+    std::vector<std::vector<std::int32_t>> out;
+    out.reserve(texts.size());
+    for (auto t : texts) out.push_back(encode(t));
+    return out;
+}
+
+std::string TextEncoder::decode_bytes(std::span<const std::int32_t> ids) const {
+    if (tok_) return tok_->decode_bytes(ids);
+    std::string s;
+    for (auto id : ids) s.push_back(static_cast<char>(id));
+    return s;
+}
+
+std::optional<std::int32_t> TextEncoder::special(std::string_view token) const {
+    if (!tok_) return std::nullopt;
+    for (const auto& a : tok_->added_tokens())
+        if (a.content == token) return a.id;
+    return std::nullopt;
+}
+
+std::string TextEncoder::describe() const { return tok_ ? tok_->summary() : "byte-level (one token per byte)"; }
+
+ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why) {
+    const std::string& t = enc.chat_template();
+    auto has = [&](const char* tok) { return enc.special(tok).has_value(); };
+    if (!t.empty()) {
+        if (t.find("<|im_start|>") != std::string::npos && has("<|im_start|>") && has("<|im_end|>")) {
+            *why = "tokenizer_config.json's chat template is ChatML";
+            return ChatFormat::ChatML;
+        }
+        if (t.find("<|start_header_id|>") != std::string::npos && has("<|start_header_id|>") &&
+            has("<|end_header_id|>") && has("<|eot_id|>")) {
+            *why = "tokenizer_config.json's chat template is Llama 3's";
+            return ChatFormat::Llama3;
+        }
+        *why = "the chat template in tokenizer_config.json is not one this engine knows (ChatML, "
+               "Llama 3); using the plain format";
+        return ChatFormat::Plain;
+    }
+    if (has("<|im_start|>") && has("<|im_end|>")) {
+        *why = "no chat template; the tokenizer has ChatML's special tokens";
+        return ChatFormat::ChatML;
+    }
+    if (has("<|start_header_id|>") && has("<|end_header_id|>") && has("<|eot_id|>")) {
+        *why = "no chat template; the tokenizer has Llama 3's header tokens";
+        return ChatFormat::Llama3;
+    }
+    *why = "no chat template";
+    return ChatFormat::Plain;
+}
+
+const char* chat_format_name(ChatFormat f) {
+    switch (f) {
+    case ChatFormat::ChatML: return "chatml";
+    case ChatFormat::Llama3: return "llama3";
+    case ChatFormat::Plain: return "plain";
+    }
+    return "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading records
+
+namespace {
+
+struct Record {
+    std::string text; // text, jsonl; the raw line for sft
+    std::string where; // "FILE:LINE" for messages
+};
+
+bool blank(const std::string& line) {
+    return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+}
+
+std::vector<fs::path> input_files(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        std::vector<fs::path> files;
+        for (const auto& e : fs::directory_iterator(path, ec))
+            if (e.is_regular_file() && !e.path().filename().string().starts_with(".")) files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        if (files.empty()) throw InputError(path.string(), "", "the folder holds no files (expected data files)");
+        return files;
+    }
+    if (!fs::is_regular_file(path, ec)) throw InputError(path.string(), "", "no such file (expected a data file or folder)");
+    return {path};
+}
+
+// Calls emit for every record of the input in order. A folder of text files gives one record
+// per file; a text file one per paragraph (docs/data.md); jsonl and sft one per non-blank line.
+template <class Emit>
+void read_records(const fs::path& path, const DataOptions& o, Emit emit) {
+    const auto files = input_files(path);
+    const bool folder = files.size() > 1 || fs::is_directory(path);
+    for (const auto& f : files) {
+        std::ifstream in(f, std::ios::binary);
+        if (!in) throw InputError(f.string(), "", std::string("cannot open: ") + std::strerror(errno));
+        if (o.format == "text" && folder) {
+            Record r{std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), f.string()};
+            emit(std::move(r));
+            continue;
+        }
+        std::string line, doc, pending_blank;
+        std::size_t line_no = 0, doc_line = 1;
+        bool content = false; // the current document has a non-blank line
+        auto flush = [&] {
+            if (doc.empty() && pending_blank.empty()) return;
+            Record r;
+            if (o.eos_id >= 0) {
+                while (!doc.empty() && (doc.back() == '\n' || doc.back() == '\r')) doc.pop_back();
+                r.text = std::move(doc);
+            } else {
+                r.text = std::move(doc) + pending_blank; // the file's text, exactly, over all records
+            }
+            r.where = f.string() + ":" + std::to_string(doc_line);
+            doc.clear();
+            pending_blank.clear();
+            content = false;
+            if (!r.text.empty()) emit(std::move(r));
+        };
+        while (std::getline(in, line)) {
+            ++line_no;
+            if (!in.eof()) line += '\n';
+            if (o.format != "text") {
+                if (blank(line)) continue;
+                emit(Record{std::move(line), f.string() + ":" + std::to_string(line_no)});
+                continue;
+            }
+            if (blank(line)) {
+                if (!content && o.eos_id < 0) doc += line; // leading blank lines stay with the text
+                else if (content) pending_blank += line;
+                continue;
+            }
+            if (!pending_blank.empty()) flush(); // a blank line ended the previous paragraph
+            if (!content) doc_line = line_no;
+            content = true;
+            doc += line;
+        }
+        if (in.bad()) throw InputError(f.string(), "", "read error");
+        flush();
+    }
+}
+
+// One record's tokens and mask (empty mask: all train); `error` non-empty when malformed.
+struct Example {
+    std::vector<std::int32_t> ids;
+    std::vector<std::uint8_t> mask;
+    std::string error;
+};
+
+struct Segment {
+    std::string text;
+    std::int32_t id = -1; // a special token instead of text
+    bool train = false;
+};
+
+// The conversation of an SFT record: alpaca (instruction, input, output) or chat messages.
+std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std::string* error) {
+    std::vector<std::pair<std::string, std::string>> msgs;
+    if (!j.is_object()) {
+        *error = "expected a JSON object";
+        return msgs;
+    }
+    if (j.contains("messages")) {
+        const auto& m = j["messages"];
+        if (!m.is_array() || m.empty()) {
+            *error = "messages: expected a non-empty list";
+            return msgs;
+        }
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            const auto& x = m[i];
+            if (!x.is_object() || !x.contains("role") || !x["role"].is_string() || !x.contains("content") ||
+                !x["content"].is_string()) {
+                *error = "messages[" + std::to_string(i) + "]: expected {\"role\": string, \"content\": string}";
+                return {};
+            }
+            const std::string role = x["role"];
+            if (role != "system" && role != "user" && role != "assistant") {
+                *error = "messages[" + std::to_string(i) + "].role: expected system, user or assistant, got \"" + role + "\"";
+                return {};
+            }
+            msgs.emplace_back(role, x["content"].get<std::string>());
+        }
+        if (std::none_of(msgs.begin(), msgs.end(), [](const auto& p) { return p.first == "assistant"; })) {
+            *error = "messages: expected at least one assistant message (nothing to train on)";
+            return {};
+        }
+        return msgs;
+    }
+    if (j.contains("instruction") || j.contains("output")) {
+        for (const char* k : {"instruction", "output"})
+            if (!j.contains(k) || !j[k].is_string()) {
+                *error = std::string(k) + ": expected a string (alpaca format: instruction, input, output)";
+                return {};
+            }
+        std::string user = j["instruction"];
+        if (j.contains("input") && !j["input"].is_null()) {
+            if (!j["input"].is_string()) {
+                *error = "input: expected a string";
+                return {};
+            }
+            if (!j["input"].get<std::string>().empty()) user += "\n\n" + j["input"].get<std::string>();
+        }
+        msgs.emplace_back("user", user);
+        msgs.emplace_back("assistant", j["output"].get<std::string>());
+        return msgs;
+    }
+    *error = "expected \"messages\" (chat) or \"instruction\"/\"output\" (alpaca)";
+    return msgs;
+}
+
+std::vector<Segment> format_chat(const std::vector<std::pair<std::string, std::string>>& msgs,
+                                 ChatFormat f, const TextEncoder& enc, std::int32_t eos) {
+    std::vector<Segment> s;
+    auto tok = [&](const char* t) { return Segment{"", *enc.special(t), false}; };
+    switch (f) {
+    case ChatFormat::ChatML:
+        for (const auto& [role, content] : msgs) {
+            const bool a = role == "assistant";
+            s.push_back(tok("<|im_start|>"));
+            s.push_back({role + "\n", -1, false});
+            s.push_back({content, -1, a});
+            Segment end = tok("<|im_end|>");
+            end.train = a;
+            s.push_back(end);
+            s.push_back({"\n", -1, false});
+        }
+        break;
+    case ChatFormat::Llama3:
+        if (auto b = enc.special("<|begin_of_text|>")) s.push_back({"", *b, false});
+        for (const auto& [role, content] : msgs) {
+            const bool a = role == "assistant";
+            s.push_back(tok("<|start_header_id|>"));
+            s.push_back({role, -1, false});
+            s.push_back(tok("<|end_header_id|>"));
+            s.push_back({"\n\n" + content, -1, a});
+            Segment end = tok("<|eot_id|>");
+            end.train = a;
+            s.push_back(end);
+        }
+        break;
+    case ChatFormat::Plain:
+        for (std::size_t i = 0; i < msgs.size(); ++i) {
+            const auto& [role, content] = msgs[i];
+            if (role == "system") {
+                s.push_back({content + "\n\n", -1, false});
+            } else if (role == "user") {
+                s.push_back({"### User:\n" + content + "\n\n", -1, false});
+            } else {
+                s.push_back({"### Assistant:\n", -1, false});
+                s.push_back({content, -1, true});
+                // The end of an answer is learnt: EOS where there is one, else a blank line.
+                if (eos >= 0) s.push_back({"", eos, true});
+                else s.push_back({"\n\n", -1, true});
+            }
+        }
+        return s;
+    }
+    if (eos >= 0) s.push_back({"", eos, false}); // separates packed examples
+    return s;
+}
+
+Example build_example(const Record& r, const TextEncoder& enc, const DataOptions& o, ChatFormat chat) {
+    Example e;
+    if (o.format == "text") {
+        e.ids = enc.encode(r.text);
+        if (o.eos_id >= 0) e.ids.push_back(o.eos_id);
+        return e;
+    }
+    json j;
+    try {
+        j = json::parse(r.text);
+    } catch (const json::exception& err) { // parse errors, and numbers out of range
+        e.error = "expected one JSON object per line (" + std::string(err.what()).substr(0, 120) + ")";
+        return e;
+    }
+    if (o.format == "jsonl") {
+        if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+            e.error = "expected a JSON object with a string \"text\"";
+            return e;
+        }
+        e.ids = enc.encode(j["text"].get<std::string>());
+        if (o.eos_id >= 0) e.ids.push_back(o.eos_id);
+        return e;
+    }
+    const auto msgs = sft_messages(j, &e.error);
+    if (!e.error.empty()) return e;
+    for (const auto& seg : format_chat(msgs, chat, enc, o.eos_id)) {
+        std::vector<std::int32_t> ids = seg.id >= 0 ? std::vector<std::int32_t>{seg.id} : enc.encode(seg.text);
+        e.ids.insert(e.ids.end(), ids.begin(), ids.end());
+        e.mask.insert(e.mask.end(), ids.size(), seg.train ? 1 : 0);
+    }
+    return e;
+}
+
+// Reads, encodes in parallel batches, and hands each example to `sink` in input order.
+template <class Sink>
+void encode_records(const fs::path& path, const TextEncoder& enc, const DataOptions& o, std::size_t* documents,
+                    std::size_t* skipped, Sink sink) {
+    if (o.format != "text" && o.format != "jsonl" && o.format != "sft")
+        throw InputError(path.string(), "format", "expected text, jsonl or sft here");
+    std::string why;
+    const ChatFormat chat = o.format == "sft" ? resolve_chat_format(enc, &why) : ChatFormat::Plain;
+    std::vector<Record> batch;
+    std::size_t bytes = 0;
+    auto run = [&] {
+        std::vector<Example> ex(batch.size());
+#pragma omp parallel for schedule(dynamic, 1)
+        for (std::size_t i = 0; i < batch.size(); ++i) ex[i] = build_example(batch[i], enc, o, chat);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (!ex[i].error.empty()) {
+                if (!o.skip_malformed)
+                    throw InputError(batch[i].where, "", ex[i].error + " (data.skip_malformed skips such lines)");
+                ++*skipped;
+                continue;
+            }
+            for (auto id : ex[i].ids)
+                if (id < 0 || (o.vocab_limit > 0 && id >= o.vocab_limit))
+                    throw InputError(batch[i].where, "token id " + std::to_string(id),
+                                     "the tokenizer gives an id outside the model's vocabulary (" +
+                                         std::to_string(o.vocab_limit) + ")");
+            ++*documents;
+            sink(ex[i]);
+        }
+        batch.clear();
+        bytes = 0;
+    };
+    read_records(path, o, [&](Record&& r) {
+        bytes += r.text.size();
+        batch.push_back(std::move(r));
+        if (batch.size() >= 4096 || bytes >= (16u << 20)) run();
+    });
+    run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token shards
+
+constexpr char kShardMagic[8] = {'B', 'C', 'D', 'T', 'O', 'K', 'E', 'N'};
+constexpr std::size_t kShardHeader = 32;
+
+struct Mapping {
+    void* p = nullptr;
+    std::size_t n = 0;
+    ~Mapping() {
+        if (p) ::munmap(p, n);
+    }
+};
+
+} // namespace
+
+RecordTokens encode_record(std::string_view record, const TextEncoder& enc, const DataOptions& o) {
+    std::string why;
+    const ChatFormat chat = o.format == "sft" ? resolve_chat_format(enc, &why) : ChatFormat::Plain;
+    Example e = build_example(Record{std::string(record), "record"}, enc, o, chat);
+    return RecordTokens{std::move(e.ids), std::move(e.mask), std::move(e.error)};
+}
+
+std::size_t TokenDataset::num_windows(int S) const {
+    if (S <= 0 || n_ < static_cast<std::size_t>(S) + 1) return 0;
+    return (n_ - 1) / static_cast<std::size_t>(S);
+}
+
+std::int32_t TokenDataset::token(std::size_t i) const {
+    if (!map_ids_) return static_cast<std::int32_t>(ids_[i]);
+    if (width_ == 2) {
+        std::uint16_t v;
+        std::memcpy(&v, map_ids_ + 2 * i, 2);
+        return v;
+    }
+    std::uint32_t v;
+    std::memcpy(&v, map_ids_ + 4 * i, 4);
+    return static_cast<std::int32_t>(v);
+}
+
+bool TokenDataset::trainable(std::size_t i) const {
+    if (map_ids_) return !map_mask_ || map_mask_[i] != 0;
+    return mask_.empty() || mask_[i] != 0;
+}
+
+std::size_t TokenDataset::masked() const {
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n_; ++i) m += trainable(i) ? 0 : 1;
+    return m;
+}
+
+void TokenDataset::copy_window(std::size_t w, int S, std::int32_t* inputs, std::int32_t* targets) const {
+    const std::size_t s = w * static_cast<std::size_t>(S);
+    for (int j = 0; j < S; ++j) {
+        inputs[j] = token(s + static_cast<std::size_t>(j));
+        const std::size_t t = s + static_cast<std::size_t>(j) + 1;
+        targets[j] = trainable(t) ? token(t) : -100;
+    }
+}
+
+std::string TokenDataset::describe() const {
+    std::string d = source_ + ": " + std::to_string(n_) + " tokens";
+    if (documents_) d += " in " + std::to_string(documents_) + " documents";
+    if (skipped_) d += ", " + std::to_string(skipped_) + " malformed records skipped";
+    if (!mask_.empty() || map_mask_) d += ", " + std::to_string(masked()) + " masked out of the loss";
+    return d;
+}
+
+TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, const DataOptions& o) {
+    TokenDataset d;
+    d.source_ = path.string();
+    if (o.format == "tokens") {
+        if (fs::is_directory(path))
+            throw InputError(path.string(), "", "expected one token shard file (bcd-train tokenize writes one)");
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw InputError(path.string(), "", std::string("cannot open: ") + std::strerror(errno));
+        struct stat st {};
+        ::fstat(fd, &st);
+        const auto size = static_cast<std::size_t>(st.st_size);
+        if (size < kShardHeader) {
+            ::close(fd);
+            throw InputError(path.string(), "header", "file too short for a token shard");
+        }
+        auto map = std::make_shared<Mapping>();
+        map->p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (map->p == MAP_FAILED) {
+            map->p = nullptr;
+            throw InternalError("cannot map " + path.string());
+        }
+        map->n = size;
+        const auto* b = static_cast<const std::uint8_t*>(map->p);
+        std::uint32_t version, width, vocab, flags;
+        std::uint64_t count;
+        std::memcpy(&version, b + 8, 4);
+        std::memcpy(&width, b + 12, 4);
+        std::memcpy(&count, b + 16, 8);
+        std::memcpy(&vocab, b + 24, 4);
+        std::memcpy(&flags, b + 28, 4);
+        if (std::memcmp(b, kShardMagic, 8) != 0) throw InputError(path.string(), "magic", "not a token shard (expected BCDTOKEN)");
+        if (version != 1) throw InputError(path.string(), "version", "expected 1, got " + std::to_string(version));
+        if (width != 2 && width != 4) throw InputError(path.string(), "width", "expected 2 or 4 bytes per id");
+        if (flags > 1) throw InputError(path.string(), "flags", "unknown flags");
+        if (count > (size - kShardHeader) / width)
+            throw InputError(path.string(), "count", "the header promises more ids than the file holds");
+        const std::size_t expect = kShardHeader + count * width + ((flags & 1) ? count : 0);
+        if (size != expect)
+            throw InputError(path.string(), "count", "file size " + std::to_string(size) + " does not match the header (" +
+                                                      std::to_string(expect) + " bytes expected)");
+        if (o.vocab_limit > 0 && vocab > static_cast<std::uint32_t>(o.vocab_limit))
+            throw InputError(path.string(), "vocab_size", "the shard's tokenizer has " + std::to_string(vocab) +
+                                                              " ids, more than the model's " + std::to_string(o.vocab_limit));
+        d.map_ = map;
+        d.map_ids_ = b + kShardHeader;
+        d.map_mask_ = (flags & 1) ? b + kShardHeader + count * width : nullptr;
+        d.width_ = static_cast<int>(width);
+        d.n_ = count;
+        for (std::size_t i = 0; i < d.n_; ++i)
+            if (o.vocab_limit > 0 && d.token(i) >= o.vocab_limit)
+                throw InputError(path.string(), "id " + std::to_string(i), "token id " + std::to_string(d.token(i)) +
+                                                                               " is outside the model's vocabulary");
+        return d;
+    }
+    bool masked = false; // the mask is made at the first example that masks anything
+    encode_records(path, enc, o, &d.documents_, &d.skipped_, [&](const Example& e) {
+        if (!e.mask.empty() && !masked) {
+            d.mask_.assign(d.ids_.size(), 1);
+            masked = true;
+        }
+        d.ids_.insert(d.ids_.end(), e.ids.begin(), e.ids.end());
+        if (masked) {
+            if (e.mask.empty()) d.mask_.insert(d.mask_.end(), e.ids.size(), 1);
+            else d.mask_.insert(d.mask_.end(), e.mask.begin(), e.mask.end());
+        }
+    });
+    d.n_ = d.ids_.size();
+    return d;
+}
+
+ShardStats tokenize_to_shard(const fs::path& input, const TextEncoder& enc, const DataOptions& o,
+                             const fs::path& out, const std::function<void(const std::string&)>& progress) {
+    const std::uint32_t vocab = static_cast<std::uint32_t>(std::max(enc.vocab_size(), o.eos_id + 1));
+    const std::uint32_t width = vocab <= 65536 ? 2 : 4;
+    const std::string tmp = out.string() + ".tmp." + std::to_string(::getpid());
+    const std::string mask_tmp = tmp + ".mask";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    std::FILE* m = std::fopen(mask_tmp.c_str(), "w+b");
+    if (!f || !m) {
+        if (f) std::fclose(f);
+        if (m) std::fclose(m);
+        std::remove(tmp.c_str());
+        std::remove(mask_tmp.c_str());
+        throw InputError(out.string(), "", std::string("cannot write: ") + std::strerror(errno));
+    }
+    ShardStats st;
+    bool any_mask = false, ok = true;
+    auto cleanup = [&] {
+        std::fclose(f);
+        std::fclose(m);
+        std::remove(tmp.c_str());
+        std::remove(mask_tmp.c_str());
+    };
+    try {
+        std::uint8_t header[kShardHeader] = {};
+        ok = std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
+        std::vector<std::uint8_t> buf;
+        encode_records(input, enc, o, &st.documents, &st.skipped, [&](const Example& e) {
+            buf.resize(e.ids.size() * width);
+            for (std::size_t i = 0; i < e.ids.size(); ++i) {
+                const auto v = static_cast<std::uint32_t>(e.ids[i]);
+                std::memcpy(buf.data() + i * width, &v, width); // little-endian host
+            }
+            ok = ok && std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+            if (e.mask.empty()) {
+                buf.assign(e.ids.size(), 1);
+            } else {
+                buf.assign(e.mask.begin(), e.mask.end());
+                any_mask = true;
+                st.masked += static_cast<std::size_t>(std::count(e.mask.begin(), e.mask.end(), 0));
+            }
+            ok = ok && std::fwrite(buf.data(), 1, buf.size(), m) == buf.size();
+            st.tokens += e.ids.size();
+            if (progress && st.documents % 100000 == 0)
+                progress(std::to_string(st.documents) + " documents, " + std::to_string(st.tokens) + " tokens");
+        });
+        if (any_mask) {
+            std::rewind(m);
+            char chunk[1 << 16];
+            std::size_t got;
+            while ((got = std::fread(chunk, 1, sizeof chunk, m)) > 0) ok = ok && std::fwrite(chunk, 1, got, f) == got;
+        }
+        std::memcpy(header, kShardMagic, 8);
+        const std::uint32_t version = 1, flags = any_mask ? 1 : 0;
+        const std::uint64_t count = st.tokens;
+        std::memcpy(header + 8, &version, 4);
+        std::memcpy(header + 12, &width, 4);
+        std::memcpy(header + 16, &count, 8);
+        std::memcpy(header + 24, &vocab, 4);
+        std::memcpy(header + 28, &flags, 4);
+        ok = ok && std::fseek(f, 0, SEEK_SET) == 0 && std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
+        ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+    } catch (...) {
+        cleanup();
+        throw;
+    }
+    if (!ok) {
+        const std::string err = std::strerror(errno);
+        cleanup();
+        throw InternalError("cannot write " + out.string() + ": " + err);
+    }
+    std::fclose(f);
+    std::fclose(m);
+    std::remove(mask_tmp.c_str());
+    if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        throw InternalError("cannot rename " + tmp + " to " + out.string());
+    }
+    return st;
+}
+
+} // namespace bcd

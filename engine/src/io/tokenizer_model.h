@@ -1,0 +1,95 @@
+#pragma once
+// The loaded form of a tokenizer.json, shared read-only by every copy of a bcd::Tokenizer, and
+// the per-thread state that encoding needs (internal to the tokenizer).
+
+#include "bcd/tokenizer.h"
+#include "io/added_tokens.h"
+#include "io/bpe.h"
+#include "io/pretokenizer.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcd::tokenizer_detail {
+
+struct TokenizerModel;
+
+// One thread's working memory: regex match data, BPE buffers, the piece cache. Taken from the
+// model's pool for the duration of a call, so that a thread never shares one.
+struct EncodeState {
+    explicit EncodeState(const TokenizerModel& model);
+
+    std::vector<std::unique_ptr<RegexMatcher>> matchers; // one per TokenizerModel::regexes
+    BpeScratch bpe;
+    std::string repaired, normalized;
+    std::vector<std::string> prefixed; // one per pre-tokenizer stage
+    std::vector<AddedSplit> raw_splits, normalized_splits;
+    std::string error;
+
+    // Ids of recent pre-tokens: bytes → [offset, offset + count) in cache_ids. Cleared whole
+    // when it holds kCacheEntries pre-tokens.
+    static constexpr std::size_t kCacheEntries = 1 << 16;
+    static constexpr std::size_t kCacheMaxPiece = 128; // longer pre-tokens are not cached
+    BytesMap cache;                                    // value: offset in cache_ids << 32 | count
+    std::vector<std::int32_t> cache_ids;
+};
+
+struct TokenizerModel {
+    std::string label;
+
+    BpeModel bpe;
+    bool nfc = false;
+    std::vector<PreTokenizerStage> stages;
+    std::vector<std::unique_ptr<Regex>> regexes;
+
+    std::vector<AddedToken> added;        // file order
+    StringIdMap added_ids;                // content → id
+    AddedTokenMatcher raw_matcher;        // added tokens with normalized=false
+    AddedTokenMatcher normalized_matcher; // normalized=true, matched after the normaliser
+
+    // Decoding: per id an index into `tokens` (kNoToken for an id without a token), so that a
+    // sparse id range costs four bytes per id.
+    struct TokenEntry {
+        std::string token; // the string in the file (added content or vocab string)
+        std::string bytes; // what HF's ByteLevel decoder makes of it
+        bool special = false;
+    };
+    static constexpr std::uint32_t kNoToken = ~std::uint32_t{0};
+    std::vector<std::uint32_t> id_entry;
+    std::vector<TokenEntry> tokens;
+    const TokenEntry* entry(std::int32_t id) const {
+        if (id < 0 || id >= vocab_size) return nullptr;
+        const std::uint32_t e = id_entry[static_cast<std::size_t>(id)];
+        return e == kNoToken ? nullptr : &tokens[e];
+    }
+    std::int32_t vocab_size = 0;
+    bool round_trips = false;
+
+    std::string summary;
+
+    // Encoding state pool.
+    std::unique_ptr<EncodeState> acquire() const;
+    void release(std::unique_ptr<EncodeState> s) const;
+    mutable std::mutex pool_mutex;
+    mutable std::vector<std::unique_ptr<EncodeState>> pool;
+
+    void encode(std::string_view text, EncodeState& st, std::vector<std::int32_t>& out) const;
+
+    // Runs the pre-tokenizer stages from `stage` on `piece`, calling sink(std::string_view) for
+    // every final pre-token (defined in tokenizer.cpp, the only user).
+    template <class Sink>
+    void pre_tokenize(std::size_t stage, std::string_view piece, EncodeState& st, Sink& sink) const;
+
+private:
+    void bpe_piece(std::string_view piece, EncodeState& st, std::vector<std::int32_t>& out) const;
+};
+
+// Parses and validates tokenizer.json text (tokenizer_json.cpp).
+std::shared_ptr<TokenizerModel> parse_tokenizer_json(std::string_view text,
+                                                     const std::string& label);
+
+} // namespace bcd::tokenizer_detail
