@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, and runs the headless demo — a short BCD
-# training of the `small` preset on the bundled Shakespeare corpus, then a sample of its text.
+# The main job: installs what is needed, builds, and runs the headless demo through the
+# workbench — a short BCD training of the `small` preset on the bundled Shakespeare corpus,
+# launched, followed and stored by `bcd-workbench`, then a sample of the trained model's text.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-BCD_BUILD_TARGET=bcd-train scripts/build.sh
+BCD_BUILD_TARGET=bcd-workbench scripts/build.sh   # also builds bcd-train and the launcher plugins
 
 bin=build/engine/bcd-train
+wb=build/bin/bcd-workbench
 out=out/demo
 rm -rf "$out"
 mkdir -p "$out"
@@ -25,12 +27,24 @@ cat > "$out/run.json" <<'JSON'
   "optim":  {"name": "adamw", "lr": 2e-3, "schedule": "cosine", "warmup_steps": 10, "min_lr": 2e-4},
   "train":  {"steps": 150, "batch_size": 8, "seed": 1},
   "bcd":    {"mode": "bcd", "order": "ascending", "switch_every": 10},
-  "output": {"dir": "run", "log_every": 10, "eval_every": 50}
+  "output": {"dir": "unused: the workbench puts the run in its store's runs/ folder",
+             "log_every": 10, "eval_every": 50}
 }
 JSON
 echo
-echo "== bcd-train train: BCD, one layer per block, 10 steps each (watch the loss fall)"
-"$bin" train --config "$out/run.json"
+echo "== bcd-workbench: nodes of a fresh store (local is always one)"
+db="$out/store.sqlite"
+"$wb" --db "$db" node probe local
 echo
-echo "== bcd-train sample from the trained model"
-"$bin" sample --model "$out/run/final" --prompt $'ROMEO.\n' --max-new 300 --temperature 0.7 --seed 3
+echo "== bcd-workbench run launch: BCD, one layer per block, 10 steps each, followed live and stored"
+id=$("$wb" --db "$db" run launch --config "$out/run.json" --node local --name "demo: small BCD" \
+        --tag demo | tail -n 1)
+echo
+echo "== bcd-workbench run show $id"
+"$wb" --db "$db" run show "$id"
+"$wb" --db "$db" run export "$id" --csv "$out/metrics.csv"
+echo "(metric points exported to $out/metrics.csv)"
+run_dir=$(ls -d "$out/runs/$id"-*)   # local runs live in the store's folder: runs/<id>-<name>
+echo
+echo "== bcd-train sample from the trained model ($run_dir/final)"
+"$bin" sample --model "$run_dir/final" --prompt $'ROMEO.\n' --max-new 300 --temperature 0.7 --seed 3

@@ -10,12 +10,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
     build-essential cmake ninja-build ccache pkg-config
     libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
-    qt6-base-dev
+    qt6-base-dev libqt6sql6-sqlite libsqlite3-dev libssh-dev openssh-client
+    libqcustomplot-dev libqcustomplot2.1-qt6
 )
 if [ "${1:-}" = "--tests" ]; then
     packages+=(
         python3 python3-torch python3-numpy python3-venv python3-pip
         clang libclang-rt-14-dev libomp-dev
+        openssh-server sqlite3
     )
 fi
 

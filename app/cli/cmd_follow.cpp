@@ -1,0 +1,162 @@
+// bcd-workbench run launch | attach | cancel: the RunController on an event loop, as the GUI will
+// run it, printing progress to stderr.
+
+#include "cli/cli.h"
+#include "cli/cli_args.h"
+
+#include "launch/run_config.h"
+#include "launch/run_controller.h"
+#include "nodes/local_probe.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSocketNotifier>
+#include <csignal>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace bcd::cli {
+
+namespace {
+
+// SIGINT/SIGTERM while following: stop following (the run goes on). A self-pipe turns the
+// signal into an event on the loop.
+class InterruptWatcher : public QObject {
+public:
+    explicit InterruptWatcher(std::function<void()> onInterrupt) : onInterrupt_(std::move(onInterrupt)) {
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_) != 0) return;
+        notifier_ = new QSocketNotifier(fds_[0], QSocketNotifier::Read, this);
+        connect(notifier_, &QSocketNotifier::activated, this, [this] {
+            char c = 0;
+            [[maybe_unused]] const auto n = ::read(fds_[0], &c, 1);
+            onInterrupt_();
+        });
+        struct sigaction sa {};
+        sa.sa_handler = &InterruptWatcher::handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &oldInt_);
+        sigaction(SIGTERM, &sa, &oldTerm_);
+    }
+    ~InterruptWatcher() override {
+        sigaction(SIGINT, &oldInt_, nullptr);
+        sigaction(SIGTERM, &oldTerm_, nullptr);
+        if (fds_[0] >= 0) {
+            ::close(fds_[0]);
+            ::close(fds_[1]);
+        }
+    }
+
+private:
+    static void handler(int) {
+        const char c = 1;
+        [[maybe_unused]] const auto n = ::write(fds_[1], &c, 1);
+    }
+    static inline int fds_[2] = {-1, -1};
+    std::function<void()> onInterrupt_;
+    QSocketNotifier* notifier_ = nullptr;
+    struct sigaction oldInt_ {}, oldTerm_ {};
+};
+
+int exitFor(const QString& status) {
+    if (status == store::status::kFinished) return kExitOk;
+    if (status == store::status::kCancelled) return kExitCancelled;
+    return kExitFailure;
+}
+
+} // namespace
+
+int cmdFollow(const QString& verb, Context& ctx) {
+    launch::LaunchInput input;
+    qint64 runId = 0;
+    int graceMs = 30000;
+    bool detach = false;
+    if (verb == QLatin1String("launch")) {
+        const Args a(QStringLiteral("run launch"), ctx.args,
+                     {{"config", "name", "notes", "price-per-hour"}, {"detach"}, {"node", "tag"}, {}});
+        if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("run launch: unexpected argument '%1'").arg(a.positional().front()));
+        input.configFile = QFileInfo(a.required(QStringLiteral("config"))).absoluteFilePath();
+        input.nodes = a.values(QStringLiteral("node"));
+        if (input.nodes.isEmpty()) throw UsageError(QStringLiteral("run launch: --node is required ('local' for this machine)"));
+        input.name = a.value(QStringLiteral("name"));
+        input.tags = a.values(QStringLiteral("tag"));
+        input.notes = a.value(QStringLiteral("notes"));
+        if (a.has(QStringLiteral("price-per-hour"))) input.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+        detach = a.flag(QStringLiteral("detach"));
+        input.follow = !detach;
+        launch::loadRunConfig(input.configFile); // bad input fails here, before the store is touched
+    } else {
+        const bool cancel = verb == QLatin1String("cancel");
+        const Args a(QStringLiteral("run ") + verb, ctx.args, {cancel ? QSet<QString>{"grace"} : QSet<QString>{}, {}, {}, {}});
+        if (a.positional().size() != 1) throw UsageError(QStringLiteral("run %1: expected one ID").arg(verb));
+        runId = parseRunId(a.positional().front());
+        if (cancel && a.has(QStringLiteral("grace"))) {
+            const double g = a.number(QStringLiteral("grace"));
+            if (g < 0) throw UsageError(QStringLiteral("run cancel: --grace: expected seconds ≥ 0"));
+            graceMs = static_cast<int>(g * 1000);
+        }
+    }
+
+    launch::PluginRegistry plugins;
+    plugins.load(launch::PluginRegistry::defaultSearchPaths());
+    ctx.launcher.localEngineVersion = nodes::localEngineVersion(ctx.launcher.localEngine);
+
+    int code = -1;
+    qint64 followed = runId;
+    const auto finish = [&](int c) {
+        if (code < 0) code = c;
+        QCoreApplication::exit(code);
+    };
+    store::StoreService store(ctx.db);
+    launch::RunController runs(store, plugins, ctx.launcher);
+    InterruptWatcher interrupt([&] {
+        if (followed > 0)
+            err(QStringLiteral("bcd-workbench: stopped following run %1; it goes on (bcd-workbench run attach %1)").arg(followed));
+        finish(kExitCancelled);
+    });
+
+    QObject::connect(&store, &store::StoreService::openFailed, [&](const QString& m) {
+        err(QStringLiteral("bcd-workbench: error: ") + m);
+        finish(kExitFailure);
+    });
+    QObject::connect(&runs, &launch::RunController::launched, [&](qint64 id, const QString& dir, qint64 pid) {
+        followed = id;
+        err(QStringLiteral("run %1 started (pid %2) in %3%4").arg(id).arg(pid).arg(dir,
+            detach ? QString() : QStringLiteral("; following (Ctrl-C stops following, the run goes on)")));
+        out(QString::number(id));
+        if (detach) finish(kExitOk);
+    });
+    QObject::connect(&runs, &launch::RunController::launchFailed, [&](qint64 id, const QString& m, bool bad) {
+        err(QStringLiteral("bcd-workbench: error: ") + (id > 0 ? QStringLiteral("run %1: ").arg(id) : QString()) + m);
+        finish(bad ? kExitBadInput : kExitFailure);
+    });
+    QObject::connect(&runs, &launch::RunController::attachFailed, [&](qint64, const QString& m) {
+        err(QStringLiteral("bcd-workbench: error: ") + m);
+        finish(m.startsWith(QLatin1String("no run")) ? kExitBadInput : kExitFailure);
+    });
+    QObject::connect(&runs, &launch::RunController::problem, [&](qint64 id, const QString& m) {
+        err(QStringLiteral("bcd-workbench: warning: run %1: %2").arg(id).arg(m));
+    });
+    QElapsedTimer sincePrint;
+    sincePrint.start();
+    QObject::connect(&runs, &launch::RunController::progress, [&](qint64 id, qint64 step) {
+        if (sincePrint.elapsed() < 2000) return;
+        sincePrint.restart();
+        err(QStringLiteral("run %1: step %2").arg(id).arg(step));
+    });
+    QObject::connect(&runs, &launch::RunController::runEnded, [&](qint64 id, const QString& status, const QString& m) {
+        err(QStringLiteral("run %1 %2%3").arg(id).arg(status, m.isEmpty() ? QString() : QStringLiteral(": ") + m));
+        // run cancel succeeds when the run is over without failing: cancelled, or finished first.
+        const bool cancelDone = verb == QLatin1String("cancel") &&
+                                (status == store::status::kCancelled || status == store::status::kFinished);
+        finish(cancelDone ? kExitOk : exitFor(status));
+    });
+
+    if (verb == QLatin1String("launch")) runs.launch(input);
+    else if (verb == QLatin1String("attach")) runs.attach(runId);
+    else runs.cancel(runId, graceMs);
+    const int rc = QCoreApplication::exec();
+    return code >= 0 ? code : rc;
+}
+
+} // namespace bcd::cli

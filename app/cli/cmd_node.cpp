@@ -1,0 +1,162 @@
+// bcd-workbench node add | list | probe | remove
+
+#include "cli/cli.h"
+#include "cli/cli_args.h"
+#include "cli/records_json.h"
+
+#include "launch/node_prober.h"
+#include "nodes/local_probe.h"
+#include "nodes/ssh_session.h"
+#include "store/run_store.h"
+
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QRegularExpression>
+
+namespace bcd::cli {
+
+namespace {
+
+using store::NodeRecord;
+
+void checkNodeName(const QString& name) {
+    static const QRegularExpression re(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"));
+    if (!re.match(name).hasMatch())
+        throw UsageError(QStringLiteral("node name '%1': expected letters, digits, '.', '_' or '-' (at most 64)").arg(name));
+}
+
+QString absolute(const QString& path) { return path.isEmpty() ? path : QFileInfo(path).absoluteFilePath(); }
+
+void printJson(const QJsonObject& o) { out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Indented)).trimmed()); }
+
+nodes::NodeProbe probeAndStore(store::RunStore& s, const NodeRecord& n, Context& ctx) {
+    launch::PluginRegistry plugins;
+    plugins.load(launch::PluginRegistry::defaultSearchPaths());
+    ctx.launcher.localEngineVersion = nodes::localEngineVersion(ctx.launcher.localEngine);
+    const nodes::NodeProbe p = launch::probeNode(plugins, n, ctx.launcher);
+    s.setNodeProbe(n.name, p.toJson());
+    return p;
+}
+
+int nodeAdd(Context& ctx) {
+    const Args a(QStringLiteral("node add"), ctx.args,
+                 {{"host", "port", "user", "identity", "known-hosts", "engine", "run-root", "price-per-hour"},
+                  {"no-probe"},
+                  {},
+                  {"accept-new-host-key"}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("node add: expected one NAME"));
+    NodeRecord n;
+    n.name = a.positional().front();
+    checkNodeName(n.name);
+    n.kind = QStringLiteral("ssh");
+    n.host = a.required(QStringLiteral("host"));
+    if (a.has(QStringLiteral("port"))) {
+        const double port = a.number(QStringLiteral("port"));
+        if (port < 1 || port > 65535 || port != static_cast<int>(port))
+            throw UsageError(QStringLiteral("node add: --port: expected 1 to 65535"));
+        n.port = static_cast<int>(port);
+    }
+    n.user = a.value(QStringLiteral("user"));
+    n.identity = absolute(a.value(QStringLiteral("identity")));
+    n.knownHosts = absolute(a.value(QStringLiteral("known-hosts")));
+    n.engine = a.value(QStringLiteral("engine"));
+    n.runRoot = a.value(QStringLiteral("run-root"));
+    if (a.has(QStringLiteral("price-per-hour"))) n.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+    if (!n.identity.isEmpty() && !QFileInfo(n.identity).isFile())
+        throw UsageError(QStringLiteral("node add: --identity: no file %1").arg(n.identity));
+
+    store::RunStore s(ctx.db);
+    if (s.node(n.name)) throw UsageError(QStringLiteral("node '%1' already exists (node remove it first)").arg(n.name));
+
+    nodes::SshEndpoint ep;
+    ep.host = n.host;
+    ep.port = n.port;
+    ep.user = n.user;
+    ep.identity = n.identity;
+    ep.knownHosts = n.knownHosts;
+    const bool accept = a.has(QStringLiteral("accept-new-host-key"));
+    try {
+        nodes::SshSession ssh(ep, accept ? nodes::HostKeyTrust::AcceptNew : nodes::HostKeyTrust::KnownOnly,
+                              a.value(QStringLiteral("accept-new-host-key")));
+        out(QStringLiteral("%1: host key %2 %3%4").arg(ep.display(), ssh.hostKey().type, ssh.hostKey().sha256,
+                                                       ssh.hostKeyAdded() ? QStringLiteral(" (accepted and stored)") : QString()));
+    } catch (const nodes::SshError& e) {
+        if (e.kind() == nodes::SshError::Kind::HostKeyUnknown && !accept)
+            throw nodes::SshError(e.kind(), QString::fromUtf8(e.what()) +
+                                                QStringLiteral(" (if it is right, run again with --accept-new-host-key=%1)")
+                                                    .arg(e.hostKey().sha256),
+                                  e.hostKey());
+        throw;
+    }
+    s.addNode(n);
+    out(QStringLiteral("added node %1").arg(n.name));
+    if (!a.flag(QStringLiteral("no-probe"))) {
+        try {
+            out(n.name + QStringLiteral(": ") + probeAndStore(s, *s.node(n.name), ctx).summary());
+        } catch (const std::exception& e) {
+            err(QStringLiteral("bcd-workbench: warning: node %1 added, but the probe failed: %2")
+                    .arg(n.name, QString::fromUtf8(e.what())));
+        }
+    }
+    return kExitOk;
+}
+
+int nodeList(Context& ctx) {
+    const Args a(QStringLiteral("node list"), ctx.args, {{}, {"json"}, {}, {}});
+    if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("node list: unexpected argument '%1'").arg(a.positional().front()));
+    store::RunStore s(ctx.db);
+    const auto all = s.nodes();
+    if (a.flag(QStringLiteral("json"))) {
+        QJsonArray arr;
+        for (const auto& n : all) arr.append(nodeJson(n));
+        out(QString::fromUtf8(QJsonDocument(arr).toJson(QJsonDocument::Indented)).trimmed());
+        return kExitOk;
+    }
+    for (const auto& n : all) {
+        const QString where = n.kind == QLatin1String("local")
+                                  ? QStringLiteral("this machine")
+                                  : nodes::SshEndpoint{n.host, n.port, n.user, {}, {}, 15}.display();
+        const QString probe = n.probe.isEmpty() ? QStringLiteral("not probed") : nodes::NodeProbe::fromJson(n.probe).summary();
+        out(QStringLiteral("%1\t%2\t%3\t%4").arg(n.name, n.kind, where, probe));
+    }
+    return kExitOk;
+}
+
+int nodeProbe(Context& ctx) {
+    const Args a(QStringLiteral("node probe"), ctx.args, {{}, {"json"}, {}, {}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("node probe: expected one NAME"));
+    store::RunStore s(ctx.db);
+    const auto n = s.node(a.positional().front());
+    if (!n) throw UsageError(QStringLiteral("no node '%1' (node list)").arg(a.positional().front()));
+    const nodes::NodeProbe p = probeAndStore(s, *n, ctx);
+    if (a.flag(QStringLiteral("json"))) printJson(QJsonObject{{"node", n->name}, {"probe", p.toJson()}});
+    else out(n->name + QStringLiteral(": ") + p.summary());
+    return kExitOk;
+}
+
+int nodeRemove(Context& ctx) {
+    const Args a(QStringLiteral("node remove"), ctx.args, {{}, {}, {}, {}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("node remove: expected one NAME"));
+    store::RunStore s(ctx.db);
+    const QString name = a.positional().front();
+    if (!s.node(name)) throw UsageError(QStringLiteral("no node '%1'").arg(name));
+    try {
+        s.removeNode(name);
+    } catch (const store::StoreError& e) {
+        throw UsageError(QString::fromUtf8(e.what()));
+    }
+    out(QStringLiteral("removed node %1").arg(name));
+    return kExitOk;
+}
+
+} // namespace
+
+int cmdNode(const QString& verb, Context& ctx) {
+    if (verb == QLatin1String("add")) return nodeAdd(ctx);
+    if (verb == QLatin1String("list")) return nodeList(ctx);
+    if (verb == QLatin1String("probe")) return nodeProbe(ctx);
+    if (verb == QLatin1String("remove")) return nodeRemove(ctx);
+    throw UsageError(QStringLiteral("node %1: unknown command (expected add, list, probe or remove)").arg(verb));
+}
+
+} // namespace bcd::cli

@@ -1,0 +1,171 @@
+// bcd-workbench run list | show | export, and compare.
+
+#include "cli/cli.h"
+#include "cli/cli_args.h"
+#include "cli/records_json.h"
+
+#include "store/compare.h"
+#include "store/run_store.h"
+
+#include <QDateTime>
+#include <QFileInfo>
+#include <QJsonDocument>
+
+namespace bcd::cli {
+
+namespace {
+
+using store::RunStore;
+
+void printJson(const QJsonValue& v) {
+    const QJsonDocument doc = v.isArray() ? QJsonDocument(v.toArray()) : QJsonDocument(v.toObject());
+    out(QString::fromUtf8(doc.toJson(QJsonDocument::Indented)).trimmed());
+}
+
+QString when(double t) {
+    return t > 0 ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000)).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
+                 : QStringLiteral("-");
+}
+
+QString num(const std::optional<double>& v, int precision = 4) {
+    return v ? QString::number(*v, 'f', precision) : QStringLiteral("-");
+}
+
+store::RunRecord existing(RunStore& s, qint64 id) {
+    const auto r = s.run(id);
+    if (!r) throw UsageError(QStringLiteral("no run %1 (run list)").arg(id));
+    return *r;
+}
+
+int runList(Context& ctx) {
+    const Args a(QStringLiteral("run list"), ctx.args, {{}, {"json"}, {}, {}});
+    if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("run list: unexpected argument '%1'").arg(a.positional().front()));
+    RunStore s(ctx.db);
+    const auto runs = s.runs();
+    if (a.flag(QStringLiteral("json"))) {
+        QJsonArray arr;
+        for (const auto& r : runs) arr.append(runJson(r));
+        printJson(arr);
+        return kExitOk;
+    }
+    for (const auto& r : runs)
+        out(QStringLiteral("%1\t%2\t%3\t%4\tstep %5/%6\t%7")
+                .arg(r.id)
+                .arg(r.name, r.node, r.status)
+                .arg(r.lastStep ? QString::number(*r.lastStep) : QStringLiteral("-"))
+                .arg(r.stepsTotal ? QString::number(*r.stepsTotal) : QStringLiteral("?"))
+                .arg(when(r.createdAt)));
+    return kExitOk;
+}
+
+int runShow(Context& ctx) {
+    const Args a(QStringLiteral("run show"), ctx.args, {{}, {"json"}, {}, {}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("run show: expected one ID"));
+    RunStore s(ctx.db);
+    const store::RunRecord r = existing(s, parseRunId(a.positional().front()));
+    const auto steps = s.points(r.id, store::PointType::Step);
+    const auto evals = s.points(r.id, store::PointType::Eval);
+    const auto events = s.events(r.id);
+    if (a.flag(QStringLiteral("json"))) {
+        QJsonObject o = runJson(r);
+        o["config"] = r.config;
+        QJsonArray st, ev, evt;
+        for (const auto& p : steps) st.append(pointJson(p));
+        for (const auto& p : evals) ev.append(pointJson(p));
+        for (const auto& e : events) evt.append(eventJson(e));
+        o["steps"] = st;
+        o["evals"] = ev;
+        o["events"] = evt;
+        printJson(o);
+        return kExitOk;
+    }
+    out(QStringLiteral("run %1: %2").arg(r.id).arg(r.name));
+    out(QStringLiteral("  status    %1%2").arg(r.status, r.message.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(r.message)));
+    out(QStringLiteral("  node      %1%2").arg(r.node, r.hosts.isEmpty() ? QString() : QStringLiteral(" (hosts: %1)").arg(r.hosts.join(", "))));
+    out(QStringLiteral("  folder    %1 (pid %2)").arg(r.remoteDir.isEmpty() ? QStringLiteral("-") : r.remoteDir).arg(r.pid));
+    out(QStringLiteral("  created   %1, started %2, ended %3")
+            .arg(when(r.createdAt), when(r.startedAt.value_or(0)), when(r.endedAt.value_or(0))));
+    out(QStringLiteral("  steps     %1 stored, last %2 of %3")
+            .arg(steps.size())
+            .arg(r.lastStep ? QString::number(*r.lastStep) : QStringLiteral("-"))
+            .arg(r.stepsTotal ? QString::number(*r.stepsTotal) : QStringLiteral("?")));
+    if (!steps.isEmpty()) {
+        const auto& last = steps.back();
+        out(QStringLiteral("  last      loss %1, lr %2, block %3, %4 tok/s")
+                .arg(num(last.value(store::MetricColumn::Loss)), num(last.value(store::MetricColumn::Lr), 6),
+                     num(last.value(store::MetricColumn::Block), 0), num(last.value(store::MetricColumn::TokS), 0)));
+    }
+    if (!evals.isEmpty()) out(QStringLiteral("  val_loss  %1 at step %2").arg(num(evals.back().value(store::MetricColumn::ValLoss))).arg(evals.back().step));
+    out(QStringLiteral("  events    %1").arg(events.size()));
+    for (const auto& e : events)
+        if (e.kind != QLatin1String("switch"))
+            out(QStringLiteral("    %1 %2%3").arg(e.source, e.kind, e.step ? QStringLiteral(" step %1").arg(*e.step) : QString()));
+    return kExitOk;
+}
+
+int runExport(Context& ctx) {
+    const Args a(QStringLiteral("run export"), ctx.args, {{"csv"}, {}, {}, {}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("run export: expected one ID"));
+    const QString file = a.required(QStringLiteral("csv"));
+    RunStore s(ctx.db);
+    const store::RunRecord r = existing(s, parseRunId(a.positional().front()));
+    s.exportCsv(r.id, file);
+    out(QStringLiteral("wrote %1 points of run %2 to %3")
+            .arg(s.pointCount(r.id, store::PointType::Step) + s.pointCount(r.id, store::PointType::Eval))
+            .arg(r.id)
+            .arg(QFileInfo(file).absoluteFilePath()));
+    return kExitOk;
+}
+
+} // namespace
+
+int cmdRun(const QString& verb, Context& ctx) {
+    if (verb == QLatin1String("list")) return runList(ctx);
+    if (verb == QLatin1String("show")) return runShow(ctx);
+    if (verb == QLatin1String("export")) return runExport(ctx);
+    throw UsageError(QStringLiteral("run %1: unknown command (expected launch, list, show, attach, cancel or export)").arg(verb));
+}
+
+int cmdCompare(Context& ctx) {
+    const Args a(QStringLiteral("compare"), ctx.args, {{}, {"json"}, {}, {}});
+    if (a.positional().isEmpty()) throw UsageError(QStringLiteral("compare: expected one or more run IDs"));
+    RunStore s(ctx.db);
+    QVector<store::RunSummary> sums;
+    QVector<QJsonObject> configs;
+    for (const QString& id : a.positional()) {
+        existing(s, parseRunId(id));
+        sums.push_back(store::summarize(s, parseRunId(id)));
+        configs.push_back(sums.back().run.config);
+    }
+    const auto diffs = store::configDifferences(configs);
+    if (a.flag(QStringLiteral("json"))) {
+        QJsonArray runs, differences;
+        for (const auto& x : sums) runs.append(summaryJson(x));
+        for (const auto& d : diffs) {
+            QJsonArray values;
+            for (const auto& v : d.values) values.append(v.isUndefined() ? QJsonValue(QJsonValue::Null) : v);
+            differences.append(QJsonObject{{"key", d.key}, {"values", values}});
+        }
+        printJson(QJsonObject{{"runs", runs}, {"config_differences", differences}});
+        return kExitOk;
+    }
+    out(QStringLiteral("id\tname\tstatus\tsteps\tfinal loss\tmin loss\tval loss\ttok/s\tcost"));
+    for (const auto& x : sums)
+        out(QStringLiteral("%1\t%2\t%3\t%4\t%5\t%6\t%7\t%8\t%9")
+                .arg(x.run.id)
+                .arg(x.run.name, x.run.status)
+                .arg(x.steps)
+                .arg(num(x.finalLoss), num(x.minLoss), num(x.finalValLoss), num(x.meanTokS, 0),
+                     x.cost ? QStringLiteral("$%1").arg(*x.cost, 0, 'f', 2) : QStringLiteral("-")));
+    if (diffs.isEmpty()) out(QStringLiteral("configs: identical (output.dir aside)"));
+    for (const auto& d : diffs) {
+        QStringList values;
+        for (const auto& v : d.values)
+            values << (v.isUndefined() ? QStringLiteral("(absent)")
+                                       : QString::fromUtf8(QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact)).mid(1).chopped(1));
+        out(QStringLiteral("  %1: %2").arg(d.key, values.join(QStringLiteral(" | "))));
+    }
+    return kExitOk;
+}
+
+} // namespace bcd::cli

@@ -1,0 +1,79 @@
+#include "cli/records_json.h"
+
+namespace bcd::cli {
+
+namespace {
+template <class T> QJsonValue orNull(const std::optional<T>& v) {
+    return v ? QJsonValue(static_cast<double>(*v)) : QJsonValue(QJsonValue::Null);
+}
+QJsonValue orNull(const std::optional<qint64>& v) { return v ? QJsonValue(*v) : QJsonValue(QJsonValue::Null); }
+} // namespace
+
+QJsonObject nodeJson(const store::NodeRecord& n) {
+    QJsonObject o{{"name", n.name}, {"kind", n.kind}};
+    if (n.kind == QLatin1String("ssh")) {
+        o["host"] = n.host;
+        o["port"] = n.port;
+        o["user"] = n.user;
+        o["identity"] = n.identity;
+        o["known_hosts"] = n.knownHosts;
+    }
+    o["engine"] = n.engine;
+    o["run_root"] = n.runRoot;
+    o["price_per_hour"] = orNull(n.pricePerHour);
+    o["probe"] = n.probe.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(n.probe);
+    o["probed_at"] = n.probedAt > 0 ? QJsonValue(n.probedAt) : QJsonValue(QJsonValue::Null);
+    return o;
+}
+
+QJsonObject runJson(const store::RunRecord& r) {
+    return QJsonObject{{"id", r.id},
+                       {"name", r.name},
+                       {"status", r.status},
+                       {"message", r.message},
+                       {"node", r.node},
+                       {"hosts", QJsonArray::fromStringList(r.hosts)},
+                       {"run_dir", r.remoteDir},
+                       {"pid", r.pid},
+                       {"metrics_offset", r.metricsOffset},
+                       {"tags", QJsonArray::fromStringList(r.tags)},
+                       {"notes", r.notes},
+                       {"price_per_hour", orNull(r.pricePerHour)},
+                       {"created", r.createdAt},
+                       {"started", orNull(r.startedAt)},
+                       {"ended", orNull(r.endedAt)},
+                       {"last_step", orNull(r.lastStep)},
+                       {"steps_total", orNull(r.stepsTotal)}};
+}
+
+QJsonObject pointJson(const store::MetricPoint& p) {
+    QJsonObject o{{"step", p.step}};
+    for (int c = 0; c < store::kMetricColumns; ++c) {
+        const auto col = static_cast<store::MetricColumn>(c);
+        const auto v = p.value(col);
+        if (!v) continue;
+        o[QLatin1String(store::columnName(col))] =
+            store::columnIsInteger(col) ? QJsonValue(static_cast<qint64>(*v)) : QJsonValue(*v);
+    }
+    return o;
+}
+
+QJsonObject eventJson(const store::EventRecord& e) {
+    return QJsonObject{{"source", e.source}, {"kind", e.kind}, {"step", orNull(e.step)}, {"time", e.time}, {"data", e.data}};
+}
+
+QJsonObject summaryJson(const store::RunSummary& s) {
+    QJsonObject o = runJson(s.run);
+    o["steps"] = s.steps;
+    o["tokens"] = orNull(s.tokens);
+    o["elapsed_s"] = orNull(s.elapsed);
+    o["final_loss"] = orNull(s.finalLoss);
+    o["min_loss"] = orNull(s.minLoss);
+    o["min_loss_step"] = orNull(s.minLossStep);
+    o["final_val_loss"] = orNull(s.finalValLoss);
+    o["tok_s"] = orNull(s.meanTokS);
+    o["cost_usd"] = orNull(s.cost);
+    return o;
+}
+
+} // namespace bcd::cli

@@ -1,0 +1,68 @@
+#include "launch/remote_commands.h"
+
+#include "launch/launcher.h"
+
+#include <QRegularExpression>
+#include <csignal>
+
+namespace bcd::launch {
+
+using nodes::ShellCommand;
+
+ShellCommand detachedStart(const QString& dir, const QStringList& argv) {
+    // "cd DIR && CMD &" would put the whole list in a background subshell, and $! would be that
+    // subshell's pid, not the engine's: cd stands alone, and only the engine's command goes to
+    // the background, so that $! is the process that execs nohup → setsid → the engine.
+    ShellCommand c;
+    c.op("cd").arg(dir).op("|| exit 1;").op("nohup").op("setsid").args(argv);
+    c.redirect(">", dir + QStringLiteral("/engine.out"))
+        .redirect("2>", dir + QStringLiteral("/engine.err"))
+        .redirect("<", QStringLiteral("/dev/null"))
+        .op("&")
+        .op("echo $!");
+    return c;
+}
+
+ShellCommand processCommandLine(qint64 pid) {
+    return ShellCommand().op("cat").arg(QStringLiteral("/proc/%1/cmdline").arg(pid));
+}
+
+ShellCommand signalProcess(qint64 pid, int signal) {
+    ShellCommand c;
+    c.op("kill");
+    if (signal == SIGKILL) c.op("-KILL");
+    else if (signal == SIGINT) c.op("-INT");
+    else c.op("-TERM");
+    return c.arg(pid);
+}
+
+bool commandLineHas(const QByteArray& cmdline, const QString& arg) {
+    const QByteArray want = arg.toUtf8();
+    for (const QByteArray& a : cmdline.split('\0'))
+        if (a == want) return true;
+    return false;
+}
+
+MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath, const QStringList& engineArgv,
+                   bool runAsRoot, const QString& mpirun) {
+    static const QRegularExpression hostRe(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._:-]*$"));
+    if (ranks.isEmpty()) throw LaunchError(QStringLiteral("a multi-node run needs at least one node"), true);
+    MpiPlan plan;
+    for (const MpiRank& r : ranks) {
+        if (!hostRe.match(r.host).hasMatch())
+            throw LaunchError(QStringLiteral("'%1' is not a host name mpirun can use").arg(r.host), true);
+        if (r.slotCount < 1 || r.slotCount > 1024)
+            throw LaunchError(QStringLiteral("%1: %2 slots (expected 1 to 1024)").arg(r.host).arg(r.slotCount), true);
+        plan.hostfile += QStringLiteral("%1 slots=%2\n").arg(r.host).arg(r.slotCount);
+        plan.processes += r.slotCount;
+    }
+    plan.argv << mpirun;
+    if (runAsRoot) plan.argv << QStringLiteral("--allow-run-as-root");
+    plan.argv << QStringLiteral("--hostfile") << hostfilePath << QStringLiteral("-np") << QString::number(plan.processes)
+              << QStringLiteral("--map-by") << QStringLiteral("slot") << QStringLiteral("--bind-to") << QStringLiteral("none")
+              << QStringLiteral("-x") << QStringLiteral("PATH") << QStringLiteral("-x") << QStringLiteral("LD_LIBRARY_PATH");
+    plan.argv << engineArgv;
+    return plan;
+}
+
+} // namespace bcd::launch

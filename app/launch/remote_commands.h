@@ -1,0 +1,42 @@
+#pragma once
+// The command lines the workbench runs on nodes, every variable part a quoted argument
+// (nodes/shell_command.h), and the plan of a multi-node (mpirun) start.
+
+#include "nodes/shell_command.h"
+
+#include <QVector>
+
+namespace bcd::launch {
+
+// cd DIR || exit 1; nohup setsid ARGV... >DIR/engine.out 2>DIR/engine.err </dev/null & echo $!
+// The process leaves the SSH session's process group and ignores SIGHUP, so it survives the
+// workbench (and the connection) going away; the command prints its pid — the engine's own, as
+// nohup and setsid exec (a background command is no process group leader, so setsid does not fork).
+nodes::ShellCommand detachedStart(const QString& dir, const QStringList& argv);
+
+// Prints the NUL-separated command line of a process (empty for a zombie, fails when gone).
+nodes::ShellCommand processCommandLine(qint64 pid);
+
+// kill -TERM PID / kill -KILL PID.
+nodes::ShellCommand signalProcess(qint64 pid, int signal);
+
+// Whether a /proc/PID/cmdline text holds `arg` as one of its arguments.
+bool commandLineHas(const QByteArray& cmdline, const QString& arg);
+
+struct MpiRank {
+    QString host; // as the head node reaches it
+    int slotCount = 1; // processes on that host (its GPUs)
+};
+
+struct MpiPlan {
+    QString hostfile; // OpenMPI hostfile text: "HOST slots=N" per line
+    QStringList argv; // mpirun ... ENGINE train --config CONFIG
+    int processes = 0;
+};
+
+// One process per slot, ranks in host order, environment forwarded. Throws LaunchError(badInput)
+// for a host name that is not a plain host name or address, or a slot count outside 1..1024.
+MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath, const QStringList& engineArgv,
+                   bool runAsRoot, const QString& mpirun = QStringLiteral("mpirun"));
+
+} // namespace bcd::launch

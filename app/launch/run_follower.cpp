@@ -1,0 +1,150 @@
+#include "launch/run_follower.h"
+
+#include "launch/run_files.h"
+#include "nodes/ssh_session.h"
+
+#include <algorithm>
+#include <csignal>
+
+namespace bcd::launch {
+
+RunFollower::RunFollower(qint64 runId, const store::NodeRecord& node, LauncherPlugin* plugin,
+                         const LauncherContext& ctx)
+    : runId_(runId), node_(node), plugin_(plugin), ctx_(ctx), timer_(this) {
+    timer_.setSingleShot(true);
+    connect(&timer_, &QTimer::timeout, this, &RunFollower::poll);
+}
+
+RunFollower::~RunFollower() = default;
+
+int RunFollower::interval() const { return ctx_.pollMs > 0 ? ctx_.pollMs : sessionInterval_; }
+
+void RunFollower::schedule(int ms) {
+    if (!done_) timer_.start(ms);
+}
+
+void RunFollower::launch(const LaunchRequest& request) {
+    try {
+        session_ = plugin_->open(node_, ctx_);
+        sessionInterval_ = session_->pollIntervalMs();
+        at_ = session_->start(request);
+    } catch (const LaunchError& e) {
+        done_ = true;
+        session_.reset();
+        emit launchFailed(runId_, QString::fromUtf8(e.what()), e.badInput());
+        return;
+    } catch (const nodes::SshError& e) {
+        // An unknown or changed host key needs a person's decision, like bad input (CLI exit 2).
+        const bool refusal = e.kind() == nodes::SshError::Kind::HostKeyUnknown ||
+                             e.kind() == nodes::SshError::Kind::HostKeyChanged;
+        done_ = true;
+        session_.reset();
+        emit launchFailed(runId_, QString::fromUtf8(e.what()), refusal);
+        return;
+    } catch (const std::exception& e) {
+        done_ = true;
+        session_.reset();
+        emit launchFailed(runId_, QString::fromUtf8(e.what()), false);
+        return;
+    }
+    emit launched(runId_, at_);
+    follow(at_, 0);
+}
+
+void RunFollower::follow(const RunLocation& at, qint64 offset) {
+    at_ = at;
+    offset_ = offset;
+    following_ = true;
+    schedule(0);
+}
+
+void RunFollower::acknowledge(qint64 storedOffset) {
+    awaitingAck_ = false;
+    offset_ = storedOffset;
+    schedule(lastChunkFull_ ? 0 : interval());
+}
+
+void RunFollower::cancel(int graceMs) {
+    cancelRequested_ = true;
+    graceMs_ = graceMs;
+    if (!awaitingAck_) schedule(0);
+}
+
+void RunFollower::shutdown() {
+    done_ = true;
+    timer_.stop();
+    session_.reset();
+}
+
+void RunFollower::poll() {
+    if (done_ || !following_ || awaitingAck_) return;
+    try {
+        if (!session_) {
+            session_ = plugin_->open(node_, ctx_);
+            sessionInterval_ = session_->pollIntervalMs();
+            if (failures_ > 0) emit problem(runId_, QStringLiteral("reconnected to %1").arg(node_.name));
+        }
+        if (at_.pid <= 0) { // the launch was interrupted before its pid was stored
+            if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")))
+                at_.pid = parseStatusFile(*st).pid;
+        }
+        if (cancelRequested_ && !termSent_) {
+            if (session_->isRunning(at_)) {
+                session_->signal(at_, SIGTERM);
+                termDelivered_ = true;
+                emit signalSent(runId_, SIGTERM);
+            }
+            termSent_ = true;
+            killAt_ = QDeadlineTimer(graceMs_);
+        }
+
+        MetricsRead r = session_->readMetrics(at_, offset_, kChunkBytes);
+        if (r.fileSize >= 0 && r.fileSize < offset_) {
+            // Replaced or truncated: read it again from the start (ingestion is idempotent).
+            offset_ = 0;
+            r = session_->readMetrics(at_, 0, kChunkBytes);
+        }
+        failures_ = 0;
+        if (r.data.contains('\n')) {
+            awaitingAck_ = true;
+            lastChunkFull_ = r.data.size() >= kChunkBytes;
+            emit metricsRead(runId_, offset_, r.data);
+            return; // acknowledge() schedules the next read
+        }
+        if (gone_) {
+            finish();
+            return;
+        }
+        if (!session_->isRunning(at_)) {
+            // Read once more: lines may have been written between the read and the check.
+            gone_ = true;
+            schedule(0);
+            return;
+        }
+        if (termSent_ && !killed_ && killAt_.hasExpired()) {
+            session_->signal(at_, SIGKILL);
+            killed_ = true;
+            emit signalSent(runId_, SIGKILL);
+        }
+        schedule(interval());
+    } catch (const std::exception& e) {
+        session_.reset();
+        ++failures_;
+        const int wait = std::min(30000, interval() * (1 << std::min(failures_, 5)));
+        emit problem(runId_, QStringLiteral("%1 (retrying in %2 s; the run continues on the node)")
+                                 .arg(QString::fromUtf8(e.what()))
+                                 .arg(wait / 1000.0, 0, 'f', 1));
+        schedule(wait);
+    }
+}
+
+void RunFollower::finish() {
+    const auto statusJson = session_->readRunFile(at_, QStringLiteral("status.json"));
+    const auto engineErr = session_->readRunFile(at_, QStringLiteral("engine.err"));
+    const FinalState f = finalState(statusJson, engineErr, killed_, termDelivered_);
+    done_ = true;
+    timer_.stop();
+    emit ended(runId_, f.status, f.message);
+}
+
+} // namespace bcd::launch

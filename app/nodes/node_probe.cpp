@@ -1,0 +1,111 @@
+#include "nodes/node_probe.h"
+
+#include <QJsonArray>
+#include <QRegularExpression>
+
+namespace bcd::nodes {
+
+QJsonObject NodeProbe::toJson() const {
+    QJsonArray g;
+    for (const auto& x : gpus) {
+        QJsonObject o{{"index", x.index},
+                      {"name", x.name},
+                      {"uuid", x.uuid},
+                      {"memory_mib", x.memoryMiB},
+                      {"driver", x.driver}};
+        if (x.memoryUsedMiB) o["memory_used_mib"] = *x.memoryUsedMiB;
+        if (x.utilization) o["utilization"] = *x.utilization;
+        if (!x.computeCapability.isEmpty()) o["compute_capability"] = x.computeCapability;
+        g.append(o);
+    }
+    return QJsonObject{
+        {"gpus", g},
+        {"cpu_only", cpuOnly()},
+        {"gpu_source", gpuSource},
+        {"gpu_note", gpuNote},
+        {"driver", driver},
+        {"cpu", QJsonObject{{"name", cpuName}, {"threads", cpuThreads}}},
+        {"memory_bytes", memoryBytes},
+        {"arch", arch},
+        {"engine",
+         QJsonObject{{"path", engine}, {"version", engineVersion}, {"note", engineNote}}}};
+}
+
+NodeProbe NodeProbe::fromJson(const QJsonObject& o) {
+    NodeProbe p;
+    for (const auto& v : o.value("gpus").toArray()) {
+        const QJsonObject x = v.toObject();
+        GpuInfo g;
+        g.index = x.value("index").toInt();
+        g.name = x.value("name").toString();
+        g.uuid = x.value("uuid").toString();
+        g.memoryMiB = x.value("memory_mib").toInteger();
+        if (x.contains("memory_used_mib")) g.memoryUsedMiB = x.value("memory_used_mib").toInteger();
+        if (x.contains("utilization")) g.utilization = x.value("utilization").toInt();
+        g.driver = x.value("driver").toString();
+        g.computeCapability = x.value("compute_capability").toString();
+        p.gpus.push_back(g);
+    }
+    p.gpuSource = o.value("gpu_source").toString();
+    p.gpuNote = o.value("gpu_note").toString();
+    p.driver = o.value("driver").toString();
+    p.cpuName = o.value("cpu").toObject().value("name").toString();
+    p.cpuThreads = o.value("cpu").toObject().value("threads").toInt();
+    p.memoryBytes = o.value("memory_bytes").toInteger();
+    p.arch = o.value("arch").toString();
+    const QJsonObject e = o.value("engine").toObject();
+    p.engine = e.value("path").toString();
+    p.engineVersion = e.value("version").toString();
+    p.engineNote = e.value("note").toString();
+    return p;
+}
+
+QString NodeProbe::summary() const {
+    QString s;
+    if (cpuOnly()) {
+        s = QStringLiteral("CPU-only");
+        if (!gpuNote.isEmpty()) s += " (" + gpuNote + ")";
+    } else {
+        // Alike boards once, with their count: "8× NVIDIA A100-SXM4-80GB 80 GiB", in first-seen
+        // order.
+        QStringList kinds;
+        QList<int> counts;
+        for (const auto& g : gpus) {
+            const QString kind =
+                QStringLiteral("%1 %2 GiB").arg(g.name).arg(g.memoryMiB / 1024.0, 0, 'f', 0);
+            const auto at = kinds.indexOf(kind);
+            if (at < 0) {
+                kinds << kind;
+                counts << 1;
+            } else {
+                ++counts[at];
+            }
+        }
+        for (qsizetype i = 0; i < kinds.size(); ++i)
+            if (counts[i] > 1) kinds[i] = QStringLiteral("%1× %2").arg(counts[i]).arg(kinds[i]);
+        s = QStringLiteral("%1 GPU(s): %2, driver %3")
+                .arg(gpus.size())
+                .arg(kinds.join(", "), driver);
+    }
+    s += QStringLiteral("; %1, %2 threads, %3 GiB")
+             .arg(cpuName.isEmpty() ? QStringLiteral("CPU") : cpuName)
+             .arg(cpuThreads)
+             .arg(static_cast<double>(memoryBytes) / (1024.0 * 1024 * 1024), 0, 'f', 1);
+    s += engineVersion.isEmpty()
+             ? "; engine: " + (engineNote.isEmpty() ? QStringLiteral("unknown") : engineNote)
+             : "; engine " + engineVersion;
+    return s;
+}
+
+QString parseEngineVersion(const QString& out) {
+    static const QRegularExpression re(QStringLiteral("^bcd-train (\\d+\\.\\d+\\.\\d+\\S*)\\s*$"));
+    const auto m = re.match(out.trimmed());
+    return m.hasMatch() ? m.captured(1) : QString();
+}
+
+bool enginesCompatible(const QString& node, const QString& local) {
+    const QStringList a = node.split('.'), b = local.split('.');
+    return a.size() >= 2 && b.size() >= 2 && a[0] == b[0] && a[1] == b[1];
+}
+
+} // namespace bcd::nodes

@@ -1,0 +1,69 @@
+#include "store/compare.h"
+
+#include <QMap>
+#include <algorithm>
+
+namespace bcd::store {
+
+namespace {
+void flattenInto(const QJsonObject& o, const QString& prefix, QVector<QPair<QString, QJsonValue>>* out) {
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        const QString key = prefix.isEmpty() ? it.key() : prefix + '.' + it.key();
+        if (it->isObject() && !it->toObject().isEmpty()) flattenInto(it->toObject(), key, out);
+        else out->push_back({key, *it});
+    }
+}
+} // namespace
+
+QVector<QPair<QString, QJsonValue>> flattenJson(const QJsonObject& o) {
+    QVector<QPair<QString, QJsonValue>> out;
+    flattenInto(o, {}, &out);
+    return out;
+}
+
+RunSummary summarize(RunStore& store, qint64 runId) {
+    RunSummary s;
+    const auto run = store.run(runId);
+    if (!run) throw StoreError("no run " + std::to_string(runId));
+    s.run = *run;
+    s.steps = store.pointCount(runId, PointType::Step);
+    const auto steps = store.points(runId, PointType::Step);
+    for (const auto& p : steps)
+        if (const auto l = p.value(MetricColumn::Loss); l && (!s.minLoss || *l < *s.minLoss)) {
+            s.minLoss = l;
+            s.minLossStep = p.step;
+        }
+    if (!steps.isEmpty()) {
+        const MetricPoint& last = steps.back();
+        s.lastStep = last.step;
+        s.tokens = last.value(MetricColumn::Tokens);
+        s.elapsed = last.value(MetricColumn::Elapsed);
+        s.finalLoss = last.value(MetricColumn::Loss);
+        if (s.tokens && s.elapsed && *s.elapsed > 0) s.meanTokS = *s.tokens / *s.elapsed;
+        if (s.elapsed && run->pricePerHour) s.cost = *run->pricePerHour * *s.elapsed / 3600.0;
+    }
+    const auto evals = store.points(runId, PointType::Eval);
+    if (!evals.isEmpty()) s.finalValLoss = evals.back().value(MetricColumn::ValLoss);
+    return s;
+}
+
+QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs) {
+    QMap<QString, QVector<QJsonValue>> byKey; // sorted keys
+    for (qsizetype i = 0; i < configs.size(); ++i)
+        for (const auto& [key, value] : flattenJson(configs[i])) {
+            auto& values = byKey[key];
+            values.resize(configs.size(), QJsonValue(QJsonValue::Undefined));
+            values[i] = value;
+        }
+    QVector<ConfigDifference> out;
+    for (auto it = byKey.begin(); it != byKey.end(); ++it) {
+        if (it.key() == QLatin1String("output.dir")) continue;
+        auto& values = it.value();
+        values.resize(configs.size(), QJsonValue(QJsonValue::Undefined));
+        const bool same = std::all_of(values.begin(), values.end(), [&](const QJsonValue& v) { return v == values.front(); });
+        if (!same) out.push_back({it.key(), values});
+    }
+    return out;
+}
+
+} // namespace bcd::store

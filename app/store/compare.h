@@ -1,0 +1,38 @@
+#pragma once
+// Summaries of stored runs and the differences between their configs (`bcd-workbench compare`,
+// the GUI's Compare page).
+
+#include "store/run_store.h"
+
+#include <QJsonValue>
+
+namespace bcd::store {
+
+struct RunSummary {
+    RunRecord run;
+    qint64 steps = 0; // stored step points
+    std::optional<qint64> lastStep;
+    std::optional<double> tokens;    // at the last step
+    std::optional<double> elapsed;   // seconds, at the last step
+    std::optional<double> finalLoss; // at the last step
+    std::optional<double> minLoss;
+    std::optional<qint64> minLossStep;
+    std::optional<double> finalValLoss;
+    std::optional<double> meanTokS;  // tokens / elapsed
+    std::optional<double> cost;      // price per hour × elapsed hours
+};
+
+RunSummary summarize(RunStore& store, qint64 runId); // throws StoreError for an unknown run
+
+// One config key (dotted path to a leaf) whose value differs between runs; values[i] is run i's
+// (undefined when the key is absent there). output.dir differs by construction and is left out.
+struct ConfigDifference {
+    QString key;
+    QVector<QJsonValue> values;
+};
+QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs);
+
+// Leaves of a JSON object as dotted keys ("optim.lr"); arrays are leaves.
+QVector<QPair<QString, QJsonValue>> flattenJson(const QJsonObject& o);
+
+} // namespace bcd::store

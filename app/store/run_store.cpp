@@ -1,0 +1,409 @@
+#include "store/run_store.h"
+
+#include "store/run_store_impl.h"
+#include "store/schema.h"
+
+#include <QAtomicInteger>
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSaveFile>
+#include <QSqlDriver>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTextStream>
+
+namespace bcd::store {
+
+namespace status {
+bool isTerminal(const QString& s) { return s == kFinished || s == kFailed || s == kCancelled; }
+bool isValid(const QString& s) { return s == kStarting || s == kRunning || isTerminal(s); }
+} // namespace status
+
+double nowSeconds() { return static_cast<double>(QDateTime::currentMSecsSinceEpoch()) / 1000.0; }
+
+void RunStore::Impl::checkThread() const {
+    if (QThread::currentThread() != owner)
+        throw StoreError(path.toStdString() +
+                         ": RunStore used from a thread other than the one that opened it");
+}
+
+namespace {
+
+QAtomicInteger<int> g_connections{0};
+
+QString jsonText(const QJsonObject& o) {
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+QString jsonText(const QStringList& list) {
+    return QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(list)).toJson(QJsonDocument::Compact));
+}
+QJsonObject jsonObject(const QVariant& v) {
+    return QJsonDocument::fromJson(v.toString().toUtf8()).object();
+}
+QStringList jsonStrings(const QVariant& v) {
+    QStringList out;
+    for (const auto& x : QJsonDocument::fromJson(v.toString().toUtf8()).array()) out << x.toString();
+    return out;
+}
+QVariant orNull(const std::optional<double>& v) { return v ? QVariant(*v) : QVariant(); }
+QVariant orNull(const std::optional<qint64>& v) { return v ? QVariant(*v) : QVariant(); }
+QVariant orNull(const QString& s) { return s.isEmpty() ? QVariant() : QVariant(s); }
+template <class T> std::optional<T> opt(const QVariant& v) {
+    if (v.isNull()) return std::nullopt;
+    return v.value<T>();
+}
+
+QSqlQuery prepared(QSqlDatabase& db, const QString& sql) {
+    QSqlQuery q(db);
+    if (!q.prepare(sql))
+        throw StoreError(QStringLiteral("%1: %2 (in: %3)").arg(db.databaseName(), q.lastError().text(), sql).toStdString());
+    return q;
+}
+void execQuery(QSqlQuery& q) {
+    if (!q.exec())
+        throw StoreError(QStringLiteral("%1: %2").arg(q.lastQuery(), q.lastError().text()).toStdString());
+}
+
+const char* kNodeColumns = "id, name, kind, host, port, user, identity, known_hosts, engine, run_root, "
+                           "price_per_hour, probe, probed_at, created_at";
+
+NodeRecord nodeFrom(const QSqlQuery& q) {
+    NodeRecord n;
+    n.id = q.value(0).toLongLong();
+    n.name = q.value(1).toString();
+    n.kind = q.value(2).toString();
+    n.host = q.value(3).toString();
+    n.port = q.value(4).isNull() ? 22 : q.value(4).toInt();
+    n.user = q.value(5).toString();
+    n.identity = q.value(6).toString();
+    n.knownHosts = q.value(7).toString();
+    n.engine = q.value(8).toString();
+    n.runRoot = q.value(9).toString();
+    n.pricePerHour = opt<double>(q.value(10));
+    n.probe = jsonObject(q.value(11));
+    n.probedAt = q.value(12).toDouble();
+    n.createdAt = q.value(13).toDouble();
+    return n;
+}
+
+const char* kRunColumns =
+    "r.id, r.name, r.tags, r.notes, r.config, r.status, r.message, n.name, r.hosts, r.remote_dir, "
+    "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, r.last_step, "
+    "r.steps_total";
+
+RunRecord runFrom(const QSqlQuery& q) {
+    RunRecord r;
+    r.id = q.value(0).toLongLong();
+    r.name = q.value(1).toString();
+    r.tags = jsonStrings(q.value(2));
+    r.notes = q.value(3).toString();
+    r.config = jsonObject(q.value(4));
+    r.status = q.value(5).toString();
+    r.message = q.value(6).toString();
+    r.node = q.value(7).toString();
+    r.hosts = jsonStrings(q.value(8));
+    r.remoteDir = q.value(9).toString();
+    r.pid = q.value(10).toLongLong();
+    r.metricsOffset = q.value(11).toLongLong();
+    r.pricePerHour = opt<double>(q.value(12));
+    r.createdAt = q.value(13).toDouble();
+    r.startedAt = opt<double>(q.value(14));
+    r.endedAt = opt<double>(q.value(15));
+    r.lastStep = opt<qint64>(q.value(16));
+    r.stepsTotal = opt<qint64>(q.value(17));
+    return r;
+}
+
+QString csvNumber(double v, bool integer) {
+    if (integer) return QString::number(static_cast<qint64>(v));
+    return QString::number(v, 'g', QLocale::FloatingPointShortest);
+}
+
+} // namespace
+
+RunStore::RunStore(const QString& path) : d_(std::make_unique<Impl>()) {
+    d_->path = path;
+    d_->owner = QThread::currentThread();
+    d_->connection = QStringLiteral("bcd-store-%1").arg(g_connections.fetchAndAddRelaxed(1));
+    const QFileInfo fi(path);
+    if (!QDir().mkpath(fi.absolutePath()))
+        throw StoreError(path.toStdString() + ": cannot create the folder " + fi.absolutePath().toStdString());
+    if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")))
+        throw StoreError("the Qt SQLite driver (QSQLITE) is missing: install libqt6sql6-sqlite");
+    d_->db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), d_->connection);
+    d_->db.setDatabaseName(path);
+    d_->db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+    try {
+        if (!d_->db.open())
+            throw StoreError(path.toStdString() + ": cannot open: " + d_->db.lastError().text().toStdString());
+        const QVariant h = d_->db.driver()->handle();
+        if (!h.isValid() || qstrcmp(h.typeName(), "sqlite3*") != 0 || !*static_cast<sqlite3* const*>(h.constData()))
+            throw StoreError(path.toStdString() + ": the SQLite driver gave no connection handle");
+        d_->handle = *static_cast<sqlite3* const*>(h.constData());
+        schema::exec(d_->db, QStringLiteral("PRAGMA busy_timeout = 5000"));
+        {
+            // Nothing is written before the file is known to be a store this build can use: a
+            // file that is not a database fails here, a newer schema right after, and a failed
+            // migration rolls back in the file's own journal mode. Only then does the file switch
+            // to WAL (which rewrites its header).
+            QSqlQuery q(d_->db);
+            if (!q.exec(QStringLiteral("PRAGMA user_version")) || !q.next())
+                throw StoreError(path.toStdString() + ": not a usable SQLite database: " +
+                                 q.lastError().text().toStdString());
+            schema::checkKnown(q.value(0).toInt(), path);
+        }
+        d_->versionFound = schema::migrate(d_->db, path, [this] { rebuildLod(); });
+        {
+            QSqlQuery q(d_->db);
+            if (!q.exec(QStringLiteral("PRAGMA journal_mode = WAL")) || !q.next())
+                throw StoreError(path.toStdString() + ": cannot switch to WAL journaling: " +
+                                 q.lastError().text().toStdString());
+            if (q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
+                throw StoreError(path.toStdString() + ": cannot switch to WAL journaling (mode " +
+                                 q.value(0).toString().toStdString() + ")");
+        }
+        schema::exec(d_->db, QStringLiteral("PRAGMA synchronous = NORMAL"));
+        schema::exec(d_->db, QStringLiteral("PRAGMA foreign_keys = ON"));
+        QSqlQuery local = prepared(d_->db, QStringLiteral(
+            "INSERT INTO nodes(name, kind, created_at) VALUES('local', 'local', ?) ON CONFLICT(name) DO NOTHING"));
+        local.addBindValue(nowSeconds());
+        execQuery(local);
+    } catch (...) {
+        d_->finalizeAll();
+        d_->db.close();
+        d_->db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(d_->connection);
+        throw;
+    }
+}
+
+RunStore::~RunStore() {
+    d_->finalizeAll();
+    d_->db.close();
+    d_->db = QSqlDatabase();
+    QSqlDatabase::removeDatabase(d_->connection);
+}
+
+QString RunStore::path() const { return d_->path; }
+int RunStore::schemaVersion() { return schema::userVersion(d_->db); }
+int RunStore::versionFoundOnOpen() const { return d_->versionFound; }
+
+QVariant RunStore::pragma(const QString& name) {
+    d_->checkThread();
+    for (QChar c : name)
+        if (!(c.isLower() || c == '_')) throw StoreError("not a pragma name: " + name.toStdString());
+    QSqlQuery q(d_->db);
+    if (!q.exec(QStringLiteral("PRAGMA ") + name) || !q.next()) return {};
+    return q.value(0);
+}
+
+// --- Nodes -----------------------------------------------------------------------------------
+
+qint64 RunStore::addNode(const NodeRecord& n) {
+    d_->checkThread();
+    if (node(n.name)) throw StoreError("node '" + n.name.toStdString() + "' already exists");
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "INSERT INTO nodes(name, kind, host, port, user, identity, known_hosts, engine, run_root, "
+        "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+    q.addBindValue(n.name);
+    q.addBindValue(n.kind);
+    q.addBindValue(orNull(n.host));
+    q.addBindValue(n.port);
+    q.addBindValue(orNull(n.user));
+    q.addBindValue(orNull(n.identity));
+    q.addBindValue(orNull(n.knownHosts));
+    q.addBindValue(orNull(n.engine));
+    q.addBindValue(orNull(n.runRoot));
+    q.addBindValue(orNull(n.pricePerHour));
+    q.addBindValue(nowSeconds());
+    execQuery(q);
+    return q.lastInsertId().toLongLong();
+}
+
+std::optional<NodeRecord> RunStore::node(const QString& name) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM nodes WHERE name = ?").arg(QLatin1String(kNodeColumns)));
+    q.addBindValue(name);
+    execQuery(q);
+    if (!q.next()) return std::nullopt;
+    return nodeFrom(q);
+}
+
+QVector<NodeRecord> RunStore::nodes() {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM nodes ORDER BY kind != 'local', name")
+                                       .arg(QLatin1String(kNodeColumns)));
+    execQuery(q);
+    QVector<NodeRecord> out;
+    while (q.next()) out.push_back(nodeFrom(q));
+    return out;
+}
+
+void RunStore::setNodeProbe(const QString& name, const QJsonObject& probe) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE nodes SET probe = ?, probed_at = ? WHERE name = ?"));
+    q.addBindValue(jsonText(probe));
+    q.addBindValue(nowSeconds());
+    q.addBindValue(name);
+    execQuery(q);
+}
+
+void RunStore::removeNode(const QString& name) {
+    d_->checkThread();
+    if (name == QLatin1String("local")) throw StoreError("the node 'local' cannot be removed");
+    QSqlQuery used = prepared(d_->db, QStringLiteral(
+        "SELECT COUNT(*) FROM runs r JOIN nodes n ON n.id = r.node_id WHERE n.name = ?"));
+    used.addBindValue(name);
+    execQuery(used);
+    if (used.next() && used.value(0).toLongLong() > 0)
+        throw StoreError("node '" + name.toStdString() + "' has runs; it stays while they are stored");
+    QSqlQuery q = prepared(d_->db, QStringLiteral("DELETE FROM nodes WHERE name = ?"));
+    q.addBindValue(name);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no node '" + name.toStdString() + "'");
+}
+
+// --- Runs ------------------------------------------------------------------------------------
+
+qint64 RunStore::createRun(const NewRun& r) {
+    d_->checkThread();
+    const auto n = node(r.node);
+    if (!n) throw StoreError("no node '" + r.node.toStdString() + "'");
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "INSERT INTO runs(name, tags, notes, config, status, node_id, hosts, price_per_hour, "
+        "steps_total, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+    q.addBindValue(r.name);
+    q.addBindValue(jsonText(r.tags));
+    q.addBindValue(r.notes.isNull() ? QStringLiteral("") : r.notes);
+    q.addBindValue(jsonText(r.config));
+    q.addBindValue(status::kStarting);
+    q.addBindValue(n->id);
+    q.addBindValue(jsonText(r.hosts));
+    q.addBindValue(orNull(r.pricePerHour ? r.pricePerHour : n->pricePerHour));
+    q.addBindValue(orNull(r.stepsTotal));
+    q.addBindValue(nowSeconds());
+    execQuery(q);
+    return q.lastInsertId().toLongLong();
+}
+
+std::optional<RunRecord> RunStore::run(qint64 id) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
+                                                  "WHERE r.id = ?").arg(QLatin1String(kRunColumns)));
+    q.addBindValue(id);
+    execQuery(q);
+    if (!q.next()) return std::nullopt;
+    return runFrom(q);
+}
+
+QVector<RunRecord> RunStore::runs() {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
+                                                  "ORDER BY r.id").arg(QLatin1String(kRunColumns)));
+    execQuery(q);
+    QVector<RunRecord> out;
+    while (q.next()) out.push_back(runFrom(q));
+    return out;
+}
+
+void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE runs SET remote_dir = ?, pid = ? WHERE id = ?"));
+    q.addBindValue(remoteDir);
+    q.addBindValue(pid);
+    q.addBindValue(id);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
+}
+
+void RunStore::setRunStatus(qint64 id, const QString& st, const QString& message) {
+    d_->checkThread();
+    if (!status::isValid(st)) throw StoreError("not a run status: " + st.toStdString());
+    // Plain '?' placeholders: Qt's driver binds by position and does not know SQLite's ?N.
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "UPDATE runs SET status = ?, message = COALESCE(?, message), "
+        "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, "
+        "ended_at = CASE WHEN ? IN ('finished', 'failed', 'cancelled') THEN ? ELSE NULL END "
+        "WHERE id = ?"));
+    const double now = nowSeconds();
+    q.addBindValue(st);
+    q.addBindValue(message.isEmpty() ? QVariant() : QVariant(message));
+    q.addBindValue(st);
+    q.addBindValue(now);
+    q.addBindValue(st);
+    q.addBindValue(now);
+    q.addBindValue(id);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
+}
+
+void RunStore::addEvent(qint64 runId, const QString& kind, const QJsonObject& data) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "INSERT INTO events(run_id, source, kind, step, time, data) VALUES(?, 'workbench', ?, NULL, ?, ?)"));
+    q.addBindValue(runId);
+    q.addBindValue(kind);
+    q.addBindValue(nowSeconds());
+    q.addBindValue(jsonText(data));
+    execQuery(q);
+}
+
+QVector<EventRecord> RunStore::events(qint64 runId) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "SELECT id, source, kind, step, time, data FROM events WHERE run_id = ? ORDER BY id"));
+    q.addBindValue(runId);
+    execQuery(q);
+    QVector<EventRecord> out;
+    while (q.next()) {
+        EventRecord e;
+        e.id = q.value(0).toLongLong();
+        e.source = q.value(1).toString();
+        e.kind = q.value(2).toString();
+        e.step = opt<qint64>(q.value(3));
+        e.time = q.value(4).toDouble();
+        e.data = jsonObject(q.value(5));
+        out.push_back(e);
+    }
+    return out;
+}
+
+// --- CSV -------------------------------------------------------------------------------------
+
+void RunStore::writeCsv(qint64 runId, QIODevice& out) {
+    d_->checkThread();
+    QTextStream ts(&out);
+    ts << "type,step";
+    for (int c = 0; c < kMetricColumns; ++c) ts << ',' << columnName(static_cast<MetricColumn>(c));
+    ts << '\n';
+    auto steps = points(runId, PointType::Step);
+    auto evals = points(runId, PointType::Eval);
+    // Merge by step; at equal steps the step record comes first.
+    qsizetype i = 0, j = 0;
+    while (i < steps.size() || j < evals.size()) {
+        const bool takeStep = j >= evals.size() || (i < steps.size() && steps[i].step <= evals[j].step);
+        const MetricPoint& p = takeStep ? steps[i++] : evals[j++];
+        ts << (p.type == PointType::Step ? "step" : "eval") << ',' << p.step;
+        for (int c = 0; c < kMetricColumns; ++c) {
+            ts << ',';
+            const auto col = static_cast<MetricColumn>(c);
+            if (const auto v = p.value(col)) ts << csvNumber(*v, columnIsInteger(col));
+        }
+        ts << '\n';
+    }
+    ts.flush();
+}
+
+void RunStore::exportCsv(qint64 runId, const QString& file) {
+    if (!run(runId)) throw StoreError("no run " + std::to_string(runId));
+    QSaveFile f(file);
+    if (!f.open(QIODevice::WriteOnly))
+        throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
+    writeCsv(runId, f);
+    if (!f.commit()) throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
+}
+
+} // namespace bcd::store

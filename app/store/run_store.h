@@ -1,0 +1,95 @@
+#pragma once
+// RunStore: the workbench's SQLite file (DESIGN.md §4, docs/workbench.md). Nodes, runs and their
+// configs, metric points, events; idempotent ingestion of metrics.jsonl by byte offset;
+// downsampled series; CSV export.
+//
+// One RunStore is one connection and belongs to the thread that created it (Qt SQL's rule):
+// every method must be called on that thread. StoreService (store_service.h) runs one on a worker
+// thread for the GUI; the CLI uses one on its main thread.
+
+#include "store/store_types.h"
+
+#include <QByteArrayView>
+#include <QIODevice>
+#include <QVariant>
+#include <QString>
+#include <limits>
+#include <memory>
+
+namespace bcd::store {
+
+class RunStore {
+public:
+    // Opens (creating it and its folder when missing) and migrates the store; WAL, foreign keys,
+    // busy timeout. Throws StoreError naming the file.
+    explicit RunStore(const QString& path);
+    ~RunStore();
+    RunStore(const RunStore&) = delete;
+    RunStore& operator=(const RunStore&) = delete;
+
+    QString path() const;
+    int schemaVersion();
+    // The user_version the file had before this RunStore migrated it (0: a new file).
+    int versionFoundOnOpen() const;
+    // A PRAGMA's value on this connection (journal_mode, foreign_keys, busy_timeout, ...).
+    QVariant pragma(const QString& name);
+
+    // --- Nodes. "local" always exists. -------------------------------------------------------
+    qint64 addNode(const NodeRecord& node); // throws StoreError when the name is taken
+    std::optional<NodeRecord> node(const QString& name);
+    QVector<NodeRecord> nodes();
+    void setNodeProbe(const QString& name, const QJsonObject& probe);
+    // Refuses "local" and nodes that runs refer to.
+    void removeNode(const QString& name);
+
+    // --- Runs ----------------------------------------------------------------------------------
+    qint64 createRun(const NewRun& run); // status "starting"
+    std::optional<RunRecord> run(qint64 id);
+    QVector<RunRecord> runs();
+    // Where the run lives on its node and which process runs it (re-attach needs both).
+    void setRunLocation(qint64 id, const QString& remoteDir, qint64 pid);
+    // Sets the status (and started/ended times); an empty message keeps the stored one.
+    void setRunStatus(qint64 id, const QString& status, const QString& message = {});
+    // A workbench event (launch, attach, cancel, error, ...): appended, never merged.
+    void addEvent(qint64 runId, const QString& kind, const QJsonObject& data);
+
+    // --- Ingestion (ingest.cpp) ----------------------------------------------------------------
+    // Ingests bytes of the run's metrics.jsonl that start at byte `offset` of the file. Only
+    // complete lines are consumed; a torn last line is left for the next call. Points are upserted
+    // by (run, type, step) and engine events by (run, kind, step): the later record wins, so a
+    // resumed run's repeated steps and a re-read file store each step once. The new offset is
+    // written in the same transaction as the points. `offset` must equal the stored offset, or be
+    // 0 (the file was replaced or got shorter: read again from its start); otherwise nothing is
+    // written and the result says accepted = false with the stored offset.
+    IngestResult ingest(qint64 runId, qint64 offset, QByteArrayView data);
+    // Reads the file from the stored offset (from 0 when the file is now shorter) and ingests it.
+    IngestResult ingestFile(qint64 runId, const QString& metricsPath);
+
+    // --- Queries (series.cpp) ------------------------------------------------------------------
+    static constexpr qint64 kLastStep = std::numeric_limits<qint64>::max() / 2;
+    QVector<MetricPoint> points(qint64 runId, PointType type, qint64 fromStep = 0,
+                                qint64 toStep = kLastStep);
+    qint64 pointCount(qint64 runId, PointType type);
+    // At most maxBuckets buckets over [fromStep, toStep], each with the minimum and maximum of the
+    // column and the steps where they occur, so that spikes survive; exact (not sampled). Served
+    // from the levels of detail, so that a query over a million points reads a few thousand rows.
+    QVector<SeriesBucket> series(qint64 runId, MetricColumn column, qint64 fromStep, qint64 toStep,
+                                 int maxBuckets);
+    QVector<EventRecord> events(qint64 runId);
+
+    // --- CSV ----------------------------------------------------------------------------------
+    // Header: type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss; ordered by
+    // step, then type; empty cells for missing values.
+    void writeCsv(qint64 runId, QIODevice& out);
+    void exportCsv(qint64 runId, const QString& file); // atomically (QSaveFile)
+
+    // Rebuilds every level of detail from the points (used by the 1 → 2 migration).
+    void rebuildLod();
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> d_;
+};
+
+} // namespace bcd::store

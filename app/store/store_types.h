@@ -1,0 +1,128 @@
+#pragma once
+// The records the run store holds (docs/workbench.md, "Store schema").
+
+#include "store/metrics_record.h"
+
+#include <QJsonObject>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+#include <array>
+#include <optional>
+#include <stdexcept>
+
+namespace bcd::store {
+
+// A store that cannot be opened, migrated or written; the message names the file and the cause.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Run states. "starting": created, the engine not yet confirmed running.
+namespace status {
+inline const QString kStarting = QStringLiteral("starting");
+inline const QString kRunning = QStringLiteral("running");
+inline const QString kFinished = QStringLiteral("finished");
+inline const QString kFailed = QStringLiteral("failed");
+inline const QString kCancelled = QStringLiteral("cancelled");
+bool isTerminal(const QString& s);
+bool isValid(const QString& s);
+} // namespace status
+
+// Metric point types: the record type of the key (run, type, step).
+enum class PointType : int { Step = 1, Eval = 2 };
+
+// A node: the local machine ("local", always present) or an SSH host.
+struct NodeRecord {
+    qint64 id = 0;
+    QString name;
+    QString kind; // "local" | "ssh"
+    QString host;
+    int port = 22;
+    QString user;
+    QString identity;   // private key file; empty: the SSH agent and ~/.ssh's default keys
+    QString knownHosts; // empty: ~/.ssh/known_hosts
+    QString engine;     // engine path on the node; empty: bcd-train on PATH, else uploaded
+    QString runRoot;    // folder of the node's runs; empty: the default (docs/workbench.md)
+    std::optional<double> pricePerHour;
+    QJsonObject probe; // the last probe (nodes/node_probe.h), empty when never probed
+    double probedAt = 0;
+    double createdAt = 0;
+};
+
+struct NewRun {
+    QString name;
+    QStringList tags;
+    QString notes;
+    QJsonObject config; // as launched (paths resolved)
+    QString node;       // the first node's name
+    QStringList hosts;  // every node of a multi-node run, in rank order; empty for one node
+    std::optional<double> pricePerHour;
+    std::optional<qint64> stepsTotal;
+};
+
+struct RunRecord {
+    qint64 id = 0;
+    QString name;
+    QStringList tags;
+    QString notes;
+    QJsonObject config;
+    QString status;
+    QString message;
+    QString node;
+    QStringList hosts;
+    QString remoteDir; // the run folder on the node (output.dir)
+    qint64 pid = 0;    // the engine (or mpirun) process on the node; 0 unknown
+    qint64 metricsOffset = 0;
+    std::optional<double> pricePerHour;
+    double createdAt = 0;
+    std::optional<double> startedAt;
+    std::optional<double> endedAt;
+    std::optional<qint64> lastStep;
+    std::optional<qint64> stepsTotal;
+};
+
+struct MetricPoint {
+    PointType type = PointType::Step;
+    qint64 step = 0;
+    std::array<std::optional<double>, kMetricColumns> values{};
+    std::optional<double> value(MetricColumn c) const { return values[static_cast<std::size_t>(c)]; }
+};
+
+// One bucket of a downsampled series: the extremes survive, with the steps where they occur.
+struct SeriesBucket {
+    qint64 firstStep = 0; // first and last step that has a point in the bucket
+    qint64 lastStep = 0;
+    qint64 count = 0;     // points in the bucket (with or without a value of this column)
+    bool hasValue = false;
+    double min = 0;
+    qint64 minStep = 0;
+    double max = 0;
+    qint64 maxStep = 0;
+};
+
+struct EventRecord {
+    qint64 id = 0;
+    QString source; // "engine" (from metrics.jsonl) | "workbench"
+    QString kind;   // engine: the record type (start, switch, ckpt, resume, end, ...), or "malformed"
+    std::optional<qint64> step;
+    double time = 0;
+    QJsonObject data; // engine: the record itself; workbench: what happened
+};
+
+struct IngestResult {
+    bool accepted = true;  // false: the offset did not match the stored one (nothing written)
+    qint64 offset = 0;     // the stored offset after this call: bytes of the file consumed
+    qint64 points = 0;     // metric points written (inserted or replaced)
+    qint64 events = 0;
+    qint64 malformed = 0;  // complete lines that were not valid records (kept as events)
+    std::optional<qint64> lastStep;
+    QString status;        // the run's status when a record changed it, else empty
+};
+
+} // namespace bcd::store
+
+Q_DECLARE_METATYPE(bcd::store::IngestResult)
+Q_DECLARE_METATYPE(bcd::store::RunRecord)

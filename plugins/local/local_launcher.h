@@ -1,0 +1,22 @@
+#pragma once
+// The "local" launcher: bcd-train on this machine, started detached (its own session, output
+// in the run folder), so that it survives the workbench closing; the workbench re-attaches by
+// pid and run folder.
+
+#include "launch/launcher.h"
+
+#include <QObject>
+
+namespace bcd::plugins {
+
+class LocalLauncherPlugin final : public QObject, public launch::LauncherPlugin {
+    Q_OBJECT
+    Q_PLUGIN_METADATA(IID BCD_LAUNCHER_IID FILE "local.json")
+    Q_INTERFACES(bcd::launch::LauncherPlugin)
+public:
+    QString nodeKind() const override { return QStringLiteral("local"); }
+    std::unique_ptr<launch::LauncherSession> open(const store::NodeRecord& node,
+                                                  const launch::LauncherContext& ctx) override;
+};
+
+} // namespace bcd::plugins

@@ -1,0 +1,364 @@
+// bcd-workbench's command line on the local node (DESIGN.md §4): the contracts of run launch,
+// list, show, export and compare; bad input refused with one line and exit 2, the store
+// unchanged; the workbench killed mid-run and re-attached; cancel with a checkpoint; a hostile
+// run name. Real processes: the built bcd-workbench and bcd-train, the tiny preset on the CPU.
+
+#include "cli_scenarios.h"
+
+#include <QTest>
+
+using namespace bcd;
+using test::CliResult;
+using test::runCli;
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    QString dir_, model_, db_;
+    qint64 finishedA_ = 0, finishedB_ = 0;
+
+    QStringList db() const { return {QStringLiteral("--db"), db_}; }
+    CliResult cli(const QStringList& args, int timeoutMs = 120000) const {
+        return runCli(db() + args, timeoutMs);
+    }
+
+private slots:
+    void initTestCase() {
+        dir_ = test::freshDir(QStringLiteral("cli"));
+        model_ = test::tinyModel(dir_);
+        QVERIFY2(!model_.isEmpty(), "bcd-train init --preset tiny failed");
+        db_ = dir_ + QStringLiteral("/store.sqlite");
+    }
+
+    // run launch follows to the end and prints the id alone on its last stdout line; run show
+    // --json holds status and steps, each step once with the engine's loss.
+    void launchLocal() {
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/a.json"), model_, 40, 0, 1e-3);
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("local"), QStringLiteral("--tag"),
+                 QStringLiteral("first")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        static const QRegularExpression idLine(QStringLiteral("^[1-9][0-9]*$"));
+        QVERIFY2(idLine.match(r.lastLine()).hasMatch(), r.out.constData());
+        QVERIFY(r.out.endsWith('\n'));
+        finishedA_ = r.lastLine().toLongLong();
+        const QJsonObject show = test::showRun(db_, finishedA_);
+        QCOMPARE(show.value(QLatin1String("id")).toInteger(), finishedA_);
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(show.value(QLatin1String("name")).toString(),
+                 QStringLiteral("a")); // the config's base name
+        QCOMPARE(show.value(QLatin1String("node")).toString(), QStringLiteral("local"));
+        const QString bad = test::checkStepsExactlyOnce(show, 40);
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+        QVERIFY(show.value(QLatin1String("config")).toObject().contains(QStringLiteral("model")));
+        QCOMPARE(show.value(QLatin1String("last_step")).toInteger(), qint64(40));
+
+        // A second run with another learning rate, for compare.
+        const QString cfgB =
+            test::writeConfig(dir_ + QStringLiteral("/b.json"), model_, 30, 0, 3e-3);
+        const CliResult rb =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfgB,
+                 QStringLiteral("--node"), QStringLiteral("local"), QStringLiteral("--name"),
+                 QStringLiteral("run b")});
+        QVERIFY2(rb.code == 0, rb.err.constData());
+        finishedB_ = rb.lastLine().toLongLong();
+        QVERIFY(finishedB_ > finishedA_);
+        QVERIFY(test::checkStepsExactlyOnce(test::showRun(db_, finishedB_), 30).isEmpty());
+    }
+
+    void listRuns() {
+        QVERIFY(finishedB_ > 0);
+        const CliResult text = cli({QStringLiteral("run"), QStringLiteral("list")});
+        QCOMPARE(text.code, 0);
+        const QStringList lines = QString::fromUtf8(text.out).trimmed().split('\n');
+        QVERIFY(lines.size() >= 2);
+        bool seenA = false, seenB = false;
+        for (const QString& l : lines) {
+            const QStringList f = l.split('\t');
+            if (f.value(0).toLongLong() == finishedA_)
+                seenA = f.value(1) == QLatin1String("a") && f.value(2) == QLatin1String("local") &&
+                        f.value(3) == QLatin1String("finished") &&
+                        f.value(4) == QLatin1String("step 40/40");
+            if (f.value(0).toLongLong() == finishedB_) seenB = f.value(1) == QLatin1String("run b");
+        }
+        QVERIFY2(seenA && seenB, text.out.constData());
+
+        const CliResult json =
+            cli({QStringLiteral("run"), QStringLiteral("list"), QStringLiteral("--json")});
+        QCOMPARE(json.code, 0);
+        const QJsonArray arr = QJsonDocument::fromJson(json.out).array();
+        QVERIFY(arr.size() >= 2);
+        bool found = false;
+        for (const QJsonValue& v : arr) {
+            const QJsonObject o = v.toObject();
+            if (o.value(QLatin1String("id")).toInteger() != finishedA_) continue;
+            found = true;
+            QCOMPARE(o.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+            QCOMPARE(o.value(QLatin1String("steps_total")).toInteger(), qint64(40));
+            QCOMPARE(o.value(QLatin1String("tags")).toArray(), QJsonArray{QStringLiteral("first")});
+        }
+        QVERIFY(found);
+
+        // show without --json: a readable summary.
+        const CliResult show =
+            cli({QStringLiteral("run"), QStringLiteral("show"), QString::number(finishedA_)});
+        QCOMPARE(show.code, 0);
+        QVERIFY2(show.out.contains("status    finished") &&
+                     show.out.contains("40 stored, last 40 of 40"),
+                 show.out.constData());
+    }
+
+    void exportCsv() {
+        QVERIFY(finishedA_ > 0);
+        const QString csv = dir_ + QStringLiteral("/export dir/a.csv");
+        QDir().mkpath(QFileInfo(csv).path());
+        const CliResult r = cli({QStringLiteral("run"), QStringLiteral("export"),
+                                 QString::number(finishedA_), QStringLiteral("--csv"), csv});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(lines.value(0).trimmed(),
+                 QByteArray("type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss"));
+        QCOMPARE(lines.size(), 1 + 40);
+        const auto losses = test::fileStepLosses(
+            test::showRun(db_, finishedA_).value(QLatin1String("run_dir")).toString() +
+            QStringLiteral("/metrics.jsonl"));
+        for (int i = 1; i < lines.size(); ++i) {
+            const QList<QByteArray> cells = lines[i].trimmed().split(',');
+            QCOMPARE(cells.size(), 11);
+            QCOMPARE(cells[0], QByteArray("step"));
+            QCOMPARE(cells[1].toLongLong(), qint64(i));
+            QVERIFY2(qAbs(cells[4].toDouble() - losses.value(i)) <= 1e-9 * qAbs(losses.value(i)),
+                     lines[i].constData());
+        }
+    }
+
+    void compareRuns() {
+        QVERIFY(finishedB_ > 0);
+        const CliResult json = cli({QStringLiteral("compare"), QString::number(finishedA_),
+                                    QString::number(finishedB_), QStringLiteral("--json")});
+        QVERIFY2(json.code == 0, json.err.constData());
+        const QJsonObject o = QJsonDocument::fromJson(json.out).object();
+        const QJsonArray runs = o.value(QLatin1String("runs")).toArray();
+        QCOMPARE(runs.size(), 2);
+        QCOMPARE(runs[0].toObject().value(QLatin1String("id")).toInteger(), finishedA_);
+        QCOMPARE(runs[0].toObject().value(QLatin1String("steps")).toInteger(), qint64(40));
+        QCOMPARE(runs[1].toObject().value(QLatin1String("steps")).toInteger(), qint64(30));
+        const QJsonObject showA = test::showRun(db_, finishedA_);
+        const QJsonArray stepsA = showA.value(QLatin1String("steps")).toArray();
+        QCOMPARE(runs[0].toObject().value(QLatin1String("final_loss")).toDouble(),
+                 stepsA.last().toObject().value(QLatin1String("loss")).toDouble());
+        bool lrDiffers = false, stepsDiffer = false;
+        for (const QJsonValue& d : o.value(QLatin1String("config_differences")).toArray()) {
+            const QString key = d.toObject().value(QLatin1String("key")).toString();
+            const QJsonArray values = d.toObject().value(QLatin1String("values")).toArray();
+            QVERIFY2(key != QLatin1String("output.dir"),
+                     "output.dir is not a difference of substance");
+            if (key == QLatin1String("optim.lr")) lrDiffers = values == QJsonArray{1e-3, 3e-3};
+            if (key == QLatin1String("train.steps")) stepsDiffer = values == QJsonArray{40, 30};
+        }
+        QVERIFY2(lrDiffers && stepsDiffer, json.out.constData());
+
+        const CliResult text = cli(
+            {QStringLiteral("compare"), QString::number(finishedA_), QString::number(finishedB_)});
+        QCOMPARE(text.code, 0);
+        QVERIFY2(text.out.startsWith("id\tname\tstatus") &&
+                     text.out.contains("optim.lr: 0.001 | 0.003"),
+                 text.out.constData());
+        // A run compared with itself: identical configs.
+        const CliResult same = cli(
+            {QStringLiteral("compare"), QString::number(finishedA_), QString::number(finishedA_)});
+        QCOMPARE(same.code, 0);
+        QVERIFY2(same.out.contains("configs: identical"), same.out.constData());
+    }
+
+    void badInput_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("says");
+        const QString dir = test::freshDir(QStringLiteral("cli-bad"));
+        const QString broken = dir + QStringLiteral("/broken.json");
+        QFile f(broken);
+        f.open(QIODevice::WriteOnly);
+        f.write("{\"model\": {\"path\": \"m\"},\n");
+        f.close();
+        const QString good = dir + QStringLiteral("/../cli/a.json");
+        const auto launch = [](const QStringList& more) {
+            return QStringList{QStringLiteral("run"), QStringLiteral("launch")} + more;
+        };
+        QTest::newRow("missing config")
+            << launch({QStringLiteral("--config"), dir + QStringLiteral("/absent.json"),
+                       QStringLiteral("--node"), QStringLiteral("local")})
+            << QStringLiteral("absent.json");
+        QTest::newRow("bad JSON") << launch({QStringLiteral("--config"), broken,
+                                             QStringLiteral("--node"), QStringLiteral("local")})
+                                  << QStringLiteral("not valid JSON");
+        QTest::newRow("unknown node")
+            << launch({QStringLiteral("--config"), good, QStringLiteral("--node"),
+                       QStringLiteral("atlantis")})
+            << QStringLiteral("no node 'atlantis'");
+        QTest::newRow("no node") << launch({QStringLiteral("--config"), good})
+                                 << QStringLiteral("--node");
+        QTest::newRow("no config") << launch({QStringLiteral("--node"), QStringLiteral("local")})
+                                   << QStringLiteral("--config");
+        QTest::newRow("unknown option")
+            << launch({QStringLiteral("--config"), good, QStringLiteral("--node"),
+                       QStringLiteral("local"), QStringLiteral("--gpus"), QStringLiteral("8")})
+            << QStringLiteral("--gpus");
+        QTest::newRow("mixed local and ssh")
+            << launch({QStringLiteral("--config"), good, QStringLiteral("--node"),
+                       QStringLiteral("local"), QStringLiteral("--node"), QStringLiteral("local")})
+            << QStringLiteral("SSH nodes");
+        for (const char* verb : {"show", "attach", "cancel"}) {
+            QTest::newRow(qPrintable(QStringLiteral("run %1 abc").arg(QLatin1String(verb))))
+                << QStringList{QStringLiteral("run"), QLatin1String(verb), QStringLiteral("abc")}
+                << QStringLiteral("'abc' is not a run id");
+            QTest::newRow(qPrintable(QStringLiteral("run %1 0").arg(QLatin1String(verb))))
+                << QStringList{QStringLiteral("run"), QLatin1String(verb), QStringLiteral("0")}
+                << QStringLiteral("'0' is not a run id");
+            QTest::newRow(qPrintable(QStringLiteral("run %1 unknown id").arg(QLatin1String(verb))))
+                << QStringList{QStringLiteral("run"), QLatin1String(verb), QStringLiteral("987654")}
+                << QStringLiteral("no run 987654");
+        }
+        QTest::newRow("export unknown id")
+            << QStringList{QStringLiteral("run"), QStringLiteral("export"),
+                           QStringLiteral("987654"), QStringLiteral("--csv"),
+                           dir + QStringLiteral("/x.csv")}
+            << QStringLiteral("no run 987654");
+        QTest::newRow("export without file")
+            << QStringList{QStringLiteral("run"), QStringLiteral("export"), QStringLiteral("1")}
+            << QStringLiteral("--csv");
+        QTest::newRow("compare bad id")
+            << QStringList{QStringLiteral("compare"), QStringLiteral("1"), QStringLiteral("x1")}
+            << QStringLiteral("'x1' is not a run id");
+        QTest::newRow("compare unknown id")
+            << QStringList{QStringLiteral("compare"), QStringLiteral("1"), QStringLiteral("987654")}
+            << QStringLiteral("no run 987654");
+        QTest::newRow("cancel grace")
+            << QStringList{QStringLiteral("run"), QStringLiteral("cancel"), QStringLiteral("1"),
+                           QStringLiteral("--grace"), QStringLiteral("-1")}
+            << QStringLiteral("--grace");
+        QTest::newRow("unknown command")
+            << QStringList{QStringLiteral("runs")} << QStringLiteral("unknown command 'runs'");
+        QTest::newRow("node probe unknown")
+            << QStringList{QStringLiteral("node"), QStringLiteral("probe"),
+                           QStringLiteral("atlantis")}
+            << QStringLiteral("no node 'atlantis'");
+        QTest::newRow("node add bad name")
+            << QStringList{QStringLiteral("node"), QStringLiteral("add"), QStringLiteral("a b"),
+                           QStringLiteral("--host"), QStringLiteral("h")}
+            << QStringLiteral("node name 'a b'");
+        QTest::newRow("node add bad port")
+            << QStringList{QStringLiteral("node"), QStringLiteral("add"),
+                           QStringLiteral("n"),    QStringLiteral("--host"),
+                           QStringLiteral("h"),    QStringLiteral("--port"),
+                           QStringLiteral("70000")}
+            << QStringLiteral("--port");
+        QTest::newRow("node add existing")
+            << QStringList{QStringLiteral("node"), QStringLiteral("add"), QStringLiteral("local"),
+                           QStringLiteral("--host"), QStringLiteral("h")}
+            << QStringLiteral("node 'local' already exists");
+    }
+
+    // One clear line on stderr, exit 2, and nothing in the store changes.
+    void badInput() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, says);
+        QVERIFY(finishedA_ > 0);
+        const QByteArray before = test::storeSnapshot(db_);
+        QVERIFY(!before.isEmpty());
+        const CliResult r = cli(args, 60000);
+        QVERIFY2(r.code == 2, (QByteArray::number(r.code) + ": " + r.err).constData());
+        const auto [lines, line] = test::lastErrLine(r);
+        QCOMPARE(lines, 1);
+        QVERIFY2(line.startsWith("bcd-workbench: error: ") && line.contains(says.toUtf8()),
+                 line.constData());
+        QVERIFY2(r.out.isEmpty(), r.out.constData()); // no id: nothing was launched
+        QCOMPARE(test::storeSnapshot(db_), before);
+    }
+
+    // A config that the engine refuses (an unknown key): bad input too, with the engine's line.
+    void engineRefusesConfig() {
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/typo.json"), model_, 10, 0,
+                                              1e-3, QStringLiteral("train"),
+                                              QJsonObject{{"steps", 10}, {"batch_sise", 2}});
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("local")});
+        QVERIFY2(r.code == 2, (QByteArray::number(r.code) + ": " + r.err).constData());
+        QVERIFY2(r.err.contains("batch_sise"), r.err.constData());
+        QVERIFY2(test::lastErrLine(r).first == 1, r.err.constData());
+        QVERIFY(r.out.isEmpty());
+    }
+
+    void killWorkbenchAndAttach() {
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/long.json"), model_, 3000);
+        test::killWorkbenchAndAttach(db_, cfg, QStringLiteral("local"), 3000);
+    }
+
+    // Ctrl-C stops following (the run goes on); run cancel stops the run with a checkpoint.
+    void interruptThenCancel() {
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/cancel.json"), model_, 5000);
+        test::cancelWithCheckpoint(db_, cfg, QStringLiteral("local"),
+                                   test::LaunchMode::Interrupted);
+    }
+
+    // run cancel from a second workbench while the launching one still follows: both store the
+    // same points (each once) and both see the run cancelled.
+    void cancelWhileAnotherFollows() {
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/cancel2.json"), model_, 5000);
+        test::cancelWithCheckpoint(db_, cfg, QStringLiteral("local"), test::LaunchMode::Followed);
+    }
+
+    // run cancel --grace S on an engine that ignores SIGTERM: SIGKILL once S is over; cancelled,
+    // and the message says there is no final checkpoint.
+    void cancelKillsAfterGrace() {
+        const QString engine = test::writeStubbornEngine(dir_ + QStringLiteral("/stubborn-engine"));
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/stubborn.json"), model_, 5);
+        const CliResult launch = test::runCliIn(
+            dir_,
+            db() + QStringList{QStringLiteral("run"), QStringLiteral("launch"),
+                               QStringLiteral("--config"), cfg, QStringLiteral("--node"),
+                               QStringLiteral("local"), QStringLiteral("--detach")},
+            60000, engine);
+        QVERIFY2(launch.code == 0, launch.err.constData());
+        const qint64 id = launch.lastLine().toLongLong();
+        QJsonObject show = test::showRun(db_, id);
+        const qint64 pid = show.value(QLatin1String("pid")).toInteger();
+        const QString runDir = show.value(QLatin1String("run_dir")).toString();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(runDir + QStringLiteral("/status.json")), 10000);
+        QVERIFY(test::processRuns(pid, runDir + QStringLiteral("/launch.json")));
+        QElapsedTimer t;
+        t.start();
+        const CliResult cancel = test::runCliIn(
+            dir_,
+            db() + QStringList{QStringLiteral("run"), QStringLiteral("cancel"), QString::number(id),
+                               QStringLiteral("--grace"), QStringLiteral("0.8")},
+            60000, engine);
+        QVERIFY2(cancel.code == 0, // cli.h: run cancel succeeded (the run is cancelled)
+                 (QByteArray::number(cancel.code) + ' ' + cancel.err).constData());
+        QVERIFY2(t.elapsed() >= 800, "SIGKILL came before the grace period was over");
+        QVERIFY(!test::processRuns(pid, runDir + QStringLiteral("/launch.json")));
+        show = test::showRun(db_, id);
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("cancelled"));
+        QVERIFY2(
+            show.value(QLatin1String("message")).toString().contains(QStringLiteral("SIGKILL")),
+            qPrintable(show.value(QLatin1String("message")).toString()));
+        QStringList sent;
+        for (const QJsonValue& e : show.value(QLatin1String("events")).toArray())
+            if (e.toObject().value(QLatin1String("kind")).toString() == QLatin1String("signal"))
+                sent << e.toObject()
+                            .value(QLatin1String("data"))
+                            .toObject()
+                            .value(QLatin1String("signal"))
+                            .toString();
+        QCOMPARE(sent, (QStringList{QStringLiteral("SIGTERM"), QStringLiteral("SIGKILL")}));
+    }
+
+    void hostileName() { test::hostileName(db_, dir_, model_, QStringLiteral("local")); }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_workbench_cli.moc"

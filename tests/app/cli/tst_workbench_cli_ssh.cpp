@@ -1,0 +1,345 @@
+// bcd-workbench's command line against a real OpenSSH server (the fixture's sshd on 127.0.0.1):
+// host keys at `node add` (unknown: refused with the fingerprint, exit 2; accepted on request;
+// changed: always refused); CPU training launched over SSH with the node's engine and with the
+// engine uploaded; the workbench killed mid-run and re-attached; cancel with a checkpoint; a
+// hostile run name; several nodes (mpirun).
+
+#include "cli_scenarios.h"
+#include "sshd_fixture.h"
+
+#include <QStandardPaths>
+#include <QTcpServer>
+#include <QTest>
+
+using namespace bcd;
+using test::CliResult;
+using test::runCli;
+
+class TestCliSsh : public QObject {
+    Q_OBJECT
+
+    test::SshdFixture sshd_;
+    QString dir_, model_, db_, knownHosts_;
+
+    CliResult cli(const QStringList& args, int timeoutMs = 120000) const {
+        return runCli(QStringList{QStringLiteral("--db"), db_} + args, timeoutMs);
+    }
+
+    // node add NAME for the fixture's server, with its user key; more: --engine, --run-root ...
+    QStringList nodeAdd(const QString& name, const QString& knownHosts,
+                        const QStringList& more = {}) const {
+        return QStringList{QStringLiteral("node"),
+                           QStringLiteral("add"),
+                           name,
+                           QStringLiteral("--host"),
+                           QStringLiteral("127.0.0.1"),
+                           QStringLiteral("--port"),
+                           QString::number(sshd_.port()),
+                           QStringLiteral("--user"),
+                           sshd_.user(),
+                           QStringLiteral("--identity"),
+                           sshd_.userKey(),
+                           QStringLiteral("--known-hosts"),
+                           knownHosts} +
+               more;
+    }
+
+    QString runRoot(const QString& name) const {
+        return dir_ + QStringLiteral("/remote runs/") + name;
+    }
+
+    // A node for the run tests, added (and its host key accepted) unless nodeAddHostKeys did.
+    void requireNode(const QString& name = QStringLiteral("n1")) {
+        const CliResult list =
+            cli({QStringLiteral("node"), QStringLiteral("list"), QStringLiteral("--json")});
+        for (const QJsonValue& v : QJsonDocument::fromJson(list.out).array())
+            if (v.toObject().value(QLatin1String("name")).toString() == name) return;
+        const CliResult add =
+            cli(nodeAdd(name, knownHosts_,
+                        {QStringLiteral("--accept-new-host-key"), QStringLiteral("--engine"),
+                         test::trainExe(), QStringLiteral("--run-root"), runRoot(name)}));
+        QVERIFY2(add.code == 0, add.err.constData());
+    }
+
+private slots:
+    void initTestCase() {
+        dir_ = test::freshDir(QStringLiteral("cli-ssh"));
+        if (!sshd_.start(dir_ + QStringLiteral("/sshd"))) QSKIP(qPrintable(sshd_.skipReason()));
+        model_ = test::tinyModel(dir_);
+        QVERIFY2(!model_.isEmpty(), "bcd-train init --preset tiny failed");
+        db_ = dir_ + QStringLiteral("/store.sqlite");
+        knownHosts_ = dir_ + QStringLiteral("/known_hosts");
+    }
+
+    void nodeAddHostKeys() {
+        // Unknown key: refused, with the fingerprint to check; nothing stored, nothing trusted.
+        const CliResult unknown = cli(nodeAdd(QStringLiteral("n1"), knownHosts_,
+                                              {QStringLiteral("--engine"), test::trainExe()}));
+        QVERIFY2(unknown.code == 2,
+                 (QByteArray::number(unknown.code) + ' ' + unknown.err).constData());
+        QCOMPARE(test::lastErrLine(unknown).first, 1);
+        QVERIFY2(unknown.err.contains(sshd_.hostFingerprint().toUtf8()), unknown.err.constData());
+        QVERIFY2(unknown.err.contains("--accept-new-host-key"), unknown.err.constData());
+        QVERIFY(!QFile::exists(knownHosts_) || QFileInfo(knownHosts_).size() == 0);
+        CliResult list =
+            cli({QStringLiteral("node"), QStringLiteral("list"), QStringLiteral("--json")});
+        QCOMPARE(list.code, 0);
+        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 1); // local only
+
+        // Accepted with another fingerprint than the server's: refused all the same.
+        const CliResult wrongPrint = cli(nodeAdd(
+            QStringLiteral("n1"), knownHosts_,
+            {QStringLiteral(
+                "--accept-new-host-key=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")}));
+        QVERIFY2(wrongPrint.code == 2, wrongPrint.err.constData());
+        QVERIFY(!QFile::exists(knownHosts_) || QFileInfo(knownHosts_).size() == 0);
+
+        // Accepted: stored in known_hosts, the node added and probed (its engine runs there).
+        const CliResult accepted =
+            cli(nodeAdd(QStringLiteral("n1"), knownHosts_,
+                        {QStringLiteral("--accept-new-host-key=") + sshd_.hostFingerprint(),
+                         QStringLiteral("--engine"), test::trainExe(), QStringLiteral("--run-root"),
+                         runRoot(QStringLiteral("n1"))}));
+        QVERIFY2(accepted.code == 0, accepted.err.constData());
+        QVERIFY2(accepted.out.contains(sshd_.hostFingerprint().toUtf8()) &&
+                     accepted.out.contains("accepted"),
+                 accepted.out.constData());
+        QVERIFY(QFileInfo(knownHosts_).size() > 0);
+        const CliResult probe = cli({QStringLiteral("node"), QStringLiteral("probe"),
+                                     QStringLiteral("n1"), QStringLiteral("--json")});
+        QVERIFY2(probe.code == 0, probe.err.constData());
+        const QJsonObject p =
+            QJsonDocument::fromJson(probe.out).object().value(QLatin1String("probe")).toObject();
+        QCOMPARE(
+            p.value(QLatin1String("engine")).toObject().value(QLatin1String("version")).toString(),
+            QStringLiteral("0.1.0"));
+        QCOMPARE(p.value(QLatin1String("cpu_only")).toBool(), true);
+
+        // Known now: a second node on the same server needs no acceptance.
+        const CliResult second =
+            cli(nodeAdd(QStringLiteral("n2"), knownHosts_, {QStringLiteral("--no-probe")}));
+        QVERIFY2(second.code == 0, second.err.constData());
+        QVERIFY(!second.out.contains("accepted"));
+
+        // Changed key (known_hosts holds another key for this host and port): refused, even when
+        // asked to accept new keys; the file is left as it was.
+        const QString changed = dir_ + QStringLiteral("/known_hosts_changed");
+        {
+            QFile f(changed);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(sshd_.otherKnownHostsLine().toUtf8());
+        }
+        QFile before(changed);
+        QVERIFY(before.open(QIODevice::ReadOnly));
+        const QByteArray original = before.readAll();
+        for (const QStringList& more :
+             {QStringList{}, QStringList{QStringLiteral("--accept-new-host-key")}}) {
+            const CliResult r = cli(nodeAdd(QStringLiteral("n3"), changed, more));
+            QVERIFY2(r.code == 2, (QByteArray::number(r.code) + ' ' + r.err).constData());
+            QCOMPARE(test::lastErrLine(r).first, 1);
+            QVERIFY2(r.err.contains("CHANGED"), r.err.constData());
+            QFile after(changed);
+            QVERIFY(after.open(QIODevice::ReadOnly));
+            QCOMPARE(after.readAll(), original);
+        }
+        list = cli({QStringLiteral("node"), QStringLiteral("list"), QStringLiteral("--json")});
+        QStringList names;
+        for (const QJsonValue& v : QJsonDocument::fromJson(list.out).array())
+            names << v.toObject().value(QLatin1String("name")).toString();
+        QCOMPARE(names, (QStringList{QStringLiteral("local"), QStringLiteral("n1"),
+                                     QStringLiteral("n2")}));
+    }
+
+    // Not a refusal but a failure (exit 1): a key the server does not accept, a port where no
+    // server listens. One line each; nothing stored.
+    void nodeAddFailures() {
+        QStringList args =
+            nodeAdd(QStringLiteral("denied"), knownHosts_,
+                    {QStringLiteral("--accept-new-host-key"), QStringLiteral("--no-probe")});
+        args[args.indexOf(sshd_.userKey())] = sshd_.wrongUserKey();
+        const CliResult denied = cli(args);
+        QVERIFY2(denied.code == 1,
+                 (QByteArray::number(denied.code) + ' ' + denied.err).constData());
+        QCOMPARE(test::lastErrLine(denied).first, 1);
+
+        QTcpServer closed; // a free port, then nobody listens there
+        QVERIFY(closed.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = closed.serverPort();
+        closed.close();
+        QStringList unreachable =
+            nodeAdd(QStringLiteral("gone"), knownHosts_,
+                    {QStringLiteral("--accept-new-host-key"), QStringLiteral("--no-probe")});
+        unreachable[unreachable.indexOf(QString::number(sshd_.port()))] = QString::number(port);
+        const CliResult gone = cli(unreachable);
+        QVERIFY2(gone.code == 1, (QByteArray::number(gone.code) + ' ' + gone.err).constData());
+        QCOMPARE(test::lastErrLine(gone).first, 1);
+
+        const CliResult list =
+            cli({QStringLiteral("node"), QStringLiteral("list"), QStringLiteral("--json")});
+        for (const QJsonValue& v : QJsonDocument::fromJson(list.out).array()) {
+            const QString name = v.toObject().value(QLatin1String("name")).toString();
+            QVERIFY2(name != QLatin1String("denied") && name != QLatin1String("gone"),
+                     qPrintable(name));
+        }
+    }
+
+    // CPU training on the node, with the node's engine (--engine): finished, every step once.
+    void launchWithNodeEngine() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/ssh-a.json"), model_, 30);
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        bool ok = false;
+        const qint64 id = r.lastLine().toLongLong(&ok);
+        QVERIFY2(ok && id > 0, r.out.constData());
+        const QJsonObject show = test::showRun(db_, id);
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(show.value(QLatin1String("node")).toString(), QStringLiteral("n1"));
+        const QString runDir = show.value(QLatin1String("run_dir")).toString();
+        QCOMPARE(runDir, QFileInfo(runRoot(QStringLiteral("n1"))).canonicalFilePath() +
+                             QStringLiteral("/%1-ssh-a").arg(id));
+        const QString bad = test::checkStepsExactlyOnce(show, 30);
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+        // The inputs were uploaded into the run folder; the engine read them there.
+        const QJsonObject launched = test::readJsonFile(runDir + QStringLiteral("/launch.json"));
+        QVERIFY(launched.value(QLatin1String("model"))
+                    .toObject()
+                    .value(QLatin1String("path"))
+                    .toString()
+                    .startsWith(runDir + QStringLiteral("/inputs/")));
+        QVERIFY(QFile::exists(runDir + QStringLiteral("/final/model.safetensors")));
+    }
+
+    // A node without --engine, and no bcd-train on its PATH: this machine's engine is uploaded.
+    void launchUploadsEngine() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        nodes::SshSession ssh(sshd_.endpoint(knownHosts_));
+        if (ssh.exec(QStringLiteral("command -v bcd-train")).exitStatus == 0)
+            QSKIP("bcd-train is on the node's PATH: nothing would be uploaded");
+        const CliResult add =
+            cli(nodeAdd(QStringLiteral("bare"), knownHosts_,
+                        {QStringLiteral("--run-root"), runRoot(QStringLiteral("bare"))}));
+        QVERIFY2(add.code == 0, add.err.constData());
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/ssh-upload.json"), model_, 20);
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("bare")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QJsonObject show = test::showRun(db_, r.lastLine().toLongLong());
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+        QVERIFY(test::checkStepsExactlyOnce(show, 20).isEmpty());
+        const QString uploaded =
+            runRoot(QStringLiteral("bare")) + QStringLiteral("/.engine/0.1.0/bcd-train");
+        QVERIFY2(QFileInfo(uploaded).isExecutable(), qPrintable(uploaded));
+        QFile a(uploaded), b(test::trainExe());
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        QVERIFY(a.readAll() == b.readAll());
+        QVERIFY(test::readJsonFile(show.value(QLatin1String("run_dir")).toString() +
+                                   QStringLiteral("/run.json"))
+                    .contains(QStringLiteral("engine")));
+    }
+
+    void killWorkbenchAndAttach() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/ssh-long.json"), model_, 4000);
+        test::killWorkbenchAndAttach(db_, cfg, QStringLiteral("n1"), 4000);
+    }
+
+    void cancelWithCheckpoint() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/ssh-cancel.json"), model_, 5000);
+        test::cancelWithCheckpoint(db_, cfg, QStringLiteral("n1"), test::LaunchMode::Detached);
+    }
+
+    void hostileName() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        test::hostileName(db_, dir_, model_, QStringLiteral("n1"), QDir::homePath());
+    }
+
+    // The node's host key changed after it was added: the launch is refused like bad input
+    // (exit 2, one line), nothing starts, known_hosts stays as it is.
+    void launchRefusesChangedHostKey() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString known = dir_ + QStringLiteral("/known_hosts_moved");
+        QFile::remove(known);
+        QVERIFY(QFile::copy(knownHosts_, known));
+        const CliResult add =
+            cli(nodeAdd(QStringLiteral("moved"), known,
+                        {QStringLiteral("--no-probe"), QStringLiteral("--engine"), test::trainExe(),
+                         QStringLiteral("--run-root"), runRoot(QStringLiteral("moved"))}));
+        QVERIFY2(add.code == 0, add.err.constData());
+        {
+            QFile f(known);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(sshd_.otherKnownHostsLine().toUtf8());
+        }
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/ssh-moved.json"), model_, 10);
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("moved")});
+        QVERIFY2(r.code == 2, (QByteArray::number(r.code) + ' ' + r.err).constData());
+        const auto [lines, line] = test::lastErrLine(r);
+        QCOMPARE(lines, 1);
+        QVERIFY2(line.contains("CHANGED"), line.constData());
+        QVERIFY(r.out.isEmpty());
+        QVERIFY(!QDir(runRoot(QStringLiteral("moved"))).exists()); // nothing reached the node
+        QFile f(known);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), sshd_.otherKnownHostsLine().toUtf8());
+    }
+
+    // Several nodes: one mpirun from the first. Without mpirun on the head the launch fails with
+    // a clear message instead of a pid that dies at once.
+    void severalNodes() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        requireNode(QStringLiteral("n2"));
+        if (QTest::currentTestFailed()) return;
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/ssh-multi.json"), model_, 10);
+        const CliResult mixed =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1"), QStringLiteral("--node"),
+                 QStringLiteral("local")});
+        QVERIFY2(mixed.code == 2 && mixed.err.contains("needs SSH nodes"), mixed.err.constData());
+
+        nodes::SshSession ssh(sshd_.endpoint(knownHosts_));
+        if (ssh.exec(QStringLiteral("command -v mpirun")).exitStatus == 0)
+            QSKIP("mpirun is installed: a live multi-node run needs the engine's MPI backend on "
+                  "two hosts (not testable here)");
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1"), QStringLiteral("--node"),
+                 QStringLiteral("n2")});
+        QVERIFY2(r.code == 1, (QByteArray::number(r.code) + ' ' + r.err).constData());
+        const auto [lines, line] = test::lastErrLine(r);
+        QCOMPARE(lines, 1);
+        QVERIFY2(line.contains("mpirun is not on its PATH") && line.contains("n1"),
+                 line.constData());
+        QVERIFY(r.out.isEmpty());
+        const CliResult list =
+            cli({QStringLiteral("run"), QStringLiteral("list"), QStringLiteral("--json")});
+        QJsonObject last;
+        for (const QJsonValue& v : QJsonDocument::fromJson(list.out).array())
+            if (v.toObject().value(QLatin1String("id")).toInteger() >
+                last.value(QLatin1String("id")).toInteger())
+                last = v.toObject();
+        QCOMPARE(last.value(QLatin1String("status")).toString(), QStringLiteral("failed"));
+        QCOMPARE(last.value(QLatin1String("hosts")).toArray(),
+                 (QJsonArray{QStringLiteral("n1"), QStringLiteral("n2")}));
+        QVERIFY(last.value(QLatin1String("message")).toString().contains(QStringLiteral("mpirun")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliSsh)
+#include "tst_workbench_cli_ssh.moc"
