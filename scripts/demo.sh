@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, and runs the headless demo through the
-# workbench — a short BCD training of the `small` preset on the bundled Shakespeare corpus,
-# launched, followed and stored by `bcd-workbench`, then a sample of the trained model's text.
+# The main job: installs what is needed, builds, runs a demo through the workbench — a short BCD
+# training of the `small` preset on the bundled Shakespeare corpus, launched, followed and stored
+# by `bcd-workbench`, then a sample of the trained model's text — and opens the workbench's window
+# on that store (the run in Runs, Monitor, Compare).
+#   scripts/demo.sh              with a display: the window opens at the end
+#   scripts/demo.sh --headless   no window (also chosen when there is no display)
 set -euo pipefail
+headless=0
+if [ "${1:-}" = "--headless" ] || { [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; }; then headless=1; fi
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-BCD_BUILD_TARGET=bcd-workbench scripts/build.sh   # also builds bcd-train and the launcher plugins
+BCD_BUILD_TARGET=bcd-workbench scripts/build.sh   # also builds bcd-train, the plugins and the GUI
 
 bin=build/engine/bcd-train
 wb=build/bin/bcd-workbench
@@ -48,3 +53,12 @@ run_dir=$(ls -d "$out/runs/$id"-*)   # local runs live in the store's folder: ru
 echo
 echo "== bcd-train sample from the trained model ($run_dir/final)"
 "$bin" sample --model "$run_dir/final" --prompt $'ROMEO.\n' --max-new 300 --temperature 0.7 --seed 3
+
+echo
+if [ "$headless" = 1 ]; then
+    echo "== done (headless). With a display, open the workbench on this store:"
+    echo "   $wb --db $db"
+else
+    echo "== the workbench's window, on this store (close it to finish)"
+    "$wb" --db "$db"
+fi

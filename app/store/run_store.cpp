@@ -251,6 +251,40 @@ void RunStore::setNodeProbe(const QString& name, const QJsonObject& probe) {
     execQuery(q);
 }
 
+void RunStore::updateNode(const NodeRecord& n) {
+    d_->checkThread();
+    const auto old = node(n.name);
+    if (!old) throw StoreError("no node '" + n.name.toStdString() + "'");
+    const bool local = old->kind == QLatin1String("local");
+    if (local) {
+        if (n.kind != old->kind || n.host != old->host)
+            throw StoreError("the node 'local' is this machine: its kind and host cannot change");
+    } else if (n.kind == QLatin1String("local")) {
+        throw StoreError("node '" + n.name.toStdString() + "' cannot become a local node");
+    }
+    const bool connectionChanged = n.host != old->host || n.port != old->port || n.user != old->user ||
+                                   n.identity != old->identity || n.knownHosts != old->knownHosts;
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "UPDATE nodes SET kind = ?, host = ?, port = ?, user = ?, identity = ?, known_hosts = ?, "
+        "engine = ?, run_root = ?, price_per_hour = ?, "
+        "probe = CASE WHEN ? THEN NULL ELSE probe END, "
+        "probed_at = CASE WHEN ? THEN NULL ELSE probed_at END WHERE name = ?"));
+    q.addBindValue(n.kind);
+    q.addBindValue(orNull(n.host));
+    q.addBindValue(n.port);
+    q.addBindValue(orNull(n.user));
+    q.addBindValue(orNull(n.identity));
+    q.addBindValue(orNull(n.knownHosts));
+    q.addBindValue(orNull(n.engine));
+    q.addBindValue(orNull(n.runRoot));
+    q.addBindValue(orNull(n.pricePerHour));
+    q.addBindValue(connectionChanged ? 1 : 0);
+    q.addBindValue(connectionChanged ? 1 : 0);
+    q.addBindValue(n.name);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no node '" + n.name.toStdString() + "'");
+}
+
 void RunStore::removeNode(const QString& name) {
     d_->checkThread();
     if (name == QLatin1String("local")) throw StoreError("the node 'local' cannot be removed");
@@ -307,6 +341,19 @@ QVector<RunRecord> RunStore::runs() {
     QVector<RunRecord> out;
     while (q.next()) out.push_back(runFrom(q));
     return out;
+}
+
+void RunStore::updateRunInfo(qint64 id, const QString& name, const QStringList& tags,
+                             const QString& notes) {
+    d_->checkThread();
+    if (name.trimmed().isEmpty()) throw StoreError("run " + std::to_string(id) + ": the name is empty");
+    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE runs SET name = ?, tags = ?, notes = ? WHERE id = ?"));
+    q.addBindValue(name);
+    q.addBindValue(jsonText(tags));
+    q.addBindValue(notes.isNull() ? QStringLiteral("") : notes);
+    q.addBindValue(id);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
 }
 
 void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid) {

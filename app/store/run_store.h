@@ -39,12 +39,19 @@ public:
     std::optional<NodeRecord> node(const QString& name);
     QVector<NodeRecord> nodes();
     void setNodeProbe(const QString& name, const QJsonObject& probe);
+    // Rewrites the settings of the node named node.name (runs that refer to it keep referring to
+    // it). Keeps its id and creation time; keeps the last probe unless a connection field (host,
+    // port, user, identity, known_hosts) changed, which clears it. "local" takes only the engine,
+    // run root and price: its kind and host cannot change. Throws StoreError for an unknown node.
+    void updateNode(const NodeRecord& node);
     // Refuses "local" and nodes that runs refer to.
     void removeNode(const QString& name);
 
     // --- Runs ----------------------------------------------------------------------------------
     qint64 createRun(const NewRun& run); // status "starting"
     std::optional<RunRecord> run(qint64 id);
+    // The user's description of a run; throws StoreError for an unknown run or an empty name.
+    void updateRunInfo(qint64 id, const QString& name, const QStringList& tags, const QString& notes);
     QVector<RunRecord> runs();
     // Where the run lives on its node and which process runs it (re-attach needs both).
     void setRunLocation(qint64 id, const QString& remoteDir, qint64 pid);

@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QRandomGenerator>
 #include <QTest>
+#include <functional>
 #include <thread>
 
 using namespace bcd::store;
@@ -356,6 +357,113 @@ private slots:
         QVERIFY(probed->probedAt > 1.6e9);
     }
 
+    void updateNodeKeepsIdAndProbe() {
+        RunStore s(freshDir(QStringLiteral("run_store/update_node")) + QStringLiteral("/store.sqlite"));
+        NodeRecord n;
+        n.name = QStringLiteral("gpu1");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("10.0.0.5");
+        n.port = 2200;
+        n.user = QStringLiteral("bob");
+        n.identity = QStringLiteral("/keys/id");
+        n.knownHosts = QStringLiteral("/keys/known_hosts");
+        n.pricePerHour = 2.5;
+        const qint64 id = s.addNode(n);
+        const qint64 runId = bcd::test::addRun(s, QStringLiteral("on-gpu1"), QStringLiteral("gpu1"));
+        s.setNodeProbe(QStringLiteral("gpu1"), QJsonObject{{"gpus", 2}});
+        const NodeRecord before = *s.node(QStringLiteral("gpu1"));
+        QVERIFY(before.probedAt > 0);
+
+        // Settings that do not touch the connection: the probe, id and creation time stay.
+        NodeRecord edit = before;
+        edit.engine = QStringLiteral("/opt/bcd-train");
+        edit.runRoot = QStringLiteral("/scratch/runs");
+        edit.pricePerHour = 4.0;
+        edit.createdAt = 1; // ignored
+        edit.id = 999;      // ignored
+        s.updateNode(edit);
+        auto got = s.node(QStringLiteral("gpu1"));
+        QCOMPARE(got->id, id);
+        QCOMPARE(got->createdAt, before.createdAt);
+        QCOMPARE(got->engine, edit.engine);
+        QCOMPARE(got->runRoot, edit.runRoot);
+        QCOMPARE(got->pricePerHour, std::optional<double>(4.0));
+        QCOMPARE(got->probe.value(QLatin1String("gpus")).toInt(), 2);
+        QCOMPARE(got->probedAt, before.probedAt);
+        QCOMPARE(got->host, n.host);
+        QCOMPARE(got->port, 2200);
+        QCOMPARE(s.run(runId)->node, QStringLiteral("gpu1")); // the run still refers to it
+
+        // A price can be cleared.
+        edit.pricePerHour.reset();
+        s.updateNode(edit);
+        QVERIFY(!s.node(QStringLiteral("gpu1"))->pricePerHour);
+
+        // Each connection field clears the probe.
+        const QList<std::function<void(NodeRecord&)>> changes = {
+            [](NodeRecord& r) { r.host = QStringLiteral("10.0.0.6"); },
+            [](NodeRecord& r) { r.port = 2201; },
+            [](NodeRecord& r) { r.user = QStringLiteral("alice"); },
+            [](NodeRecord& r) { r.identity = QStringLiteral("/keys/other"); },
+            [](NodeRecord& r) { r.knownHosts = QStringLiteral(""); },
+        };
+        for (qsizetype i = 0; i < changes.size(); ++i) {
+            s.setNodeProbe(QStringLiteral("gpu1"), QJsonObject{{"gpus", 2}});
+            NodeRecord c = *s.node(QStringLiteral("gpu1"));
+            changes[i](c);
+            s.updateNode(c);
+            got = s.node(QStringLiteral("gpu1"));
+            QVERIFY2(got->probe.isEmpty(), qPrintable(QString::number(i)));
+            QCOMPARE(got->probedAt, 0.0);
+            QCOMPARE(got->host, c.host);
+            QCOMPARE(got->port, c.port);
+            QCOMPARE(got->user, c.user);
+            QCOMPARE(got->identity, c.identity);
+            QCOMPARE(got->knownHosts, c.knownHosts);
+            QCOMPARE(got->id, id);
+        }
+        QCOMPARE(s.nodes().size(), 2);
+
+        // An unknown node, and an SSH node turned local, are refused.
+        NodeRecord ghost = n;
+        ghost.name = QStringLiteral("ghost");
+        QVERIFY(storeError([&] { s.updateNode(ghost); }).contains(QLatin1String("ghost")));
+        QVERIFY(!s.node(QStringLiteral("ghost")));
+        NodeRecord toLocal = *s.node(QStringLiteral("gpu1"));
+        toLocal.kind = QStringLiteral("local");
+        QVERIFY(!storeError([&] { s.updateNode(toLocal); }).isEmpty());
+        QCOMPARE(s.node(QStringLiteral("gpu1"))->kind, QStringLiteral("ssh"));
+    }
+
+    void updateNodeLocal() {
+        RunStore s(freshDir(QStringLiteral("run_store/update_local")) + QStringLiteral("/store.sqlite"));
+        s.setNodeProbe(QStringLiteral("local"), QJsonObject{{"cpu_threads", 8}});
+        const NodeRecord local = *s.node(QStringLiteral("local"));
+        // Its price, engine and run root can change; the probe stays.
+        NodeRecord edit = local;
+        edit.pricePerHour = 0.25;
+        edit.runRoot = QStringLiteral("/data/runs");
+        s.updateNode(edit);
+        auto got = s.node(QStringLiteral("local"));
+        QCOMPARE(got->pricePerHour, std::optional<double>(0.25));
+        QCOMPARE(got->runRoot, QStringLiteral("/data/runs"));
+        QCOMPARE(got->kind, QStringLiteral("local"));
+        QCOMPARE(got->id, local.id);
+        QCOMPARE(got->probe.value(QLatin1String("cpu_threads")).toInt(), 8);
+        // Its host and kind cannot.
+        NodeRecord host = *got;
+        host.host = QStringLiteral("elsewhere");
+        QVERIFY(storeError([&] { s.updateNode(host); }).contains(QLatin1String("local")));
+        NodeRecord kind = *got;
+        kind.kind = QStringLiteral("ssh");
+        kind.host = QStringLiteral("h");
+        QVERIFY(storeError([&] { s.updateNode(kind); }).contains(QLatin1String("local")));
+        got = s.node(QStringLiteral("local"));
+        QCOMPARE(got->kind, QStringLiteral("local"));
+        QVERIFY(got->host.isEmpty());
+        QCOMPARE(got->pricePerHour, std::optional<double>(0.25));
+    }
+
     // --- Runs -------------------------------------------------------------------------------
 
     void runsAndStatus() {
@@ -443,6 +551,51 @@ private slots:
         QCOMPARE(s.run(id)->remoteDir, QStringLiteral("/scratch/runs/1-first"));
         QCOMPARE(s.run(id)->pid, qint64(31337));
         QVERIFY(!storeError([&] { s.setRunLocation(9999, QStringLiteral("/x"), 1); }).isEmpty());
+    }
+
+    void updateRunInfo() {
+        RunStore s(freshDir(QStringLiteral("run_store/run_info")) + QStringLiteral("/store.sqlite"));
+        NewRun nr;
+        nr.name = QStringLiteral("first");
+        nr.tags = QStringList{"bcd"};
+        nr.notes = QStringLiteral("old");
+        nr.node = QStringLiteral("local");
+        nr.config = QJsonObject{{"optim", QJsonObject{{"lr", 0.01}}}};
+        nr.pricePerHour = 1.0;
+        const qint64 id = s.createRun(nr);
+        const qint64 other = bcd::test::addRun(s, QStringLiteral("other"));
+        s.setRunStatus(id, status::kRunning, QStringLiteral("msg"));
+        const RunRecord before = *s.run(id);
+
+        s.updateRunInfo(id, QStringLiteral("renamed"), {QStringLiteral("sweep"), QStringLiteral("lr 3e-3")},
+                        QStringLiteral("line one\nline two"));
+        auto r = s.run(id);
+        QCOMPARE(r->name, QStringLiteral("renamed"));
+        QCOMPARE(r->tags, (QStringList{"sweep", "lr 3e-3"}));
+        QCOMPARE(r->notes, QStringLiteral("line one\nline two"));
+        // Nothing else changes.
+        QCOMPARE(r->config, before.config);
+        QCOMPARE(r->status, status::kRunning);
+        QCOMPARE(r->message, QStringLiteral("msg"));
+        QCOMPARE(r->pricePerHour, before.pricePerHour);
+        QCOMPARE(r->createdAt, before.createdAt);
+        QCOMPARE(r->startedAt, before.startedAt);
+        QCOMPARE(s.run(other)->name, QStringLiteral("other"));
+
+        // Tags and notes can be emptied.
+        s.updateRunInfo(id, QStringLiteral("renamed"), {}, QString());
+        r = s.run(id);
+        QVERIFY(r->tags.isEmpty());
+        QCOMPARE(r->notes, QString(""));
+
+        // An empty name and an unknown run are refused and change nothing.
+        QVERIFY(!storeError([&] { s.updateRunInfo(id, QString(), {"x"}, QStringLiteral("n")); }).isEmpty());
+        QVERIFY(!storeError([&] { s.updateRunInfo(id, QStringLiteral("  "), {"x"}, {}); }).isEmpty());
+        QCOMPARE(s.run(id)->name, QStringLiteral("renamed"));
+        QVERIFY(s.run(id)->tags.isEmpty());
+        QVERIFY(storeError([&] { s.updateRunInfo(9999, QStringLiteral("x"), {}, {}); })
+                    .contains(QLatin1String("9999")));
+        QVERIFY(!s.run(9999));
     }
 
     void workbenchEventsAppend() {

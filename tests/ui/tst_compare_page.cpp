@@ -1,0 +1,156 @@
+// The Compare page: overlaid curves, the config diff with and without "differences only", the
+// summary table against the store, export of PNG, PDF and CSV.
+
+#include "chart_test_runs.h"
+#include "store/compare.h"
+#include "ui/pages/compare_page.h"
+#include "ui/widgets/metric_chart.h"
+#include "ui/workbench.h"
+
+#include <QCheckBox>
+#include <QImage>
+#include <QTableWidget>
+#include <QtTest>
+#include <memory>
+
+using namespace bcd;
+using namespace bcd::ui;
+
+class TstComparePage : public QObject {
+    Q_OBJECT
+    QString dir_;
+    std::unique_ptr<Workbench> wb_;
+    QList<qint64> ids_;
+
+    static QJsonObject config(double lr, int steps, const QString& out) {
+        return QJsonObject{
+            {"model", QJsonObject{{"path", "models/tiny"}}},
+            {"data", QJsonObject{{"train", "train.txt"}, {"seq_len", 32}}},
+            {"optim", QJsonObject{{"lr", lr}, {"name", "adamw"}}},
+            {"train", QJsonObject{{"steps", steps}, {"batch_size", 2}}},
+            {"output", QJsonObject{{"dir", out}}},
+        };
+    }
+    static QStringList column(QTableWidget* t, int c) {
+        QStringList out;
+        for (int r = 0; r < t->rowCount(); ++r)
+            out << (t->item(r, c) ? t->item(r, c)->text() : QString());
+        return out;
+    }
+
+private slots:
+    void initTestCase() {
+        dir_ = test::freshDir(QStringLiteral("compare"));
+        wb_ = std::make_unique<Workbench>(dir_ + "/store.sqlite");
+        test::writeMetrics(dir_ + "/a", 300, 50, 25);
+        test::writeMetrics(dir_ + "/b", 500, 100, 0, -0.5);
+        test::writeMetrics(dir_ + "/c", 100, 0, 0, 0.3);
+        ids_ << test::storeRun(wb_->store(), "a", dir_ + "/a", config(1e-3, 300, dir_ + "/a"), 2.0,
+                               300)
+                    .id;
+        ids_ << test::storeRun(wb_->store(), "b", dir_ + "/b", config(3e-4, 500, dir_ + "/b"),
+                               std::nullopt, 500)
+                    .id;
+        ids_ << test::storeRun(wb_->store(), "c", dir_ + "/c", config(1e-3, 300, dir_ + "/c"), 1.0,
+                               300)
+                    .id;
+    }
+    void cleanupTestCase() { wb_.reset(); }
+
+    void overlaysTheChosenRuns() {
+        ComparePage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        page.setRuns({ids_[0], ids_[1]});
+        QTRY_COMPARE_WITH_TIMEOUT(page.chart()->curveCount(), 2, 10000);
+        page.chart()->replotNow();
+        QCOMPARE(page.chart()->rawX(0).size(), 300);
+        QCOMPARE(page.chart()->rawX(1).size(), 500);
+        int before = page.curveRefreshes();
+        page.setXAxisKind(XAxisKind::Tokens); // fetches the step → tokens map
+        QTRY_VERIFY_WITH_TIMEOUT(page.curveRefreshes() > before, 5000);
+        page.chart()->replotNow();
+        QCOMPARE(page.chart()->rawX(1).back(), 500 * 1000.0);
+        before = page.curveRefreshes();
+        page.setXAxisKind(XAxisKind::Cost); // b has no price
+        QTRY_VERIFY_WITH_TIMEOUT(page.curveRefreshes() > before, 5000);
+        page.chart()->replotNow();
+        QVERIFY(page.chart()->note().contains(QStringLiteral("#%1 b").arg(ids_[1])));
+        QVERIFY(std::abs(page.chart()->rawX(0).back() - 300 * 0.01 * 2.0 / 3600) < 1e-12);
+    }
+    void configDiffShowsOnlyDifferences() {
+        ComparePage page(*wb_);
+        page.setRuns(ids_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.tableRefreshes(), 1, 10000);
+        QTableWidget* t = page.configTable();
+        // output.dir differs by construction and is left out.
+        QCOMPARE(column(t, 0), (QStringList{"optim.lr", "train.steps"}));
+        QCOMPARE(t->item(0, 1)->text(), QStringLiteral("0.001"));
+        QCOMPARE(t->item(0, 2)->text(), QStringLiteral("0.0003"));
+        page.setDifferencesOnly(false);
+        const QStringList all = column(t, 0);
+        QCOMPARE(all.size(), int(store::flattenJson(config(1, 1, {})).size()));
+        QVERIFY(all.contains(QStringLiteral("data.seq_len")));
+        QVERIFY(all.contains(QStringLiteral("optim.name")));
+        page.setDifferencesOnly(true);
+        QCOMPARE(t->rowCount(), 2);
+    }
+    void summaryMatchesTheStore() {
+        ComparePage page(*wb_);
+        page.setRuns(ids_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.tableRefreshes(), 1, 10000);
+        QTableWidget* t = page.summaryTable();
+        QCOMPARE(t->rowCount(), 3);
+        for (int r = 0; r < 3; ++r) {
+            const qint64 id = t->item(r, 0)->data(Qt::UserRole).toLongLong();
+            const auto s = wb_->store().callBlocking(
+                [id](store::RunStore& st) { return store::summarize(st, id); });
+            const auto value = [&](int c) { return t->item(r, c)->data(Qt::UserRole); };
+            if (s.finalValLoss)
+                QCOMPARE(value(4).toDouble(), *s.finalValLoss);
+            else
+                QCOMPARE(t->item(r, 4)->text(), QStringLiteral("—"));
+            QCOMPARE(value(6).toDouble(), *s.tokens);
+            QCOMPARE(value(7).toDouble(), *s.meanTokS);
+            if (s.cost) QCOMPARE(value(8).toDouble(), *s.cost);
+            QCOMPARE(value(10).toDouble(), 1000000.0 + *s.lastStep); // peak memory, bytes
+        }
+        // Run a: evals every 50 steps, val = 5.5 - s/300; best = the last; $/M tokens from its
+        // cost.
+        const int a = t->item(0, 0)->data(Qt::UserRole).toLongLong() == ids_[0] ? 0 : 2;
+        QCOMPARE(t->item(a, 0)->data(Qt::UserRole).toLongLong(), ids_[0]);
+        QVERIFY(std::abs(t->item(a, 5)->data(Qt::UserRole).toDouble() - 4.5) < 1e-9);
+        QVERIFY(std::abs(t->item(a, 9)->data(Qt::UserRole).toDouble() - (3.0 * 2.0 / 3600) / 0.3) <
+                1e-9);
+    }
+    void exportsPngPdfAndCsv() {
+        ComparePage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        page.setRuns({ids_[0], ids_[2]});
+        QTRY_COMPARE_WITH_TIMEOUT(page.chart()->curveCount(), 2, 10000);
+        const QString png = dir_ + "/chart.png", pdf = dir_ + "/chart.pdf",
+                      csv = dir_ + "/data.csv";
+        QVERIFY(page.exportPng(png));
+        const QImage image(png);
+        QVERIFY(!image.isNull() && image.width() >= 800);
+        QVERIFY(page.exportPdf(pdf));
+        QVERIFY(QFileInfo(pdf).size() > 1000);
+        QSignalSpy done(&page, &ComparePage::csvExported);
+        page.exportCsv(csv);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 10000);
+        QCOMPARE(done.front().at(1).toString(), QString());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(
+            lines.front(),
+            QByteArray(
+                "run_id,run,type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss"));
+        QCOMPARE(lines.size(), 1 + (300 + 6) + 100); // a: 300 steps, 6 evals; c: 100 steps
+        QVERIFY(page.grab().save(dir_ + "/compare.png"));
+    }
+};
+
+QTEST_MAIN(TstComparePage)
+#include "tst_compare_page.moc"

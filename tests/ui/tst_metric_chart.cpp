@@ -1,0 +1,163 @@
+// The chart widget and what it draws from: EMA smoothing, buckets → samples, the step map, x-axis
+// switching, switch markers, the cost axis without a price, redraws capped at ~30 Hz.
+
+#include "ui/widgets/metric_chart.h"
+#include "ui/widgets/series_model.h"
+#include "ui/widgets/smoothing.h"
+
+#include <QtTest>
+#include <cmath>
+
+using namespace bcd::ui;
+
+class TstMetricChart : public QObject {
+    Q_OBJECT
+private:
+    static ChartCurve line(int n, const StepMap& map) {
+        ChartCurve c;
+        c.name = QStringLiteral("loss");
+        c.color = Qt::blue;
+        c.map = map;
+        for (int s = 1; s <= n; ++s) {
+            c.data.steps << s;
+            c.data.values << 10.0 - s * 0.01;
+            c.data.weights << 1;
+        }
+        return c;
+    }
+    static StepMap map(std::optional<double> price) {
+        StepMap m; // 512 tokens a step, 0.5 s a step
+        for (int s = 1; s <= 1000; s += 9)
+            m.steps << s, m.tokens << s * 512.0, m.elapsed << s * 0.5;
+        m.pricePerHour = price;
+        return m;
+    }
+
+private slots:
+    void emaMatchesTensorBoard() {
+        // TensorBoard: last = last * w + (1 - w) * y; smoothed = last / (1 - w^n).
+        const QVector<double> y{1, 2, 3};
+        const auto s = emaSmooth(y, 0.5);
+        QCOMPARE(s.size(), 3);
+        QVERIFY(std::abs(s[0] - 1.0) < 1e-12); // debiased: the first value is the value
+        QVERIFY(std::abs(s[1] - 1.25 / 0.75) < 1e-12);
+        QVERIFY(std::abs(s[2] - 2.125 / 0.875) < 1e-12);
+        QCOMPARE(emaSmooth(y, 0.0), y); // no smoothing
+        for (double v : emaSmooth(QVector<double>(50, 3.5), 0.99))
+            QVERIFY(std::abs(v - 3.5) < 1e-9);
+    }
+    void emaSkipsNonFiniteValues() {
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        const auto s = emaSmooth({1, nan, 3}, 0.5);
+        QVERIFY(std::isnan(s[1]));
+        QVERIFY(std::abs(s[2] - emaSmooth({1, 3}, 0.5)[1]) < 1e-12);
+    }
+    void emaCountsStandForRepeatedPoints() {
+        // A sample that stands for two raw points smooths like those two points.
+        const auto weighted = emaSmooth({2, 5}, 0.9, {1, 2});
+        const auto raw = emaSmooth({2, 5, 5}, 0.9);
+        QVERIFY(std::abs(weighted[1] - raw[2]) < 1e-12);
+    }
+    void bucketsKeepMinAndMaxInStepOrder() {
+        bcd::store::SeriesBucket a;
+        a.firstStep = 0, a.lastStep = 15, a.count = 16, a.hasValue = true;
+        a.min = 1, a.minStep = 12, a.max = 9, a.maxStep = 3;
+        bcd::store::SeriesBucket b;
+        b.firstStep = b.lastStep = b.minStep = b.maxStep = 16, b.count = 1, b.hasValue = true,
+        b.min = b.max = 4;
+        const auto s = seriesFromBuckets({a, b});
+        QCOMPARE(s.steps, (QVector<double>{3, 12, 16}));
+        QCOMPARE(s.values, (QVector<double>{9, 1, 4}));
+        QCOMPARE(s.weights, (QVector<double>{8, 8, 1}));
+        QVERIFY(s.downsampled);
+    }
+    void stepMapInterpolatesAndInverts() {
+        const StepMap m = map(3.6);
+        QCOMPARE(m.x(XAxisKind::Tokens, 100), 51200.0);
+        QCOMPARE(m.x(XAxisKind::Time, 100), 50.0);
+        QVERIFY(std::abs(m.x(XAxisKind::Cost, 100) - 0.05) < 1e-12); // 50 s at $3.6/h
+        QVERIFY(std::abs(m.step(XAxisKind::Tokens, 51200) - 100) < 1e-9);
+        QVERIFY(std::abs(m.step(XAxisKind::Cost, 0.05) - 100) < 1e-9);
+        QVERIFY(!map(std::nullopt).has(XAxisKind::Cost));
+    }
+    void xAxisSwitchChangesTheXData() {
+        MetricChart chart(QStringLiteral("Loss"));
+        chart.resize(800, 400);
+        chart.setCurves({line(200, map(std::nullopt))});
+        chart.replotNow();
+        QCOMPARE(chart.rawX(0).size(), 200);
+        QCOMPARE(chart.rawX(0).front(), 1.0);
+        QCOMPARE(chart.rawX(0).back(), 200.0);
+        chart.setXAxisKind(XAxisKind::Tokens);
+        chart.replotNow();
+        QCOMPARE(chart.rawX(0).front(), 512.0);
+        QCOMPARE(chart.rawX(0).back(), 200 * 512.0);
+        chart.setXAxisKind(XAxisKind::Time);
+        chart.replotNow();
+        QCOMPARE(chart.rawX(0).back(), 100.0);
+        QCOMPARE(chart.rawY(0), line(200, {}).data.values); // y does not move with x
+    }
+    void smoothedLineFollowsTheSlider() {
+        MetricChart chart(QStringLiteral("Loss"));
+        chart.setCurves({line(100, map(std::nullopt))});
+        chart.setSmoothing(0.9);
+        chart.replotNow();
+        QCOMPARE(chart.smoothedY(0), emaSmooth(line(100, {}).data.values, 0.9));
+        chart.setSmoothing(0);
+        chart.replotNow();
+        QVERIFY(chart.smoothedY(0).isEmpty()); // raw only
+    }
+    void markersSitAtTheirSteps() {
+        MetricChart chart(QStringLiteral("Loss"));
+        const StepMap m = map(std::nullopt);
+        chart.setCurves({line(200, m)});
+        chart.setMarkers({25, 50, 75}, m);
+        chart.replotNow();
+        QCOMPARE(chart.markerX(), (QVector<double>{25, 50, 75}));
+        chart.setXAxisKind(XAxisKind::Tokens);
+        chart.replotNow();
+        QCOMPARE(chart.markerX(), (QVector<double>{25 * 512.0, 50 * 512.0, 75 * 512.0}));
+    }
+    void costAxisWithoutPriceSaysSo() {
+        MetricChart chart(QStringLiteral("Loss"));
+        ChartCurve priced = line(50, map(7.2));
+        priced.name = QStringLiteral("priced");
+        ChartCurve unpriced = line(50, map(std::nullopt));
+        unpriced.name = QStringLiteral("free");
+        chart.setCurves({priced, unpriced});
+        chart.setXAxisKind(XAxisKind::Cost);
+        chart.replotNow();
+        QCOMPARE(chart.rawX(0).back(), 50 * 0.5 * 7.2 / 3600);
+        QVERIFY(chart.rawX(1).isEmpty());
+        QVERIFY(chart.note().contains(QStringLiteral("free")));
+    }
+    void zoomStopsFollowingAndDoubleClickResets() {
+        MetricChart chart(QStringLiteral("Loss"));
+        chart.setCurves({line(200, map(std::nullopt))});
+        chart.replotNow();
+        QVERIFY(chart.followsAll());
+        QSignalSpy view(&chart, &MetricChart::viewChanged);
+        chart.zoomTo(20, 40);
+        QVERIFY(!chart.followsAll());
+        QTRY_COMPARE(view.count(), 1); // debounced
+        QCOMPARE(chart.visibleSteps(map(std::nullopt)), (std::pair<qint64, qint64>{20, 40}));
+        chart.resetZoom();
+        QVERIFY(chart.followsAll());
+    }
+    void redrawsAreCoalesced() {
+        MetricChart chart(QStringLiteral("Loss"));
+        chart.replotNow();
+        const int before = chart.replotCount();
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; t.elapsed() < 300; ++i) { // a run logging far faster than the screen
+            chart.setCurves({line(50 + i % 50, map(std::nullopt))});
+            QCoreApplication::processEvents();
+        }
+        const int redraws = chart.replotCount() - before;
+        QVERIFY2(redraws >= 3 && redraws <= 12, qPrintable(QString::number(redraws))); // ≤ ~30 Hz
+    }
+};
+
+QTEST_MAIN(TstMetricChart)
+#include "tst_metric_chart.moc"

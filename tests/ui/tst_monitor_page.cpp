@@ -1,0 +1,132 @@
+// The Monitor page on a run trained by the real engine and on a long hand-written one: points,
+// switch markers, validation loss, progress and ETA, x-axis switching, the cost chart, the log
+// tail, downsampling and the refetch on zoom.
+
+#include "chart_test_runs.h"
+#include "ui/pages/monitor_page.h"
+#include "ui/widgets/metric_chart.h"
+#include "ui/workbench.h"
+
+#include <QComboBox>
+#include <QtTest>
+#include <memory>
+#include <qcustomplot.h>
+
+using namespace bcd;
+using namespace bcd::ui;
+
+class TstMonitorPage : public QObject {
+    Q_OBJECT
+    QString dir_;
+    std::unique_ptr<Workbench> wb_;
+    test::StoredRun trained_;
+    test::StoredRun longRun_;
+
+    void showAndWait(MonitorPage& page, qint64 id) {
+        const int before = page.refreshes();
+        page.showRun(id);
+        QTRY_VERIFY_WITH_TIMEOUT(page.refreshes() > before, 10000);
+    }
+
+private slots:
+    void initTestCase() {
+        dir_ = test::freshDir(QStringLiteral("monitor"));
+        const QJsonObject cfg = test::trainTinyRun(dir_, 120);
+        QVERIFY2(!cfg.isEmpty(), "the engine did not train");
+        wb_ = std::make_unique<Workbench>(dir_ + "/store.sqlite");
+        trained_ =
+            test::storeRun(wb_->store(), QStringLiteral("tiny"), dir_ + "/run", cfg, 3.6, 120);
+        test::writeMetrics(dir_ + "/long", 20000, 1000, 500);
+        longRun_ = test::storeRun(wb_->store(), QStringLiteral("long"), dir_ + "/long",
+                                  QJsonObject{}, std::nullopt, 40000);
+    }
+    void cleanupTestCase() { wb_.reset(); }
+
+    void showsEveryPointMarkerAndEval() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        showAndWait(page, trained_.id);
+        MetricChart* loss = page.chart(MonitorPage::Loss);
+        loss->replotNow();
+        const QString metrics = trained_.dir + "/metrics.jsonl";
+        const auto losses = test::fileColumn(metrics, "step", "loss");
+        QCOMPARE(losses.size(), 120);
+        QCOMPARE(loss->rawX(0).size(), 120); // 120 steps fit in the plot's pixels: every point
+        QCOMPARE(loss->rawY(0), QVector<double>(losses.begin(), losses.end()));
+        const auto evals = test::fileColumn(metrics, "eval", "val_loss");
+        QCOMPARE(loss->rawY(1), QVector<double>(evals.begin(), evals.end()));
+        QVector<double> switches;
+        for (qint64 s : test::fileColumn(metrics, "switch", "to").keys()) switches << double(s);
+        QCOMPARE(switches, (QVector<double>{25, 50, 75, 100}));
+        QCOMPARE(loss->markerX(), switches);
+        QVERIFY2(page.progressText().startsWith(QStringLiteral("step 120 / 120 · 100.0 %")),
+                 qPrintable(page.progressText()));
+        QVERIFY(page.progressText().contains(QStringLiteral("finished")));
+        QVERIFY(page.statusText().contains(QStringLiteral("finished")));
+        // The log tail ends with the engine's last line.
+        QFile trainLog(trained_.dir + "/train.log");
+        QVERIFY(trainLog.open(QIODevice::ReadOnly));
+        const QString lastLine = QString::fromUtf8(trainLog.readAll()).trimmed().section('\n', -1);
+        QTRY_VERIFY(page.logText().trimmed().endsWith(lastLine));
+        // Cost: elapsed × $3.6/h.
+        MetricChart* cost = page.chart(MonitorPage::Cost);
+        cost->replotNow();
+        const auto elapsed = test::fileColumn(metrics, "step", "elapsed_s");
+        QVERIFY(!cost->rawY(0).isEmpty());
+        QVERIFY(std::abs(cost->rawY(0).back() - elapsed.last() * 3.6 / 3600) < 1e-9);
+        QVERIFY(page.findChild<QComboBox*>(QStringLiteral("runPicker"))->count() >= 2);
+        QVERIFY(page.grab().save(dir_ + "/monitor.png"));
+    }
+    void xAxisSwitchesToTokens() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        showAndWait(page, trained_.id);
+        page.setXAxisKind(XAxisKind::Tokens);
+        MetricChart* loss = page.chart(MonitorPage::Loss);
+        loss->replotNow();
+        const auto tokens = test::fileColumn(trained_.dir + "/metrics.jsonl", "step", "tokens");
+        QCOMPARE(loss->rawX(0), QVector<double>(tokens.begin(), tokens.end()));
+        QCOMPARE(loss->markerX().front(), tokens.value(25));
+        page.setXAxisKind(XAxisKind::Step);
+        loss->replotNow();
+        QCOMPARE(loss->rawX(0).back(), 120.0);
+    }
+    void etaWhileRunning() {
+        store::RunRecord run;
+        run.status = store::status::kRunning;
+        run.stepsTotal = 120;
+        QCOMPARE(MonitorPage::formatProgress(run, 30, 60.0),
+                 QStringLiteral("step 30 / 120 · 25.0 % · 1m 00s elapsed · ETA 3m 00s"));
+        run.status = store::status::kCancelled;
+        QVERIFY(!MonitorPage::formatProgress(run, 30, 60.0).contains(QStringLiteral("ETA")));
+    }
+    void longRunIsDownsampledAndRefetchedOnZoom() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        showAndWait(page, longRun_.id);
+        MetricChart* loss = page.chart(MonitorPage::Loss);
+        loss->replotNow();
+        const int n = int(loss->rawX(0).size());
+        QVERIFY2(n > 100 && n <= 2 * loss->plotWidth(), qPrintable(QString::number(n)));
+        QCOMPARE(loss->markerX().size(), 40); // a switch every 500 steps
+        QVERIFY(page.progressText().startsWith(QStringLiteral("step 20000 / 40000 · 50.0 %")));
+        // Without a price the cost chart says so.
+        page.chart(MonitorPage::Cost)->replotNow();
+        QVERIFY(page.chart(MonitorPage::Cost)->note().contains(QStringLiteral("price")));
+        // Zoom to 101 steps: the page fetches them at full resolution.
+        const int before = page.refreshes();
+        loss->zoomTo(5000, 5100);
+        QTRY_VERIFY_WITH_TIMEOUT(page.refreshes() > before, 5000);
+        loss->replotNow();
+        const QVector<double> xs = loss->rawX(0);
+        QCOMPARE(xs.size(), 101);
+        QCOMPARE(xs.front(), 5000.0);
+        QCOMPARE(page.chart(MonitorPage::Memory)->visibleX().lower,
+                 5000.0); // the charts zoom together
+    }
+};
+
+QTEST_MAIN(TstMonitorPage)
+#include "tst_monitor_page.moc"

@@ -1,0 +1,225 @@
+// The Nodes page: adding an SSH node stores it and probes it; against a real sshd, an unknown host
+// key brings up the host-key dialog with the server's SHA256 fingerprint, and only accepting it
+// lets the probe through (the key lands in known_hosts); a changed key is refused with a message.
+
+#include "sshd_fixture.h"
+#include "test_runs.h"
+#include "ui/pages/nodes_page.h"
+#include "ui/widgets/host_key_dialog.h"
+#include "ui/widgets/node_dialog.h"
+#include "ui/workbench.h"
+
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QtTest>
+#include <memory>
+
+using namespace bcd;
+using namespace bcd::ui;
+
+class TstNodesPage : public QObject {
+    Q_OBJECT
+    QString dir_;
+    std::unique_ptr<Workbench> wb_;
+    test::SshdFixture sshd_;
+    bool haveSshd_ = false;
+
+    store::NodeRecord sshNode(const QString& name, const QString& knownHosts) const {
+        store::NodeRecord n;
+        n.name = name;
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("127.0.0.1");
+        n.port = sshd_.port();
+        n.user = sshd_.user();
+        n.identity = sshd_.userKey();
+        n.knownHosts = knownHosts;
+        n.pricePerHour = 1.5;
+        return n;
+    }
+
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        qputenv("BCD_PLUGIN_PATH", test::pluginDir().toLocal8Bit());
+        qputenv("BCD_TRAIN", test::trainExe().toLocal8Bit());
+        dir_ = test::freshDir(QStringLiteral("nodes_page"));
+        wb_ = std::make_unique<Workbench>(dir_ + "/store.sqlite");
+        haveSshd_ = sshd_.start(dir_ + "/sshd");
+        if (!haveSshd_) qWarning("no sshd: %s", qPrintable(sshd_.skipReason()));
+    }
+    void cleanupTestCase() {
+        wb_.reset();
+        sshd_.stop();
+    }
+
+    void listsLocalAndProbesIt() {
+        NodesPage page(*wb_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.nodeNames(), QStringList{QStringLiteral("local")}, 10000);
+        QSignalSpy done(&page, &NodesPage::probeFinished);
+        page.probe(QStringLiteral("local"));
+        QVERIFY(done.wait(20000));
+        QVERIFY2(done.first().at(1).toBool(), qPrintable(done.first().at(2).toString()));
+        QTRY_VERIFY_WITH_TIMEOUT(!page.table()->item(0, NodesPage::Engine)->text().isEmpty(), 5000);
+        QVERIFY(!page.table()->item(0, NodesPage::Probed)->text().isEmpty());
+    }
+
+    void hostKeyDialogShowsTheFingerprint() {
+        // Without a server: the dialog as the page builds it, from a host key it was given.
+        nodes::HostKey key{QStringLiteral("ssh-ed25519"),
+                           QStringLiteral("SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")};
+        HostKeyDialog d(QStringLiteral("box"), QStringLiteral("me@box:22"), key);
+        QVERIFY(d.fingerprintText().contains(key.sha256));
+        QVERIFY(d.fingerprintText().contains(key.type));
+        QVERIFY(!d.trustButton()->isDefault()); // Enter does not trust a key
+    }
+
+    void addNodeAcceptUnknownKeyThenProbe() {
+        if (!haveSshd_) QSKIP(qPrintable(sshd_.skipReason()));
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        const QString knownHosts = dir_ + "/known_hosts";
+        QFile::remove(knownHosts);
+        QSignalSpy done(&page, &NodesPage::probeFinished);
+        page.saveNode(sshNode(QStringLiteral("box"), knownHosts));
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("box")), 10000);
+        const auto stored = wb_->store().callBlocking(
+            [](store::RunStore& s) { return s.node(QStringLiteral("box")); });
+        QVERIFY(stored.has_value());
+        QCOMPARE(stored->port, sshd_.port());
+        QCOMPARE(stored->pricePerHour.value_or(0), 1.5);
+
+        // The unknown key is shown, not accepted on its own.
+        QTRY_VERIFY_WITH_TIMEOUT(page.hostKeyDialog() != nullptr, 20000);
+        QVERIFY(page.hostKeyDialog()->fingerprintText().contains(sshd_.hostFingerprint()));
+        QVERIFY(done.isEmpty());
+        QVERIFY(!QFile::exists(knownHosts) || QFile(knownHosts).size() == 0);
+
+        page.hostKeyDialog()->trustButton()->click();
+        QTRY_VERIFY_WITH_TIMEOUT(!done.isEmpty(), 30000);
+        QCOMPARE(done.first().at(0).toString(), QStringLiteral("box"));
+        QVERIFY2(done.first().at(1).toBool(), qPrintable(done.first().at(2).toString()));
+        QVERIFY(QFile::exists(knownHosts));
+        const auto probed = wb_->store().callBlocking(
+            [](store::RunStore& s) { return s.node(QStringLiteral("box")); });
+        QVERIFY(!probed->probe.isEmpty());
+    }
+
+    void changedKeyIsRefused() {
+        if (!haveSshd_) QSKIP(qPrintable(sshd_.skipReason()));
+        const QString knownHosts = dir_ + "/known_hosts_changed";
+        {
+            QFile f(knownHosts);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(sshd_.otherKnownHostsLine().toUtf8() + '\n');
+        }
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        QSignalSpy done(&page, &NodesPage::probeFinished);
+        page.saveNode(sshNode(QStringLiteral("changed"), knownHosts));
+        QTRY_VERIFY_WITH_TIMEOUT(!done.isEmpty(), 30000);
+        QCOMPARE(done.first().at(1).toBool(), false);
+        QVERIFY(page.hostKeyDialog() == nullptr);
+        QVERIFY2(done.first().at(2).toString().contains(QStringLiteral("refused")),
+                 qPrintable(done.first().at(2).toString()));
+        QVERIFY(page.findChild<QWidget*>(QStringLiteral("hostKeyRefused")) != nullptr);
+    }
+
+    void editNodeThatRunsUse() {
+        // Edit rewrites the node in place: a node that runs refer to (which cannot be removed)
+        // takes its new price, and the runs still refer to it.
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        store::NodeRecord n;
+        n.name = QStringLiteral("rented");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("192.0.2.7");
+        n.user = QStringLiteral("me");
+        n.pricePerHour = 1.5;
+        const QJsonObject probe{{"cpu_threads", 4}};
+        const auto ids = wb_->store().callBlocking([n, probe](store::RunStore& s) {
+            const qint64 nodeId = s.addNode(n);
+            s.setNodeProbe(n.name, probe);
+            store::NewRun r;
+            r.name = QStringLiteral("on rented");
+            r.node = n.name;
+            return std::pair<qint64, qint64>(nodeId, s.createRun(r));
+        });
+        page.refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("rented")), 5000);
+        const int row = static_cast<int>(page.nodeNames().indexOf(QStringLiteral("rented")));
+        page.table()->selectRow(row);
+        QCOMPARE(page.table()->item(row, NodesPage::Price)->text(), QStringLiteral("$1.50/h"));
+        QPushButton* edit = nullptr;
+        for (auto* b : page.findChildren<QPushButton*>())
+            if (b->text().startsWith(QStringLiteral("Edit"))) edit = b;
+        QVERIFY(edit && edit->isEnabled());
+
+        // The dialog (modal): the name is fixed, the price changes.
+        bool sawDialog = false, nameReadOnly = false;
+        QTimer::singleShot(0, &page, [&] {
+            auto* d = page.findChild<NodeDialog*>();
+            if (!d) return;
+            sawDialog = true;
+            nameReadOnly =
+                d->editing() && d->findChild<QLineEdit*>(QStringLiteral("nodeName"))->isReadOnly();
+            d->findChild<QDoubleSpinBox*>(QStringLiteral("nodePrice"))->setValue(3.25);
+            d->accept();
+        });
+        QSignalSpy updated(&page, &NodesPage::nodeUpdated);
+        edit->click();
+        QVERIFY(sawDialog);
+        QVERIFY(nameReadOnly);
+        QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
+        QVERIFY2(updated.first().at(1).toBool(), qPrintable(updated.first().at(2).toString()));
+
+        const auto stored = wb_->store().callBlocking(
+            [](store::RunStore& s) { return s.node(QStringLiteral("rented")); });
+        QVERIFY(stored.has_value());
+        QCOMPARE(stored->id, ids.first);
+        QCOMPARE(stored->pricePerHour.value_or(0), 3.25);
+        QCOMPARE(stored->host, n.host);
+        QCOMPARE(stored->user, n.user);
+        QCOMPARE(stored->probe, probe); // the connection did not change: the probe stays
+        QCOMPARE(page.probesRunning(), 0);
+        const auto run =
+            wb_->store().callBlocking([id = ids.second](store::RunStore& s) { return s.run(id); });
+        QVERIFY(run.has_value());
+        QCOMPARE(run->node, QStringLiteral("rented"));
+        QTRY_COMPARE_WITH_TIMEOUT(
+            page.table()
+                ->item(static_cast<int>(page.nodeNames().indexOf(QStringLiteral("rented"))),
+                       NodesPage::Price)
+                ->text(),
+            QStringLiteral("$3.25/h"), 5000);
+
+        // A change the store refuses (an unknown node) is reported, not silently dropped.
+        store::NodeRecord ghost = n;
+        ghost.name = QStringLiteral("ghost");
+        updated.clear();
+        page.updateNode(ghost);
+        QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
+        QCOMPARE(updated.first().at(1).toBool(), false);
+        QVERIFY(!page.nodeNames().contains(QStringLiteral("ghost")));
+    }
+
+    void removeNode() {
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        store::NodeRecord n;
+        n.name = QStringLiteral("gone");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("192.0.2.1");
+        wb_->store().callBlocking([n](store::RunStore& s) { return s.addNode(n); });
+        page.refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("gone")), 5000);
+        page.removeNode(QStringLiteral("gone"));
+        QTRY_VERIFY_WITH_TIMEOUT(!page.nodeNames().contains(QStringLiteral("gone")), 5000);
+    }
+};
+
+QTEST_MAIN(TstNodesPage)
+#include "tst_nodes_page.moc"

@@ -1,0 +1,281 @@
+// The Runs page on a store prepared through RunStore: runs created and their metrics.jsonl
+// ingested, listed with status, steps and last loss; the filter (name, tag, status); the actions
+// that send the user to other pages; CSV export.
+
+#include "store/run_store.h"
+#include "test_runs.h"
+#include "ui/pages/runs_page.h"
+#include "ui/widgets/run_info_dialog.h"
+#include "ui/workbench.h"
+
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QtTest>
+#include <memory>
+
+using namespace bcd;
+using namespace bcd::ui;
+
+namespace {
+
+// A metrics.jsonl as the engine writes it: start, `steps` step records, an end record.
+QByteArray metrics(int steps, double firstLoss, const char* status) {
+    QByteArray out = R"({"t":"start","time":1,"device":"cpu","world_size":1,"params":10,"steps":)" +
+                     QByteArray::number(steps) + "}\n";
+    for (int s = 1; s <= steps; ++s)
+        out +=
+            QStringLiteral(
+                R"({"t":"step","step":%1,"tokens":%2,"loss":%3,"lr":0.001,"block":0,"grad_norm":1,"tok_s":1000,"elapsed_s":%4})")
+                .arg(s)
+                .arg(s * 64)
+                .arg(firstLoss - 0.01 * s, 0, 'f', 4)
+                .arg(s * 0.1)
+                .toUtf8() +
+            '\n';
+    if (status)
+        out += QByteArray(R"({"t":"end","status":")") + status + R"(","step":)" +
+               QByteArray::number(steps) + "}\n";
+    return out;
+}
+
+} // namespace
+
+class TstRunsPage : public QObject {
+    Q_OBJECT
+    QString dir_;
+    std::unique_ptr<Workbench> wb_;
+    QMap<QString, qint64> ids_;
+
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        qputenv("BCD_PLUGIN_PATH", test::pluginDir().toLocal8Bit());
+        qputenv("BCD_TRAIN", test::trainExe().toLocal8Bit());
+        dir_ = test::freshDir(QStringLiteral("runs_page"));
+        {
+            store::RunStore s(dir_ + "/store.sqlite");
+            auto add = [&](const QString& name, const QStringList& tags, const QString& mode,
+                           int steps, double loss, const char* status) {
+                store::NewRun r;
+                r.name = name;
+                r.tags = tags;
+                r.node = QStringLiteral("local");
+                r.config = QJsonObject{{"model", QJsonObject{{"path", "/m/tiny"}}},
+                                       {"train", QJsonObject{{"steps", steps}}},
+                                       {"bcd", QJsonObject{{"mode", mode}}},
+                                       {"output", QJsonObject{{"dir", "/runs/x"}}}};
+                r.stepsTotal = steps;
+                const qint64 id = s.createRun(r);
+                if (status) {
+                    s.setRunStatus(id, store::status::kRunning);
+                    const QByteArray data = metrics(steps, loss, status);
+                    const auto res = s.ingest(id, 0, data);
+                    QVERIFY(res.accepted);
+                }
+                ids_[name] = id;
+            };
+            add(QStringLiteral("alpha bcd"), {QStringLiteral("sweep"), QStringLiteral("lr")}, "bcd",
+                30, 4.0, "finished");
+            add(QStringLiteral("beta full"), {QStringLiteral("sweep")}, "full", 20, 5.0, "failed");
+            add(QStringLiteral("gamma"), {}, "bcd", 100, 0, nullptr); // created, never started
+        }
+        wb_ = std::make_unique<Workbench>(dir_ + "/store.sqlite");
+    }
+    void cleanupTestCase() { wb_.reset(); }
+
+    void listsRunsWithStepsAndLoss() {
+        RunsPage page(*wb_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.visibleRuns().size(), 3, 10000);
+        // Newest first.
+        QCOMPARE(page.visibleRuns().first(), ids_["gamma"]);
+        auto* model = page.table()->model();
+        auto rowOf = [&](qint64 id) {
+            for (int r = 0; r < model->rowCount(); ++r)
+                if (model->index(r, RunsPage::Id).data().toLongLong() == id) return r;
+            return -1;
+        };
+        const int alpha = rowOf(ids_["alpha bcd"]);
+        QVERIFY(alpha >= 0);
+        QCOMPARE(model->index(alpha, RunsPage::Status).data().toString(),
+                 QStringLiteral("finished"));
+        QCOMPARE(model->index(alpha, RunsPage::Steps).data().toString(), QStringLiteral("30 / 30"));
+        QCOMPARE(model->index(alpha, RunsPage::Loss).data().toString(), QStringLiteral("3.7000"));
+        QCOMPARE(model->index(alpha, RunsPage::Tags).data().toString(),
+                 QStringLiteral("sweep, lr"));
+        const int beta = rowOf(ids_["beta full"]);
+        QCOMPARE(model->index(beta, RunsPage::Status).data().toString(), QStringLiteral("failed"));
+        QCOMPARE(model->index(rowOf(ids_["gamma"]), RunsPage::Status).data().toString(),
+                 QStringLiteral("starting"));
+    }
+
+    void filterByNameTagAndStatus() {
+        RunsPage page(*wb_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.visibleRuns().size(), 3, 10000);
+        page.setFilter(QStringLiteral("beta"));
+        QCOMPARE(page.visibleRuns(), QList<qint64>{ids_["beta full"]});
+        page.setFilter(QStringLiteral("sweep"));
+        QCOMPARE(page.visibleRuns().size(), 2);
+        page.setFilter(QStringLiteral("SWEEP lr"));
+        QCOMPARE(page.visibleRuns(), QList<qint64>{ids_["alpha bcd"]});
+        page.setFilter(QStringLiteral("finished"));
+        QCOMPARE(page.visibleRuns(), QList<qint64>{ids_["alpha bcd"]});
+        page.setFilter(QStringLiteral("nothing like this"));
+        QVERIFY(page.visibleRuns().isEmpty());
+        page.setFilter({});
+        QCOMPARE(page.visibleRuns().size(), 3);
+    }
+
+    void actionsSendToOtherPages() {
+        RunsPage page(*wb_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.visibleRuns().size(), 3, 10000);
+        QSignalSpy compare(wb_.get(), &Workbench::openCompare);
+        QSignalSpy again(wb_.get(), &Workbench::openNewRun);
+        QSignalSpy monitor(wb_.get(), &Workbench::openMonitor);
+        page.selectRuns({ids_["alpha bcd"], ids_["beta full"]});
+        QCOMPARE(page.selectedRuns(), (QList<qint64>{ids_["alpha bcd"], ids_["beta full"]}));
+        auto button = [&](const QString& text) {
+            for (auto* b : page.findChildren<QPushButton*>())
+                if (b->text().startsWith(text)) return b;
+            return static_cast<QPushButton*>(nullptr);
+        };
+        QVERIFY(button("Compare")->isEnabled());
+        button("Compare")->click();
+        QCOMPARE(compare.size(), 1);
+        QCOMPARE(compare.first().first().value<QList<qint64>>(),
+                 (QList<qint64>{ids_["alpha bcd"], ids_["beta full"]}));
+        page.selectRuns({ids_["beta full"]});
+        QVERIFY(!button("Compare")->isEnabled());
+        QVERIFY(!button("Cancel")->isEnabled()); // not live
+        button("Run again")->click();
+        QCOMPARE(again.size(), 1);
+        const QJsonObject cfg = again.first().first().toJsonObject();
+        QCOMPARE(cfg.value("bcd").toObject().value("mode").toString(), QStringLiteral("full"));
+        QVERIFY(
+            !cfg.value("output").toObject().contains("dir")); // the launcher picks the new folder
+        button("Monitor")->click();
+        QCOMPARE(monitor.size(), 1);
+        QCOMPARE(monitor.first().first().toLongLong(), ids_["beta full"]);
+    }
+
+    void exportsCsv() {
+        RunsPage page(*wb_);
+        QSignalSpy messages(wb_.get(), &Workbench::message);
+        const QString file = dir_ + "/alpha.csv";
+        page.exportCsv(ids_["alpha bcd"], file);
+        QVERIFY(messages.wait(5000));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QVERIFY(lines.first().startsWith("type,step,"));
+        QCOMPARE(lines.size(), 31);
+    }
+
+    void refreshesWhenRunsChange() {
+        RunsPage page(*wb_);
+        QTRY_COMPARE_WITH_TIMEOUT(page.visibleRuns().size(), 3, 10000);
+        wb_->store().callBlocking([](store::RunStore& s) {
+            store::NewRun r;
+            r.name = QStringLiteral("delta");
+            r.node = QStringLiteral("local");
+            return s.createRun(r);
+        });
+        emit wb_->runsChanged();
+        QTRY_COMPARE_WITH_TIMEOUT(page.visibleRuns().size(), 4, 5000);
+    }
+
+    void editsNameTagsAndNotes() {
+        const qint64 id = wb_->store().callBlocking([](store::RunStore& s) {
+            store::NewRun r;
+            r.name = QStringLiteral("epsilon");
+            r.tags = {QStringLiteral("old")};
+            r.notes = QStringLiteral("first try");
+            r.node = QStringLiteral("local");
+            return s.createRun(r);
+        });
+        RunsPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.visibleRuns().contains(id), 10000);
+        page.selectRuns({id});
+        QPushButton* edit = nullptr;
+        for (auto* b : page.findChildren<QPushButton*>())
+            if (b->text().startsWith(QStringLiteral("Edit"))) edit = b;
+        QVERIFY(edit && edit->isEnabled());
+        page.selectRuns({id, ids_["alpha bcd"]});
+        QVERIFY(!edit->isEnabled()); // one run at a time
+        page.selectRuns({id});
+
+        // The dialog (modal) shows the stored values; an empty name keeps it open.
+        QString shownName, shownTags, shownNotes;
+        bool refusedEmpty = false;
+        QTimer::singleShot(0, &page, [&] {
+            auto* d = page.findChild<RunInfoDialog*>();
+            if (!d) return;
+            auto* name = d->findChild<QLineEdit*>(QStringLiteral("runName"));
+            auto* tags = d->findChild<QLineEdit*>(QStringLiteral("runTags"));
+            auto* notes = d->findChild<QPlainTextEdit*>(QStringLiteral("runNotes"));
+            shownName = name->text();
+            shownTags = tags->text();
+            shownNotes = notes->toPlainText();
+            name->setText(QStringLiteral("  "));
+            d->accept();
+            refusedEmpty = d->isVisible() && d->result() != QDialog::Accepted;
+            name->setText(QStringLiteral("epsilon, renamed "));
+            tags->setText(QStringLiteral("keep, sweep ,, keep, lr 1e-3"));
+            notes->setPlainText(QStringLiteral("better\nthan alpha"));
+            d->accept();
+        });
+        QSignalSpy saved(&page, &RunsPage::runInfoSaved);
+        QSignalSpy changed(wb_.get(), &Workbench::runsChanged);
+        edit->click();
+        QCOMPARE(shownName, QStringLiteral("epsilon"));
+        QCOMPARE(shownTags, QStringLiteral("old"));
+        QCOMPARE(shownNotes, QStringLiteral("first try"));
+        QVERIFY(refusedEmpty);
+        QTRY_VERIFY_WITH_TIMEOUT(!saved.isEmpty(), 5000);
+        QVERIFY2(saved.first().at(1).toBool(), qPrintable(saved.first().at(2).toString()));
+        QCOMPARE(changed.size(), 1);
+
+        const auto stored =
+            wb_->store().callBlocking([id](store::RunStore& s) { return s.run(id); });
+        QCOMPARE(stored->name, QStringLiteral("epsilon, renamed"));
+        QCOMPARE(stored->tags, (QStringList{"keep", "sweep", "lr 1e-3"}));
+        QCOMPARE(stored->notes, QStringLiteral("better\nthan alpha"));
+
+        // The list shows it, and the filter finds the new tags.
+        auto* model = page.table()->model();
+        auto cell = [&](int column) {
+            for (int r = 0; r < model->rowCount(); ++r)
+                if (model->index(r, RunsPage::Id).data().toLongLong() == id)
+                    return model->index(r, column).data().toString();
+            return QString();
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(cell(RunsPage::Name), QStringLiteral("epsilon, renamed"), 5000);
+        QCOMPARE(cell(RunsPage::Tags), QStringLiteral("keep, sweep, lr 1e-3"));
+        page.setFilter(QStringLiteral("keep"));
+        QCOMPARE(page.visibleRuns(), QList<qint64>{id});
+        page.setFilter({});
+        page.selectRuns({id});
+        QVERIFY(page.findChild<QLabel*>(QStringLiteral("runDetails"))
+                    ->text()
+                    .contains(QStringLiteral("better<br>than alpha")));
+
+        // The store refuses an empty name (and an unknown run); the page says so.
+        saved.clear();
+        page.saveRunInfo(id, QString(), {}, {});
+        QTRY_VERIFY_WITH_TIMEOUT(!saved.isEmpty(), 5000);
+        QCOMPARE(saved.first().at(1).toBool(), false);
+        saved.clear();
+        page.saveRunInfo(999999, QStringLiteral("x"), {}, {});
+        QTRY_VERIFY_WITH_TIMEOUT(!saved.isEmpty(), 5000);
+        QCOMPARE(saved.first().at(1).toBool(), false);
+        QCOMPARE(wb_->store().callBlocking([id](store::RunStore& s) { return s.run(id); })->name,
+                 QStringLiteral("epsilon, renamed"));
+    }
+};
+
+QTEST_MAIN(TstRunsPage)
+#include "tst_runs_page.moc"

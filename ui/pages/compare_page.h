@@ -1,0 +1,100 @@
+#pragma once
+// Compare: any set of runs side by side (DESIGN.md §4). Overlaid curves of one metric with the
+// Monitor's axis and smoothing choices, a summary table (final and best validation loss, tokens,
+// tokens/s, dollars, dollars per million tokens, peak memory), the config diff with "differences
+// only", and export of the chart (PNG, PDF) and of the data (CSV).
+
+#include "store/compare.h"
+#include "ui/widgets/series_model.h"
+
+#include <QTimer>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QSlider;
+class QTableWidget;
+
+namespace bcd::ui {
+
+class MetricChart;
+class Workbench;
+
+// What the summary table shows of one run.
+struct RunComparison {
+    store::RunSummary summary;
+    std::optional<double> bestValLoss;
+    std::optional<double> peakMem;       // bytes
+    std::optional<double> usdPerMTokens; // cost / (tokens / 1e6)
+};
+// Reads it on the store's thread; throws StoreError for an unknown run.
+RunComparison compareRun(store::RunStore& store, qint64 runId);
+
+class ComparePage : public QWidget {
+    Q_OBJECT
+public:
+    explicit ComparePage(Workbench& wb, QWidget* parent = nullptr);
+    // Checks exactly these runs in the list (the others are unchecked).
+    void setRuns(const QList<qint64>& runIds);
+    QList<qint64> runs() const { return selected_; }
+
+    void setMetric(store::MetricColumn column);
+    void setXAxisKind(XAxisKind kind);
+    void setSmoothing(double weight);
+    void setDifferencesOnly(bool on);
+
+    MetricChart* chart() const { return chart_; }
+    QTableWidget* summaryTable() const { return summary_; }
+    QTableWidget* configTable() const { return config_; }
+    // Fetches applied (tests wait on them).
+    int curveRefreshes() const { return curveRefreshes_; }
+    int tableRefreshes() const { return tableRefreshes_; }
+
+    // The chart as drawn now. False when the file could not be written.
+    bool exportPng(const QString& file);
+    bool exportPdf(const QString& file);
+    // Every stored point of the compared runs (a run_id and run column ahead of the store's CSV
+    // columns), written on the store's thread; csvExported follows.
+    void exportCsv(const QString& file);
+
+signals:
+    void csvExported(const QString& file, const QString& error); // error empty: written
+
+private:
+    void reloadRunList();
+    void selectionChanged();
+    void requestCurves();
+    void fetchCurves();
+    void fetchTables();
+    void applyCurves(const QVector<RunCurves>& curves);
+    void applyTables(const QVector<RunComparison>& rows);
+    void fillConfigTable();
+    void chooseExport(const QString& kind);
+
+    Workbench& wb_;
+    QList<qint64> selected_;
+    QList<qint64> wanted_; // from setRuns, applied once the list has loaded
+    bool listLoaded_ = false;
+    QVector<RunCurves> curves_;
+    QVector<RunComparison> rows_;
+    bool fetching_ = false;
+    bool fetchAgain_ = false;
+    int curveRefreshes_ = 0;
+    int tableRefreshes_ = 0;
+    QTimer curveTimer_;
+    QTimer tableTimer_;
+
+    QListWidget* runList_;
+    QComboBox* metric_;
+    QComboBox* xAxis_;
+    QSlider* smoothing_;
+    QLabel* smoothingLabel_;
+    MetricChart* chart_;
+    QTableWidget* summary_;
+    QCheckBox* differencesOnly_;
+    QTableWidget* config_;
+};
+
+} // namespace bcd::ui

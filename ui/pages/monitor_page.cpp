@@ -1,0 +1,407 @@
+#include "ui/pages/monitor_page.h"
+
+#include "ui/widgets/log_tail.h"
+#include "ui/widgets/metric_chart.h"
+#include "ui/workbench.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+#include <QFontDatabase>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace bcd::ui {
+
+using store::MetricColumn;
+
+namespace {
+
+constexpr int kRefreshMs = 33; // newData is coalesced to ~30 fetches a second at most
+constexpr int kLogPollMs = 1000;
+constexpr int kLogLines = 200;
+constexpr int kCancelGraceMs = 30000;
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::optional<qint64> stepsTotal(const store::RunRecord& run) {
+    if (run.stepsTotal) return run.stepsTotal;
+    const QJsonValue v =
+        run.config.value(QLatin1String("train")).toObject().value(QLatin1String("steps"));
+    if (v.isDouble()) return v.toInteger();
+    return std::nullopt;
+}
+
+QString eventLine(const store::EventRecord& e) {
+    const QString when =
+        QDateTime::fromMSecsSinceEpoch(qint64(e.time * 1000)).toString(QStringLiteral("HH:mm:ss"));
+    QString line = QStringLiteral("%1  %2").arg(when, e.kind);
+    if (e.step) line += QStringLiteral(" @ step %1").arg(*e.step);
+    if (e.kind == QLatin1String("switch"))
+        line += QStringLiteral(": block %1 → %2")
+                    .arg(e.data.value(QLatin1String("from")).toInt())
+                    .arg(e.data.value(QLatin1String("to")).toInt());
+    else if (e.source == QLatin1String("workbench") && !e.data.isEmpty())
+        line += QStringLiteral("  ") +
+                QString::fromUtf8(QJsonDocument(e.data).toJson(QJsonDocument::Compact));
+    return line;
+}
+
+} // namespace
+
+MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
+    auto* layout = new QVBoxLayout(this);
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(new QLabel(tr("Run:"), this));
+    runPicker_ = new QComboBox(this);
+    runPicker_->setObjectName(QStringLiteral("runPicker"));
+    runPicker_->setMinimumContentsLength(40);
+    top->addWidget(runPicker_, 1);
+    status_ = new QLabel(this);
+    status_->setObjectName(QStringLiteral("status"));
+    top->addWidget(status_, 1);
+    cancel_ = new QPushButton(tr("Cancel run…"), this);
+    cancel_->setObjectName(QStringLiteral("cancel"));
+    cancel_->setEnabled(false);
+    top->addWidget(cancel_);
+    layout->addLayout(top);
+
+    auto* progressRow = new QHBoxLayout;
+    progress_ = new QProgressBar(this);
+    progress_->setObjectName(QStringLiteral("progress"));
+    progress_->setRange(0, 1000);
+    progress_->setTextVisible(false);
+    progressLabel_ = new QLabel(this);
+    progressLabel_->setObjectName(QStringLiteral("progressText"));
+    progressRow->addWidget(progress_, 1);
+    progressRow->addWidget(progressLabel_, 1);
+    layout->addLayout(progressRow);
+
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("X axis:"), this));
+    xAxis_ = new QComboBox(this);
+    xAxis_->setObjectName(QStringLiteral("xAxis"));
+    xAxis_->addItem(tr("Step"), int(XAxisKind::Step));
+    xAxis_->addItem(tr("Tokens"), int(XAxisKind::Tokens));
+    xAxis_->addItem(tr("Wall time"), int(XAxisKind::Time));
+    xAxis_->addItem(tr("Cost"), int(XAxisKind::Cost));
+    controls->addWidget(xAxis_);
+    controls->addSpacing(16);
+    controls->addWidget(new QLabel(tr("Smoothing:"), this));
+    smoothing_ = new QSlider(Qt::Horizontal, this);
+    smoothing_->setObjectName(QStringLiteral("smoothing"));
+    smoothing_->setRange(0, 999);
+    smoothing_->setValue(600);
+    smoothing_->setFixedWidth(180);
+    controls->addWidget(smoothing_);
+    smoothingLabel_ = new QLabel(QStringLiteral("0.600"), this);
+    controls->addWidget(smoothingLabel_);
+    controls->addStretch(1);
+    auto* hint = new QLabel(tr("wheel: zoom · drag: pan · double-click: whole run"), this);
+    hint->setStyleSheet(QStringLiteral("color: gray"));
+    controls->addWidget(hint);
+    layout->addLayout(controls);
+
+    auto* splitter = new QSplitter(Qt::Vertical, this);
+    auto* chartArea = new QWidget(splitter);
+    auto* grid = new QGridLayout(chartArea);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->setSpacing(4);
+    charts_[Loss] = new MetricChart(tr("Loss"), chartArea);
+    charts_[Throughput] = new MetricChart(tr("Tokens / s"), chartArea);
+    charts_[Cost] = new MetricChart(tr("Cumulative cost ($)"), chartArea);
+    charts_[Memory] = new MetricChart(tr("Memory (GiB)"), chartArea);
+    const char* names[] = {"lossChart", "throughputChart", "costChart", "memoryChart"};
+    for (int i = 0; i < 4; ++i) charts_[i]->setObjectName(QLatin1String(names[i]));
+    grid->addWidget(charts_[Loss], 0, 0, 1, 3);
+    grid->addWidget(charts_[Throughput], 1, 0);
+    grid->addWidget(charts_[Cost], 1, 1);
+    grid->addWidget(charts_[Memory], 1, 2);
+    grid->setRowStretch(0, 3);
+    grid->setRowStretch(1, 2);
+    log_ = new QPlainTextEdit(splitter);
+    log_->setObjectName(QStringLiteral("logTail"));
+    log_->setReadOnly(true);
+    log_->setMaximumBlockCount(kLogLines);
+    log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    log_->setPlaceholderText(tr("train.log"));
+    splitter->addWidget(chartArea);
+    splitter->addWidget(log_);
+    splitter->setStretchFactor(0, 5);
+    splitter->setStretchFactor(1, 1);
+    layout->addWidget(splitter, 1);
+
+    refreshTimer_.setSingleShot(true);
+    refreshTimer_.setInterval(kRefreshMs);
+    connect(&refreshTimer_, &QTimer::timeout, this, &MonitorPage::refresh);
+    logTimer_.setInterval(kLogPollMs);
+    connect(&logTimer_, &QTimer::timeout, this, &MonitorPage::readLog);
+
+    connect(runPicker_, &QComboBox::activated, this, [this](int i) {
+        const qint64 id = runPicker_->itemData(i).toLongLong();
+        if (id != runId_) showRun(id);
+    });
+    connect(xAxis_, &QComboBox::currentIndexChanged, this,
+            [this] { setXAxisKind(static_cast<XAxisKind>(xAxis_->currentData().toInt())); });
+    connect(smoothing_, &QSlider::valueChanged, this, [this](int v) {
+        smoothingLabel_->setText(QString::number(v / 1000.0, 'f', 3));
+        for (auto* c : charts_) c->setSmoothing(v / 1000.0);
+    });
+    connect(cancel_, &QPushButton::clicked, this, &MonitorPage::cancelRun);
+    for (auto* c : charts_) {
+        c->setSmoothing(smoothing_->value() / 1000.0);
+        connect(c, &MetricChart::userXRangeChanged, this, [this, c](double lo, double hi) {
+            for (auto* other : charts_)
+                if (other != c) other->setXRange(lo, hi);
+        });
+        connect(c, &MetricChart::viewChanged, this, [this, c] { syncZoom(c); });
+    }
+    connect(&wb_, &Workbench::newData, this, [this](qint64 id) {
+        if (id == runId_) requestRefresh();
+    });
+    connect(&wb_, &Workbench::runsChanged, this, [this] {
+        reloadRunList();
+        requestRefresh();
+    });
+    reloadRunList();
+    log_->setPlainText(tr("Choose a run above, or open one from the Runs page."));
+}
+
+MetricChart* MonitorPage::chart(Chart which) const {
+    return charts_[which];
+}
+
+void MonitorPage::showRun(qint64 runId) {
+    runId_ = runId;
+    curves_.reset();
+    logSize_ = -1;
+    log_->clear();
+    for (auto* c : charts_) {
+        c->setCurves({});
+        c->setMarkers({}, {});
+        c->setNote({});
+        if (!c->followsAll()) c->resetZoom();
+    }
+    const int i = runPicker_->findData(runId);
+    if (i >= 0)
+        runPicker_->setCurrentIndex(i);
+    else
+        reloadRunList();
+    requestRefresh();
+}
+
+void MonitorPage::setXAxisKind(XAxisKind kind) {
+    const int i = xAxis_->findData(int(kind));
+    if (i >= 0 && i != xAxis_->currentIndex()) xAxis_->setCurrentIndex(i);
+    for (auto* c : charts_) c->setXAxisKind(kind);
+}
+
+void MonitorPage::setSmoothing(double weight) {
+    smoothing_->setValue(int(std::lround(weight * 1000)));
+}
+
+QString MonitorPage::progressText() const {
+    return progressLabel_->text();
+}
+QString MonitorPage::statusText() const {
+    return status_->text();
+}
+QString MonitorPage::logText() const {
+    return log_->toPlainText();
+}
+
+void MonitorPage::reloadRunList() {
+    wb_.store().call(
+        [](store::RunStore& s) { return s.runs(); }, this,
+        [this](const QVector<store::RunRecord>& runs) {
+            const QSignalBlocker block(runPicker_);
+            runPicker_->clear();
+            for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+                runPicker_->addItem(
+                    QStringLiteral("#%1  %2  (%3)").arg(it->id).arg(it->name, it->status), it->id);
+            const int i = runPicker_->findData(runId_);
+            runPicker_->setCurrentIndex(i);
+        });
+}
+
+void MonitorPage::syncZoom(MetricChart* from) {
+    if (from->followsAll())
+        for (auto* c : charts_)
+            if (c != from && !c->followsAll()) c->resetZoom();
+    requestRefresh();
+}
+
+void MonitorPage::requestRefresh() {
+    if (runId_ > 0 && !refreshTimer_.isActive()) refreshTimer_.start();
+}
+
+void MonitorPage::refresh() {
+    if (runId_ <= 0) return;
+    if (fetching_) {
+        refreshAgain_ = true;
+        return;
+    }
+    fetching_ = true;
+    CurveRequest req;
+    const auto [from, to] = charts_[Loss]->visibleSteps(curves_ ? curves_->map : StepMap{});
+    req.fromStep = from;
+    req.toStep = to;
+    req.buckets = charts_[Loss]->plotWidth();
+    req.columns = {MetricColumn::Loss, MetricColumn::ValLoss, MetricColumn::TokS,
+                   MetricColumn::Mem};
+    const qint64 id = runId_;
+    const auto done = [this] {
+        fetching_ = false;
+        if (refreshAgain_) {
+            refreshAgain_ = false;
+            requestRefresh();
+        }
+    };
+    wb_.store().call([id, req](store::RunStore& s) { return fetchRunCurves(s, id, req); }, this,
+                     [this, id, done](const RunCurves& c) {
+                         if (id == runId_) apply(c);
+                         done();
+                     },
+                     [this, done](const QString& error) {
+                         status_->setText(error);
+                         done();
+                     });
+}
+
+void MonitorPage::apply(const RunCurves& c) {
+    curves_ = c;
+    ++refreshes_;
+    const store::RunRecord& run = c.run;
+
+    // Charts.
+    charts_[Loss]->setCurves({
+        ChartCurve{tr("loss"), curveColor(0), c.metric(MetricColumn::Loss), c.map, true, false,
+                   1.0},
+        ChartCurve{tr("validation loss"), curveColor(1), c.metric(MetricColumn::ValLoss), c.map,
+                   false, true, 1.0},
+    });
+    charts_[Loss]->setMarkers(c.switchSteps, c.map);
+    charts_[Throughput]->setCurves({ChartCurve{
+        tr("tokens/s"), curveColor(2), c.metric(MetricColumn::TokS), c.map, true, false, 1.0}});
+    StepSeries cost;
+    cost.steps = c.map.steps;
+    if (run.pricePerHour) {
+        for (double e : c.map.elapsed) cost.values << e * *run.pricePerHour / 3600.0;
+        charts_[Cost]->setNote({});
+    } else {
+        charts_[Cost]->setNote(tr("No price per hour for this run: no cost to show"));
+        cost.steps.clear();
+    }
+    charts_[Cost]->setCurves(
+        {ChartCurve{tr("$ spent"), curveColor(3), cost, c.map, false, false, 1.0}});
+    // GiB for real runs, MiB for small ones.
+    const StepSeries mem = c.metric(MetricColumn::Mem);
+    const double peak =
+        mem.values.isEmpty() ? 0 : *std::max_element(mem.values.begin(), mem.values.end());
+    const bool gib = peak >= kGiB;
+    charts_[Memory]->setTitle(gib ? tr("Memory (GiB)") : tr("Memory (MiB)"));
+    charts_[Memory]->setCurves({ChartCurve{tr("memory"), curveColor(4), mem, c.map, false, false,
+                                           gib ? 1.0 / kGiB : 1.0 / (1024.0 * 1024.0)}});
+
+    // Status and progress.
+    QString statusLine =
+        QStringLiteral("<b>%1</b> on %2").arg(run.status.toHtmlEscaped(), run.node.toHtmlEscaped());
+    if (run.pricePerHour) statusLine += tr(" · $%1/h").arg(*run.pricePerHour, 0, 'f', 2);
+    if (!run.message.isEmpty()) statusLine += QStringLiteral(" · ") + run.message.toHtmlEscaped();
+    status_->setText(statusLine);
+    cancel_->setEnabled(!store::status::isTerminal(run.status));
+    std::optional<qint64> done = run.lastStep;
+    std::optional<double> elapsed;
+    if (c.last) {
+        done = c.last->step;
+        elapsed = c.last->value(MetricColumn::Elapsed);
+    }
+    progressLabel_->setText(formatProgress(run, done, elapsed));
+    const auto total = stepsTotal(run);
+    progress_->setValue(done && total && *total > 0
+                            ? int(std::clamp<double>(1000.0 * *done / *total, 0, 1000))
+                            : (run.status == store::status::kFinished ? 1000 : 0));
+
+    // Log tail: read the file of a local run; an SSH run shows its last events instead.
+    const bool local = run.node == QLatin1String("local");
+    if (local && !run.remoteDir.isEmpty()) {
+        readLog(); // a stat when nothing changed
+        if (!store::status::isTerminal(run.status))
+            logTimer_.start();
+        else
+            logTimer_.stop();
+    } else {
+        logTimer_.stop();
+        QStringList lines;
+        lines << (local ? tr("The run has no folder yet.")
+                        : tr("The log tail is available for local runs. Last events:"));
+        for (const auto& e : c.recentEvents) lines << eventLine(e);
+        log_->setPlainText(lines.join('\n'));
+    }
+}
+
+QString MonitorPage::formatProgress(const store::RunRecord& run, std::optional<qint64> done,
+                                    std::optional<double> elapsed) {
+    const auto total = stepsTotal(run);
+    QStringList parts;
+    if (done && total && *total > 0) {
+        parts << tr("step %1 / %2").arg(*done).arg(*total);
+        parts << QStringLiteral("%1 %").arg(100.0 * *done / *total, 0, 'f', 1);
+    } else if (done) {
+        parts << tr("step %1").arg(*done);
+    } else {
+        parts << tr("no steps yet");
+    }
+    if (elapsed) parts << tr("%1 elapsed").arg(formatDuration(*elapsed));
+    const bool running = !store::status::isTerminal(run.status);
+    if (running && done && *done > 0 && total && elapsed && *total > *done)
+        parts << tr("ETA %1").arg(
+            formatDuration(*elapsed / double(*done) * double(*total - *done)));
+    else if (!running)
+        parts << run.status;
+    return parts.join(QStringLiteral(" · "));
+}
+
+void MonitorPage::readLog() {
+    if (!curves_) return;
+    const QString path = QDir(curves_->run.remoteDir).filePath(QStringLiteral("train.log"));
+    const QFileInfo info(path);
+    if (!info.exists()) {
+        log_->setPlainText(tr("No train.log in %1 yet.").arg(curves_->run.remoteDir));
+        return;
+    }
+    if (info.size() == logSize_) return;
+    logSize_ = info.size();
+    log_->setPlainText(readLogTail(path, kLogLines).join('\n'));
+    log_->moveCursor(QTextCursor::End);
+    log_->ensureCursorVisible();
+}
+
+void MonitorPage::cancelRun() {
+    if (runId_ <= 0 || !curves_) return;
+    const qint64 id = runId_;
+    const auto answer = QMessageBox::question(this, tr("Cancel run"),
+                                              tr("Cancel run #%1 “%2”?\n\nThe engine writes a "
+                                                 "checkpoint and stops; it is killed if it is "
+                                                 "still running after %3 s.")
+                                                  .arg(id)
+                                                  .arg(curves_->run.name)
+                                                  .arg(kCancelGraceMs / 1000),
+                                              QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer != QMessageBox::Yes) return;
+    wb_.runs().cancel(id, kCancelGraceMs);
+    emit wb_.message(tr("Cancelling run #%1…").arg(id));
+}
+
+} // namespace bcd::ui

@@ -1,0 +1,78 @@
+#pragma once
+// Monitor: one run, live (DESIGN.md §4). Loss (raw and smoothed) with validation loss and
+// block-switch markers, tokens/s, cumulative cost, memory; x axis step / tokens / wall time / cost;
+// progress and ETA; status; the tail of train.log; cancel. Data comes from the store, pulled at
+// most ~30 times a second after Workbench::newData for the shown run.
+
+#include "ui/widgets/series_model.h"
+
+#include <QTimer>
+#include <QWidget>
+#include <optional>
+
+class QComboBox;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+
+namespace bcd::ui {
+
+class MetricChart;
+class Workbench;
+
+class MonitorPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit MonitorPage(Workbench& wb, QWidget* parent = nullptr);
+    void showRun(qint64 runId);
+    qint64 runId() const { return runId_; }
+
+    enum Chart { Loss, Throughput, Cost, Memory };
+    MetricChart* chart(Chart which) const;
+    void setXAxisKind(XAxisKind kind);
+    void setSmoothing(double weight);
+    // The progress line ("step 120 / 200 · 60 % · 0m 12s elapsed · ETA 8s") and the status line.
+    QString progressText() const;
+    QString statusText() const;
+    QString logText() const;
+    // How many fetches from the store have been applied (tests wait on it).
+    int refreshes() const { return refreshes_; }
+
+    // "step D / T · P % · E elapsed · ETA R"; the ETA only while the run is running.
+    static QString formatProgress(const store::RunRecord& run, std::optional<qint64> done,
+                                  std::optional<double> elapsed);
+
+private:
+    void reloadRunList();
+    void requestRefresh();
+    void refresh();
+    void apply(const RunCurves& c);
+    void readLog();
+    void cancelRun();
+    void syncZoom(MetricChart* from);
+
+    Workbench& wb_;
+    qint64 runId_ = 0;
+    std::optional<RunCurves> curves_;
+    bool fetching_ = false;
+    bool refreshAgain_ = false;
+    int refreshes_ = 0;
+    QTimer refreshTimer_;
+    QTimer logTimer_;
+    qint64 logSize_ = -1;
+
+    QComboBox* runPicker_;
+    QLabel* status_;
+    QPushButton* cancel_;
+    QProgressBar* progress_;
+    QLabel* progressLabel_;
+    QComboBox* xAxis_;
+    QSlider* smoothing_;
+    QLabel* smoothingLabel_;
+    MetricChart* charts_[4];
+    QPlainTextEdit* log_;
+};
+
+} // namespace bcd::ui

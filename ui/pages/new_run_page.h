@@ -1,0 +1,82 @@
+#pragma once
+// The New run page: the run config as a form (ConfigForm) with the planner's live view beside it
+// (PlanView), the node to run on, name and tags, load / save of config JSON, and a preview of the
+// exact command the node will run. Launch hands the config to RunController and opens the
+// Monitor on the new run. On a fresh store the form holds a working default — the `small`
+// preset (created in the store's models/ folder at launch) on the bundled Shakespeare sample, on
+// the local node — so that a first run is two clicks away.
+
+#include "store/store_types.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QVector>
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QTimer;
+
+namespace bcd::ui {
+
+class ConfigForm;
+class PlanView;
+class Workbench;
+
+class NewRunPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit NewRunPage(Workbench& wb, QWidget* parent = nullptr);
+    ~NewRunPage() override;
+
+    // Fills the form (an empty object: the default run).
+    void setConfig(const QJsonObject& config);
+    QJsonObject config() const;
+    // The config a fresh store starts with.
+    QJsonObject defaultConfig() const;
+
+    ConfigForm* form() const { return form_; }
+    PlanView* planView() const { return plan_; }
+    QString node() const;
+    QStringList nodeNames() const;
+    void setNode(const QString& name);
+    void setRunName(const QString& name);
+    QString commandPreview() const;
+    // The name a launch without one gets: "<model>-<mode>".
+    QString defaultRunName() const;
+
+public slots:
+    // Creates the preset model if needed, then launches; on success the Monitor opens.
+    void launch();
+    bool loadConfig(const QString& file);
+    bool saveConfig(const QString& file);
+
+signals:
+    void launchStarted();
+    void launchFinished(qint64 runId, bool ok, const QString& message);
+
+private:
+    void refreshNodes();
+    void formChanged();
+    void updatePreview();
+    void startLaunch();
+    void setBusy(bool busy, const QString& text = {});
+
+    Workbench& wb_;
+    ConfigForm* form_;
+    PlanView* plan_;
+    QComboBox* node_;
+    QLineEdit* name_;
+    QLineEdit* tags_;
+    QPlainTextEdit* preview_;
+    QPushButton* launch_;
+    QLabel* state_;
+    QVector<store::NodeRecord> nodes_;
+    QString wantedNode_ = QStringLiteral("local");
+    bool launching_ = false;
+};
+
+} // namespace bcd::ui

@@ -1,0 +1,75 @@
+#pragma once
+// The Nodes page: the local machine and the SSH nodes (name, kind, host, GPUs, engine version,
+// when probed, price), adding, editing and removing SSH nodes, and probing a node on a worker
+// thread. An SSH host whose key is unknown is shown with its SHA256 fingerprint and is trusted
+// only when the user accepts exactly that key; a changed key is refused.
+
+#include "store/store_types.h"
+#include "ui/widgets/host_key_dialog.h"
+
+#include <QList>
+#include <QPointer>
+#include <QVector>
+#include <QWidget>
+
+class QLabel;
+class QPushButton;
+class QTableWidget;
+class QThread;
+
+namespace bcd::ui {
+
+struct ProbeOutcome;
+class Workbench;
+
+class NodesPage : public QWidget {
+    Q_OBJECT
+public:
+    enum Column { Name = 0, Kind, Host, Gpus, Engine, Probed, Price, ColumnCount };
+
+    explicit NodesPage(Workbench& wb, QWidget* parent = nullptr);
+    ~NodesPage() override;
+
+    void refresh();
+    // Adds an SSH node to the store, then probes it.
+    void saveNode(const store::NodeRecord& node);
+    // Rewrites the settings of the stored node named node.name in place (runs that refer to it
+    // keep doing so); probes it again when its connection (host, port, user, identity,
+    // known_hosts) changed, which clears the stored probe.
+    void updateNode(const store::NodeRecord& node);
+    void removeNode(const QString& name);
+    void probe(const QString& name, const QString& acceptFingerprint = {});
+    QStringList nodeNames() const;
+    QTableWidget* table() const { return table_; }
+    // The host-key question on screen (non-modal so that nothing blocks), or null.
+    HostKeyDialog* hostKeyDialog() const { return hostKeyDialog_; }
+    int probesRunning() const;
+
+signals:
+    void refreshed();
+    // After updateNode: the node's settings are stored (ok) or were refused (message).
+    void nodeUpdated(const QString& node, bool ok, const QString& message);
+    void probeFinished(const QString& node, bool ok, const QString& message);
+
+private:
+    void showNodes(const QVector<store::NodeRecord>& nodes);
+    void probeDone(const ProbeOutcome& outcome);
+    void updateActions();
+    void addDialog();
+    void editDialog();
+    QString selectedNode() const;
+
+    Workbench& wb_;
+    QVector<store::NodeRecord> nodes_;
+    QTableWidget* table_;
+    QLabel* details_;
+    QPushButton* add_;
+    QPushButton* edit_;
+    QPushButton* remove_;
+    QPushButton* probe_;
+    QPointer<HostKeyDialog> hostKeyDialog_;
+    QList<QPointer<QThread>> probes_;
+    QStringList probing_;
+};
+
+} // namespace bcd::ui

@@ -1,0 +1,87 @@
+#pragma once
+// The Runs page: every stored run (id, name, status, node, steps done / total, last loss, tags,
+// created) with a filter over name, tags, status and node, the selected run's details, and the
+// actions: Monitor, Compare selected, Run again (its config in the New run page), Cancel, Export
+// CSV, Edit (name, tags and notes; also a double-click on the Tags cell). Refreshes when runs
+// change and, while any run is live, on a timer.
+
+#include "store/store_types.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QWidget>
+#include <optional>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSortFilterProxyModel;
+class QStandardItemModel;
+class QTableView;
+class QTimer;
+
+namespace bcd::ui {
+
+class Workbench;
+
+class RunsPage : public QWidget {
+    Q_OBJECT
+public:
+    enum Column { Id = 0, Name, Status, Node, Steps, Loss, Tags, Created, ColumnCount };
+
+    explicit RunsPage(Workbench& wb, QWidget* parent = nullptr);
+
+    // Reads the runs again (asynchronously; refreshed() follows).
+    void refresh();
+    void setFilter(const QString& text);
+    // Runs shown (after the filter), in view order.
+    QList<qint64> visibleRuns() const;
+    QList<qint64> selectedRuns() const;
+    void selectRuns(const QList<qint64>& ids);
+    QTableView* table() const { return table_; }
+
+    bool exportCsv(qint64 runId, const QString& file);
+    // Opens the dialog for the run's name, tags and notes, and saves them when accepted.
+    void editRun(qint64 runId);
+    // Stores the run's name, tags and notes (asynchronously; runInfoSaved follows, then the list
+    // refreshes and the workbench's runsChanged is emitted).
+    void saveRunInfo(qint64 runId, const QString& name, const QStringList& tags,
+                     const QString& notes);
+
+signals:
+    void refreshed();
+    void runInfoSaved(qint64 runId, bool ok, const QString& message);
+
+private:
+    struct Row {
+        store::RunRecord run;
+        std::optional<double> loss;
+    };
+    void showRows(const QVector<Row>& rows);
+    void updateActions();
+    void showDetails();
+    void contextMenu(const QPoint& pos);
+    std::optional<Row> rowOf(qint64 id) const;
+
+    Workbench& wb_;
+    QVector<Row> rows_;
+    QStandardItemModel* model_;
+    QSortFilterProxyModel* proxy_;
+    QTableView* table_;
+    QLineEdit* filter_;
+    QComboBox* status_;
+    QLabel* details_;
+    QLabel* count_;
+    QPushButton* monitor_;
+    QPushButton* compare_;
+    QPushButton* again_;
+    QPushButton* cancel_;
+    QPushButton* export_;
+    QPushButton* edit_;
+    QTimer* live_;
+    bool loading_ = false;
+    bool reloadPending_ = false; // a refresh asked for while one was reading
+};
+
+} // namespace bcd::ui

@@ -1,0 +1,24 @@
+#include "ui/widgets/log_tail.h"
+
+#include <QFile>
+
+namespace bcd::ui {
+
+QStringList readLogTail(const QString& path, int maxLines, qint64 maxBytes) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    const qint64 size = f.size();
+    const qint64 start = std::max<qint64>(0, size - maxBytes);
+    if (!f.seek(start)) return {};
+    QByteArray bytes = f.read(size - start);
+    if (start > 0) {
+        const qsizetype nl = bytes.indexOf('\n');
+        bytes = nl < 0 ? QByteArray() : bytes.mid(nl + 1);
+    }
+    QStringList lines = QString::fromUtf8(bytes).split('\n');
+    if (!lines.isEmpty() && lines.back().isEmpty()) lines.pop_back();
+    if (lines.size() > maxLines) lines = lines.mid(lines.size() - maxLines);
+    return lines;
+}
+
+} // namespace bcd::ui

@@ -1,0 +1,305 @@
+#include "ui/widgets/metric_chart.h"
+
+#include "ui/widgets/smoothing.h"
+
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <qcustomplot.h>
+
+namespace bcd::ui {
+
+namespace {
+constexpr int kMinReplotMs = 33; // ~30 Hz
+constexpr int kViewDebounceMs = 150;
+constexpr int kMaxDrawnMarkers = 400;
+} // namespace
+
+QColor curveColor(int i) {
+    static const QColor colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+    return colors[((i % 10) + 10) % 10];
+}
+
+MetricChart::MetricChart(const QString& title, QWidget* parent)
+    : QWidget(parent), plot_(new QCustomPlot(this)) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(plot_);
+    setMinimumSize(240, 160);
+
+    plot_->plotLayout()->insertRow(0);
+    title_ =
+        new QCPTextElement(plot_, title, QFont(font().family(), font().pointSize(), QFont::Bold));
+    plot_->plotLayout()->addElement(0, 0, title_);
+    plot_->xAxis->setLabel(xAxisTitle(kind_));
+    plot_->legend->setVisible(true);
+    QFont legendFont = font();
+    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
+    plot_->legend->setFont(legendFont);
+    plot_->legend->setBrush(QColor(255, 255, 255, 200));
+    plot_->legend->setBorderPen(QPen(QColor(180, 180, 180)));
+    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot_->axisRect()->setRangeDrag(Qt::Horizontal);
+    plot_->axisRect()->setRangeZoom(Qt::Horizontal);
+    plot_->setNoAntialiasingOnDrag(true);
+
+    noteItem_ = new QCPItemText(plot_);
+    noteItem_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    noteItem_->position->setCoords(0.5, 0.08);
+    noteItem_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+    noteItem_->setColor(QColor(120, 120, 120));
+    noteItem_->setClipToAxisRect(true);
+    noteItem_->setVisible(false);
+
+    rebuildTimer_.setSingleShot(true);
+    connect(&rebuildTimer_, &QTimer::timeout, this, &MetricChart::rebuild);
+    viewTimer_.setSingleShot(true);
+    viewTimer_.setInterval(kViewDebounceMs);
+    connect(&viewTimer_, &QTimer::timeout, this, &MetricChart::viewChanged);
+    connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            &MetricChart::onRangeChanged);
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { resetZoom(); });
+    sinceRebuild_.start();
+}
+
+void MetricChart::setTitle(const QString& title) {
+    title_->setText(title);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricChart::setCurves(QVector<ChartCurve> curves) {
+    curves_ = std::move(curves);
+    scheduleRebuild();
+}
+
+void MetricChart::setMarkers(const QVector<qint64>& steps, const StepMap& map) {
+    markerSteps_ = steps;
+    markerMap_ = map;
+    scheduleRebuild();
+}
+
+void MetricChart::setXAxisKind(XAxisKind kind) {
+    if (kind == kind_) return;
+    kind_ = kind;
+    plot_->xAxis->setLabel(xAxisTitle(kind));
+    if (kind == XAxisKind::Time) {
+        auto ticker = QSharedPointer<QCPAxisTickerTime>::create();
+        ticker->setTimeFormat(QStringLiteral("%h:%m:%s"));
+        plot_->xAxis->setTicker(ticker);
+    } else {
+        plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    }
+    // The old range means nothing on the new axis.
+    follow_ = true;
+    scheduleRebuild();
+    emit viewChanged();
+}
+
+void MetricChart::setSmoothing(double weight) {
+    smoothing_ = std::clamp(weight, 0.0, 0.999);
+    scheduleRebuild();
+}
+
+void MetricChart::setNote(const QString& text) {
+    userNote_ = text;
+    scheduleRebuild();
+}
+
+QString MetricChart::note() const {
+    return noteItem_->visible() ? noteItem_->text() : QString();
+}
+
+QCPRange MetricChart::visibleX() const {
+    return plot_->xAxis->range();
+}
+
+std::pair<qint64, qint64> MetricChart::visibleSteps(const StepMap& map) const {
+    if (follow_) return {0, store::RunStore::kLastStep};
+    const QCPRange r = plot_->xAxis->range();
+    const double a = map.step(kind_, r.lower), b = map.step(kind_, r.upper);
+    if (!std::isfinite(a) || !std::isfinite(b)) return {0, store::RunStore::kLastStep};
+    return {std::max<qint64>(0, qint64(std::floor(std::min(a, b)))),
+            std::max<qint64>(0, qint64(std::ceil(std::max(a, b))))};
+}
+
+void MetricChart::zoomTo(double lower, double upper) {
+    plot_->xAxis->setRange(lower, upper); // onRangeChanged: stops following, emits viewChanged
+}
+
+void MetricChart::setXRange(double lower, double upper) {
+    follow_ = false;
+    settingRange_ = true;
+    plot_->xAxis->setRange(lower, upper);
+    settingRange_ = false;
+    viewTimer_.start();
+    scheduleRebuild();
+}
+
+void MetricChart::resetZoom() {
+    follow_ = true;
+    scheduleRebuild();
+    emit viewChanged();
+}
+
+int MetricChart::plotWidth() const {
+    const int w = plot_->axisRect()->width();
+    return w > 50 ? w : std::max(300, width() - 80);
+}
+
+void MetricChart::onRangeChanged(const QCPRange& range) {
+    if (settingRange_) return;
+    follow_ = false;
+    emit userXRangeChanged(range.lower, range.upper);
+    viewTimer_.start();
+    fitRanges();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricChart::scheduleRebuild() {
+    if (rebuildTimer_.isActive()) return;
+    rebuildTimer_.start(std::max<qint64>(0, kMinReplotMs - sinceRebuild_.elapsed()));
+}
+
+void MetricChart::replotNow() {
+    rebuildTimer_.stop();
+    rebuild();
+    plot_->replot(QCustomPlot::rpImmediateRefresh);
+}
+
+void MetricChart::rebuild() {
+    sinceRebuild_.restart();
+    plot_->clearGraphs();
+    drawn_.clear();
+    for (int i = plot_->itemCount() - 1; i >= 0; --i)
+        if (plot_->item(i) != noteItem_) plot_->removeItem(i);
+
+    QStringList notShown;
+    const bool smoothOn = smoothing_ > 0;
+    for (const ChartCurve& c : curves_) {
+        Drawn d;
+        if (!c.map.has(kind_)) {
+            if (kind_ == XAxisKind::Cost && c.map.has(XAxisKind::Time)) notShown << c.name;
+            drawn_.push_back(d);
+            continue;
+        }
+        const qsizetype n = c.data.steps.size();
+        QVector<double> x(n), y(n);
+        for (qsizetype i = 0; i < n; ++i) {
+            x[i] = c.map.x(kind_, c.data.steps[i]);
+            y[i] = c.data.values[i] * c.scale;
+        }
+        d.raw = plot_->addGraph();
+        d.raw->setName(c.name);
+        QColor rawColor = c.color;
+        if (c.smooth && smoothOn) rawColor.setAlpha(60);
+        d.raw->setPen(QPen(rawColor, 1));
+        // Bucket envelopes are dense: antialiasing them costs more than it shows.
+        if (c.data.downsampled && !c.dots) d.raw->setAntialiased(false);
+        if (c.dots)
+            d.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, c.color, c.color, 5));
+        d.raw->setData(x, y, true);
+        if (c.smooth && smoothOn) {
+            d.raw->removeFromLegend();
+            d.smoothed = plot_->addGraph();
+            d.smoothed->setName(c.name);
+            d.smoothed->setPen(QPen(c.color, 1));
+            d.smoothed->setData(
+                x,
+                emaSmooth(y, smoothing_, c.data.downsampled ? c.data.weights : QVector<double>{}),
+                true);
+        }
+        drawn_.push_back(d);
+    }
+    QStringList notes;
+    if (!userNote_.isEmpty()) notes << userNote_;
+    if (!notShown.isEmpty())
+        notes << tr("No price per hour for %1: the cost axis needs one")
+                     .arg(notShown.join(QStringLiteral(", ")));
+    noteItem_->setText(notes.join('\n'));
+    noteItem_->setVisible(!notes.isEmpty());
+
+    markerX_.clear();
+    if (markerMap_.has(kind_))
+        for (qint64 s : markerSteps_) markerX_ << markerMap_.x(kind_, double(s));
+    fitRanges();
+    // Draw the markers in view, thinned so that a run that switches every few steps stays legible.
+    const QCPRange xr = plot_->xAxis->range();
+    QVector<double> inView;
+    for (double mx : markerX_)
+        if (xr.contains(mx)) inView << mx;
+    const qsizetype stride =
+        std::max<qsizetype>(1, (inView.size() + kMaxDrawnMarkers - 1) / kMaxDrawnMarkers);
+    const QPen markerPen(QColor(150, 150, 150, 140), 1, Qt::DashLine);
+    for (qsizetype i = 0; i < inView.size(); i += stride) {
+        auto* line = new QCPItemStraightLine(plot_);
+        line->setPen(markerPen);
+        line->point1->setCoords(inView[i], 0);
+        line->point2->setCoords(inView[i], 1);
+    }
+    // One curve: the title names it, and a legend would only hide data.
+    plot_->legend->setVisible(plot_->legend->itemCount() > 1);
+    ++replots_;
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricChart::fitRanges() {
+    bool any = false;
+    QCPRange keys, values;
+    for (int g = 0; g < plot_->graphCount(); ++g) {
+        bool found = false;
+        const QCPRange k = plot_->graph(g)->getKeyRange(found);
+        if (!found) continue;
+        keys = any ? QCPRange(std::min(keys.lower, k.lower), std::max(keys.upper, k.upper)) : k;
+        any = true;
+    }
+    if (!any) return;
+    if (follow_) {
+        settingRange_ = true;
+        plot_->xAxis->setRange(keys.lower, keys.upper > keys.lower ? keys.upper : keys.lower + 1);
+        settingRange_ = false;
+    }
+    bool anyValue = false;
+    const QCPRange xr = plot_->xAxis->range();
+    for (int g = 0; g < plot_->graphCount(); ++g) {
+        bool found = false;
+        const QCPRange v = plot_->graph(g)->getValueRange(found, QCP::sdBoth, xr);
+        if (!found) continue;
+        values = anyValue
+                     ? QCPRange(std::min(values.lower, v.lower), std::max(values.upper, v.upper))
+                     : v;
+        anyValue = true;
+    }
+    if (!anyValue) return;
+    const double pad =
+        std::max((values.upper - values.lower) * 0.05, std::abs(values.upper) * 1e-3 + 1e-12);
+    plot_->yAxis->setRange(values.lower - pad, values.upper + pad);
+}
+
+QVector<double> MetricChart::rawX(int curve) const {
+    QVector<double> out;
+    if (curve < 0 || curve >= drawn_.size() || !drawn_[curve].raw) return out;
+    for (const auto& p : *drawn_[curve].raw->data()) out << p.key;
+    return out;
+}
+
+QVector<double> MetricChart::rawY(int curve) const {
+    QVector<double> out;
+    if (curve < 0 || curve >= drawn_.size() || !drawn_[curve].raw) return out;
+    for (const auto& p : *drawn_[curve].raw->data()) out << p.value;
+    return out;
+}
+
+QVector<double> MetricChart::smoothedY(int curve) const {
+    QVector<double> out;
+    if (curve < 0 || curve >= drawn_.size() || !drawn_[curve].smoothed) return out;
+    for (const auto& p : *drawn_[curve].smoothed->data()) out << p.value;
+    return out;
+}
+
+QVector<double> MetricChart::markerX() const {
+    return markerX_;
+}
+
+} // namespace bcd::ui

@@ -1,0 +1,137 @@
+#include "ui/widgets/node_dialog.h"
+
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QRegularExpression>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace bcd::ui {
+
+NodeDialog::NodeDialog(QWidget* parent) : QDialog(parent) {
+    setObjectName(QStringLiteral("nodeDialog"));
+    setWindowTitle(tr("SSH node"));
+    auto* layout = new QVBoxLayout(this);
+    auto* form = new QFormLayout;
+    auto line = [this](const QString& placeholder, const QString& tip) {
+        auto* e = new QLineEdit(this);
+        e->setPlaceholderText(placeholder);
+        e->setToolTip(tip);
+        return e;
+    };
+    auto withBrowse = [this](QLineEdit* e, const QString& title) {
+        auto* row = new QHBoxLayout;
+        auto* b = new QToolButton(this);
+        b->setText(QStringLiteral("…"));
+        connect(b, &QToolButton::clicked, this, [this, e, title] {
+            const QString f = QFileDialog::getOpenFileName(
+                this, title,
+                e->text().isEmpty() ? QDir::homePath() + QStringLiteral("/.ssh") : e->text(),
+                QString(), nullptr, QFileDialog::DontResolveSymlinks | QFileDialog::ReadOnly);
+            if (!f.isEmpty()) e->setText(f);
+        });
+        row->addWidget(e, 1);
+        row->addWidget(b);
+        return row;
+    };
+    name_ =
+        line(tr("gpu-box"), tr("The node's name in the workbench: letters, digits, '.', '_', '-'"));
+    name_->setObjectName(QStringLiteral("nodeName"));
+    host_ = line(tr("gpu-box.example.org or 10.0.0.5"), tr("Host name or address"));
+    port_ = new QSpinBox(this);
+    port_->setRange(1, 65535);
+    port_->setValue(22);
+    user_ = line(tr("your local user name"), tr("User to log in as"));
+    identity_ = line(tr("SSH agent and ~/.ssh's default keys"), tr("Private key file"));
+    knownHosts_ =
+        line(tr("~/.ssh/known_hosts"), tr("known_hosts file the host key is checked against"));
+    engine_ = line(tr("bcd-train on the node's PATH, else uploaded"),
+                   tr("Path of bcd-train on the node"));
+    runRoot_ = line(tr("the default run folder"), tr("Folder of this node's runs"));
+    price_ = new QDoubleSpinBox(this);
+    price_->setObjectName(QStringLiteral("nodePrice"));
+    price_->setRange(0, 100000);
+    price_->setDecimals(3);
+    price_->setPrefix(QStringLiteral("$ "));
+    price_->setSuffix(tr(" / hour"));
+    price_->setSpecialValueText(tr("unknown"));
+    price_->setToolTip(
+        tr("What an hour of this node costs (for the cost estimates and the Monitor); 0: unknown"));
+    form->addRow(tr("Name"), name_);
+    form->addRow(tr("Host"), host_);
+    form->addRow(tr("Port"), port_);
+    form->addRow(tr("User"), user_);
+    form->addRow(tr("Identity file"), withBrowse(identity_, tr("Private key")));
+    form->addRow(tr("known_hosts"), withBrowse(knownHosts_, tr("known_hosts file")));
+    form->addRow(tr("Engine path"), engine_);
+    form->addRow(tr("Run root"), runRoot_);
+    form->addRow(tr("Price"), price_);
+    layout->addLayout(form);
+    error_ = new QLabel(this);
+    error_->setStyleSheet(QStringLiteral("color: #d62728"));
+    error_->hide();
+    layout->addWidget(error_);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, this);
+    connect(buttons, &QDialogButtonBox::accepted, this, &NodeDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    layout->addWidget(buttons);
+    setMinimumWidth(480);
+}
+
+void NodeDialog::setRecord(const store::NodeRecord& n) {
+    base_ = n;
+    name_->setText(n.name);
+    name_->setReadOnly(editing());
+    if (editing())
+        name_->setToolTip(tr("Runs refer to the node by its name: it cannot be renamed"));
+    host_->setText(n.host);
+    port_->setValue(n.port);
+    user_->setText(n.user);
+    identity_->setText(n.identity);
+    knownHosts_->setText(n.knownHosts);
+    engine_->setText(n.engine);
+    runRoot_->setText(n.runRoot);
+    price_->setValue(n.pricePerHour.value_or(0));
+}
+
+store::NodeRecord NodeDialog::record() const {
+    store::NodeRecord n = base_;
+    n.kind = QStringLiteral("ssh");
+    n.name = name_->text().trimmed();
+    n.host = host_->text().trimmed();
+    n.port = port_->value();
+    n.user = user_->text().trimmed();
+    n.identity = identity_->text().trimmed();
+    n.knownHosts = knownHosts_->text().trimmed();
+    n.engine = engine_->text().trimmed();
+    n.runRoot = runRoot_->text().trimmed();
+    n.pricePerHour = price_->value() > 0 ? std::optional<double>(price_->value()) : std::nullopt;
+    return n;
+}
+
+QString NodeDialog::problem() const {
+    static const QRegularExpression nameRe(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._-]*$"));
+    const store::NodeRecord n = record();
+    if (!nameRe.match(n.name).hasMatch())
+        return tr("The name must start with a letter or digit and hold only letters, digits, '.', "
+                  "'_', '-'.");
+    if (n.name == QLatin1String("local")) return tr("'local' is this machine's node.");
+    if (n.host.isEmpty()) return tr("The host is missing.");
+    return {};
+}
+
+void NodeDialog::accept() {
+    const QString p = problem();
+    error_->setVisible(!p.isEmpty());
+    error_->setText(p);
+    if (p.isEmpty()) QDialog::accept();
+}
+
+} // namespace bcd::ui

@@ -1,0 +1,451 @@
+#include "ui/widgets/plan_view.h"
+
+#include "launch/run_config.h"
+#include "nodes/node_probe.h"
+#include "ui/widgets/block_strip.h"
+#include "ui/widgets/memory_bar.h"
+
+#include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QLabel>
+#include <QMap>
+#include <QSpinBox>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace bcd::ui {
+
+using launch::configValue;
+
+namespace {
+
+const bcd::GpuTable& gpuTable() {
+    static const bcd::GpuTable table = [] {
+        try {
+            return bcd::load_gpu_table();
+        } catch (const std::exception&) {
+            return bcd::GpuTable::builtin(); // a malformed user file: the built-in table
+        }
+    }();
+    return table;
+}
+
+const bcd::PriceTable& priceTable() {
+    static const bcd::PriceTable prices = [] {
+        try {
+            return bcd::load_price_table();
+        } catch (const std::exception&) {
+            return bcd::PriceTable::builtin();
+        }
+    }();
+    return prices;
+}
+
+QString duration(double s) {
+    if (!std::isfinite(s) || s < 0) return QStringLiteral("?");
+    if (s < 120) return QStringLiteral("%1 s").arg(s, 0, 'f', s < 10 ? 1 : 0);
+    if (s < 7200) return QStringLiteral("%1 min").arg(s / 60, 0, 'f', 0);
+    if (s < 72 * 3600) return QStringLiteral("%1 h").arg(s / 3600, 0, 'f', 1);
+    return QStringLiteral("%1 days").arg(s / 86400, 0, 'f', 1);
+}
+
+QString money(double usd) {
+    return usd < 1 ? QStringLiteral("$%1").arg(usd, 0, 'f', 3)
+                   : QStringLiteral("$%1").arg(usd, 0, 'f', 2);
+}
+
+std::uint64_t pathBytes(const QString& path) {
+    if (path.isEmpty()) return 0;
+    QFileInfo fi(path);
+    if (!fi.isDir()) return fi.exists() ? static_cast<std::uint64_t>(fi.size()) : 0;
+    std::uint64_t total = 0;
+    for (const QFileInfo& f : QDir(path).entryInfoList(QDir::Files | QDir::NoDotAndDotDot))
+        total += f.size();
+    return total;
+}
+
+} // namespace
+
+bcd::PlanInput planInputFromConfig(const QJsonObject& c, const bcd::ModelConfig& model) {
+    auto str = [&](const char* k, const char* def) {
+        const QJsonValue v = configValue(c, QLatin1String(k));
+        return (v.isString() ? v.toString() : QString::fromLatin1(def)).toStdString();
+    };
+    auto num = [&](const char* k, double def) {
+        const QJsonValue v = configValue(c, QLatin1String(k));
+        return v.isDouble() ? v.toDouble() : def;
+    };
+    auto boolean = [&](const char* k, bool def) {
+        const QJsonValue v = configValue(c, QLatin1String(k));
+        return v.isBool() ? v.toBool() : def;
+    };
+    bcd::PlanInput in;
+    in.model = model;
+    in.seq_len = std::max(1, static_cast<int>(num("data.seq_len", 256)));
+    in.batch_size = std::max(1, static_cast<int>(num("train.batch_size", 8)));
+    in.grad_accum = std::max(1, static_cast<int>(num("train.grad_accum", 1)));
+    in.recompute = boolean("train.recompute", false);
+    in.precision =
+        str("train.precision", "fp32") == "bf16" ? bcd::Precision::Bf16Mixed : bcd::Precision::Fp32;
+    in.optimizer = str("optim.name", "adamw");
+    in.momentum = num("optim.momentum", 0);
+    in.layers_per_block = std::max(1, static_cast<int>(num("bcd.layers_per_block", 1)));
+    in.embed_block = boolean("bcd.embed_block", true);
+    in.head_block = boolean("bcd.head_block", true);
+    in.order = str("bcd.order", "ascending");
+    for (const QJsonValue& v : configValue(c, QStringLiteral("bcd.fixed_order")).toArray())
+        in.fixed_order.push_back(v.toInt());
+    const QJsonValue blocks = configValue(c, QStringLiteral("bcd.blocks"));
+    if (blocks.isArray()) {
+        std::vector<std::vector<std::string>> b;
+        for (const QJsonValue& block : blocks.toArray()) {
+            std::vector<std::string> prefixes;
+            for (const QJsonValue& p : block.toArray())
+                prefixes.push_back(p.toString().toStdString());
+            b.push_back(std::move(prefixes));
+        }
+        in.blocks = std::move(b);
+    }
+    in.reset_state_on_switch = boolean("bcd.reset_state_on_switch", true);
+    in.offload_states = boolean("bcd.offload_states", false);
+    const QString val = configValue(c, QStringLiteral("data.val")).toString();
+    in.evaluates = !val.isEmpty();
+    // Token data the CPU backend holds, as PlanInput::from_run_config estimates it.
+    const QString tokenizer = configValue(c, QStringLiteral("data.tokenizer")).toString();
+    const bool bytes = tokenizer.isEmpty() || tokenizer == QLatin1String("byte");
+    const std::string format = str("data.format", "text");
+    const std::uint64_t perToken = format == "sft" ? 5 : 4;
+    for (const QString& p : {configValue(c, QStringLiteral("data.train")).toString(), val}) {
+        const std::uint64_t size = pathBytes(p);
+        in.data_bytes += format == "tokens" ? size : (bytes ? size : size / 4) * perToken;
+    }
+    in.source = "the new run";
+    return in;
+}
+
+std::optional<bcd::Hardware> nodeHardware(const store::NodeRecord& node, int threads,
+                                          QString* description) {
+    const nodes::NodeProbe probe = nodes::NodeProbe::fromJson(node.probe);
+    const bool probed = !node.probe.isEmpty();
+    if (probed && !probe.cpuOnly()) {
+        // One group per GPU model; the probed memory overrides the table's.
+        QMap<QString, int> count;
+        QMap<QString, qint64> mem;
+        for (const nodes::GpuInfo& g : probe.gpus) {
+            ++count[g.name];
+            mem[g.name] = mem.contains(g.name) ? std::min(mem[g.name], g.memoryMiB) : g.memoryMiB;
+        }
+        std::vector<bcd::GpuGroup> groups;
+        for (auto it = count.begin(); it != count.end(); ++it) {
+            const QString spec =
+                QStringLiteral("%1:%2MiB x%3").arg(it.key()).arg(mem[it.key()]).arg(it.value());
+            try {
+                groups.push_back(bcd::parse_gpu_spec(spec.toStdString(), gpuTable(),
+                                                     "node " + node.name.toStdString()));
+            } catch (const std::exception&) {
+                groups.push_back(bcd::parse_gpu_spec(QStringLiteral("GPU:%1MiB x%2")
+                                                         .arg(mem[it.key()])
+                                                         .arg(it.value())
+                                                         .toStdString(),
+                                                     gpuTable(), "node"));
+            }
+        }
+        bcd::Hardware hw = bcd::Hardware::from_gpus(std::move(groups), gpuTable(), priceTable());
+        if (description)
+            *description =
+                QObject::tr("%1: %2").arg(node.name, QString::fromStdString(hw.describe()));
+        return hw;
+    }
+    if (node.kind == QLatin1String("local")) {
+        bcd::Hardware hw = bcd::Hardware::local_cpu(threads);
+        if (description)
+            *description =
+                QObject::tr("%1: CPU, %2").arg(node.name, QString::fromStdString(hw.describe()));
+        return hw;
+    }
+    if (!probed) {
+        if (description)
+            *description =
+                QObject::tr("%1: not probed yet (probe it on the Nodes page, or pick a GPU)")
+                    .arg(node.name);
+        return std::nullopt;
+    }
+    bcd::Hardware hw;
+    hw.cpu.name = probe.cpuName.isEmpty() ? std::string("CPU") : probe.cpuName.toStdString();
+    hw.cpu.memory_bytes = static_cast<std::uint64_t>(probe.memoryBytes);
+    hw.cpu.threads = threads > 0 ? threads : std::max(1, probe.cpuThreads);
+    if (description)
+        *description =
+            QObject::tr("%1: CPU, %2").arg(node.name, QString::fromStdString(hw.describe()));
+    return hw;
+}
+
+struct PlanView::Column {
+    QGroupBox* box = nullptr;
+    QLabel* headline = nullptr;
+    MemoryBar* bar = nullptr;
+    QLabel* setting = nullptr;
+    QLabel* time = nullptr;
+    QLabel* advice = nullptr;
+};
+
+PlanView::PlanView(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    auto* hwRow = new QHBoxLayout;
+    hardware_ = new QComboBox(this);
+    hardware_->setObjectName(QStringLiteral("planHardware"));
+    hardware_->setToolTip(tr("Plan for the chosen node's hardware (from its last probe) or for "
+                             "GPUs of the planner's table"));
+    gpuCount_ = new QSpinBox(this);
+    gpuCount_->setRange(1, 1024);
+    gpuCount_->setPrefix(QStringLiteral("× "));
+    gpuCount_->setToolTip(tr("GPUs per node"));
+    hwRow->addWidget(new QLabel(tr("Plan for"), this));
+    hwRow->addWidget(hardware_, 1);
+    hwRow->addWidget(gpuCount_);
+    layout->addLayout(hwRow);
+    device_ = new QLabel(this);
+    device_->setWordWrap(true);
+    layout->addWidget(device_);
+
+    auto* columns = new QHBoxLayout;
+    auto makeColumn = [this, columns](const QString& title) {
+        auto* c = new Column;
+        c->box = new QGroupBox(title, this);
+        auto* v = new QVBoxLayout(c->box);
+        c->headline = new QLabel(c->box);
+        c->headline->setWordWrap(true);
+        c->bar = new MemoryBar(c->box);
+        c->setting = new QLabel(c->box);
+        c->setting->setWordWrap(true);
+        c->time = new QLabel(c->box);
+        c->time->setWordWrap(true);
+        c->advice = new QLabel(c->box);
+        c->advice->setWordWrap(true);
+        c->advice->setTextFormat(Qt::RichText);
+        for (QLabel* l : {c->headline, c->setting, c->time, c->advice})
+            l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        v->addWidget(c->headline);
+        v->addWidget(c->bar);
+        v->addWidget(c->setting);
+        v->addWidget(c->time);
+        v->addWidget(c->advice);
+        v->addStretch(1);
+        columns->addWidget(c->box, 1);
+        return c;
+    };
+    full_ = makeColumn(tr("Full training"));
+    full_->box->setObjectName(QStringLiteral("planFull"));
+    bcd_ = makeColumn(tr("BCD"));
+    bcd_->box->setObjectName(QStringLiteral("planBcd"));
+    layout->addLayout(columns);
+
+    QStringList legend;
+    for (const auto& [name, color] : MemoryBar::legend())
+        legend
+            << QStringLiteral("<span style='color:%1'>&#9632;</span> %2").arg(color.name(), name);
+    legend_ = new QLabel(legend.join(QStringLiteral("&nbsp;&nbsp; ")) +
+                             tr("&nbsp;&nbsp; | dashed: usable (safety margin), solid: capacity"),
+                         this);
+    legend_->setWordWrap(true);
+    layout->addWidget(legend_);
+    stripCaption_ = new QLabel(this);
+    stripCaption_->setWordWrap(true);
+    layout->addWidget(stripCaption_);
+    strip_ = new BlockStrip(this);
+    strip_->setObjectName(QStringLiteral("blockStrip"));
+    layout->addWidget(strip_);
+    layout->addStretch(1);
+
+    debounce_ = new QTimer(this);
+    debounce_->setSingleShot(true);
+    connect(debounce_, &QTimer::timeout, this, &PlanView::replan);
+    connect(hardware_, &QComboBox::currentIndexChanged, this, [this] {
+        gpuCount_->setEnabled(!hardware_->currentData().toString().isEmpty());
+        replan();
+    });
+    connect(gpuCount_, &QSpinBox::valueChanged, this, [this] { debounce_->start(debounceMs); });
+    fillHardwareChoices();
+}
+
+PlanView::~PlanView() {
+    delete full_;
+    delete bcd_;
+}
+
+void PlanView::fillHardwareChoices() {
+    const QSignalBlocker block(hardware_);
+    const QString current = hardware_->currentData().toString();
+    hardware_->clear();
+    hardware_->addItem(node_.name.isEmpty() ? tr("this machine") : tr("node %1").arg(node_.name),
+                       QString());
+    for (const bcd::GpuType& g : gpuTable().gpus())
+        hardware_->addItem(
+            tr("GPU: %1 (%2)").arg(QString::fromStdString(g.name), formatBytes(g.memory_bytes)),
+            QString::fromStdString(g.name));
+    const int i = hardware_->findData(current);
+    hardware_->setCurrentIndex(i >= 0 ? i : 0);
+    gpuCount_->setEnabled(!hardware_->currentData().toString().isEmpty());
+}
+
+void PlanView::setGpuChoice(const QString& gpuName, int count) {
+    gpuCount_->setValue(count);
+    const int i = hardware_->findData(gpuName);
+    hardware_->setCurrentIndex(i >= 0 ? i : 0);
+    debounce_->start(debounceMs);
+}
+
+void PlanView::setNode(const store::NodeRecord& node) {
+    node_ = node;
+    fillHardwareChoices();
+    debounce_->start(debounceMs);
+}
+
+void PlanView::setInput(const QJsonObject& config, const std::optional<bcd::ModelConfig>& model) {
+    config_ = config;
+    model_ = model;
+    debounce_->start(debounceMs);
+}
+
+void PlanView::replan() {
+    debounce_->stop();
+    plan_.reset();
+    error_.clear();
+    const int threads = configValue(config_, QStringLiteral("device.threads")).toInt();
+    std::optional<bcd::Hardware> hw;
+    QString description;
+    const QString gpu = hardware_->currentData().toString();
+    try {
+        if (!gpu.isEmpty()) {
+            const std::string spec = gpu.toStdString() + " x" + std::to_string(gpuCount_->value());
+            hw = bcd::Hardware::from_gpus({bcd::parse_gpu_spec(spec, gpuTable(), "plan view")},
+                                          gpuTable(), priceTable());
+            description = QString::fromStdString(hw->describe());
+        } else {
+            hw = node_.name.isEmpty() ? std::optional(bcd::Hardware::local_cpu(threads))
+                                      : nodeHardware(node_, threads, &description);
+            if (node_.name.isEmpty())
+                description =
+                    tr("this machine: CPU, %1").arg(QString::fromStdString(hw->describe()));
+        }
+    } catch (const std::exception& e) {
+        error_ = QString::fromStdString(e.what());
+    }
+    device_->setText(description);
+    if (!model_)
+        error_ = tr("No model to plan for: choose a preset or a model folder.");
+    else if (!hw && error_.isEmpty())
+        error_ = tr("No hardware to plan for.");
+    if (error_.isEmpty()) {
+        try {
+            bcd::PlanInput in = planInputFromConfig(config_, *model_);
+            in.hardware = *hw;
+            plan_ = bcd::make_plan(in);
+        } catch (const std::exception& e) {
+            error_ = QString::fromStdString(e.what());
+        }
+    }
+    const bool bcdMode =
+        configValue(config_, QStringLiteral("bcd.mode")).toString() != QLatin1String("full");
+    if (plan_) {
+        showPlan(*full_, plan_->full, !bcdMode);
+        showPlan(*bcd_, plan_->bcd, bcdMode);
+        const bcd::Plan& chosen = bcdMode ? plan_->bcd : plan_->full;
+        QVector<int> fixed;
+        for (const QJsonValue& v :
+             configValue(config_, QStringLiteral("bcd.fixed_order")).toArray())
+            fixed << v.toInt();
+        const QJsonValue blocks = configValue(config_, QStringLiteral("bcd.blocks"));
+        strip_->setSchedule(
+            model_->num_layers,
+            configValue(config_, QStringLiteral("bcd.layers_per_block")).toInt(1),
+            configValue(config_, QStringLiteral("bcd.embed_block")).toBool(true),
+            configValue(config_, QStringLiteral("bcd.head_block")).toBool(true),
+            configValue(config_, QStringLiteral("bcd.order")).toString(QStringLiteral("ascending")),
+            fixed, !bcdMode, bcdMode ? plan_->bcd.worst_block : -1);
+        QString caption =
+            bcdMode
+                ? tr("Blocks of this run: %1, %2 steps each; #n = place in a cycle; outlined: the "
+                     "block whose activations make the memory peak (%3).")
+                      .arg(chosen.num_blocks)
+                      .arg(configValue(config_, QStringLiteral("bcd.switch_every")).toInt(50))
+                      .arg(QString::fromStdString(chosen.worst_block_name))
+                : tr("Full training: every layer trains every step.");
+        if (blocks.isArray())
+            caption +=
+                tr(" (bcd.blocks gives an explicit partition: the strip shows the default one.)");
+        stripCaption_->setText(caption);
+    } else {
+        for (Column* c : {full_, bcd_}) {
+            c->headline->setText(QStringLiteral("<b>%1</b>").arg(error_.toHtmlEscaped()));
+            c->bar->clear();
+            c->setting->clear();
+            c->time->clear();
+            c->advice->clear();
+        }
+        stripCaption_->clear();
+    }
+    emit planned();
+}
+
+void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
+    const QString title = p.mode == bcd::Mode::Full ? tr("Full training") : tr("BCD");
+    c.box->setTitle(chosenMode ? tr("%1 — this run").arg(title) : title);
+    const QString perDevice =
+        p.world_size > 1 ? tr(" per GPU (× %1)").arg(p.world_size) : QString();
+    c.headline->setText(
+        p.fits ? tr("<span style='color:#2ca02c'>&#10004; fits</span>: %1 of %2%3")
+                     .arg(formatBytes(p.peak_bytes), formatBytes(p.capacity_bytes), perDevice)
+               : tr("<span style='color:#d62728'><b>&#10008; does not fit</b></span>: needs %1, "
+                    "usable %2%3")
+                     .arg(formatBytes(p.peak_bytes), formatBytes(p.usable_bytes), perDevice));
+    c.bar->setPlan(p.memory, p.capacity_bytes, p.usable_bytes, p.fits);
+    QStringList setting;
+    setting << tr("micro-batch %1 × %2").arg(p.setting.micro_batch).arg(p.setting.grad_accum);
+    if (p.setting.recompute) setting << tr("recompute");
+    if (p.setting.sharding != bcd::Sharding::None)
+        setting << QString::fromStdString(bcd::to_string(p.setting.sharding));
+    if (p.setting.offload != bcd::Offload::None)
+        setting << tr("offload %1").arg(QString::fromStdString(bcd::to_string(p.setting.offload)));
+    if (p.mode == bcd::Mode::Bcd) setting << tr("%1 blocks").arg(p.num_blocks);
+    if (!p.config_fits && p.fits) setting << tr("(the config's own setting does not fit)");
+    if (p.host_bytes > 0) setting << tr("host %1").arg(formatBytes(p.host_bytes));
+    c.setting->setText(setting.join(QStringLiteral(" · ")));
+
+    const double steps = configValue(config_, QStringLiteral("train.steps")).toDouble(1000);
+    if (p.time.known) {
+        const double runS = p.time.step_s * steps;
+        QString t = tr("≈ %1 per step · %2 tokens/s · %3 steps ≈ %4")
+                        .arg(duration(p.time.step_s))
+                        .arg(p.time.tokens_per_s, 0, 'f', 0)
+                        .arg(steps, 0, 'f', 0)
+                        .arg(duration(runS));
+        std::optional<double> perHour =
+            node_.pricePerHour && hardware_->currentData().toString().isEmpty()
+                ? node_.pricePerHour
+                : p.time.usd_per_hour;
+        if (perHour) t += tr(" · %1 at %2/h").arg(money(*perHour * runS / 3600.0), money(*perHour));
+        if (p.time.usd_per_billion_tokens)
+            t += tr(" · %1 per billion tokens").arg(money(*p.time.usd_per_billion_tokens));
+        c.time->setText(t);
+    } else {
+        c.time->setText(tr("time: unknown (the device's peak is not in the planner's table)"));
+    }
+    QStringList advice;
+    for (const bcd::Advice& a : p.advice) advice << QString::fromStdString(a.text).toHtmlEscaped();
+    QString html;
+    if (!advice.isEmpty()) html += tr("<b>Advice:</b> ") + advice.join(QStringLiteral("<br>"));
+    QStringList notes;
+    for (const std::string& n : p.notes) notes << QString::fromStdString(n).toHtmlEscaped();
+    if (!notes.isEmpty())
+        html += QStringLiteral("<br><small>%1</small>").arg(notes.join(QStringLiteral("<br>")));
+    c.advice->setText(html);
+}
+
+} // namespace bcd::ui

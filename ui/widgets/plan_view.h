@@ -1,0 +1,78 @@
+#pragma once
+// PlanView: the engine's planner (bcd/plan.h) run in-process on the form's settings — full
+// training and BCD side by side: per device a stacked memory bar against the capacity (red when
+// it does not fit), the planner's setting and advice, time and cost for the run's steps, and the
+// model's layers coloured by block in schedule order. Recomputed, debounced, as settings change.
+//
+// Hardware: the chosen node's GPUs from its stored probe; a CPU-only node plans for its CPU
+// memory, as `bcd-train plan` does without --gpu; or a GPU model of the planner's table.
+
+#include "bcd/plan.h"
+#include "store/store_types.h"
+
+#include <QJsonObject>
+#include <QWidget>
+#include <optional>
+
+class QComboBox;
+class QLabel;
+class QSpinBox;
+class QTimer;
+
+namespace bcd::ui {
+
+class BlockStrip;
+class MemoryBar;
+
+// The planner's input from a run config (JSON, as the form gives it) and the model's shape: the
+// in-memory twin of PlanInput::from_run_config (which needs a validated config on disk).
+bcd::PlanInput planInputFromConfig(const QJsonObject& config, const bcd::ModelConfig& model);
+
+// The hardware a node's stored probe describes; a local node never probed: this machine's CPU.
+// nullopt when a remote node has not been probed.
+std::optional<bcd::Hardware> nodeHardware(const store::NodeRecord& node, int threads,
+                                          QString* description);
+
+class PlanView : public QWidget {
+    Q_OBJECT
+public:
+    explicit PlanView(QWidget* parent = nullptr);
+    ~PlanView() override;
+
+    void setNode(const store::NodeRecord& node);
+    // Plans again after a short pause (typing does not re-plan every keystroke).
+    void setInput(const QJsonObject& config, const std::optional<bcd::ModelConfig>& model);
+    // Plans now.
+    void replan();
+    // Plans for GPUs of the planner's table instead of the node ("" goes back to the node).
+    void setGpuChoice(const QString& gpuName, int count = 1);
+
+    const std::optional<bcd::PlanPair>& plan() const { return plan_; }
+    QString error() const { return error_; }
+    int debounceMs = 200;
+
+signals:
+    void planned();
+
+private:
+    struct Column;
+    void fillHardwareChoices();
+    void showPlan(Column& c, const bcd::Plan& p, bool chosenMode);
+
+    store::NodeRecord node_;
+    QJsonObject config_;
+    std::optional<bcd::ModelConfig> model_;
+    std::optional<bcd::PlanPair> plan_;
+    QString error_;
+    QTimer* debounce_;
+    QComboBox* hardware_;
+    QSpinBox* gpuCount_;
+    QLabel* device_;
+    QLabel* legend_;
+    BlockStrip* strip_;
+    QLabel* stripCaption_;
+    Column* full_;
+    Column* bcd_;
+};
+
+} // namespace bcd::ui

@@ -1,0 +1,192 @@
+#include "ui/widgets/series_model.h"
+
+#include <QObject>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace bcd::ui {
+
+using store::MetricColumn;
+
+QString xAxisTitle(XAxisKind kind) {
+    switch (kind) {
+    case XAxisKind::Step:
+        return QObject::tr("step");
+    case XAxisKind::Tokens:
+        return QObject::tr("tokens");
+    case XAxisKind::Time:
+        return QObject::tr("wall time (h:m:s)");
+    case XAxisKind::Cost:
+        return QObject::tr("cost ($)");
+    }
+    return {};
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Linear interpolation of ys over xs (sorted, ascending) at x; extrapolates from the end segments.
+double interpolate(const QVector<double>& xs, const QVector<double>& ys, double x) {
+    const qsizetype n = xs.size();
+    if (n == 0) return kNaN;
+    if (n == 1) return xs[0] != 0 ? ys[0] * x / xs[0] : ys[0];
+    qsizetype hi = std::upper_bound(xs.begin(), xs.end(), x) - xs.begin();
+    hi = std::clamp<qsizetype>(hi, 1, n - 1);
+    const qsizetype lo = hi - 1;
+    const double dx = xs[hi] - xs[lo];
+    if (dx == 0) return ys[hi];
+    return ys[lo] + (ys[hi] - ys[lo]) * (x - xs[lo]) / dx;
+}
+
+} // namespace
+
+bool StepMap::has(XAxisKind kind) const {
+    switch (kind) {
+    case XAxisKind::Step:
+        return true;
+    case XAxisKind::Tokens:
+        return !tokens.isEmpty();
+    case XAxisKind::Time:
+        return !elapsed.isEmpty();
+    case XAxisKind::Cost:
+        return !elapsed.isEmpty() && pricePerHour.has_value();
+    }
+    return false;
+}
+
+double StepMap::x(XAxisKind kind, double s) const {
+    if (!has(kind)) return kNaN;
+    switch (kind) {
+    case XAxisKind::Step:
+        return s;
+    case XAxisKind::Tokens:
+        return interpolate(steps, tokens, s);
+    case XAxisKind::Time:
+        return interpolate(steps, elapsed, s);
+    case XAxisKind::Cost:
+        return interpolate(steps, elapsed, s) * *pricePerHour / 3600.0;
+    }
+    return kNaN;
+}
+
+double StepMap::step(XAxisKind kind, double xv) const {
+    if (!has(kind)) return kNaN;
+    switch (kind) {
+    case XAxisKind::Step:
+        return xv;
+    case XAxisKind::Tokens:
+        return interpolate(tokens, steps, xv);
+    case XAxisKind::Time:
+        return interpolate(elapsed, steps, xv);
+    case XAxisKind::Cost:
+        return *pricePerHour > 0 ? interpolate(elapsed, steps, xv * 3600.0 / *pricePerHour) : kNaN;
+    }
+    return kNaN;
+}
+
+StepSeries seriesFromBuckets(const QVector<store::SeriesBucket>& buckets) {
+    StepSeries s;
+    s.steps.reserve(buckets.size() * 2);
+    s.values.reserve(buckets.size() * 2);
+    s.weights.reserve(buckets.size() * 2);
+    for (const auto& b : buckets) {
+        if (!b.hasValue) continue;
+        if (b.count > 1) s.downsampled = true;
+        if (b.minStep == b.maxStep) {
+            s.steps << double(b.minStep);
+            s.values << b.min;
+            s.weights << double(b.count);
+            continue;
+        }
+        const bool minFirst = b.minStep < b.maxStep;
+        const double half = std::max(1.0, b.count / 2.0);
+        s.steps << double(minFirst ? b.minStep : b.maxStep)
+                << double(minFirst ? b.maxStep : b.minStep);
+        s.values << (minFirst ? b.min : b.max) << (minFirst ? b.max : b.min);
+        s.weights << half << half;
+    }
+    return s;
+}
+
+StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
+                           const QVector<store::SeriesBucket>& elapsed) {
+    // Both columns grow with the step, so a bucket's minimum sits at its first step with a value
+    // and its maximum at its last: exact samples of the map. Steps come from the tokens buckets; an
+    // elapsed bucket of the same steps (the buckets of one range line up) gives the time.
+    StepMap m;
+    QMap<qint64, double> tok, el;
+    for (const auto& b : tokens)
+        if (b.hasValue) tok[b.minStep] = b.min, tok[b.maxStep] = b.max;
+    for (const auto& b : elapsed)
+        if (b.hasValue) el[b.minStep] = b.min, el[b.maxStep] = b.max;
+    const QMap<qint64, double>& keys = tok.isEmpty() ? el : tok;
+    for (auto it = keys.begin(); it != keys.end(); ++it) m.steps << double(it.key());
+    if (!tok.isEmpty()) m.tokens = QVector<double>(tok.begin(), tok.end());
+    if (!el.isEmpty()) {
+        if (el.size() == keys.size() && el.firstKey() == keys.firstKey()) {
+            m.elapsed = QVector<double>(el.begin(), el.end());
+        } else {
+            QVector<double> es, ev;
+            for (auto it = el.begin(); it != el.end(); ++it)
+                es << double(it.key()), ev << it.value();
+            for (double s : m.steps) m.elapsed << interpolate(es, ev, s);
+        }
+    }
+    return m;
+}
+
+RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r) {
+    RunCurves c;
+    const auto run = s.run(runId);
+    if (!run) throw store::StoreError("no run " + std::to_string(runId));
+    c.run = *run;
+    const int buckets = std::max(1, r.buckets);
+    if (r.stepMap) {
+        const auto tokens = s.series(runId, MetricColumn::Tokens, r.fromStep, r.toStep, buckets);
+        for (const auto& b : tokens) c.stepPoints += b.count;
+        c.map = stepMapFromBuckets(
+            tokens, s.series(runId, MetricColumn::Elapsed, r.fromStep, r.toStep, buckets));
+    }
+    c.map.pricePerHour = run->pricePerHour;
+    for (MetricColumn col : r.columns) {
+        const auto found = s.series(runId, col, r.fromStep, r.toStep, buckets);
+        if (!r.stepMap && col != MetricColumn::ValLoss)
+            for (const auto& b : found) c.stepPoints += b.count;
+        c.metrics.insert(static_cast<int>(col), seriesFromBuckets(found));
+    }
+    if (run->lastStep) {
+        const auto tail = s.points(runId, store::PointType::Step, *run->lastStep);
+        if (!tail.isEmpty()) c.last = tail.back();
+    }
+    if (r.switches) {
+        const auto events = s.events(runId);
+        for (const auto& e : events)
+            if (e.source == QLatin1String("engine") && e.kind == QLatin1String("switch") && e.step)
+                c.switchSteps << *e.step;
+        constexpr qsizetype kRecent = 30;
+        c.recentEvents = events.mid(std::max<qsizetype>(0, events.size() - kRecent));
+    }
+    return c;
+}
+
+QString formatBytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (std::abs(bytes) >= 1024 && u < 4) bytes /= 1024, ++u;
+    return QStringLiteral("%1 %2")
+        .arg(bytes, 0, 'f', u >= 3 ? 2 : (u == 0 ? 0 : 1))
+        .arg(QLatin1String(units[u]));
+}
+
+QString formatDuration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return QStringLiteral("—");
+    const qint64 t = qint64(std::llround(seconds));
+    const qint64 h = t / 3600, m = (t % 3600) / 60, sec = t % 60;
+    if (h > 0) return QStringLiteral("%1h %2m").arg(h).arg(m, 2, 10, QLatin1Char('0'));
+    if (m > 0) return QStringLiteral("%1m %2s").arg(m).arg(sec, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1s").arg(sec);
+}
+
+} // namespace bcd::ui

@@ -1,0 +1,75 @@
+#pragma once
+// What the charts of the Monitor and Compare pages show, apart from any widget: a run's metric
+// curves over steps, downsampled by the store to about one bucket per pixel, and the map from step
+// to the other x axes (tokens, wall time, cost). fetchRunCurves() runs on the store's thread.
+
+#include "store/run_store.h"
+
+#include <QMap>
+#include <QString>
+#include <QVector>
+#include <optional>
+
+namespace bcd::ui {
+
+enum class XAxisKind { Step, Tokens, Time, Cost };
+QString xAxisTitle(XAxisKind kind);
+
+// Step → tokens and elapsed seconds of one run, from samples of its step points (both columns grow
+// with the step); linear between samples and beyond the ends.
+struct StepMap {
+    QVector<double> steps, tokens, elapsed; // sorted by step
+    std::optional<double> pricePerHour;     // cost = elapsed × price / 3600
+
+    bool isEmpty() const { return steps.isEmpty(); }
+    // Whether this run has the axis (cost needs a price; tokens and time need step points).
+    bool has(XAxisKind kind) const;
+    // The x value of a step on an axis; NaN when the run does not have the axis.
+    double x(XAxisKind kind, double step) const;
+    // The step at an x value (the inverse of x()).
+    double step(XAxisKind kind, double x) const;
+};
+
+// One metric over steps. weights[i]: how many stored points sample i stands for (1 when raw).
+struct StepSeries {
+    QVector<double> steps, values, weights;
+    bool downsampled = false;
+    bool isEmpty() const { return steps.isEmpty(); }
+};
+
+// Each bucket's minimum and maximum at their steps, in step order (one sample when they coincide):
+// spikes survive, and the line stays within the true envelope.
+StepSeries seriesFromBuckets(const QVector<store::SeriesBucket>& buckets);
+// The step map from buckets of the tokens and elapsed columns over the same range.
+StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
+                           const QVector<store::SeriesBucket>& elapsed);
+
+struct CurveRequest {
+    qint64 fromStep = 0;
+    qint64 toStep = store::RunStore::kLastStep;
+    int buckets = 1000; // about the plot's width in pixels
+    QVector<store::MetricColumn> columns;
+    bool switches = true; // block-switch steps from the engine's events
+    bool stepMap = true;  // tokens and elapsed for the other x axes (not needed on the step axis)
+};
+
+struct RunCurves {
+    store::RunRecord run;
+    StepMap map;
+    QMap<int, StepSeries> metrics; // by MetricColumn
+    QVector<qint64> switchSteps;
+    qint64 stepPoints = 0;                    // stored step points in the requested range
+    std::optional<store::MetricPoint> last;   // the run's last step point (progress, ETA)
+    QVector<store::EventRecord> recentEvents; // the last events (when switches were asked for)
+    StepSeries metric(store::MetricColumn c) const { return metrics.value(static_cast<int>(c)); }
+};
+
+// Reads a run's curves for the request; throws StoreError for an unknown run.
+RunCurves fetchRunCurves(store::RunStore& store, qint64 runId, const CurveRequest& request);
+
+// "812 KiB", "35.2 MiB", "12.40 GiB".
+QString formatBytes(double bytes);
+// "1h 02m", "3m 20s", "45s".
+QString formatDuration(double seconds);
+
+} // namespace bcd::ui

@@ -1,0 +1,59 @@
+#pragma once
+// Workbench: what every page of the GUI shares — the store (on its worker thread), the launcher
+// plugins, the run controller (launch, follow, cancel; followers on worker threads) — and the
+// requests by which one page sends the user to another. Lives on the GUI thread; nothing in it
+// blocks.
+
+#include "launch/plugin_registry.h"
+#include "launch/run_controller.h"
+#include "store/store_service.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <memory>
+
+namespace bcd::ui {
+
+class Workbench : public QObject {
+    Q_OBJECT
+public:
+    // Opens (creating) the store at dbPath; loads the launcher plugins; finds this machine's
+    // engine. Local runs live in <folder of the store>/runs, as for the CLI.
+    // Runs that an earlier workbench (or the CLI) left running are re-attached once the store is
+    // open: their metrics continue from the stored offset.
+    explicit Workbench(const QString& dbPath, QObject* parent = nullptr);
+    ~Workbench() override;
+
+    store::StoreService& store() { return *store_; }
+    launch::RunController& runs() { return *runs_; }
+    const launch::PluginRegistry& plugins() const { return plugins_; }
+    const launch::LauncherContext& launcherContext() const { return ctx_; }
+    QString dbPath() const { return dbPath_; }
+    // The bundled sample model folder and corpus (resources/sample), empty when not found.
+    QString sampleCorpus() const;
+    QString sampleValCorpus() const;
+
+signals:
+    // Navigation requests, handled by the main window.
+    void openMonitor(qint64 runId);
+    void openCompare(const QList<qint64>& runIds);
+    void openNewRun(const QJsonObject& config); // a config to start from (e.g. "run again")
+    // Something the user should see in the status bar.
+    void message(const QString& text);
+    // The set of runs or nodes changed (a launch, an end, a node added): lists refresh.
+    void runsChanged();
+    void nodesChanged();
+    // New points or events of a run were stored (RunController::newData): views pull what they
+    // show, at most ~30 times a second.
+    void newData(qint64 runId);
+
+private:
+    QString dbPath_;
+    launch::PluginRegistry plugins_;
+    launch::LauncherContext ctx_;
+    std::unique_ptr<store::StoreService> store_;
+    std::unique_ptr<launch::RunController> runs_;
+};
+
+} // namespace bcd::ui
