@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs. Run as root or with sudo available.
-#   scripts/install-deps.sh           build and run (the demo)
-#   scripts/install-deps.sh --tests   also what the tests need (PyTorch oracle, clang for fuzzing)
+#   scripts/install-deps.sh           build and run (the demo), and build the packages (dpkg-dev)
+#   scripts/install-deps.sh --tests   also what the tests need (PyTorch oracle, clang for fuzzing,
+#                                     the desktop file and AppStream validators)
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(
-    build-essential cmake ninja-build ccache pkg-config
+    build-essential cmake ninja-build ccache pkg-config dpkg-dev
     libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
     qt6-base-dev libqt6sql6-sqlite libsqlite3-dev libssh-dev openssh-client
     libqcustomplot-dev libqcustomplot2.1-qt6
@@ -18,6 +19,7 @@ if [ "${1:-}" = "--tests" ]; then
         python3 python3-torch python3-numpy python3-venv python3-pip
         clang libclang-rt-14-dev libomp-dev
         openssh-server sqlite3
+        appstream desktop-file-utils
     )
 fi
 

@@ -31,5 +31,10 @@ if command -v clang++ >/dev/null; then
     ctest --test-dir build-fuzz -L fuzz --output-on-failure
 fi
 
+# The Debian packages (a build of their own, without tests), installed and run as a user meets
+# them: dependencies resolve, the installed programs run a first training (docs/packaging.md).
+scripts/package.sh
+packaging/install-test.sh build-pkg
+
 # Last, so that the run ends with its summary: every test of the project.
 ctest --test-dir build --output-on-failure --timeout 1800 -j 2
