@@ -142,7 +142,25 @@ int cmdFollow(const QString& verb, Context& ctx) {
     QObject::connect(&runs, &launch::RunController::progress, [&](qint64 id, qint64 step) {
         if (sincePrint.elapsed() < 2000) return;
         sincePrint.restart();
-        err(QStringLiteral("run %1: step %2").arg(id).arg(step));
+        // The stored point of that step: what a person watching wants (loss, throughput).
+        QString line = QStringLiteral("run %1: step %2").arg(id).arg(step);
+        try {
+            const auto [run, point] = store.callBlocking([id, step](store::RunStore& s) {
+                const auto pts = s.points(id, store::PointType::Step, step, step);
+                return std::pair{s.run(id), pts.isEmpty() ? std::optional<store::MetricPoint>() : pts.front()};
+            });
+            if (run && run->stepsTotal) line += QStringLiteral("/%1").arg(*run->stepsTotal);
+            if (point) {
+                if (const auto loss = point->value(store::MetricColumn::Loss)) line += QStringLiteral("  loss %1").arg(*loss, 0, 'f', 4);
+                if (const auto block = point->value(store::MetricColumn::Block))
+                    line += QStringLiteral("  block %1").arg(static_cast<qint64>(*block));
+                if (const auto toks = point->value(store::MetricColumn::TokS))
+                    line += QStringLiteral("  %1 tok/s").arg(static_cast<qint64>(*toks));
+            }
+        } catch (const std::exception&) {
+            // The line without the details: the store's problem is reported by its own signal.
+        }
+        err(line);
     });
     QObject::connect(&runs, &launch::RunController::runEnded, [&](qint64 id, const QString& status, const QString& m) {
         err(QStringLiteral("run %1 %2%3").arg(id).arg(status, m.isEmpty() ? QString() : QStringLiteral(": ") + m));
