@@ -128,6 +128,42 @@ private slots:
         QVERIFY(page.findChild<QWidget*>(QStringLiteral("hostKeyRefused")) != nullptr);
     }
 
+    void editLocalPrice() {
+        // This machine's node: only its price is editable (cost of local runs); its other fields
+        // are disabled and stay as they are.
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        const auto before = wb_->store().callBlocking([](store::RunStore& s) { return s.node(QStringLiteral("local")); });
+        QVERIFY(before.has_value());
+        page.table()->selectRow(static_cast<int>(page.nodeNames().indexOf(QStringLiteral("local"))));
+        QPushButton* edit = nullptr;
+        for (auto* b : page.findChildren<QPushButton*>())
+            if (b->text().startsWith(QStringLiteral("Edit"))) edit = b;
+        QVERIFY(edit && edit->isEnabled());
+        bool sawDialog = false, hostDisabled = false;
+        QTimer::singleShot(0, &page, [&] {
+            auto* d = page.findChild<NodeDialog*>();
+            if (!d) return;
+            sawDialog = true;
+            for (auto* e : d->findChildren<QLineEdit*>())
+                if (e->objectName() != QStringLiteral("nodeName") && !e->isEnabled()) hostDisabled = true;
+            d->findChild<QDoubleSpinBox*>(QStringLiteral("nodePrice"))->setValue(0.8);
+            d->accept();
+        });
+        QSignalSpy updated(&page, &NodesPage::nodeUpdated);
+        edit->click();
+        QVERIFY(sawDialog);
+        QVERIFY(hostDisabled);
+        QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
+        QVERIFY2(updated.first().at(1).toBool(), qPrintable(updated.first().at(2).toString()));
+        const auto after = wb_->store().callBlocking([](store::RunStore& s) { return s.node(QStringLiteral("local")); });
+        QVERIFY(after.has_value());
+        QCOMPARE(after->pricePerHour.value_or(0), 0.8);
+        QCOMPARE(after->id, before->id);
+        QCOMPARE(after->kind, QStringLiteral("local"));
+        QCOMPARE(after->host, before->host);
+    }
+
     void editNodeThatRunsUse() {
         // Edit rewrites the node in place: a node that runs refer to (which cannot be removed)
         // takes its new price, and the runs still refer to it.

@@ -166,7 +166,7 @@ void NodesPage::updateActions() {
     for (const auto& r : nodes_)
         if (r.name == name) n = r;
     const bool ssh = n.kind == QLatin1String("ssh");
-    edit_->setEnabled(ssh);
+    edit_->setEnabled(!name.isEmpty()); // local: its price only
     remove_->setEnabled(ssh);
     probe_->setEnabled(!name.isEmpty() && !probing_.contains(name));
     if (name.isEmpty()) {
@@ -201,9 +201,10 @@ void NodesPage::addDialog() {
 void NodesPage::editDialog() {
     const QString name = selectedNode();
     for (const auto& n : nodes_) {
-        if (n.name != name || n.kind != QLatin1String("ssh")) continue;
+        if (n.name != name) continue;
         NodeDialog d(this);
-        d.setWindowTitle(tr("Edit node %1").arg(name));
+        d.setWindowTitle(n.kind == QLatin1String("local") ? tr("This machine (local): its price")
+                                                           : tr("Edit node %1").arg(name));
         d.setRecord(n);
         if (d.exec() == QDialog::Accepted) updateNode(d.record());
         return;

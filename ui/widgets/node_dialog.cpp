@@ -1,5 +1,7 @@
 #include "ui/widgets/node_dialog.h"
 
+#include <initializer_list>
+
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -98,11 +100,20 @@ void NodeDialog::setRecord(const store::NodeRecord& n) {
     knownHosts_->setText(n.knownHosts);
     engine_->setText(n.engine);
     runRoot_->setText(n.runRoot);
+    // This machine: only what an hour of it costs is the user's to say; the rest is fixed (its
+    // engine is the one next to the workbench, its runs live next to the store).
+    const bool local = n.kind == QLatin1String("local");
+    for (QWidget* w : std::initializer_list<QWidget*>{host_, port_, user_, identity_, knownHosts_, engine_, runRoot_})
+        w->setEnabled(!local);
     price_->setValue(n.pricePerHour.value_or(0));
 }
 
 store::NodeRecord NodeDialog::record() const {
     store::NodeRecord n = base_;
+    if (base_.kind == QLatin1String("local")) {
+        n.pricePerHour = price_->value() > 0 ? std::optional<double>(price_->value()) : std::nullopt;
+        return n;
+    }
     n.kind = QStringLiteral("ssh");
     n.name = name_->text().trimmed();
     n.host = host_->text().trimmed();
@@ -119,6 +130,7 @@ store::NodeRecord NodeDialog::record() const {
 QString NodeDialog::problem() const {
     static const QRegularExpression nameRe(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._-]*$"));
     const store::NodeRecord n = record();
+    if (n.kind == QLatin1String("local")) return {};
     if (!nameRe.match(n.name).hasMatch())
         return tr("The name must start with a letter or digit and hold only letters, digits, '.', "
                   "'_', '-'.");
