@@ -202,14 +202,9 @@ QVariant RunStore::pragma(const QString& name) {
 
 // --- Nodes -----------------------------------------------------------------------------------
 
-qint64 RunStore::addNode(const NodeRecord& n) {
-    d_->checkThread();
-    if (node(n.name)) throw StoreError("node '" + n.name.toStdString() + "' already exists");
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "INSERT INTO nodes(name, kind, host, port, user, identity, known_hosts, engine, run_root, "
-        "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
-    q.addBindValue(n.name);
-    q.addBindValue(n.kind);
+namespace {
+// The settings columns of a node, in the order addNode and updateNode name them.
+void bindNodeSettings(QSqlQuery& q, const NodeRecord& n) {
     q.addBindValue(orNull(n.host));
     q.addBindValue(n.port);
     q.addBindValue(orNull(n.user));
@@ -218,6 +213,18 @@ qint64 RunStore::addNode(const NodeRecord& n) {
     q.addBindValue(orNull(n.engine));
     q.addBindValue(orNull(n.runRoot));
     q.addBindValue(orNull(n.pricePerHour));
+}
+} // namespace
+
+qint64 RunStore::addNode(const NodeRecord& n) {
+    d_->checkThread();
+    if (node(n.name)) throw StoreError("node '" + n.name.toStdString() + "' already exists");
+    QSqlQuery q = prepared(d_->db, QStringLiteral(
+        "INSERT INTO nodes(name, kind, host, port, user, identity, known_hosts, engine, run_root, "
+        "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+    q.addBindValue(n.name);
+    q.addBindValue(n.kind);
+    bindNodeSettings(q, n);
     q.addBindValue(nowSeconds());
     execQuery(q);
     return q.lastInsertId().toLongLong();
@@ -270,14 +277,7 @@ void RunStore::updateNode(const NodeRecord& n) {
         "probe = CASE WHEN ? THEN NULL ELSE probe END, "
         "probed_at = CASE WHEN ? THEN NULL ELSE probed_at END WHERE name = ?"));
     q.addBindValue(n.kind);
-    q.addBindValue(orNull(n.host));
-    q.addBindValue(n.port);
-    q.addBindValue(orNull(n.user));
-    q.addBindValue(orNull(n.identity));
-    q.addBindValue(orNull(n.knownHosts));
-    q.addBindValue(orNull(n.engine));
-    q.addBindValue(orNull(n.runRoot));
-    q.addBindValue(orNull(n.pricePerHour));
+    bindNodeSettings(q, n);
     q.addBindValue(connectionChanged ? 1 : 0);
     q.addBindValue(connectionChanged ? 1 : 0);
     q.addBindValue(n.name);

@@ -136,24 +136,9 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     for (const auto& m : kMetrics) metric_->addItem(tr(m.label), int(m.column));
     controls->addWidget(metric_);
     controls->addSpacing(12);
-    controls->addWidget(new QLabel(tr("X axis:"), right));
-    xAxis_ = new QComboBox(right);
-    xAxis_->setObjectName(QStringLiteral("xAxis"));
-    xAxis_->addItem(tr("Step"), int(XAxisKind::Step));
-    xAxis_->addItem(tr("Tokens"), int(XAxisKind::Tokens));
-    xAxis_->addItem(tr("Wall time"), int(XAxisKind::Time));
-    xAxis_->addItem(tr("Cost"), int(XAxisKind::Cost));
-    controls->addWidget(xAxis_);
-    controls->addSpacing(12);
-    controls->addWidget(new QLabel(tr("Smoothing:"), right));
-    smoothing_ = new QSlider(Qt::Horizontal, right);
-    smoothing_->setObjectName(QStringLiteral("smoothing"));
-    smoothing_->setRange(0, 999);
-    smoothing_->setValue(600);
-    smoothing_->setFixedWidth(140);
-    controls->addWidget(smoothing_);
-    smoothingLabel_ = new QLabel(QStringLiteral("0.600"), right);
-    controls->addWidget(smoothingLabel_);
+    const ChartControls chartControls = addChartControls(controls, right, 140);
+    xAxis_ = chartControls.xAxis;
+    smoothing_ = chartControls.smoothing;
     controls->addStretch(1);
     controls->addWidget(new QLabel(tr("Export:"), right));
     for (const QString& kind :
@@ -221,7 +206,6 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
         chart_->setXAxisKind(static_cast<XAxisKind>(xAxis_->currentData().toInt()));
     });
     connect(smoothing_, &QSlider::valueChanged, this, [this](int v) {
-        smoothingLabel_->setText(QString::number(v / 1000.0, 'f', 3));
         chart_->setSmoothing(v / 1000.0);
     });
     chart_->setSmoothing(smoothing_->value() / 1000.0);

@@ -90,7 +90,6 @@ private:
     QComboBox* metric_;
     QComboBox* xAxis_;
     QSlider* smoothing_;
-    QLabel* smoothingLabel_;
     MetricChart* chart_;
     QTableWidget* summary_;
     QCheckBox* differencesOnly_;

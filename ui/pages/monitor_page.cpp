@@ -89,24 +89,9 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     layout->addLayout(progressRow);
 
     auto* controls = new QHBoxLayout;
-    controls->addWidget(new QLabel(tr("X axis:"), this));
-    xAxis_ = new QComboBox(this);
-    xAxis_->setObjectName(QStringLiteral("xAxis"));
-    xAxis_->addItem(tr("Step"), int(XAxisKind::Step));
-    xAxis_->addItem(tr("Tokens"), int(XAxisKind::Tokens));
-    xAxis_->addItem(tr("Wall time"), int(XAxisKind::Time));
-    xAxis_->addItem(tr("Cost"), int(XAxisKind::Cost));
-    controls->addWidget(xAxis_);
-    controls->addSpacing(16);
-    controls->addWidget(new QLabel(tr("Smoothing:"), this));
-    smoothing_ = new QSlider(Qt::Horizontal, this);
-    smoothing_->setObjectName(QStringLiteral("smoothing"));
-    smoothing_->setRange(0, 999);
-    smoothing_->setValue(600);
-    smoothing_->setFixedWidth(180);
-    controls->addWidget(smoothing_);
-    smoothingLabel_ = new QLabel(QStringLiteral("0.600"), this);
-    controls->addWidget(smoothingLabel_);
+    const ChartControls chartControls = addChartControls(controls, this, 180);
+    xAxis_ = chartControls.xAxis;
+    smoothing_ = chartControls.smoothing;
     controls->addStretch(1);
     auto* hint = new QLabel(tr("wheel: zoom · drag: pan · double-click: whole run"), this);
     hint->setStyleSheet(QStringLiteral("color: gray"));
@@ -155,7 +140,6 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     connect(xAxis_, &QComboBox::currentIndexChanged, this,
             [this] { setXAxisKind(static_cast<XAxisKind>(xAxis_->currentData().toInt())); });
     connect(smoothing_, &QSlider::valueChanged, this, [this](int v) {
-        smoothingLabel_->setText(QString::number(v / 1000.0, 'f', 3));
         for (auto* c : charts_) c->setSmoothing(v / 1000.0);
     });
     connect(cancel_, &QPushButton::clicked, this, &MonitorPage::cancelRun);

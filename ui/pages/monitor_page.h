@@ -70,7 +70,6 @@ private:
     QLabel* progressLabel_;
     QComboBox* xAxis_;
     QSlider* smoothing_;
-    QLabel* smoothingLabel_;
     MetricChart* charts_[4];
     QPlainTextEdit* log_;
 };

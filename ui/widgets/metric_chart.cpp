@@ -2,6 +2,10 @@
 
 #include "ui/widgets/smoothing.h"
 
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
@@ -300,6 +304,31 @@ QVector<double> MetricChart::smoothedY(int curve) const {
 
 QVector<double> MetricChart::markerX() const {
     return markerX_;
+}
+
+ChartControls addChartControls(QHBoxLayout* row, QWidget* parent, int sliderWidth) {
+    ChartControls c;
+    row->addWidget(new QLabel(QObject::tr("X axis:"), parent));
+    c.xAxis = new QComboBox(parent);
+    c.xAxis->setObjectName(QStringLiteral("xAxis"));
+    c.xAxis->addItem(QObject::tr("Step"), int(XAxisKind::Step));
+    c.xAxis->addItem(QObject::tr("Tokens"), int(XAxisKind::Tokens));
+    c.xAxis->addItem(QObject::tr("Wall time"), int(XAxisKind::Time));
+    c.xAxis->addItem(QObject::tr("Cost"), int(XAxisKind::Cost));
+    row->addWidget(c.xAxis);
+    row->addSpacing(12);
+    row->addWidget(new QLabel(QObject::tr("Smoothing:"), parent));
+    c.smoothing = new QSlider(Qt::Horizontal, parent);
+    c.smoothing->setObjectName(QStringLiteral("smoothing"));
+    c.smoothing->setRange(0, 999);
+    c.smoothing->setValue(600);
+    c.smoothing->setFixedWidth(sliderWidth);
+    row->addWidget(c.smoothing);
+    auto* label = new QLabel(QStringLiteral("0.600"), parent);
+    row->addWidget(label);
+    QObject::connect(c.smoothing, &QSlider::valueChanged, label,
+                     [label](int v) { label->setText(QString::number(v / 1000.0, 'f', 3)); });
+    return c;
 }
 
 } // namespace bcd::ui

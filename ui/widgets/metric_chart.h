@@ -15,6 +15,9 @@
 #include <QTimer>
 #include <QWidget>
 
+class QComboBox;
+class QHBoxLayout;
+class QSlider;
 class QCustomPlot;
 class QCPGraph;
 class QCPItemText;
@@ -113,5 +116,14 @@ private:
 
 // Ten distinguishable curve colours (Tableau 10).
 QColor curveColor(int i);
+
+// The x-axis choice and smoothing slider that Monitor and Compare both show, appended to `row`
+// ("X axis: [Step|Tokens|Wall time|Cost]  Smoothing: [slider] 0.600"); the number follows the
+// slider (0..999 = weight 0..0.999).
+struct ChartControls {
+    QComboBox* xAxis = nullptr;
+    QSlider* smoothing = nullptr;
+};
+ChartControls addChartControls(QHBoxLayout* row, QWidget* parent, int sliderWidth);
 
 } // namespace bcd::ui
