@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
             db = QString::fromLocal8Bit(argv[++i]);
         } else if (std::strncmp(argv[i], "--db=", 5) == 0) {
             db = QString::fromLocal8Bit(argv[i] + 5);
-        } else if (argv[i][0] != '-' || std::strncmp(argv[i], "--", 2) == 0 || std::strcmp(argv[i], "-h") == 0) {
+        } else if (argv[i][0] != '-' || std::strncmp(argv[i], "--", 2) == 0 ||
+                   std::strcmp(argv[i], "-h") == 0) {
             command = true; // a command word, or a long option of the CLI (--help, --version)
         } else if (i + 1 < argc && argv[i + 1][0] != '-') {
             ++i; // a Qt option's value: -platform offscreen

@@ -14,8 +14,9 @@ namespace {
 // resources/sample next to the build tree's or the installed program.
 QString sampleFile(const QString& name) {
     const QDir app(QCoreApplication::applicationDirPath());
-    for (const QString& rel : {QStringLiteral("../share/bcd-workbench/sample/"), QStringLiteral("../../resources/sample/"),
-                               QStringLiteral("../resources/sample/")}) {
+    for (const QString& rel :
+         {QStringLiteral("../share/bcd-workbench/sample/"),
+          QStringLiteral("../../resources/sample/"), QStringLiteral("../resources/sample/")}) {
         const QFileInfo fi(app.absoluteFilePath(rel + name));
         if (fi.isFile()) return fi.canonicalFilePath();
     }
@@ -37,24 +38,35 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
     runs_ = std::make_unique<launch::RunController>(*store_, plugins_, ctx_);
     connect(runs_.get(), &launch::RunController::launched, this, [this] { emit runsChanged(); });
     connect(runs_.get(), &launch::RunController::runEnded, this, [this] { emit runsChanged(); });
-    connect(runs_.get(), &launch::RunController::launchFailed, this,
-            [this](qint64, const QString& m, bool) { emit message(tr("Launch failed: %1").arg(m)); });
+    connect(
+        runs_.get(), &launch::RunController::launchFailed, this,
+        [this](qint64, const QString& m, bool) { emit message(tr("Launch failed: %1").arg(m)); });
     connect(runs_.get(), &launch::RunController::problem, this,
             [this](qint64 id, const QString& m) { emit message(tr("Run %1: %2").arg(id).arg(m)); });
     connect(runs_.get(), &launch::RunController::newData, this, &Workbench::newData);
-    connect(store_.get(), &store::StoreService::openFailed, this, [this](const QString& m) { emit message(m); });
+    connect(store_.get(), &store::StoreService::openFailed, this,
+            [this](const QString& m) { emit message(m); });
     connect(store_.get(), &store::StoreService::opened, this, [this] {
-        store_->call([](store::RunStore& s) { return s.runs(); }, this, [this](const QVector<store::RunRecord>& runs) {
-            for (const store::RunRecord& r : runs)
-                if (!store::status::isTerminal(r.status) && r.pid > 0 && !runs_->following(r.id)) runs_->attach(r.id);
-        });
+        store_->call([](store::RunStore& s) { return s.runs(); }, this,
+                     [this](const QVector<store::RunRecord>& runs) {
+                         for (const store::RunRecord& r : runs)
+                             if (!store::status::isTerminal(r.status) && r.pid > 0 &&
+                                 !runs_->following(r.id))
+                                 runs_->attach(r.id);
+                     });
     });
 }
 
 // The run controller goes first: its followers post to the store.
-Workbench::~Workbench() { runs_.reset(); }
+Workbench::~Workbench() {
+    runs_.reset();
+}
 
-QString Workbench::sampleCorpus() const { return sampleFile(QStringLiteral("shakespeare-train.txt")); }
-QString Workbench::sampleValCorpus() const { return sampleFile(QStringLiteral("shakespeare-val.txt")); }
+QString Workbench::sampleCorpus() const {
+    return sampleFile(QStringLiteral("shakespeare-train.txt"));
+}
+QString Workbench::sampleValCorpus() const {
+    return sampleFile(QStringLiteral("shakespeare-val.txt"));
+}
 
 } // namespace bcd::ui

@@ -26,8 +26,8 @@ public:
 
 // Everything a command needs to know about where it runs.
 struct Context {
-    QString db;              // the store file
-    QStringList args;        // the command's arguments (after "node add", "run show", ...)
+    QString db;                       // the store file
+    QStringList args;                 // the command's arguments (after "node add", "run show", ...)
     launch::LauncherContext launcher; // engine and local run root (version filled on demand)
 };
 

@@ -20,17 +20,19 @@ Args::Args(const QString& command, const QStringList& argv, const Spec& spec) : 
         }
         const bool takesValue = spec.values.contains(name) || spec.repeatable.contains(name);
         if (!takesValue && !spec.flags.contains(name) && !spec.optionalValue.contains(name)) {
-            QStringList all = QStringList(spec.values.values()) + spec.flags.values() + spec.repeatable.values() +
-                              spec.optionalValue.values();
+            QStringList all = QStringList(spec.values.values()) + spec.flags.values() +
+                              spec.repeatable.values() + spec.optionalValue.values();
             all.sort();
             for (auto& x : all) x.prepend(QLatin1String("--"));
-            throw UsageError(QStringLiteral("%1: unknown option --%2 (expected %3)")
-                                 .arg(command_, name, all.isEmpty() ? QStringLiteral("none") : all.join(", ")));
+            throw UsageError(
+                QStringLiteral("%1: unknown option --%2 (expected %3)")
+                    .arg(command_, name, all.isEmpty() ? QStringLiteral("none") : all.join(", ")));
         }
         if (spec.flags.contains(name) && inlineValue)
             throw UsageError(QStringLiteral("%1: --%2 takes no value").arg(command_, name));
         if (takesValue && !inlineValue) {
-            if (i + 1 >= argv.size()) throw UsageError(QStringLiteral("%1: --%2 needs a value").arg(command_, name));
+            if (i + 1 >= argv.size())
+                throw UsageError(QStringLiteral("%1: --%2 needs a value").arg(command_, name));
             value = argv[++i];
         }
         if (values_.contains(name) && !spec.repeatable.contains(name))
@@ -53,7 +55,9 @@ QString Args::required(const QString& name) const {
 double Args::number(const QString& name) const {
     bool ok = false;
     const double v = value(name).toDouble(&ok);
-    if (!ok) throw UsageError(QStringLiteral("%1: --%2: expected a number, got '%3'").arg(command_, name, value(name)));
+    if (!ok)
+        throw UsageError(QStringLiteral("%1: --%2: expected a number, got '%3'")
+                             .arg(command_, name, value(name)));
     return v;
 }
 

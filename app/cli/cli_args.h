@@ -11,9 +11,9 @@ namespace bcd::cli {
 class Args {
 public:
     struct Spec {
-        QSet<QString> values;     // take a value
-        QSet<QString> flags;      // take none
-        QSet<QString> repeatable; // take a value, may repeat
+        QSet<QString> values;        // take a value
+        QSet<QString> flags;         // take none
+        QSet<QString> repeatable;    // take a value, may repeat
         QSet<QString> optionalValue; // a flag, or --name=value
     };
     Args(const QString& command, const QStringList& argv, const Spec& spec);

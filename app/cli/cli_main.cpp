@@ -1,7 +1,6 @@
 // bcd-workbench: dispatch, the store's default place, and error → exit code.
 
 #include "cli/cli.h"
-
 #include "launch/run_files.h"
 #include "nodes/ssh_session.h"
 #include "store/store_types.h"
@@ -58,7 +57,8 @@ or a host key refusal, 130 a followed run was cancelled or following was interru
 )";
 
 QString defaultDb() {
-    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/store.sqlite");
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) +
+           QStringLiteral("/store.sqlite");
 }
 
 int dispatch(const QStringList& all) {
@@ -87,7 +87,8 @@ int dispatch(const QStringList& all) {
     if (rest.isEmpty()) {
         // A build without the GUI (app/main.cpp opens it when it is there): say so, and fail.
         std::fputs(kUsage, stderr);
-        err(QStringLiteral("bcd-workbench: this build has no GUI; give a command (node, run, compare)"));
+        err(QStringLiteral(
+            "bcd-workbench: this build has no GUI; give a command (node, run, compare)"));
         return kExitBadInput;
     }
 
@@ -101,12 +102,15 @@ int dispatch(const QStringList& all) {
         return cmdCompare(ctx);
     }
     if (group != QLatin1String("node") && group != QLatin1String("run"))
-        throw UsageError(QStringLiteral("unknown command '%1' (expected node, run or compare; see --help)").arg(group));
+        throw UsageError(
+            QStringLiteral("unknown command '%1' (expected node, run or compare; see --help)")
+                .arg(group));
     if (rest.isEmpty()) throw UsageError(QStringLiteral("%1: which one? (see --help)").arg(group));
     const QString verb = rest.takeFirst();
     ctx.args = rest;
     if (group == QLatin1String("node")) return cmdNode(verb, ctx);
-    if (verb == QLatin1String("launch") || verb == QLatin1String("attach") || verb == QLatin1String("cancel"))
+    if (verb == QLatin1String("launch") || verb == QLatin1String("attach") ||
+        verb == QLatin1String("cancel"))
         return cmdFollow(verb, ctx);
     return cmdRun(verb, ctx);
 }
@@ -128,7 +132,9 @@ void err(const QString& line) {
 qint64 parseRunId(const QString& text) {
     bool ok = false;
     const qint64 id = text.toLongLong(&ok);
-    if (!ok || id <= 0) throw UsageError(QStringLiteral("'%1' is not a run id (a positive number; see run list)").arg(text));
+    if (!ok || id <= 0)
+        throw UsageError(
+            QStringLiteral("'%1' is not a run id (a positive number; see run list)").arg(text));
     return id;
 }
 

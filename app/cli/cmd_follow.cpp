@@ -3,7 +3,6 @@
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
-
 #include "launch/run_config.h"
 #include "launch/run_controller.h"
 #include "nodes/local_probe.h"
@@ -24,7 +23,8 @@ namespace {
 // signal into an event on the loop.
 class InterruptWatcher : public QObject {
 public:
-    explicit InterruptWatcher(std::function<void()> onInterrupt) : onInterrupt_(std::move(onInterrupt)) {
+    explicit InterruptWatcher(std::function<void()> onInterrupt)
+        : onInterrupt_(std::move(onInterrupt)) {
         if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_) != 0) return;
         notifier_ = new QSocketNotifier(fds_[0], QSocketNotifier::Read, this);
         connect(notifier_, &QSocketNotifier::activated, this, [this] {
@@ -55,7 +55,8 @@ private:
     static inline int fds_[2] = {-1, -1};
     std::function<void()> onInterrupt_;
     QSocketNotifier* notifier_ = nullptr;
-    struct sigaction oldInt_ {}, oldTerm_ {};
+    struct sigaction oldInt_ {
+    }, oldTerm_{};
 };
 
 int exitFor(const QString& status) {
@@ -72,27 +73,37 @@ int cmdFollow(const QString& verb, Context& ctx) {
     int graceMs = 30000;
     bool detach = false;
     if (verb == QLatin1String("launch")) {
-        const Args a(QStringLiteral("run launch"), ctx.args,
-                     {{"config", "name", "notes", "price-per-hour"}, {"detach"}, {"node", "tag"}, {}});
-        if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("run launch: unexpected argument '%1'").arg(a.positional().front()));
+        const Args a(
+            QStringLiteral("run launch"), ctx.args,
+            {{"config", "name", "notes", "price-per-hour"}, {"detach"}, {"node", "tag"}, {}});
+        if (!a.positional().isEmpty())
+            throw UsageError(
+                QStringLiteral("run launch: unexpected argument '%1'").arg(a.positional().front()));
         input.configFile = QFileInfo(a.required(QStringLiteral("config"))).absoluteFilePath();
         input.nodes = a.values(QStringLiteral("node"));
-        if (input.nodes.isEmpty()) throw UsageError(QStringLiteral("run launch: --node is required ('local' for this machine)"));
+        if (input.nodes.isEmpty())
+            throw UsageError(
+                QStringLiteral("run launch: --node is required ('local' for this machine)"));
         input.name = a.value(QStringLiteral("name"));
         input.tags = a.values(QStringLiteral("tag"));
         input.notes = a.value(QStringLiteral("notes"));
-        if (a.has(QStringLiteral("price-per-hour"))) input.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+        if (a.has(QStringLiteral("price-per-hour")))
+            input.pricePerHour = a.number(QStringLiteral("price-per-hour"));
         detach = a.flag(QStringLiteral("detach"));
         input.follow = !detach;
-        launch::loadRunConfig(input.configFile); // bad input fails here, before the store is touched
+        launch::loadRunConfig(
+            input.configFile); // bad input fails here, before the store is touched
     } else {
         const bool cancel = verb == QLatin1String("cancel");
-        const Args a(QStringLiteral("run ") + verb, ctx.args, {cancel ? QSet<QString>{"grace"} : QSet<QString>{}, {}, {}, {}});
-        if (a.positional().size() != 1) throw UsageError(QStringLiteral("run %1: expected one ID").arg(verb));
+        const Args a(QStringLiteral("run ") + verb, ctx.args,
+                     {cancel ? QSet<QString>{"grace"} : QSet<QString>{}, {}, {}, {}});
+        if (a.positional().size() != 1)
+            throw UsageError(QStringLiteral("run %1: expected one ID").arg(verb));
         runId = parseRunId(a.positional().front());
         if (cancel && a.has(QStringLiteral("grace"))) {
             const double g = a.number(QStringLiteral("grace"));
-            if (g < 0) throw UsageError(QStringLiteral("run cancel: --grace: expected seconds ≥ 0"));
+            if (g < 0)
+                throw UsageError(QStringLiteral("run cancel: --grace: expected seconds ≥ 0"));
             graceMs = static_cast<int>(g * 1000);
         }
     }
@@ -111,7 +122,9 @@ int cmdFollow(const QString& verb, Context& ctx) {
     launch::RunController runs(store, plugins, ctx.launcher);
     InterruptWatcher interrupt([&] {
         if (followed > 0)
-            err(QStringLiteral("bcd-workbench: stopped following run %1; it goes on (bcd-workbench run attach %1)").arg(followed));
+            err(QStringLiteral("bcd-workbench: stopped following run %1; it goes on (bcd-workbench "
+                               "run attach %1)")
+                    .arg(followed));
         finish(kExitCancelled);
     });
 
@@ -119,17 +132,25 @@ int cmdFollow(const QString& verb, Context& ctx) {
         err(QStringLiteral("bcd-workbench: error: ") + m);
         finish(kExitFailure);
     });
-    QObject::connect(&runs, &launch::RunController::launched, [&](qint64 id, const QString& dir, qint64 pid) {
-        followed = id;
-        err(QStringLiteral("run %1 started (pid %2) in %3%4").arg(id).arg(pid).arg(dir,
-            detach ? QString() : QStringLiteral("; following (Ctrl-C stops following, the run goes on)")));
-        out(QString::number(id));
-        if (detach) finish(kExitOk);
-    });
-    QObject::connect(&runs, &launch::RunController::launchFailed, [&](qint64 id, const QString& m, bool bad) {
-        err(QStringLiteral("bcd-workbench: error: ") + (id > 0 ? QStringLiteral("run %1: ").arg(id) : QString()) + m);
-        finish(bad ? kExitBadInput : kExitFailure);
-    });
+    QObject::connect(
+        &runs, &launch::RunController::launched, [&](qint64 id, const QString& dir, qint64 pid) {
+            followed = id;
+            err(QStringLiteral("run %1 started (pid %2) in %3%4")
+                    .arg(id)
+                    .arg(pid)
+                    .arg(dir, detach
+                                  ? QString()
+                                  : QStringLiteral(
+                                        "; following (Ctrl-C stops following, the run goes on)")));
+            out(QString::number(id));
+            if (detach) finish(kExitOk);
+        });
+    QObject::connect(&runs, &launch::RunController::launchFailed,
+                     [&](qint64 id, const QString& m, bool bad) {
+                         err(QStringLiteral("bcd-workbench: error: ") +
+                             (id > 0 ? QStringLiteral("run %1: ").arg(id) : QString()) + m);
+                         finish(bad ? kExitBadInput : kExitFailure);
+                     });
     QObject::connect(&runs, &launch::RunController::attachFailed, [&](qint64, const QString& m) {
         err(QStringLiteral("bcd-workbench: error: ") + m);
         finish(m.startsWith(QLatin1String("no run")) ? kExitBadInput : kExitFailure);
@@ -147,11 +168,13 @@ int cmdFollow(const QString& verb, Context& ctx) {
         try {
             const auto [run, point] = store.callBlocking([id, step](store::RunStore& s) {
                 const auto pts = s.points(id, store::PointType::Step, step, step);
-                return std::pair{s.run(id), pts.isEmpty() ? std::optional<store::MetricPoint>() : pts.front()};
+                return std::pair{s.run(id),
+                                 pts.isEmpty() ? std::optional<store::MetricPoint>() : pts.front()};
             });
             if (run && run->stepsTotal) line += QStringLiteral("/%1").arg(*run->stepsTotal);
             if (point) {
-                if (const auto loss = point->value(store::MetricColumn::Loss)) line += QStringLiteral("  loss %1").arg(*loss, 0, 'f', 4);
+                if (const auto loss = point->value(store::MetricColumn::Loss))
+                    line += QStringLiteral("  loss %1").arg(*loss, 0, 'f', 4);
                 if (const auto block = point->value(store::MetricColumn::Block))
                     line += QStringLiteral("  block %1").arg(static_cast<qint64>(*block));
                 if (const auto toks = point->value(store::MetricColumn::TokS))
@@ -162,17 +185,25 @@ int cmdFollow(const QString& verb, Context& ctx) {
         }
         err(line);
     });
-    QObject::connect(&runs, &launch::RunController::runEnded, [&](qint64 id, const QString& status, const QString& m) {
-        err(QStringLiteral("run %1 %2%3").arg(id).arg(status, m.isEmpty() ? QString() : QStringLiteral(": ") + m));
-        // run cancel succeeds when the run is over without failing: cancelled, or finished first.
-        const bool cancelDone = verb == QLatin1String("cancel") &&
-                                (status == store::status::kCancelled || status == store::status::kFinished);
-        finish(cancelDone ? kExitOk : exitFor(status));
-    });
+    QObject::connect(&runs, &launch::RunController::runEnded,
+                     [&](qint64 id, const QString& status, const QString& m) {
+                         err(QStringLiteral("run %1 %2%3")
+                                 .arg(id)
+                                 .arg(status, m.isEmpty() ? QString() : QStringLiteral(": ") + m));
+                         // run cancel succeeds when the run is over without failing: cancelled, or
+                         // finished first.
+                         const bool cancelDone = verb == QLatin1String("cancel") &&
+                                                 (status == store::status::kCancelled ||
+                                                  status == store::status::kFinished);
+                         finish(cancelDone ? kExitOk : exitFor(status));
+                     });
 
-    if (verb == QLatin1String("launch")) runs.launch(input);
-    else if (verb == QLatin1String("attach")) runs.attach(runId);
-    else runs.cancel(runId, graceMs);
+    if (verb == QLatin1String("launch"))
+        runs.launch(input);
+    else if (verb == QLatin1String("attach"))
+        runs.attach(runId);
+    else
+        runs.cancel(runId, graceMs);
     const int rc = QCoreApplication::exec();
     return code >= 0 ? code : rc;
 }

@@ -3,7 +3,6 @@
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
-
 #include "launch/node_prober.h"
 #include "nodes/local_probe.h"
 #include "nodes/ssh_session.h"
@@ -22,12 +21,18 @@ using store::NodeRecord;
 void checkNodeName(const QString& name) {
     static const QRegularExpression re(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"));
     if (!re.match(name).hasMatch())
-        throw UsageError(QStringLiteral("node name '%1': expected letters, digits, '.', '_' or '-' (at most 64)").arg(name));
+        throw UsageError(
+            QStringLiteral("node name '%1': expected letters, digits, '.', '_' or '-' (at most 64)")
+                .arg(name));
 }
 
-QString absolute(const QString& path) { return path.isEmpty() ? path : QFileInfo(path).absoluteFilePath(); }
+QString absolute(const QString& path) {
+    return path.isEmpty() ? path : QFileInfo(path).absoluteFilePath();
+}
 
-void printJson(const QJsonObject& o) { out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Indented)).trimmed()); }
+void printJson(const QJsonObject& o) {
+    out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Indented)).trimmed());
+}
 
 nodes::NodeProbe probeAndStore(store::RunStore& s, const NodeRecord& n, Context& ctx) {
     launch::PluginRegistry plugins;
@@ -40,7 +45,8 @@ nodes::NodeProbe probeAndStore(store::RunStore& s, const NodeRecord& n, Context&
 
 int nodeAdd(Context& ctx) {
     const Args a(QStringLiteral("node add"), ctx.args,
-                 {{"host", "port", "user", "identity", "known-hosts", "engine", "run-root", "price-per-hour"},
+                 {{"host", "port", "user", "identity", "known-hosts", "engine", "run-root",
+                   "price-per-hour"},
                   {"no-probe"},
                   {},
                   {"accept-new-host-key"}});
@@ -61,12 +67,15 @@ int nodeAdd(Context& ctx) {
     n.knownHosts = absolute(a.value(QStringLiteral("known-hosts")));
     n.engine = a.value(QStringLiteral("engine"));
     n.runRoot = a.value(QStringLiteral("run-root"));
-    if (a.has(QStringLiteral("price-per-hour"))) n.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+    if (a.has(QStringLiteral("price-per-hour")))
+        n.pricePerHour = a.number(QStringLiteral("price-per-hour"));
     if (!n.identity.isEmpty() && !QFileInfo(n.identity).isFile())
         throw UsageError(QStringLiteral("node add: --identity: no file %1").arg(n.identity));
 
     store::RunStore s(ctx.db);
-    if (s.node(n.name)) throw UsageError(QStringLiteral("node '%1' already exists (node remove it first)").arg(n.name));
+    if (s.node(n.name))
+        throw UsageError(
+            QStringLiteral("node '%1' already exists (node remove it first)").arg(n.name));
 
     nodes::SshEndpoint ep;
     ep.host = n.host;
@@ -76,16 +85,20 @@ int nodeAdd(Context& ctx) {
     ep.knownHosts = n.knownHosts;
     const bool accept = a.has(QStringLiteral("accept-new-host-key"));
     try {
-        nodes::SshSession ssh(ep, accept ? nodes::HostKeyTrust::AcceptNew : nodes::HostKeyTrust::KnownOnly,
-                              a.value(QStringLiteral("accept-new-host-key")));
-        out(QStringLiteral("%1: host key %2 %3%4").arg(ep.display(), ssh.hostKey().type, ssh.hostKey().sha256,
-                                                       ssh.hostKeyAdded() ? QStringLiteral(" (accepted and stored)") : QString()));
+        nodes::SshSession ssh(
+            ep, accept ? nodes::HostKeyTrust::AcceptNew : nodes::HostKeyTrust::KnownOnly,
+            a.value(QStringLiteral("accept-new-host-key")));
+        out(QStringLiteral("%1: host key %2 %3%4")
+                .arg(ep.display(), ssh.hostKey().type, ssh.hostKey().sha256,
+                     ssh.hostKeyAdded() ? QStringLiteral(" (accepted and stored)") : QString()));
     } catch (const nodes::SshError& e) {
         if (e.kind() == nodes::SshError::Kind::HostKeyUnknown && !accept)
-            throw nodes::SshError(e.kind(), QString::fromUtf8(e.what()) +
-                                                QStringLiteral(" (if it is right, run again with --accept-new-host-key=%1)")
-                                                    .arg(e.hostKey().sha256),
-                                  e.hostKey());
+            throw nodes::SshError(
+                e.kind(),
+                QString::fromUtf8(e.what()) +
+                    QStringLiteral(" (if it is right, run again with --accept-new-host-key=%1)")
+                        .arg(e.hostKey().sha256),
+                e.hostKey());
         throw;
     }
     s.addNode(n);
@@ -103,7 +116,9 @@ int nodeAdd(Context& ctx) {
 
 int nodeList(Context& ctx) {
     const Args a(QStringLiteral("node list"), ctx.args, {{}, {"json"}, {}, {}});
-    if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("node list: unexpected argument '%1'").arg(a.positional().front()));
+    if (!a.positional().isEmpty())
+        throw UsageError(
+            QStringLiteral("node list: unexpected argument '%1'").arg(a.positional().front()));
     store::RunStore s(ctx.db);
     const auto all = s.nodes();
     if (a.flag(QStringLiteral("json"))) {
@@ -113,10 +128,12 @@ int nodeList(Context& ctx) {
         return kExitOk;
     }
     for (const auto& n : all) {
-        const QString where = n.kind == QLatin1String("local")
-                                  ? QStringLiteral("this machine")
-                                  : nodes::SshEndpoint{n.host, n.port, n.user, {}, {}, 15}.display();
-        const QString probe = n.probe.isEmpty() ? QStringLiteral("not probed") : nodes::NodeProbe::fromJson(n.probe).summary();
+        const QString where =
+            n.kind == QLatin1String("local")
+                ? QStringLiteral("this machine")
+                : nodes::SshEndpoint{n.host, n.port, n.user, {}, {}, 15}.display();
+        const QString probe = n.probe.isEmpty() ? QStringLiteral("not probed")
+                                                : nodes::NodeProbe::fromJson(n.probe).summary();
         out(QStringLiteral("%1\t%2\t%3\t%4").arg(n.name, n.kind, where, probe));
     }
     return kExitOk;
@@ -124,19 +141,24 @@ int nodeList(Context& ctx) {
 
 int nodeProbe(Context& ctx) {
     const Args a(QStringLiteral("node probe"), ctx.args, {{}, {"json"}, {}, {}});
-    if (a.positional().size() != 1) throw UsageError(QStringLiteral("node probe: expected one NAME"));
+    if (a.positional().size() != 1)
+        throw UsageError(QStringLiteral("node probe: expected one NAME"));
     store::RunStore s(ctx.db);
     const auto n = s.node(a.positional().front());
-    if (!n) throw UsageError(QStringLiteral("no node '%1' (node list)").arg(a.positional().front()));
+    if (!n)
+        throw UsageError(QStringLiteral("no node '%1' (node list)").arg(a.positional().front()));
     const nodes::NodeProbe p = probeAndStore(s, *n, ctx);
-    if (a.flag(QStringLiteral("json"))) printJson(QJsonObject{{"node", n->name}, {"probe", p.toJson()}});
-    else out(n->name + QStringLiteral(": ") + p.summary());
+    if (a.flag(QStringLiteral("json")))
+        printJson(QJsonObject{{"node", n->name}, {"probe", p.toJson()}});
+    else
+        out(n->name + QStringLiteral(": ") + p.summary());
     return kExitOk;
 }
 
 int nodeRemove(Context& ctx) {
     const Args a(QStringLiteral("node remove"), ctx.args, {{}, {}, {}, {}});
-    if (a.positional().size() != 1) throw UsageError(QStringLiteral("node remove: expected one NAME"));
+    if (a.positional().size() != 1)
+        throw UsageError(QStringLiteral("node remove: expected one NAME"));
     store::RunStore s(ctx.db);
     const QString name = a.positional().front();
     if (!s.node(name)) throw UsageError(QStringLiteral("no node '%1'").arg(name));
@@ -156,7 +178,8 @@ int cmdNode(const QString& verb, Context& ctx) {
     if (verb == QLatin1String("list")) return nodeList(ctx);
     if (verb == QLatin1String("probe")) return nodeProbe(ctx);
     if (verb == QLatin1String("remove")) return nodeRemove(ctx);
-    throw UsageError(QStringLiteral("node %1: unknown command (expected add, list, probe or remove)").arg(verb));
+    throw UsageError(
+        QStringLiteral("node %1: unknown command (expected add, list, probe or remove)").arg(verb));
 }
 
 } // namespace bcd::cli

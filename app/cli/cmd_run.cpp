@@ -3,7 +3,6 @@
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
-
 #include "store/compare.h"
 #include "store/run_store.h"
 
@@ -18,12 +17,14 @@ namespace {
 using store::RunStore;
 
 void printJson(const QJsonValue& v) {
-    const QJsonDocument doc = v.isArray() ? QJsonDocument(v.toArray()) : QJsonDocument(v.toObject());
+    const QJsonDocument doc =
+        v.isArray() ? QJsonDocument(v.toArray()) : QJsonDocument(v.toObject());
     out(QString::fromUtf8(doc.toJson(QJsonDocument::Indented)).trimmed());
 }
 
 QString when(double t) {
-    return t > 0 ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000)).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
+    return t > 0 ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(t * 1000))
+                       .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))
                  : QStringLiteral("-");
 }
 
@@ -39,7 +40,9 @@ store::RunRecord existing(RunStore& s, qint64 id) {
 
 int runList(Context& ctx) {
     const Args a(QStringLiteral("run list"), ctx.args, {{}, {"json"}, {}, {}});
-    if (!a.positional().isEmpty()) throw UsageError(QStringLiteral("run list: unexpected argument '%1'").arg(a.positional().front()));
+    if (!a.positional().isEmpty())
+        throw UsageError(
+            QStringLiteral("run list: unexpected argument '%1'").arg(a.positional().front()));
     RunStore s(ctx.db);
     const auto runs = s.runs();
     if (a.flag(QStringLiteral("json"))) {
@@ -80,9 +83,16 @@ int runShow(Context& ctx) {
         return kExitOk;
     }
     out(QStringLiteral("run %1: %2").arg(r.id).arg(r.name));
-    out(QStringLiteral("  status    %1%2").arg(r.status, r.message.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(r.message)));
-    out(QStringLiteral("  node      %1%2").arg(r.node, r.hosts.isEmpty() ? QString() : QStringLiteral(" (hosts: %1)").arg(r.hosts.join(", "))));
-    out(QStringLiteral("  folder    %1 (pid %2)").arg(r.remoteDir.isEmpty() ? QStringLiteral("-") : r.remoteDir).arg(r.pid));
+    out(QStringLiteral("  status    %1%2")
+            .arg(r.status,
+                 r.message.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(r.message)));
+    out(QStringLiteral("  node      %1%2")
+            .arg(r.node, r.hosts.isEmpty()
+                             ? QString()
+                             : QStringLiteral(" (hosts: %1)").arg(r.hosts.join(", "))));
+    out(QStringLiteral("  folder    %1 (pid %2)")
+            .arg(r.remoteDir.isEmpty() ? QStringLiteral("-") : r.remoteDir)
+            .arg(r.pid));
     out(QStringLiteral("  created   %1, started %2, ended %3")
             .arg(when(r.createdAt), when(r.startedAt.value_or(0)), when(r.endedAt.value_or(0))));
     out(QStringLiteral("  steps     %1 stored, last %2 of %3")
@@ -92,14 +102,21 @@ int runShow(Context& ctx) {
     if (!steps.isEmpty()) {
         const auto& last = steps.back();
         out(QStringLiteral("  last      loss %1, lr %2, block %3, %4 tok/s")
-                .arg(num(last.value(store::MetricColumn::Loss)), num(last.value(store::MetricColumn::Lr), 6),
-                     num(last.value(store::MetricColumn::Block), 0), num(last.value(store::MetricColumn::TokS), 0)));
+                .arg(num(last.value(store::MetricColumn::Loss)),
+                     num(last.value(store::MetricColumn::Lr), 6),
+                     num(last.value(store::MetricColumn::Block), 0),
+                     num(last.value(store::MetricColumn::TokS), 0)));
     }
-    if (!evals.isEmpty()) out(QStringLiteral("  val_loss  %1 at step %2").arg(num(evals.back().value(store::MetricColumn::ValLoss))).arg(evals.back().step));
+    if (!evals.isEmpty())
+        out(QStringLiteral("  val_loss  %1 at step %2")
+                .arg(num(evals.back().value(store::MetricColumn::ValLoss)))
+                .arg(evals.back().step));
     out(QStringLiteral("  events    %1").arg(events.size()));
     for (const auto& e : events)
         if (e.kind != QLatin1String("switch"))
-            out(QStringLiteral("    %1 %2%3").arg(e.source, e.kind, e.step ? QStringLiteral(" step %1").arg(*e.step) : QString()));
+            out(QStringLiteral("    %1 %2%3")
+                    .arg(e.source, e.kind,
+                         e.step ? QStringLiteral(" step %1").arg(*e.step) : QString()));
     return kExitOk;
 }
 
@@ -111,7 +128,8 @@ int runExport(Context& ctx) {
     const store::RunRecord r = existing(s, parseRunId(a.positional().front()));
     s.exportCsv(r.id, file);
     out(QStringLiteral("wrote %1 points of run %2 to %3")
-            .arg(s.pointCount(r.id, store::PointType::Step) + s.pointCount(r.id, store::PointType::Eval))
+            .arg(s.pointCount(r.id, store::PointType::Step) +
+                 s.pointCount(r.id, store::PointType::Eval))
             .arg(r.id)
             .arg(QFileInfo(file).absoluteFilePath()));
     return kExitOk;
@@ -123,12 +141,16 @@ int cmdRun(const QString& verb, Context& ctx) {
     if (verb == QLatin1String("list")) return runList(ctx);
     if (verb == QLatin1String("show")) return runShow(ctx);
     if (verb == QLatin1String("export")) return runExport(ctx);
-    throw UsageError(QStringLiteral("run %1: unknown command (expected launch, list, show, attach, cancel or export)").arg(verb));
+    throw UsageError(
+        QStringLiteral(
+            "run %1: unknown command (expected launch, list, show, attach, cancel or export)")
+            .arg(verb));
 }
 
 int cmdCompare(Context& ctx) {
     const Args a(QStringLiteral("compare"), ctx.args, {{}, {"json"}, {}, {}});
-    if (a.positional().isEmpty()) throw UsageError(QStringLiteral("compare: expected one or more run IDs"));
+    if (a.positional().isEmpty())
+        throw UsageError(QStringLiteral("compare: expected one or more run IDs"));
     RunStore s(ctx.db);
     QVector<store::RunSummary> sums;
     QVector<QJsonObject> configs;
@@ -143,7 +165,8 @@ int cmdCompare(Context& ctx) {
         for (const auto& x : sums) runs.append(summaryJson(x));
         for (const auto& d : diffs) {
             QJsonArray values;
-            for (const auto& v : d.values) values.append(v.isUndefined() ? QJsonValue(QJsonValue::Null) : v);
+            for (const auto& v : d.values)
+                values.append(v.isUndefined() ? QJsonValue(QJsonValue::Null) : v);
             differences.append(QJsonObject{{"key", d.key}, {"values", values}});
         }
         printJson(QJsonObject{{"runs", runs}, {"config_differences", differences}});
@@ -161,8 +184,12 @@ int cmdCompare(Context& ctx) {
     for (const auto& d : diffs) {
         QStringList values;
         for (const auto& v : d.values)
-            values << (v.isUndefined() ? QStringLiteral("(absent)")
-                                       : QString::fromUtf8(QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact)).mid(1).chopped(1));
+            values << (v.isUndefined()
+                           ? QStringLiteral("(absent)")
+                           : QString::fromUtf8(
+                                 QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact))
+                                 .mid(1)
+                                 .chopped(1));
         out(QStringLiteral("  %1: %2").arg(d.key, values.join(QStringLiteral(" | "))));
     }
     return kExitOk;

@@ -6,7 +6,9 @@ namespace {
 template <class T> QJsonValue orNull(const std::optional<T>& v) {
     return v ? QJsonValue(static_cast<double>(*v)) : QJsonValue(QJsonValue::Null);
 }
-QJsonValue orNull(const std::optional<qint64>& v) { return v ? QJsonValue(*v) : QJsonValue(QJsonValue::Null); }
+QJsonValue orNull(const std::optional<qint64>& v) {
+    return v ? QJsonValue(*v) : QJsonValue(QJsonValue::Null);
+}
 } // namespace
 
 QJsonObject nodeJson(const store::NodeRecord& n) {
@@ -59,7 +61,11 @@ QJsonObject pointJson(const store::MetricPoint& p) {
 }
 
 QJsonObject eventJson(const store::EventRecord& e) {
-    return QJsonObject{{"source", e.source}, {"kind", e.kind}, {"step", orNull(e.step)}, {"time", e.time}, {"data", e.data}};
+    return QJsonObject{{"source", e.source},
+                       {"kind", e.kind},
+                       {"step", orNull(e.step)},
+                       {"time", e.time},
+                       {"data", e.data}};
 }
 
 QJsonObject summaryJson(const store::RunSummary& s) {

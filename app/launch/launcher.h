@@ -32,7 +32,7 @@ inline constexpr int kLauncherApiMinor = 0;
 
 // What the workbench tells every plugin about this machine.
 struct LauncherContext {
-    QString localEngine;        // this machine's bcd-train (run locally, uploaded to nodes lacking one)
+    QString localEngine; // this machine's bcd-train (run locally, uploaded to nodes lacking one)
     QString localEngineVersion; // its version, "0.1.0"
     QString localRunRoot;       // the folder of local runs
     int pollMs = 0;             // 0: the session's own interval
@@ -94,7 +94,8 @@ public:
     virtual ~LauncherPlugin() = default;
     virtual QString nodeKind() const = 0;
     // Opens a session on the calling thread (for SSH: connects; throws nodes::SshError).
-    virtual std::unique_ptr<LauncherSession> open(const store::NodeRecord& node, const LauncherContext& ctx) = 0;
+    virtual std::unique_ptr<LauncherSession> open(const store::NodeRecord& node,
+                                                  const LauncherContext& ctx) = 0;
 };
 
 } // namespace bcd::launch

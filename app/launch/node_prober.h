@@ -11,12 +11,14 @@
 namespace bcd::launch {
 
 // Throws LaunchError (no plugin) or nodes::SshError (connection, host key, authentication).
-nodes::NodeProbe probeNode(const PluginRegistry& plugins, const store::NodeRecord& node, const LauncherContext& ctx);
+nodes::NodeProbe probeNode(const PluginRegistry& plugins, const store::NodeRecord& node,
+                           const LauncherContext& ctx);
 
 class NodeProber : public QObject {
     Q_OBJECT
 public:
-    NodeProber(const PluginRegistry& plugins, const LauncherContext& ctx, QObject* parent = nullptr);
+    NodeProber(const PluginRegistry& plugins, const LauncherContext& ctx,
+               QObject* parent = nullptr);
     ~NodeProber() override; // waits for running probes, at most shutdownTimeoutMs each
 
     void probe(const store::NodeRecord& node);

@@ -16,7 +16,8 @@ QStringList PluginRegistry::defaultSearchPaths() {
     for (const QByteArray& p : env.split(':'))
         if (!p.isEmpty()) paths << QString::fromLocal8Bit(p);
     if (QCoreApplication::instance())
-        paths << QDir(QCoreApplication::applicationDirPath()).absoluteFilePath(QStringLiteral("../lib/bcd-workbench/plugins"));
+        paths << QDir(QCoreApplication::applicationDirPath())
+                     .absoluteFilePath(QStringLiteral("../lib/bcd-workbench/plugins"));
     return paths;
 }
 
@@ -44,7 +45,8 @@ void PluginRegistry::consider(const QString& file) {
     // Qt reads the metadata section from the file; nothing of the plugin runs yet.
     const QJsonObject meta = loader->metaData();
     if (meta.isEmpty()) {
-        problems_.push_back({file, base, QStringLiteral("not a Qt plugin (no plugin metadata); skipped")});
+        problems_.push_back(
+            {file, base, QStringLiteral("not a Qt plugin (no plugin metadata); skipped")});
         return;
     }
     const QString iid = meta.value(QLatin1String("IID")).toString();
@@ -52,7 +54,9 @@ void PluginRegistry::consider(const QString& file) {
     const QString name = data.value(QLatin1String("Name")).toString();
     const QString shown = name.isEmpty() ? base : name;
     if (!iid.startsWith(QLatin1String(kLauncherIidPrefix))) {
-        problems_.push_back({file, shown, QStringLiteral("not a launcher plugin (interface %1); skipped").arg(iid)});
+        problems_.push_back(
+            {file, shown,
+             QStringLiteral("not a launcher plugin (interface %1); skipped").arg(iid)});
         return;
     }
     const QString compat = data.value(QLatin1String("CompatVersion")).toString();
@@ -60,28 +64,36 @@ void PluginRegistry::consider(const QString& file) {
     const QString kind = data.value(QLatin1String("NodeKind")).toString();
     const QString ours = QStringLiteral("%1.%2").arg(kLauncherApiMajor).arg(kLauncherApiMinor);
     if (name.isEmpty() || version.isEmpty() || compat.isEmpty() || kind.isEmpty()) {
-        problems_.push_back({file, shown, QStringLiteral("metadata lacks Name, Version, CompatVersion or NodeKind; skipped")});
+        problems_.push_back(
+            {file, shown,
+             QStringLiteral("metadata lacks Name, Version, CompatVersion or NodeKind; skipped")});
         return;
     }
     if (iid != QLatin1String(kLauncherIid) || !compatible(compat)) {
-        problems_.push_back({file, shown,
-                             QStringLiteral("incompatible: built for launcher interface %1 (%2), this workbench "
-                                            "provides %3; skipped")
-                                 .arg(compat, iid, ours)});
+        problems_.push_back(
+            {file, shown,
+             QStringLiteral("incompatible: built for launcher interface %1 (%2), this workbench "
+                            "provides %3; skipped")
+                 .arg(compat, iid, ours)});
         return;
     }
     if (byKind_.contains(kind)) {
-        problems_.push_back({file, shown, QStringLiteral("another plugin already handles '%1' nodes; skipped").arg(kind)});
+        problems_.push_back(
+            {file, shown,
+             QStringLiteral("another plugin already handles '%1' nodes; skipped").arg(kind)});
         return;
     }
     QObject* instance = loader->instance();
     if (!instance) {
-        problems_.push_back({file, shown, QStringLiteral("does not load: %1; skipped").arg(loader->errorString())});
+        problems_.push_back(
+            {file, shown, QStringLiteral("does not load: %1; skipped").arg(loader->errorString())});
         return;
     }
     auto* launcher = qobject_cast<LauncherPlugin*>(instance);
     if (!launcher || launcher->nodeKind() != kind) {
-        problems_.push_back({file, shown, QStringLiteral("does not implement the launcher interface it declares; skipped")});
+        problems_.push_back(
+            {file, shown,
+             QStringLiteral("does not implement the launcher interface it declares; skipped")});
         return;
     }
     byKind_.insert(kind, launcher);
@@ -89,11 +101,14 @@ void PluginRegistry::consider(const QString& file) {
     loaders_.push_back(std::move(loader));
 }
 
-LauncherPlugin* PluginRegistry::launcher(const QString& nodeKind) const { return byKind_.value(nodeKind, nullptr); }
+LauncherPlugin* PluginRegistry::launcher(const QString& nodeKind) const {
+    return byKind_.value(nodeKind, nullptr);
+}
 
 QString PluginRegistry::missingReason(const QString& nodeKind) const {
     QString s = QStringLiteral("no launcher plugin for '%1' nodes (searched: %2)")
-                    .arg(nodeKind, searched_.isEmpty() ? QStringLiteral("nothing") : searched_.join(QStringLiteral(", ")));
+                    .arg(nodeKind, searched_.isEmpty() ? QStringLiteral("nothing")
+                                                       : searched_.join(QStringLiteral(", ")));
     for (const auto& p : problems_)
         if (p.name == nodeKind || p.file.contains(nodeKind)) s += "; " + p.text();
     return s;

@@ -35,7 +35,8 @@ public:
     PluginRegistry(const PluginRegistry&) = delete;
     PluginRegistry& operator=(const PluginRegistry&) = delete;
 
-    // $BCD_PLUGIN_PATH (colon-separated), then <bcd-workbench's folder>/../lib/bcd-workbench/plugins.
+    // $BCD_PLUGIN_PATH (colon-separated), then <bcd-workbench's
+    // folder>/../lib/bcd-workbench/plugins.
     static QStringList defaultSearchPaths();
 
     // Scans the folders (not recursively) for shared objects and loads the compatible launchers.

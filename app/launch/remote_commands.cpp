@@ -30,9 +30,12 @@ ShellCommand processCommandLine(qint64 pid) {
 ShellCommand signalProcess(qint64 pid, int signal) {
     ShellCommand c;
     c.op("kill");
-    if (signal == SIGKILL) c.op("-KILL");
-    else if (signal == SIGINT) c.op("-INT");
-    else c.op("-TERM");
+    if (signal == SIGKILL)
+        c.op("-KILL");
+    else if (signal == SIGINT)
+        c.op("-INT");
+    else
+        c.op("-TERM");
     return c.arg(pid);
 }
 
@@ -43,24 +46,30 @@ bool commandLineHas(const QByteArray& cmdline, const QString& arg) {
     return false;
 }
 
-MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath, const QStringList& engineArgv,
-                   bool runAsRoot, const QString& mpirun) {
+MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath,
+                   const QStringList& engineArgv, bool runAsRoot, const QString& mpirun) {
     static const QRegularExpression hostRe(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9._:-]*$"));
-    if (ranks.isEmpty()) throw LaunchError(QStringLiteral("a multi-node run needs at least one node"), true);
+    if (ranks.isEmpty())
+        throw LaunchError(QStringLiteral("a multi-node run needs at least one node"), true);
     MpiPlan plan;
     for (const MpiRank& r : ranks) {
         if (!hostRe.match(r.host).hasMatch())
-            throw LaunchError(QStringLiteral("'%1' is not a host name mpirun can use").arg(r.host), true);
+            throw LaunchError(QStringLiteral("'%1' is not a host name mpirun can use").arg(r.host),
+                              true);
         if (r.slotCount < 1 || r.slotCount > 1024)
-            throw LaunchError(QStringLiteral("%1: %2 slots (expected 1 to 1024)").arg(r.host).arg(r.slotCount), true);
+            throw LaunchError(
+                QStringLiteral("%1: %2 slots (expected 1 to 1024)").arg(r.host).arg(r.slotCount),
+                true);
         plan.hostfile += QStringLiteral("%1 slots=%2\n").arg(r.host).arg(r.slotCount);
         plan.processes += r.slotCount;
     }
     plan.argv << mpirun;
     if (runAsRoot) plan.argv << QStringLiteral("--allow-run-as-root");
-    plan.argv << QStringLiteral("--hostfile") << hostfilePath << QStringLiteral("-np") << QString::number(plan.processes)
-              << QStringLiteral("--map-by") << QStringLiteral("slot") << QStringLiteral("--bind-to") << QStringLiteral("none")
-              << QStringLiteral("-x") << QStringLiteral("PATH") << QStringLiteral("-x") << QStringLiteral("LD_LIBRARY_PATH");
+    plan.argv << QStringLiteral("--hostfile") << hostfilePath << QStringLiteral("-np")
+              << QString::number(plan.processes) << QStringLiteral("--map-by")
+              << QStringLiteral("slot") << QStringLiteral("--bind-to") << QStringLiteral("none")
+              << QStringLiteral("-x") << QStringLiteral("PATH") << QStringLiteral("-x")
+              << QStringLiteral("LD_LIBRARY_PATH");
     plan.argv << engineArgv;
     return plan;
 }

@@ -24,7 +24,7 @@ nodes::ShellCommand signalProcess(qint64 pid, int signal);
 bool commandLineHas(const QByteArray& cmdline, const QString& arg);
 
 struct MpiRank {
-    QString host; // as the head node reaches it
+    QString host;      // as the head node reaches it
     int slotCount = 1; // processes on that host (its GPUs)
 };
 
@@ -36,7 +36,8 @@ struct MpiPlan {
 
 // One process per slot, ranks in host order, environment forwarded. Throws LaunchError(badInput)
 // for a host name that is not a plain host name or address, or a slot count outside 1..1024.
-MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath, const QStringList& engineArgv,
-                   bool runAsRoot, const QString& mpirun = QStringLiteral("mpirun"));
+MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath,
+                   const QStringList& engineArgv, bool runAsRoot,
+                   const QString& mpirun = QStringLiteral("mpirun"));
 
 } // namespace bcd::launch

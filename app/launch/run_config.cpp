@@ -33,22 +33,30 @@ QJsonObject withConfigValue(QJsonObject config, const QString& dottedKey, const 
         return config;
     }
     const QString head = dottedKey.left(dot);
-    config.insert(head, withConfigValue(config.value(head).toObject(), dottedKey.mid(dot + 1), value));
+    config.insert(head,
+                  withConfigValue(config.value(head).toObject(), dottedKey.mid(dot + 1), value));
     return config;
 }
 
 QJsonObject loadRunConfig(const QString& file) {
     QFile f(file);
-    if (!f.open(QIODevice::ReadOnly)) throw LaunchError(file + QStringLiteral(": cannot read: ") + f.errorString(), true);
+    if (!f.open(QIODevice::ReadOnly))
+        throw LaunchError(file + QStringLiteral(": cannot read: ") + f.errorString(), true);
     QJsonParseError err{};
     const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
     if (err.error != QJsonParseError::NoError)
-        throw LaunchError(QStringLiteral("%1: not valid JSON at byte %2: %3").arg(file).arg(err.offset).arg(err.errorString()), true);
-    if (!doc.isObject()) throw LaunchError(file + QStringLiteral(": expected a JSON object (a run config)"), true);
+        throw LaunchError(QStringLiteral("%1: not valid JSON at byte %2: %3")
+                              .arg(file)
+                              .arg(err.offset)
+                              .arg(err.errorString()),
+                          true);
+    if (!doc.isObject())
+        throw LaunchError(file + QStringLiteral(": expected a JSON object (a run config)"), true);
     const QJsonObject config = doc.object();
     for (const char* key : {"model.path", "data.train"})
         if (!configValue(config, QLatin1String(key)).isString())
-            throw LaunchError(QStringLiteral("%1: %2: required (a path)").arg(file, QLatin1String(key)), true);
+            throw LaunchError(
+                QStringLiteral("%1: %2: required (a path)").arg(file, QLatin1String(key)), true);
     return config;
 }
 
@@ -58,7 +66,9 @@ QJsonObject resolveConfigPaths(QJsonObject config, const QString& baseDir) {
         const QJsonValue v = configValue(config, key);
         if (!v.isString()) continue;
         const QString path = v.toString();
-        if (path.isEmpty() || (key == QLatin1String("data.tokenizer") && path == QLatin1String("byte"))) continue;
+        if (path.isEmpty() ||
+            (key == QLatin1String("data.tokenizer") && path == QLatin1String("byte")))
+            continue;
         if (QDir::isAbsolutePath(path)) continue;
         config = withConfigValue(config, key, QDir::cleanPath(base.absoluteFilePath(path)));
     }
@@ -74,10 +84,12 @@ QString runSlug(const QString& name) {
     QString s;
     for (QChar c : name) {
         const char16_t u = c.unicode();
-        const bool ok = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '.' ||
-                        u == '_' || u == '-';
-        if (ok) s += c;
-        else if (!s.endsWith('-')) s += '-';
+        const bool ok = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                        (u >= '0' && u <= '9') || u == '.' || u == '_' || u == '-';
+        if (ok)
+            s += c;
+        else if (!s.endsWith('-'))
+            s += '-';
         if (s.size() >= 40) break;
     }
     while (s.startsWith('.') || s.startsWith('-')) s.remove(0, 1);
@@ -85,6 +97,8 @@ QString runSlug(const QString& name) {
     return s.isEmpty() ? QStringLiteral("run") : s;
 }
 
-QString runFolderName(qint64 id, const QString& name) { return QString::number(id) + '-' + runSlug(name); }
+QString runFolderName(qint64 id, const QString& name) {
+    return QString::number(id) + '-' + runSlug(name);
+}
 
 } // namespace bcd::launch

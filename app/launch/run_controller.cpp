@@ -12,26 +12,31 @@ namespace bcd::launch {
 using store::NodeRecord;
 using store::RunStore;
 
-RunController::RunController(store::StoreService& store, const PluginRegistry& plugins, const LauncherContext& ctx,
-                             QObject* parent)
+RunController::RunController(store::StoreService& store, const PluginRegistry& plugins,
+                             const LauncherContext& ctx, QObject* parent)
     : QObject(parent), store_(store), plugins_(plugins), ctx_(ctx) {
     qRegisterMetaType<bcd::launch::RunLocation>();
     qRegisterMetaType<bcd::launch::LaunchRequest>();
-    connect(&store_, &store::StoreService::error, this,
-            [this](const QString& message) { emit problem(0, QStringLiteral("store: %1").arg(message)); });
+    connect(&store_, &store::StoreService::error, this, [this](const QString& message) {
+        emit problem(0, QStringLiteral("store: %1").arg(message));
+    });
 }
 
 RunController::~RunController() {
     for (RunFollower* f : std::as_const(followers_))
-        QMetaObject::invokeMethod(f, [f] {
-            f->shutdown();
-            QThread::currentThread()->quit();
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            f,
+            [f] {
+                f->shutdown();
+                QThread::currentThread()->quit();
+            },
+            Qt::QueuedConnection);
     followers_.clear();
     for (QThread* t : threads_) {
         t->quit();
         if (!t->wait(followerShutdownMs)) {
-            qWarning("bcd-workbench: a run follower did not stop within %d ms; terminating it", followerShutdownMs);
+            qWarning("bcd-workbench: a run follower did not stop within %d ms; terminating it",
+                     followerShutdownMs);
             t->terminate();
             t->wait();
         }
@@ -40,8 +45,9 @@ RunController::~RunController() {
 }
 
 void RunController::failLaunch(qint64 runId, const QString& message, bool badInput) {
-    QMetaObject::invokeMethod(this, [this, runId, message, badInput] { emit launchFailed(runId, message, badInput); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, runId, message, badInput] { emit launchFailed(runId, message, badInput); },
+        Qt::QueuedConnection);
 }
 
 void RunController::launch(const LaunchInput& input) {
@@ -49,7 +55,8 @@ void RunController::launch(const LaunchInput& input) {
     QString name = input.name;
     try {
         if (!input.configFile.isEmpty()) {
-            config = resolveConfigPaths(loadRunConfig(input.configFile), QFileInfo(input.configFile).absolutePath());
+            config = resolveConfigPaths(loadRunConfig(input.configFile),
+                                        QFileInfo(input.configFile).absolutePath());
             if (name.isEmpty()) name = QFileInfo(input.configFile).completeBaseName();
         }
     } catch (const LaunchError& e) {
@@ -76,7 +83,8 @@ void RunController::launch(const LaunchInput& input) {
                     return p;
                 }
                 if (input.nodes.size() > 1 && node->kind != QLatin1String("ssh")) {
-                    p.bad = QStringLiteral("a multi-node run needs SSH nodes; '%1' is %2").arg(n, node->kind);
+                    p.bad = QStringLiteral("a multi-node run needs SSH nodes; '%1' is %2")
+                                .arg(n, node->kind);
                     return p;
                 }
                 p.nodes.push_back(*node);
@@ -91,7 +99,8 @@ void RunController::launch(const LaunchInput& input) {
             r.pricePerHour = input.pricePerHour;
             r.stepsTotal = configSteps(config);
             p.id = s.createRun(r);
-            s.addEvent(p.id, QStringLiteral("launch"), QJsonObject{{"nodes", QJsonArray::fromStringList(input.nodes)}});
+            s.addEvent(p.id, QStringLiteral("launch"),
+                       QJsonObject{{"nodes", QJsonArray::fromStringList(input.nodes)}});
             return p;
         },
         this,
@@ -103,8 +112,9 @@ void RunController::launch(const LaunchInput& input) {
             LauncherPlugin* plugin = plugins_.launcher(p.nodes.front().kind);
             if (!plugin) {
                 const QString why = plugins_.missingReason(p.nodes.front().kind);
-                store_.call([id = p.id, why](RunStore& s) { s.setRunStatus(id, store::status::kFailed, why); }, this,
-                            [this, id = p.id, why] { emit launchFailed(id, why, false); });
+                store_.call([id = p.id,
+                             why](RunStore& s) { s.setRunStatus(id, store::status::kFailed, why); },
+                            this, [this, id = p.id, why] { emit launchFailed(id, why, false); });
                 return;
             }
             RunFollower* f = startFollower(p.id, p.nodes.front(), plugin);
@@ -114,63 +124,78 @@ void RunController::launch(const LaunchInput& input) {
             req.config = config;
             req.nodes = p.nodes;
             const bool follow = input.follow;
-            connect(f, &RunFollower::launched, this, [this, f, follow](qint64 id, const RunLocation& at) {
-                if (!current(id, f)) return;
-                store_.call(
-                    [id, at](RunStore& s) {
-                        s.setRunLocation(id, at.dir, at.pid);
-                        s.setRunStatus(id, store::status::kRunning);
-                        s.addEvent(id, QStringLiteral("started"), QJsonObject{{"dir", at.dir}, {"pid", at.pid}});
-                    },
-                    this,
-                    [this, id, at, follow] {
-                        emit launched(id, at.dir, at.pid);
-                        if (!follow) stopFollower(id);
-                    },
-                    [this, id, at, follow](const QString& message) {
-                        // The engine runs all the same; say what could not be stored.
-                        emit problem(id, QStringLiteral("storing the run's location failed: %1").arg(message));
-                        emit launched(id, at.dir, at.pid);
-                        if (!follow) stopFollower(id);
+            connect(f, &RunFollower::launched, this,
+                    [this, f, follow](qint64 id, const RunLocation& at) {
+                        if (!current(id, f)) return;
+                        store_.call(
+                            [id, at](RunStore& s) {
+                                s.setRunLocation(id, at.dir, at.pid);
+                                s.setRunStatus(id, store::status::kRunning);
+                                s.addEvent(id, QStringLiteral("started"),
+                                           QJsonObject{{"dir", at.dir}, {"pid", at.pid}});
+                            },
+                            this,
+                            [this, id, at, follow] {
+                                emit launched(id, at.dir, at.pid);
+                                if (!follow) stopFollower(id);
+                            },
+                            [this, id, at, follow](const QString& message) {
+                                // The engine runs all the same; say what could not be stored.
+                                emit problem(id,
+                                             QStringLiteral("storing the run's location failed: %1")
+                                                 .arg(message));
+                                emit launched(id, at.dir, at.pid);
+                                if (!follow) stopFollower(id);
+                            });
                     });
-            });
-            connect(f, &RunFollower::launchFailed, this, [this, f](qint64 id, const QString& message, bool bad) {
-                if (!current(id, f)) return;
-                stopFollower(id);
-                store_.call(
-                    [id, message](RunStore& s) {
-                        s.setRunStatus(id, store::status::kFailed, message);
-                        s.addEvent(id, QStringLiteral("error"), QJsonObject{{"message", message}});
-                    },
-                    this, [this, id, message, bad] { emit launchFailed(id, message, bad); });
-            });
-            QMetaObject::invokeMethod(f, [f, req] { f->launch(req); }, Qt::QueuedConnection);
+            connect(f, &RunFollower::launchFailed, this,
+                    [this, f](qint64 id, const QString& message, bool bad) {
+                        if (!current(id, f)) return;
+                        stopFollower(id);
+                        store_.call(
+                            [id, message](RunStore& s) {
+                                s.setRunStatus(id, store::status::kFailed, message);
+                                s.addEvent(id, QStringLiteral("error"),
+                                           QJsonObject{{"message", message}});
+                            },
+                            this,
+                            [this, id, message, bad] { emit launchFailed(id, message, bad); });
+                    });
+            QMetaObject::invokeMethod(
+                f, [f, req] { f->launch(req); }, Qt::QueuedConnection);
         },
         [this](const QString& message) { emit launchFailed(0, message, false); });
 }
 
-RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node, LauncherPlugin* plugin) {
+RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node,
+                                          LauncherPlugin* plugin) {
     auto* thread = new QThread;
     thread->setObjectName(QStringLiteral("bcd-run-%1").arg(runId));
     auto* f = new RunFollower(runId, node, plugin, ctx_);
     f->moveToThread(thread);
     connect(thread, &QThread::finished, f, &QObject::deleteLater);
-    connect(thread, &QThread::finished, this, [this, thread] {
-        const auto it = std::find(threads_.begin(), threads_.end(), thread);
-        if (it == threads_.end()) return;
-        threads_.erase(it);
-        thread->wait();
-        delete thread;
-    }, Qt::QueuedConnection);
+    connect(
+        thread, &QThread::finished, this,
+        [this, thread] {
+            const auto it = std::find(threads_.begin(), threads_.end(), thread);
+            if (it == threads_.end()) return;
+            threads_.erase(it);
+            thread->wait();
+            delete thread;
+        },
+        Qt::QueuedConnection);
     threads_.push_back(thread);
     followers_.insert(runId, f);
 
-    connect(f, &RunFollower::metricsRead, this, [this, f](qint64 id, qint64 offset, const QByteArray& data) {
-        if (!current(id, f)) return;
-        store_.call([id, offset, data](RunStore& s) { return s.ingest(id, offset, data); }, this,
+    connect(f, &RunFollower::metricsRead, this,
+            [this, f](qint64 id, qint64 offset, const QByteArray& data) {
+                if (!current(id, f)) return;
+                store_.call(
+                    [id, offset, data](RunStore& s) { return s.ingest(id, offset, data); }, this,
                     [this, f, id, offset](const store::IngestResult& r) {
                         if (!current(id, f)) return;
-                        QMetaObject::invokeMethod(f, [f, o = r.offset] { f->acknowledge(o); }, Qt::QueuedConnection);
+                        QMetaObject::invokeMethod(
+                            f, [f, o = r.offset] { f->acknowledge(o); }, Qt::QueuedConnection);
                         if (r.points > 0 || r.events > 0 || r.malformed > 0) emit newData(id);
                         if (r.lastStep) emit progress(id, *r.lastStep);
                         (void)offset;
@@ -178,32 +203,39 @@ RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node, 
                     [this, f, id, offset](const QString& message) {
                         emit problem(id, QStringLiteral("storing metrics failed: %1").arg(message));
                         if (current(id, f))
-                            QMetaObject::invokeMethod(f, [f, offset] { f->acknowledge(offset); }, Qt::QueuedConnection);
+                            QMetaObject::invokeMethod(
+                                f, [f, offset] { f->acknowledge(offset); }, Qt::QueuedConnection);
                     });
-    });
+            });
     connect(f, &RunFollower::problem, this, [this, f](qint64 id, const QString& message) {
         if (current(id, f)) emit problem(id, message);
     });
     connect(f, &RunFollower::signalSent, this, [this, f](qint64 id, int sig) {
         if (!current(id, f)) return;
-        store_.call([id, sig](RunStore& s) {
-            s.addEvent(id, QStringLiteral("signal"), QJsonObject{{"signal", sig == SIGKILL ? "SIGKILL" : "SIGTERM"}});
-        }, this, [] {});
-    });
-    connect(f, &RunFollower::ended, this, [this, f](qint64 id, const QString& status, const QString& message) {
-        if (!current(id, f)) return;
-        stopFollower(id);
         store_.call(
-            [id, status, message](RunStore& s) {
-                s.setRunStatus(id, status, message);
-                s.addEvent(id, QStringLiteral("end"), QJsonObject{{"status", status}, {"message", message}});
+            [id, sig](RunStore& s) {
+                s.addEvent(id, QStringLiteral("signal"),
+                           QJsonObject{{"signal", sig == SIGKILL ? "SIGKILL" : "SIGTERM"}});
             },
-            this, [this, id, status, message] { emit runEnded(id, status, message); },
-            [this, id, status, message](const QString& error) {
-                emit problem(id, QStringLiteral("storing the final state failed: %1").arg(error));
-                emit runEnded(id, status, message);
-            });
+            this, [] {});
     });
+    connect(f, &RunFollower::ended, this,
+            [this, f](qint64 id, const QString& status, const QString& message) {
+                if (!current(id, f)) return;
+                stopFollower(id);
+                store_.call(
+                    [id, status, message](RunStore& s) {
+                        s.setRunStatus(id, status, message);
+                        s.addEvent(id, QStringLiteral("end"),
+                                   QJsonObject{{"status", status}, {"message", message}});
+                    },
+                    this, [this, id, status, message] { emit runEnded(id, status, message); },
+                    [this, id, status, message](const QString& error) {
+                        emit problem(
+                            id, QStringLiteral("storing the final state failed: %1").arg(error));
+                        emit runEnded(id, status, message);
+                    });
+            });
     thread->start();
     return f;
 }
@@ -211,17 +243,23 @@ RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node, 
 void RunController::stopFollower(qint64 runId) {
     RunFollower* f = followers_.take(runId);
     if (!f) return;
-    QMetaObject::invokeMethod(f, [f] {
-        f->shutdown();
-        QThread::currentThread()->quit();
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        f,
+        [f] {
+            f->shutdown();
+            QThread::currentThread()->quit();
+        },
+        Qt::QueuedConnection);
 }
 
-void RunController::detach(qint64 runId) { stopFollower(runId); }
+void RunController::detach(qint64 runId) {
+    stopFollower(runId);
+}
 
 void RunController::attach(qint64 runId) {
     if (following(runId)) {
-        QMetaObject::invokeMethod(this, [this, runId] { emit attached(runId); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, runId] { emit attached(runId); }, Qt::QueuedConnection);
         return;
     }
     struct Found {
@@ -234,17 +272,22 @@ void RunController::attach(qint64 runId) {
             f.run = s.run(runId);
             if (f.run) {
                 f.node = s.node(f.run->node);
-                s.addEvent(runId, QStringLiteral("attach"), QJsonObject{{"offset", f.run->metricsOffset}});
+                s.addEvent(runId, QStringLiteral("attach"),
+                           QJsonObject{{"offset", f.run->metricsOffset}});
             }
             return f;
         },
         this,
         [this, runId](const Found& found) {
             QString why;
-            if (!found.run) why = QStringLiteral("no run %1").arg(runId);
-            else if (!found.node) why = QStringLiteral("run %1: its node '%2' is gone").arg(runId).arg(found.run->node);
+            if (!found.run)
+                why = QStringLiteral("no run %1").arg(runId);
+            else if (!found.node)
+                why =
+                    QStringLiteral("run %1: its node '%2' is gone").arg(runId).arg(found.run->node);
             else if (found.run->remoteDir.isEmpty())
-                why = QStringLiteral("run %1 never started (no run folder was recorded)").arg(runId);
+                why =
+                    QStringLiteral("run %1 never started (no run folder was recorded)").arg(runId);
             LauncherPlugin* plugin = why.isEmpty() ? plugins_.launcher(found.node->kind) : nullptr;
             if (why.isEmpty() && !plugin) why = plugins_.missingReason(found.node->kind);
             if (!why.isEmpty() || following(runId)) {
@@ -255,10 +298,12 @@ void RunController::attach(qint64 runId) {
             RunFollower* f = startFollower(runId, *found.node, plugin);
             RunLocation at{found.run->remoteDir, found.run->pid};
             const qint64 offset = found.run->metricsOffset;
-            QMetaObject::invokeMethod(f, [f, at, offset] { f->follow(at, offset); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                f, [f, at, offset] { f->follow(at, offset); }, Qt::QueuedConnection);
             if (pendingCancel_.contains(runId)) {
                 const int grace = pendingCancel_.take(runId);
-                QMetaObject::invokeMethod(f, [f, grace] { f->cancel(grace); }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    f, [f, grace] { f->cancel(grace); }, Qt::QueuedConnection);
             }
             emit attached(runId);
         },
@@ -269,11 +314,15 @@ void RunController::attach(qint64 runId) {
 }
 
 void RunController::cancel(qint64 runId, int graceMs) {
-    store_.call([runId, graceMs](RunStore& s) {
-        if (s.run(runId)) s.addEvent(runId, QStringLiteral("cancel"), QJsonObject{{"grace_ms", graceMs}});
-    }, this, [] {});
+    store_.call(
+        [runId, graceMs](RunStore& s) {
+            if (s.run(runId))
+                s.addEvent(runId, QStringLiteral("cancel"), QJsonObject{{"grace_ms", graceMs}});
+        },
+        this, [] {});
     if (RunFollower* f = followers_.value(runId)) {
-        QMetaObject::invokeMethod(f, [f, graceMs] { f->cancel(graceMs); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            f, [f, graceMs] { f->cancel(graceMs); }, Qt::QueuedConnection);
         return;
     }
     pendingCancel_.insert(runId, graceMs);

@@ -28,21 +28,21 @@
 namespace bcd::launch {
 
 struct LaunchInput {
-    QString configFile;  // read and resolved against its folder; or, when empty:
-    QJsonObject config;  // a config built in memory (absolute paths)
-    QStringList nodes;   // node names; several: one mpirun over them, the first is the head
-    QString name;        // default: the config file's base name
+    QString configFile; // read and resolved against its folder; or, when empty:
+    QJsonObject config; // a config built in memory (absolute paths)
+    QStringList nodes;  // node names; several: one mpirun over them, the first is the head
+    QString name;       // default: the config file's base name
     QStringList tags;
     QString notes;
     std::optional<double> pricePerHour; // default: the node's
-    bool follow = true;  // false: start and store the location, then let the engine run alone
+    bool follow = true; // false: start and store the location, then let the engine run alone
 };
 
 class RunController : public QObject {
     Q_OBJECT
 public:
-    RunController(store::StoreService& store, const PluginRegistry& plugins, const LauncherContext& ctx,
-                  QObject* parent = nullptr);
+    RunController(store::StoreService& store, const PluginRegistry& plugins,
+                  const LauncherContext& ctx, QObject* parent = nullptr);
     // Stops following (the engines run on), waiting at most followerShutdownMs per run.
     ~RunController() override;
 

@@ -31,20 +31,25 @@ QString lastLine(const QByteArray& text) {
     return {};
 }
 
-FinalState finalState(const std::optional<QByteArray>& statusJson, const std::optional<QByteArray>& engineErr,
-                      bool killedAfterGrace, bool terminatedByUs) {
+FinalState finalState(const std::optional<QByteArray>& statusJson,
+                      const std::optional<QByteArray>& engineErr, bool killedAfterGrace,
+                      bool terminatedByUs) {
     if (statusJson) {
         const StatusFile s = parseStatusFile(*statusJson);
         if (s.valid && store::status::isTerminal(s.state)) return {s.state, s.message};
     }
     if (killedAfterGrace)
-        return {store::status::kCancelled, QStringLiteral("killed (SIGKILL) after the grace period; no final checkpoint")};
+        return {store::status::kCancelled,
+                QStringLiteral("killed (SIGKILL) after the grace period; no final checkpoint")};
     if (terminatedByUs)
         return {store::status::kCancelled,
-                QStringLiteral("stopped by SIGTERM before it wrote a final status (cancelled while starting); no checkpoint")};
+                QStringLiteral("stopped by SIGTERM before it wrote a final status (cancelled while "
+                               "starting); no checkpoint")};
     const QString err = engineErr ? lastLine(*engineErr) : QString();
     if (!err.isEmpty()) return {store::status::kFailed, err};
-    return {store::status::kFailed, QStringLiteral("the engine stopped without writing a final status (killed or crashed)")};
+    return {
+        store::status::kFailed,
+        QStringLiteral("the engine stopped without writing a final status (killed or crashed)")};
 }
 
 QString findLocalEngine() {

@@ -28,8 +28,9 @@ struct FinalState {
 // workbench had to kill it, or when it died of the workbench's SIGTERM before it could write a
 // status (a cancel that lands while the engine starts); else "failed", with the engine's last
 // stderr line when there is one.
-FinalState finalState(const std::optional<QByteArray>& statusJson, const std::optional<QByteArray>& engineErr,
-                      bool killedAfterGrace, bool terminatedByUs = false);
+FinalState finalState(const std::optional<QByteArray>& statusJson,
+                      const std::optional<QByteArray>& engineErr, bool killedAfterGrace,
+                      bool terminatedByUs = false);
 
 // The last non-empty line of a text.
 QString lastLine(const QByteArray& text);

@@ -17,7 +17,9 @@ RunFollower::RunFollower(qint64 runId, const store::NodeRecord& node, LauncherPl
 
 RunFollower::~RunFollower() = default;
 
-int RunFollower::interval() const { return ctx_.pollMs > 0 ? ctx_.pollMs : sessionInterval_; }
+int RunFollower::interval() const {
+    return ctx_.pollMs > 0 ? ctx_.pollMs : sessionInterval_;
+}
 
 void RunFollower::schedule(int ms) {
     if (!done_) timer_.start(ms);
@@ -82,7 +84,8 @@ void RunFollower::poll() {
         if (!session_) {
             session_ = plugin_->open(node_, ctx_);
             sessionInterval_ = session_->pollIntervalMs();
-            if (failures_ > 0) emit problem(runId_, QStringLiteral("reconnected to %1").arg(node_.name));
+            if (failures_ > 0)
+                emit problem(runId_, QStringLiteral("reconnected to %1").arg(node_.name));
         }
         if (at_.pid <= 0) { // the launch was interrupted before its pid was stored
             if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")))

@@ -21,7 +21,8 @@ class RunFollower : public QObject {
 public:
     static constexpr qint64 kChunkBytes = 4 << 20;
 
-    RunFollower(qint64 runId, const store::NodeRecord& node, LauncherPlugin* plugin, const LauncherContext& ctx);
+    RunFollower(qint64 runId, const store::NodeRecord& node, LauncherPlugin* plugin,
+                const LauncherContext& ctx);
     ~RunFollower() override;
 
     qint64 runId() const { return runId_; }

@@ -6,11 +6,14 @@
 namespace bcd::store {
 
 namespace {
-void flattenInto(const QJsonObject& o, const QString& prefix, QVector<QPair<QString, QJsonValue>>* out) {
+void flattenInto(const QJsonObject& o, const QString& prefix,
+                 QVector<QPair<QString, QJsonValue>>* out) {
     for (auto it = o.begin(); it != o.end(); ++it) {
         const QString key = prefix.isEmpty() ? it.key() : prefix + '.' + it.key();
-        if (it->isObject() && !it->toObject().isEmpty()) flattenInto(it->toObject(), key, out);
-        else out->push_back({key, *it});
+        if (it->isObject() && !it->toObject().isEmpty())
+            flattenInto(it->toObject(), key, out);
+        else
+            out->push_back({key, *it});
     }
 }
 } // namespace
@@ -60,7 +63,8 @@ QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs)
         if (it.key() == QLatin1String("output.dir")) continue;
         auto& values = it.value();
         values.resize(configs.size(), QJsonValue(QJsonValue::Undefined));
-        const bool same = std::all_of(values.begin(), values.end(), [&](const QJsonValue& v) { return v == values.front(); });
+        const bool same = std::all_of(values.begin(), values.end(),
+                                      [&](const QJsonValue& v) { return v == values.front(); });
         if (!same) out.push_back({it.key(), values});
     }
     return out;

@@ -18,8 +18,8 @@ struct RunSummary {
     std::optional<double> minLoss;
     std::optional<qint64> minLossStep;
     std::optional<double> finalValLoss;
-    std::optional<double> meanTokS;  // tokens / elapsed
-    std::optional<double> cost;      // price per hour × elapsed hours
+    std::optional<double> meanTokS; // tokens / elapsed
+    std::optional<double> cost;     // price per hour × elapsed hours
 };
 
 RunSummary summarize(RunStore& store, qint64 runId); // throws StoreError for an unknown run

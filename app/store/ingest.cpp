@@ -52,7 +52,8 @@ struct LodAcc {
 
 std::string pointColumnsSql() {
     std::string s;
-    for (int c = 0; c < kMetricColumns; ++c) s += std::string(", ") + columnName(static_cast<MetricColumn>(c));
+    for (int c = 0; c < kMetricColumns; ++c)
+        s += std::string(", ") + columnName(static_cast<MetricColumn>(c));
     return s;
 }
 
@@ -74,12 +75,14 @@ bool blankLine(std::string_view s) {
 } // namespace
 
 void RunStore::Impl::updateLod(qint64 runId, int type, qint64 lo, qint64 hi) {
-    static const std::string rawSql = "SELECT step" + pointColumnsSql() +
-                                      " FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step "
-                                      "BETWEEN ?3 AND ?4 ORDER BY step";
-    static const std::string upperSql = "SELECT bucket, n, first_step, last_step" + lodColumnsSql() +
-                                        " FROM metric_lod WHERE run_id = ?1 AND type = ?2 AND level = ?3 "
-                                        "AND bucket BETWEEN ?4 AND ?5 ORDER BY bucket";
+    static const std::string rawSql =
+        "SELECT step" + pointColumnsSql() +
+        " FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step "
+        "BETWEEN ?3 AND ?4 ORDER BY step";
+    static const std::string upperSql =
+        "SELECT bucket, n, first_step, last_step" + lodColumnsSql() +
+        " FROM metric_lod WHERE run_id = ?1 AND type = ?2 AND level = ?3 "
+        "AND bucket BETWEEN ?4 AND ?5 ORDER BY bucket";
     static const std::string writeSql = [] {
         std::string s = "INSERT OR REPLACE INTO metric_lod VALUES(?";
         for (int i = 1; i < 7 + 4 * kMetricColumns; ++i) s += ",?";
@@ -153,8 +156,8 @@ void RunStore::Impl::updateLod(qint64 runId, int type, qint64 lo, qint64 hi) {
                 for (int c = 0; c < kMetricColumns; ++c) {
                     const int at = 4 + 4 * c;
                     if (!upper.isNull(at))
-                        acc.mergeExtremes(c, upper.real(at), upper.int64(at + 1), upper.real(at + 2),
-                                          upper.int64(at + 3));
+                        acc.mergeExtremes(c, upper.real(at), upper.int64(at + 1),
+                                          upper.real(at + 2), upper.int64(at + 3));
                 }
             }
             upper.reset();
@@ -166,36 +169,48 @@ void RunStore::Impl::updateLod(qint64 runId, int type, qint64 lo, qint64 hi) {
 void RunStore::rebuildLod() {
     d_->checkThread();
     schema::exec(d_->db, QStringLiteral("DELETE FROM metric_lod"));
-    SqliteStatement ranges(d_->handle, "SELECT run_id, type, MIN(step), MAX(step) FROM metric_points "
-                                       "GROUP BY run_id, type");
+    SqliteStatement ranges(d_->handle,
+                           "SELECT run_id, type, MIN(step), MAX(step) FROM metric_points "
+                           "GROUP BY run_id, type");
     struct Range {
         qint64 run, type, lo, hi;
     };
     std::vector<Range> all;
-    while (ranges.next()) all.push_back({ranges.int64(0), ranges.int64(1), ranges.int64(2), ranges.int64(3)});
+    while (ranges.next())
+        all.push_back({ranges.int64(0), ranges.int64(1), ranges.int64(2), ranges.int64(3)});
     ranges.reset();
     for (const auto& r : all) d_->updateLod(r.run, static_cast<int>(r.type), r.lo, r.hi);
 }
 
 IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) {
     d_->checkThread();
-    static const std::string upsertSql =
-        "INSERT INTO metric_points(run_id, type, step" + pointColumnsSql() + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(run_id, type, step) DO UPDATE SET tokens = excluded.tokens, "
-        "elapsed = excluded.elapsed, loss = excluded.loss, lr = excluded.lr, block = excluded.block, "
-        "grad_norm = excluded.grad_norm, tok_s = excluded.tok_s, mem = excluded.mem, val_loss = excluded.val_loss";
-    SqliteStatement& runOffset = d_->stmt(d_->runOffset, "SELECT metrics_offset FROM runs WHERE id = ?1");
+    static const std::string upsertSql = "INSERT INTO metric_points(run_id, type, step" +
+                                         pointColumnsSql() +
+                                         ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+                                         "?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(run_id, type, "
+                                         "step) DO UPDATE SET tokens = excluded.tokens, "
+                                         "elapsed = excluded.elapsed, loss = excluded.loss, lr = "
+                                         "excluded.lr, block = excluded.block, "
+                                         "grad_norm = excluded.grad_norm, tok_s = excluded.tok_s, "
+                                         "mem = excluded.mem, val_loss = excluded.val_loss";
+    SqliteStatement& runOffset =
+        d_->stmt(d_->runOffset, "SELECT metrics_offset FROM runs WHERE id = ?1");
     SqliteStatement& upsert = d_->stmt(d_->upsertPoint, upsertSql.c_str());
-    SqliteStatement& event = d_->stmt(d_->upsertEvent,
-        "INSERT INTO events(run_id, source, kind, step, time, data) VALUES(?1, 'engine', ?2, ?3, ?4, ?5) "
+    SqliteStatement& event = d_->stmt(
+        d_->upsertEvent,
+        "INSERT INTO events(run_id, source, kind, step, time, data) VALUES(?1, 'engine', ?2, ?3, "
+        "?4, ?5) "
         "ON CONFLICT(run_id, kind, step) DO UPDATE SET data = excluded.data, source = 'engine'");
-    SqliteStatement& setOffset = d_->stmt(d_->setOffset,
+    SqliteStatement& setOffset = d_->stmt(
+        d_->setOffset,
         "UPDATE runs SET metrics_offset = ?1, last_step = CASE WHEN ?2 IS NULL THEN last_step "
         "ELSE MAX(COALESCE(last_step, ?2), ?2) END WHERE id = ?3");
-    SqliteStatement& setStatus = d_->stmt(d_->setStatus,
+    SqliteStatement& setStatus = d_->stmt(
+        d_->setStatus,
         "UPDATE runs SET status = ?1, message = ?2, "
         "started_at = CASE WHEN ?1 = 'running' AND started_at IS NULL THEN ?3 ELSE started_at END, "
-        "ended_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 ELSE NULL END WHERE id = ?4");
+        "ended_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 ELSE NULL END "
+        "WHERE id = ?4");
 
     IngestResult res;
     SqliteTransaction tx(d_->handle);
@@ -237,8 +252,11 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
 
         const auto rec = parseMetricsRecord(line, &error);
         if (!rec) {
-            QJsonObject bad{{"offset", lineOffset}, {"error", QString::fromStdString(error)},
-                            {"line", QString::fromUtf8(line.data(), static_cast<qsizetype>(std::min<std::size_t>(line.size(), 200)))}};
+            QJsonObject bad{{"offset", lineOffset},
+                            {"error", QString::fromStdString(error)},
+                            {"line", QString::fromUtf8(line.data(),
+                                                       static_cast<qsizetype>(std::min<std::size_t>(
+                                                           line.size(), 200)))}};
             const QByteArray text = QJsonDocument(bad).toJson(QJsonDocument::Compact);
             event.bind(1, runId);
             event.bind(2, std::string("malformed"));
@@ -250,16 +268,19 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
             continue;
         }
         if (rec->kind == RecordKind::Step || rec->kind == RecordKind::Eval) {
-            const int type = static_cast<int>(rec->kind == RecordKind::Step ? PointType::Step : PointType::Eval);
+            const int type =
+                static_cast<int>(rec->kind == RecordKind::Step ? PointType::Step : PointType::Eval);
             upsert.bind(1, runId);
             upsert.bind(2, static_cast<qint64>(type));
             upsert.bind(3, static_cast<qint64>(*rec->step));
             for (int c = 0; c < kMetricColumns; ++c)
-                upsert.bind(4 + c, rec->values[static_cast<std::size_t>(c)], columnIsInteger(static_cast<MetricColumn>(c)));
+                upsert.bind(4 + c, rec->values[static_cast<std::size_t>(c)],
+                            columnIsInteger(static_cast<MetricColumn>(c)));
             upsert.exec();
             touched[static_cast<std::size_t>(type - 1)].add(*rec->step);
             ++res.points;
-            if (rec->kind == RecordKind::Step && (!res.lastStep || *rec->step > *res.lastStep)) res.lastStep = *rec->step;
+            if (rec->kind == RecordKind::Step && (!res.lastStep || *rec->step > *res.lastStep))
+                res.lastStep = *rec->step;
             continue;
         }
         // Every other record is an event; "start" is step 0, records without a step are keyed by
@@ -277,8 +298,11 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
             newStatus = status::kRunning;
         } else if (rec->kind == RecordKind::End) {
             newStatus = QString::fromStdString(rec->status);
-            message = QJsonDocument::fromJson(QByteArray(line.data(), static_cast<qsizetype>(line.size())))
-                          .object().value(QLatin1String("message")).toString();
+            message = QJsonDocument::fromJson(
+                          QByteArray(line.data(), static_cast<qsizetype>(line.size())))
+                          .object()
+                          .value(QLatin1String("message"))
+                          .toString();
             if (!status::isTerminal(newStatus)) newStatus.clear();
         }
         if (!newStatus.isEmpty()) {
@@ -292,11 +316,14 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
         }
     }
     for (std::size_t t = 0; t < touched.size(); ++t)
-        if (touched[t].lo >= 0) d_->updateLod(runId, static_cast<int>(t + 1), touched[t].lo, touched[t].hi);
+        if (touched[t].lo >= 0)
+            d_->updateLod(runId, static_cast<int>(t + 1), touched[t].lo, touched[t].hi);
     res.offset = offset + pos;
     setOffset.bind(1, res.offset);
-    if (res.lastStep) setOffset.bind(2, *res.lastStep);
-    else setOffset.bindNull(2);
+    if (res.lastStep)
+        setOffset.bind(2, *res.lastStep);
+    else
+        setOffset.bindNull(2);
     setOffset.bind(3, runId);
     setOffset.exec();
     tx.commit();
@@ -309,7 +336,8 @@ IngestResult RunStore::ingestFile(qint64 runId, const QString& metricsPath) {
     if (!r) throw StoreError("no run " + std::to_string(runId));
     QFile f(metricsPath);
     if (!f.open(QIODevice::ReadOnly))
-        throw StoreError(metricsPath.toStdString() + ": cannot read: " + f.errorString().toStdString());
+        throw StoreError(metricsPath.toStdString() +
+                         ": cannot read: " + f.errorString().toStdString());
     qint64 offset = r->metricsOffset;
     if (f.size() < offset) offset = 0; // replaced or truncated: read it again, idempotently
     constexpr qint64 kChunk = 16 << 20;

@@ -217,14 +217,30 @@ private:
         const char c = *p_++;
         char plain = 0;
         switch (c) {
-        case '"': plain = '"'; break;
-        case '\\': plain = '\\'; break;
-        case '/': plain = '/'; break;
-        case 'b': plain = '\b'; break;
-        case 'f': plain = '\f'; break;
-        case 'n': plain = '\n'; break;
-        case 'r': plain = '\r'; break;
-        case 't': plain = '\t'; break;
+        case '"':
+            plain = '"';
+            break;
+        case '\\':
+            plain = '\\';
+            break;
+        case '/':
+            plain = '/';
+            break;
+        case 'b':
+            plain = '\b';
+            break;
+        case 'f':
+            plain = '\f';
+            break;
+        case 'n':
+            plain = '\n';
+            break;
+        case 'r':
+            plain = '\r';
+            break;
+        case 't':
+            plain = '\t';
+            break;
         case 'u': {
             std::uint32_t cp = 0;
             if (!hex4(&cp)) return false;
@@ -303,9 +319,15 @@ int columnForKey(std::string_view key) {
 
 } // namespace
 
-const char* columnName(MetricColumn c) { return kColumns[static_cast<std::size_t>(c)].name; }
-const char* columnRecordKey(MetricColumn c) { return kColumns[static_cast<std::size_t>(c)].key; }
-bool columnIsInteger(MetricColumn c) { return kColumns[static_cast<std::size_t>(c)].integer; }
+const char* columnName(MetricColumn c) {
+    return kColumns[static_cast<std::size_t>(c)].name;
+}
+const char* columnRecordKey(MetricColumn c) {
+    return kColumns[static_cast<std::size_t>(c)].key;
+}
+bool columnIsInteger(MetricColumn c) {
+    return kColumns[static_cast<std::size_t>(c)].integer;
+}
 
 std::optional<MetricColumn> columnFromName(std::string_view name) {
     for (int i = 0; i < kMetricColumns; ++i)
@@ -342,7 +364,8 @@ std::optional<MetricsRecord> parseMetricsRecord(std::string_view line, std::stri
                 double v = 0.0;
                 bool integral = false;
                 if (!s.number(&v, &integral)) return bad("step: expected an integer");
-                if (!integral || v < 0 || v > 9.0e15) return bad("step: expected a non-negative integer");
+                if (!integral || v < 0 || v > 9.0e15)
+                    return bad("step: expected a non-negative integer");
                 r.step = static_cast<long long>(v);
             } else if (key == "status") {
                 r.status.clear();

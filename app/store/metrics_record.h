@@ -1,8 +1,8 @@
 #pragma once
-// One line of a run's metrics.jsonl (DESIGN.md §3), read by a strict, allocation-light JSON scanner:
-// ingestion is the store's hot path (goal ≥ 200k records/s) and QJsonDocument alone costs more than
-// the whole budget per line. The scanner accepts exactly RFC 8259 objects; what it extracts is
-// checked against QJsonDocument in tests/app/store/tst_metrics_record.cpp.
+// One line of a run's metrics.jsonl (DESIGN.md §3), read by a strict, allocation-light JSON
+// scanner: ingestion is the store's hot path (goal ≥ 200k records/s) and QJsonDocument alone costs
+// more than the whole budget per line. The scanner accepts exactly RFC 8259 objects; what it
+// extracts is checked against QJsonDocument in tests/app/store/tst_metrics_record.cpp.
 
 #include <array>
 #include <optional>
@@ -30,7 +30,7 @@ struct MetricsRecord {
     std::string type;              // the "t" field as written
     std::optional<long long> step; // absent for "start"
     std::array<std::optional<double>, kMetricColumns> values{};
-    std::string status;            // "end" records: finished | failed | cancelled
+    std::string status; // "end" records: finished | failed | cancelled
 };
 
 // Parses one line (without its newline). Returns nullopt and sets *error when the line is not one

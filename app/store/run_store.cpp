@@ -18,11 +18,17 @@
 namespace bcd::store {
 
 namespace status {
-bool isTerminal(const QString& s) { return s == kFinished || s == kFailed || s == kCancelled; }
-bool isValid(const QString& s) { return s == kStarting || s == kRunning || isTerminal(s); }
+bool isTerminal(const QString& s) {
+    return s == kFinished || s == kFailed || s == kCancelled;
+}
+bool isValid(const QString& s) {
+    return s == kStarting || s == kRunning || isTerminal(s);
+}
 } // namespace status
 
-double nowSeconds() { return static_cast<double>(QDateTime::currentMSecsSinceEpoch()) / 1000.0; }
+double nowSeconds() {
+    return static_cast<double>(QDateTime::currentMSecsSinceEpoch()) / 1000.0;
+}
 
 void RunStore::Impl::checkThread() const {
     if (QThread::currentThread() != owner)
@@ -38,19 +44,27 @@ QString jsonText(const QJsonObject& o) {
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
 QString jsonText(const QStringList& list) {
-    return QString::fromUtf8(QJsonDocument(QJsonArray::fromStringList(list)).toJson(QJsonDocument::Compact));
+    return QString::fromUtf8(
+        QJsonDocument(QJsonArray::fromStringList(list)).toJson(QJsonDocument::Compact));
 }
 QJsonObject jsonObject(const QVariant& v) {
     return QJsonDocument::fromJson(v.toString().toUtf8()).object();
 }
 QStringList jsonStrings(const QVariant& v) {
     QStringList out;
-    for (const auto& x : QJsonDocument::fromJson(v.toString().toUtf8()).array()) out << x.toString();
+    for (const auto& x : QJsonDocument::fromJson(v.toString().toUtf8()).array())
+        out << x.toString();
     return out;
 }
-QVariant orNull(const std::optional<double>& v) { return v ? QVariant(*v) : QVariant(); }
-QVariant orNull(const std::optional<qint64>& v) { return v ? QVariant(*v) : QVariant(); }
-QVariant orNull(const QString& s) { return s.isEmpty() ? QVariant() : QVariant(s); }
+QVariant orNull(const std::optional<double>& v) {
+    return v ? QVariant(*v) : QVariant();
+}
+QVariant orNull(const std::optional<qint64>& v) {
+    return v ? QVariant(*v) : QVariant();
+}
+QVariant orNull(const QString& s) {
+    return s.isEmpty() ? QVariant() : QVariant(s);
+}
 template <class T> std::optional<T> opt(const QVariant& v) {
     if (v.isNull()) return std::nullopt;
     return v.value<T>();
@@ -59,16 +73,20 @@ template <class T> std::optional<T> opt(const QVariant& v) {
 QSqlQuery prepared(QSqlDatabase& db, const QString& sql) {
     QSqlQuery q(db);
     if (!q.prepare(sql))
-        throw StoreError(QStringLiteral("%1: %2 (in: %3)").arg(db.databaseName(), q.lastError().text(), sql).toStdString());
+        throw StoreError(QStringLiteral("%1: %2 (in: %3)")
+                             .arg(db.databaseName(), q.lastError().text(), sql)
+                             .toStdString());
     return q;
 }
 void execQuery(QSqlQuery& q) {
     if (!q.exec())
-        throw StoreError(QStringLiteral("%1: %2").arg(q.lastQuery(), q.lastError().text()).toStdString());
+        throw StoreError(
+            QStringLiteral("%1: %2").arg(q.lastQuery(), q.lastError().text()).toStdString());
 }
 
-const char* kNodeColumns = "id, name, kind, host, port, user, identity, known_hosts, engine, run_root, "
-                           "price_per_hour, probe, probed_at, created_at";
+const char* kNodeColumns =
+    "id, name, kind, host, port, user, identity, known_hosts, engine, run_root, "
+    "price_per_hour, probe, probed_at, created_at";
 
 NodeRecord nodeFrom(const QSqlQuery& q) {
     NodeRecord n;
@@ -91,7 +109,8 @@ NodeRecord nodeFrom(const QSqlQuery& q) {
 
 const char* kRunColumns =
     "r.id, r.name, r.tags, r.notes, r.config, r.status, r.message, n.name, r.hosts, r.remote_dir, "
-    "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, r.last_step, "
+    "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, "
+    "r.last_step, "
     "r.steps_total";
 
 RunRecord runFrom(const QSqlQuery& q) {
@@ -130,7 +149,8 @@ RunStore::RunStore(const QString& path) : d_(std::make_unique<Impl>()) {
     d_->connection = QStringLiteral("bcd-store-%1").arg(g_connections.fetchAndAddRelaxed(1));
     const QFileInfo fi(path);
     if (!QDir().mkpath(fi.absolutePath()))
-        throw StoreError(path.toStdString() + ": cannot create the folder " + fi.absolutePath().toStdString());
+        throw StoreError(path.toStdString() + ": cannot create the folder " +
+                         fi.absolutePath().toStdString());
     if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")))
         throw StoreError("the Qt SQLite driver (QSQLITE) is missing: install libqt6sql6-sqlite");
     d_->db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), d_->connection);
@@ -138,9 +158,11 @@ RunStore::RunStore(const QString& path) : d_(std::make_unique<Impl>()) {
     d_->db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
     try {
         if (!d_->db.open())
-            throw StoreError(path.toStdString() + ": cannot open: " + d_->db.lastError().text().toStdString());
+            throw StoreError(path.toStdString() +
+                             ": cannot open: " + d_->db.lastError().text().toStdString());
         const QVariant h = d_->db.driver()->handle();
-        if (!h.isValid() || qstrcmp(h.typeName(), "sqlite3*") != 0 || !*static_cast<sqlite3* const*>(h.constData()))
+        if (!h.isValid() || qstrcmp(h.typeName(), "sqlite3*") != 0 ||
+            !*static_cast<sqlite3* const*>(h.constData()))
             throw StoreError(path.toStdString() + ": the SQLite driver gave no connection handle");
         d_->handle = *static_cast<sqlite3* const*>(h.constData());
         schema::exec(d_->db, QStringLiteral("PRAGMA busy_timeout = 5000"));
@@ -167,8 +189,9 @@ RunStore::RunStore(const QString& path) : d_(std::make_unique<Impl>()) {
         }
         schema::exec(d_->db, QStringLiteral("PRAGMA synchronous = NORMAL"));
         schema::exec(d_->db, QStringLiteral("PRAGMA foreign_keys = ON"));
-        QSqlQuery local = prepared(d_->db, QStringLiteral(
-            "INSERT INTO nodes(name, kind, created_at) VALUES('local', 'local', ?) ON CONFLICT(name) DO NOTHING"));
+        QSqlQuery local = prepared(
+            d_->db, QStringLiteral("INSERT INTO nodes(name, kind, created_at) VALUES('local', "
+                                   "'local', ?) ON CONFLICT(name) DO NOTHING"));
         local.addBindValue(nowSeconds());
         execQuery(local);
     } catch (...) {
@@ -187,14 +210,21 @@ RunStore::~RunStore() {
     QSqlDatabase::removeDatabase(d_->connection);
 }
 
-QString RunStore::path() const { return d_->path; }
-int RunStore::schemaVersion() { return schema::userVersion(d_->db); }
-int RunStore::versionFoundOnOpen() const { return d_->versionFound; }
+QString RunStore::path() const {
+    return d_->path;
+}
+int RunStore::schemaVersion() {
+    return schema::userVersion(d_->db);
+}
+int RunStore::versionFoundOnOpen() const {
+    return d_->versionFound;
+}
 
 QVariant RunStore::pragma(const QString& name) {
     d_->checkThread();
     for (QChar c : name)
-        if (!(c.isLower() || c == '_')) throw StoreError("not a pragma name: " + name.toStdString());
+        if (!(c.isLower() || c == '_'))
+            throw StoreError("not a pragma name: " + name.toStdString());
     QSqlQuery q(d_->db);
     if (!q.exec(QStringLiteral("PRAGMA ") + name) || !q.next()) return {};
     return q.value(0);
@@ -219,9 +249,10 @@ void bindNodeSettings(QSqlQuery& q, const NodeRecord& n) {
 qint64 RunStore::addNode(const NodeRecord& n) {
     d_->checkThread();
     if (node(n.name)) throw StoreError("node '" + n.name.toStdString() + "' already exists");
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "INSERT INTO nodes(name, kind, host, port, user, identity, known_hosts, engine, run_root, "
-        "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+    QSqlQuery q = prepared(
+        d_->db, QStringLiteral("INSERT INTO nodes(name, kind, host, port, user, identity, "
+                               "known_hosts, engine, run_root, "
+                               "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
     q.addBindValue(n.name);
     q.addBindValue(n.kind);
     bindNodeSettings(q, n);
@@ -232,7 +263,9 @@ qint64 RunStore::addNode(const NodeRecord& n) {
 
 std::optional<NodeRecord> RunStore::node(const QString& name) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM nodes WHERE name = ?").arg(QLatin1String(kNodeColumns)));
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral("SELECT %1 FROM nodes WHERE name = ?").arg(QLatin1String(kNodeColumns)));
     q.addBindValue(name);
     execQuery(q);
     if (!q.next()) return std::nullopt;
@@ -241,8 +274,9 @@ std::optional<NodeRecord> RunStore::node(const QString& name) {
 
 QVector<NodeRecord> RunStore::nodes() {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM nodes ORDER BY kind != 'local', name")
-                                       .arg(QLatin1String(kNodeColumns)));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("SELECT %1 FROM nodes ORDER BY kind != 'local', name")
+                             .arg(QLatin1String(kNodeColumns)));
     execQuery(q);
     QVector<NodeRecord> out;
     while (q.next()) out.push_back(nodeFrom(q));
@@ -251,7 +285,8 @@ QVector<NodeRecord> RunStore::nodes() {
 
 void RunStore::setNodeProbe(const QString& name, const QJsonObject& probe) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE nodes SET probe = ?, probed_at = ? WHERE name = ?"));
+    QSqlQuery q = prepared(
+        d_->db, QStringLiteral("UPDATE nodes SET probe = ?, probed_at = ? WHERE name = ?"));
     q.addBindValue(jsonText(probe));
     q.addBindValue(nowSeconds());
     q.addBindValue(name);
@@ -269,13 +304,16 @@ void RunStore::updateNode(const NodeRecord& n) {
     } else if (n.kind == QLatin1String("local")) {
         throw StoreError("node '" + n.name.toStdString() + "' cannot become a local node");
     }
-    const bool connectionChanged = n.host != old->host || n.port != old->port || n.user != old->user ||
-                                   n.identity != old->identity || n.knownHosts != old->knownHosts;
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "UPDATE nodes SET kind = ?, host = ?, port = ?, user = ?, identity = ?, known_hosts = ?, "
-        "engine = ?, run_root = ?, price_per_hour = ?, "
-        "probe = CASE WHEN ? THEN NULL ELSE probe END, "
-        "probed_at = CASE WHEN ? THEN NULL ELSE probed_at END WHERE name = ?"));
+    const bool connectionChanged = n.host != old->host || n.port != old->port ||
+                                   n.user != old->user || n.identity != old->identity ||
+                                   n.knownHosts != old->knownHosts;
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral("UPDATE nodes SET kind = ?, host = ?, port = ?, user = ?, identity = ?, "
+                       "known_hosts = ?, "
+                       "engine = ?, run_root = ?, price_per_hour = ?, "
+                       "probe = CASE WHEN ? THEN NULL ELSE probe END, "
+                       "probed_at = CASE WHEN ? THEN NULL ELSE probed_at END WHERE name = ?"));
     q.addBindValue(n.kind);
     bindNodeSettings(q, n);
     q.addBindValue(connectionChanged ? 1 : 0);
@@ -288,12 +326,15 @@ void RunStore::updateNode(const NodeRecord& n) {
 void RunStore::removeNode(const QString& name) {
     d_->checkThread();
     if (name == QLatin1String("local")) throw StoreError("the node 'local' cannot be removed");
-    QSqlQuery used = prepared(d_->db, QStringLiteral(
-        "SELECT COUNT(*) FROM runs r JOIN nodes n ON n.id = r.node_id WHERE n.name = ?"));
+    QSqlQuery used = prepared(
+        d_->db,
+        QStringLiteral(
+            "SELECT COUNT(*) FROM runs r JOIN nodes n ON n.id = r.node_id WHERE n.name = ?"));
     used.addBindValue(name);
     execQuery(used);
     if (used.next() && used.value(0).toLongLong() > 0)
-        throw StoreError("node '" + name.toStdString() + "' has runs; it stays while they are stored");
+        throw StoreError("node '" + name.toStdString() +
+                         "' has runs; it stays while they are stored");
     QSqlQuery q = prepared(d_->db, QStringLiteral("DELETE FROM nodes WHERE name = ?"));
     q.addBindValue(name);
     execQuery(q);
@@ -306,9 +347,11 @@ qint64 RunStore::createRun(const NewRun& r) {
     d_->checkThread();
     const auto n = node(r.node);
     if (!n) throw StoreError("no node '" + r.node.toStdString() + "'");
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "INSERT INTO runs(name, tags, notes, config, status, node_id, hosts, price_per_hour, "
-        "steps_total, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral(
+            "INSERT INTO runs(name, tags, notes, config, status, node_id, hosts, price_per_hour, "
+            "steps_total, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)"));
     q.addBindValue(r.name);
     q.addBindValue(jsonText(r.tags));
     q.addBindValue(r.notes.isNull() ? QStringLiteral("") : r.notes);
@@ -325,8 +368,10 @@ qint64 RunStore::createRun(const NewRun& r) {
 
 std::optional<RunRecord> RunStore::run(qint64 id) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
-                                                  "WHERE r.id = ?").arg(QLatin1String(kRunColumns)));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
+                                        "WHERE r.id = ?")
+                             .arg(QLatin1String(kRunColumns)));
     q.addBindValue(id);
     execQuery(q);
     if (!q.next()) return std::nullopt;
@@ -335,8 +380,10 @@ std::optional<RunRecord> RunStore::run(qint64 id) {
 
 QVector<RunRecord> RunStore::runs() {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
-                                                  "ORDER BY r.id").arg(QLatin1String(kRunColumns)));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("SELECT %1 FROM runs r JOIN nodes n ON n.id = r.node_id "
+                                        "ORDER BY r.id")
+                             .arg(QLatin1String(kRunColumns)));
     execQuery(q);
     QVector<RunRecord> out;
     while (q.next()) out.push_back(runFrom(q));
@@ -346,8 +393,10 @@ QVector<RunRecord> RunStore::runs() {
 void RunStore::updateRunInfo(qint64 id, const QString& name, const QStringList& tags,
                              const QString& notes) {
     d_->checkThread();
-    if (name.trimmed().isEmpty()) throw StoreError("run " + std::to_string(id) + ": the name is empty");
-    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE runs SET name = ?, tags = ?, notes = ? WHERE id = ?"));
+    if (name.trimmed().isEmpty())
+        throw StoreError("run " + std::to_string(id) + ": the name is empty");
+    QSqlQuery q = prepared(
+        d_->db, QStringLiteral("UPDATE runs SET name = ?, tags = ?, notes = ? WHERE id = ?"));
     q.addBindValue(name);
     q.addBindValue(jsonText(tags));
     q.addBindValue(notes.isNull() ? QStringLiteral("") : notes);
@@ -358,7 +407,8 @@ void RunStore::updateRunInfo(qint64 id, const QString& name, const QStringList& 
 
 void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral("UPDATE runs SET remote_dir = ?, pid = ? WHERE id = ?"));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("UPDATE runs SET remote_dir = ?, pid = ? WHERE id = ?"));
     q.addBindValue(remoteDir);
     q.addBindValue(pid);
     q.addBindValue(id);
@@ -370,11 +420,14 @@ void RunStore::setRunStatus(qint64 id, const QString& st, const QString& message
     d_->checkThread();
     if (!status::isValid(st)) throw StoreError("not a run status: " + st.toStdString());
     // Plain '?' placeholders: Qt's driver binds by position and does not know SQLite's ?N.
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "UPDATE runs SET status = ?, message = COALESCE(?, message), "
-        "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, "
-        "ended_at = CASE WHEN ? IN ('finished', 'failed', 'cancelled') THEN ? ELSE NULL END "
-        "WHERE id = ?"));
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral(
+            "UPDATE runs SET status = ?, message = COALESCE(?, message), "
+            "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at "
+            "END, "
+            "ended_at = CASE WHEN ? IN ('finished', 'failed', 'cancelled') THEN ? ELSE NULL END "
+            "WHERE id = ?"));
     const double now = nowSeconds();
     q.addBindValue(st);
     q.addBindValue(message.isEmpty() ? QVariant() : QVariant(message));
@@ -389,8 +442,9 @@ void RunStore::setRunStatus(qint64 id, const QString& st, const QString& message
 
 void RunStore::addEvent(qint64 runId, const QString& kind, const QJsonObject& data) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "INSERT INTO events(run_id, source, kind, step, time, data) VALUES(?, 'workbench', ?, NULL, ?, ?)"));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("INSERT INTO events(run_id, source, kind, step, time, "
+                                        "data) VALUES(?, 'workbench', ?, NULL, ?, ?)"));
     q.addBindValue(runId);
     q.addBindValue(kind);
     q.addBindValue(nowSeconds());
@@ -400,8 +454,10 @@ void RunStore::addEvent(qint64 runId, const QString& kind, const QJsonObject& da
 
 QVector<EventRecord> RunStore::events(qint64 runId) {
     d_->checkThread();
-    QSqlQuery q = prepared(d_->db, QStringLiteral(
-        "SELECT id, source, kind, step, time, data FROM events WHERE run_id = ? ORDER BY id"));
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral(
+            "SELECT id, source, kind, step, time, data FROM events WHERE run_id = ? ORDER BY id"));
     q.addBindValue(runId);
     execQuery(q);
     QVector<EventRecord> out;
@@ -431,7 +487,8 @@ void RunStore::writeCsv(qint64 runId, QIODevice& out) {
     // Merge by step; at equal steps the step record comes first.
     qsizetype i = 0, j = 0;
     while (i < steps.size() || j < evals.size()) {
-        const bool takeStep = j >= evals.size() || (i < steps.size() && steps[i].step <= evals[j].step);
+        const bool takeStep =
+            j >= evals.size() || (i < steps.size() && steps[i].step <= evals[j].step);
         const MetricPoint& p = takeStep ? steps[i++] : evals[j++];
         ts << (p.type == PointType::Step ? "step" : "eval") << ',' << p.step;
         for (int c = 0; c < kMetricColumns; ++c) {
@@ -450,7 +507,8 @@ void RunStore::exportCsv(qint64 runId, const QString& file) {
     if (!f.open(QIODevice::WriteOnly))
         throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
     writeCsv(runId, f);
-    if (!f.commit()) throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
+    if (!f.commit())
+        throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
 }
 
 } // namespace bcd::store

@@ -11,8 +11,8 @@
 
 #include <QByteArrayView>
 #include <QIODevice>
-#include <QVariant>
 #include <QString>
+#include <QVariant>
 #include <limits>
 #include <memory>
 
@@ -51,7 +51,8 @@ public:
     qint64 createRun(const NewRun& run); // status "starting"
     std::optional<RunRecord> run(qint64 id);
     // The user's description of a run; throws StoreError for an unknown run or an empty name.
-    void updateRunInfo(qint64 id, const QString& name, const QStringList& tags, const QString& notes);
+    void updateRunInfo(qint64 id, const QString& name, const QStringList& tags,
+                       const QString& notes);
     QVector<RunRecord> runs();
     // Where the run lives on its node and which process runs it (re-attach needs both).
     void setRunLocation(qint64 id, const QString& remoteDir, qint64 pid);

@@ -46,11 +46,13 @@ std::vector<std::string> v2Statements() {
         "ALTER TABLE runs ADD COLUMN price_per_hour REAL",
         "ALTER TABLE runs ADD COLUMN last_step INTEGER",
         "ALTER TABLE runs ADD COLUMN steps_total INTEGER",
-        "CREATE TABLE metric_points_v2(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+        "CREATE TABLE metric_points_v2(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE "
+        "CASCADE, "
         "type INTEGER NOT NULL, step INTEGER NOT NULL, tokens INTEGER, elapsed REAL, loss REAL, "
         "lr REAL, block INTEGER, grad_norm REAL, tok_s REAL, mem INTEGER, val_loss REAL, "
         "PRIMARY KEY(run_id, type, step)) WITHOUT ROWID",
-        "INSERT INTO metric_points_v2 SELECT run_id, CASE type WHEN 'step' THEN 1 WHEN 'eval' THEN 2 "
+        "INSERT INTO metric_points_v2 SELECT run_id, CASE type WHEN 'step' THEN 1 WHEN 'eval' THEN "
+        "2 "
         "END, step, tokens, elapsed, loss, lr, block, grad_norm, tok_s, mem, val_loss "
         "FROM metric_points WHERE type IN ('step', 'eval')",
         "DROP TABLE metric_points",
@@ -77,9 +79,10 @@ void execAll(QSqlDatabase& db, const std::vector<std::string>& statements) {
 } // namespace
 
 std::string lodTableSql() {
-    std::string sql = "CREATE TABLE metric_lod(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE "
-                      "CASCADE, type INTEGER NOT NULL, level INTEGER NOT NULL, bucket INTEGER NOT "
-                      "NULL, n INTEGER NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL";
+    std::string sql =
+        "CREATE TABLE metric_lod(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE "
+        "CASCADE, type INTEGER NOT NULL, level INTEGER NOT NULL, bucket INTEGER NOT "
+        "NULL, n INTEGER NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL";
     for (int c = 0; c < kMetricColumns; ++c) {
         const std::string name = columnName(static_cast<MetricColumn>(c));
         sql += ", " + name + "_min REAL, " + name + "_min_step INTEGER, " + name + "_max REAL, " +
@@ -100,19 +103,20 @@ void exec(QSqlDatabase& db, const QString& sql) {
 int userVersion(QSqlDatabase& db) {
     QSqlQuery q(db);
     if (!q.exec(QStringLiteral("PRAGMA user_version")) || !q.next())
-        throw StoreError(db.databaseName().toStdString() + ": cannot read the schema version: " +
-                         q.lastError().text().toStdString());
+        throw StoreError(db.databaseName().toStdString() +
+                         ": cannot read the schema version: " + q.lastError().text().toStdString());
     return q.value(0).toInt();
 }
 
 void checkKnown(int version, const QString& path) {
     if (version > kVersion)
-        throw StoreError(QStringLiteral("%1: schema version %2 is newer than this workbench's (%3); "
-                                        "use a newer bcd-workbench or another --db")
-                             .arg(path)
-                             .arg(version)
-                             .arg(kVersion)
-                             .toStdString());
+        throw StoreError(
+            QStringLiteral("%1: schema version %2 is newer than this workbench's (%3); "
+                           "use a newer bcd-workbench or another --db")
+                .arg(path)
+                .arg(version)
+                .arg(kVersion)
+                .toStdString());
 }
 
 int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& rebuildLod) {
@@ -143,12 +147,13 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                 if (!check.exec(QStringLiteral("PRAGMA foreign_key_check")))
                     throw StoreError(path.toStdString() + ": foreign key check failed");
                 if (check.next())
-                    throw StoreError(QStringLiteral("%1: migration to version %2 would break a reference "
-                                                    "(table %3)")
-                                         .arg(path)
-                                         .arg(v + 1)
-                                         .arg(check.value(0).toString())
-                                         .toStdString());
+                    throw StoreError(
+                        QStringLiteral("%1: migration to version %2 would break a reference "
+                                       "(table %3)")
+                            .arg(path)
+                            .arg(v + 1)
+                            .arg(check.value(0).toString())
+                            .toStdString());
                 check.finish();
                 exec(db, QStringLiteral("PRAGMA user_version = %1").arg(v + 1));
                 exec(db, QStringLiteral("COMMIT"));

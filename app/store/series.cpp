@@ -29,15 +29,20 @@ struct Bucket {
     }
 };
 
-qint64 ceilDiv(qint64 a, qint64 b) { return (a + b - 1) / b; }
+qint64 ceilDiv(qint64 a, qint64 b) {
+    return (a + b - 1) / b;
+}
 
 } // namespace
 
-QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromStep, qint64 toStep) {
+QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromStep,
+                                      qint64 toStep) {
     d_->checkThread();
     std::string sql = "SELECT step";
-    for (int c = 0; c < kMetricColumns; ++c) sql += std::string(", ") + columnName(static_cast<MetricColumn>(c));
-    sql += " FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step";
+    for (int c = 0; c < kMetricColumns; ++c)
+        sql += std::string(", ") + columnName(static_cast<MetricColumn>(c));
+    sql += " FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step BETWEEN ?3 AND ?4 ORDER "
+           "BY step";
     SqliteStatement q(d_->handle, sql.c_str());
     q.bind(1, runId);
     q.bind(2, static_cast<qint64>(type));
@@ -48,7 +53,8 @@ QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromS
         MetricPoint p;
         p.type = type;
         p.step = q.int64(0);
-        for (int c = 0; c < kMetricColumns; ++c) p.values[static_cast<std::size_t>(c)] = q.optReal(1 + c);
+        for (int c = 0; c < kMetricColumns; ++c)
+            p.values[static_cast<std::size_t>(c)] = q.optReal(1 + c);
         out.push_back(p);
     }
     return out;
@@ -56,24 +62,28 @@ QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromS
 
 qint64 RunStore::pointCount(qint64 runId, PointType type) {
     d_->checkThread();
-    SqliteStatement q(d_->handle, "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND type = ?2");
+    SqliteStatement q(d_->handle,
+                      "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND type = ?2");
     q.bind(1, runId);
     q.bind(2, static_cast<qint64>(type));
     return q.next() ? q.int64(0) : 0;
 }
 
-QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64 fromStep, qint64 toStep,
-                                       int maxBuckets) {
+QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64 fromStep,
+                                       qint64 toStep, int maxBuckets) {
     d_->checkThread();
     const int col = static_cast<int>(column);
-    const qint64 type = static_cast<qint64>(column == MetricColumn::ValLoss ? PointType::Eval : PointType::Step);
+    const qint64 type =
+        static_cast<qint64>(column == MetricColumn::ValLoss ? PointType::Eval : PointType::Step);
     const std::string name = columnName(column);
 
     // The steps that exist in the range. Two subqueries: SQLite answers a lone MIN or MAX with
     // one seek in the primary key, but MIN and MAX together with a scan of the whole range.
-    SqliteStatement& range = d_->stmt(d_->stepRange,
-        "SELECT (SELECT MIN(step) FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step BETWEEN ?3 AND ?4), "
-        "(SELECT MAX(step) FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step BETWEEN ?3 AND ?4)");
+    SqliteStatement& range =
+        d_->stmt(d_->stepRange, "SELECT (SELECT MIN(step) FROM metric_points WHERE run_id = ?1 AND "
+                                "type = ?2 AND step BETWEEN ?3 AND ?4), "
+                                "(SELECT MAX(step) FROM metric_points WHERE run_id = ?1 AND type = "
+                                "?2 AND step BETWEEN ?3 AND ?4)");
     range.bind(1, runId);
     range.bind(2, type);
     range.bind(3, fromStep);
@@ -103,7 +113,8 @@ QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64
         if (a > b) return;
         auto it = d_->rawColumn.find(col);
         if (it == d_->rawColumn.end()) {
-            const std::string sql = "SELECT step, " + name + " FROM metric_points WHERE run_id = ?1 AND "
+            const std::string sql = "SELECT step, " + name +
+                                    " FROM metric_points WHERE run_id = ?1 AND "
                                     "type = ?2 AND step BETWEEN ?3 AND ?4 ORDER BY step";
             it = d_->rawColumn.emplace(col, SqliteStatement(d_->handle, sql.c_str())).first;
         }
@@ -126,10 +137,12 @@ QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64
     const auto scanLod = [&](qint64 bLo, qint64 bHi) {
         auto it = d_->lodColumn.find(col);
         if (it == d_->lodColumn.end()) {
-            const std::string sql = "SELECT bucket, n, first_step, last_step, " + name + "_min, " + name +
-                                    "_min_step, " + name + "_max, " + name + "_max_step FROM metric_lod "
-                                    "WHERE run_id = ?1 AND type = ?2 AND level = ?3 AND bucket BETWEEN ?4 "
-                                    "AND ?5 ORDER BY bucket";
+            const std::string sql =
+                "SELECT bucket, n, first_step, last_step, " + name + "_min, " + name +
+                "_min_step, " + name + "_max, " + name +
+                "_max_step FROM metric_lod "
+                "WHERE run_id = ?1 AND type = ?2 AND level = ?3 AND bucket BETWEEN ?4 "
+                "AND ?5 ORDER BY bucket";
             it = d_->lodColumn.emplace(col, SqliteStatement(d_->handle, sql.c_str())).first;
         }
         SqliteStatement& q = it->second;
@@ -149,7 +162,8 @@ QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64
     if (level == 0) {
         scanRaw(lo, hi);
     } else {
-        // [a, b]: whole level-of-detail buckets; the partial ones at the edges come from the points.
+        // [a, b]: whole level-of-detail buckets; the partial ones at the edges come from the
+        // points.
         const qint64 a = ceilDiv(lo, size) * size;
         const qint64 b = (hi + 1) / size * size - 1;
         if (a > b) {

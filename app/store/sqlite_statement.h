@@ -15,13 +15,16 @@ class SqliteStatement {
 public:
     SqliteStatement() = default;
     SqliteStatement(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
+            SQLITE_OK)
             throw StoreError(std::string("cannot prepare a statement: ") + sqlite3_errmsg(db) +
                              " (" + sql + ")");
     }
     SqliteStatement(const SqliteStatement&) = delete;
     SqliteStatement& operator=(const SqliteStatement&) = delete;
-    SqliteStatement(SqliteStatement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+    SqliteStatement(SqliteStatement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) {
+        o.stmt_ = nullptr;
+    }
     SqliteStatement& operator=(SqliteStatement&& o) noexcept {
         if (this != &o) {
             sqlite3_finalize(stmt_);
@@ -43,9 +46,12 @@ public:
     }
     void bindNull(int i) { check(sqlite3_bind_null(stmt_, i)); }
     void bind(int i, const std::optional<double>& v, bool integer) {
-        if (!v) bindNull(i);
-        else if (integer) bind(i, static_cast<qint64>(*v));
-        else bind(i, *v);
+        if (!v)
+            bindNull(i);
+        else if (integer)
+            bind(i, static_cast<qint64>(*v));
+        else
+            bind(i, *v);
     }
 
     // Runs a statement that returns no rows, then resets it.

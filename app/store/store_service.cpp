@@ -14,14 +14,17 @@ public:
 
     RunStore& get() {
         if (!store)
-            throw StoreError(openError.isEmpty() ? std::string("the store is closed") : openError.toStdString());
+            throw StoreError(openError.isEmpty() ? std::string("the store is closed")
+                                                 : openError.toStdString());
         return *store;
     }
 };
 
 namespace {
 // Only std::exception is caught: anything else (a thread's forced unwind among them) must pass.
-QString messageOf(const std::exception& e) { return QString::fromUtf8(e.what()); }
+QString messageOf(const std::exception& e) {
+    return QString::fromUtf8(e.what());
+}
 } // namespace
 
 StoreService::StoreService(const QString& path, QObject* parent) : QObject(parent), path_(path) {
@@ -30,31 +33,43 @@ StoreService::StoreService(const QString& path, QObject* parent) : QObject(paren
     worker_ = new StoreWorker;
     worker_->moveToThread(&thread_);
     thread_.start();
-    QMetaObject::invokeMethod(worker_, [this, w = worker_, path] {
-        int version = 0;
-        QString error;
-        try {
-            w->store = std::make_unique<RunStore>(path);
-            version = w->store->schemaVersion();
-        } catch (const std::exception& e) {
-            error = messageOf(e);
-            w->openError = error;
-        }
-        QMetaObject::invokeMethod(this, [this, version, error] {
-            if (error.isEmpty()) emit opened(version);
-            else emit openFailed(error);
-        }, Qt::QueuedConnection);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        worker_,
+        [this, w = worker_, path] {
+            int version = 0;
+            QString error;
+            try {
+                w->store = std::make_unique<RunStore>(path);
+                version = w->store->schemaVersion();
+            } catch (const std::exception& e) {
+                error = messageOf(e);
+                w->openError = error;
+            }
+            QMetaObject::invokeMethod(
+                this,
+                [this, version, error] {
+                    if (error.isEmpty())
+                        emit opened(version);
+                    else
+                        emit openFailed(error);
+                },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
 }
 
 StoreService::~StoreService() {
     if (thread_.isRunning()) {
-        QMetaObject::invokeMethod(worker_, [w = worker_] {
-            w->store.reset();
-            QThread::currentThread()->quit();
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            worker_,
+            [w = worker_] {
+                w->store.reset();
+                QThread::currentThread()->quit();
+            },
+            Qt::QueuedConnection);
         if (!thread_.wait(shutdownTimeoutMs)) {
-            qWarning("bcd-store: the store thread did not stop within %d ms; terminating it", shutdownTimeoutMs);
+            qWarning("bcd-store: the store thread did not stop within %d ms; terminating it",
+                     shutdownTimeoutMs);
             thread_.terminate();
             thread_.wait();
         }
@@ -63,17 +78,21 @@ StoreService::~StoreService() {
 }
 
 void StoreService::post(quint64 id, Work work) {
-    QMetaObject::invokeMethod(worker_, [this, w = worker_, id, work = std::move(work)]() mutable {
-        std::shared_ptr<void> result;
-        std::optional<QString> error;
-        try {
-            result = work(w->get());
-        } catch (const std::exception& e) {
-            error = messageOf(e);
-        }
-        QMetaObject::invokeMethod(this, [this, id, result, error] { complete(id, result, error); },
-                                  Qt::QueuedConnection);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        worker_,
+        [this, w = worker_, id, work = std::move(work)]() mutable {
+            std::shared_ptr<void> result;
+            std::optional<QString> error;
+            try {
+                result = work(w->get());
+            } catch (const std::exception& e) {
+                error = messageOf(e);
+            }
+            QMetaObject::invokeMethod(
+                this, [this, id, result, error] { complete(id, result, error); },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
 }
 
 void StoreService::complete(quint64 id, const std::shared_ptr<void>& result,
@@ -92,15 +111,19 @@ void StoreService::complete(quint64 id, const std::shared_ptr<void>& result,
     }
 }
 
-void StoreService::runBlocking(const std::function<void(RunStore&)>& fn, std::optional<QString>* error) {
+void StoreService::runBlocking(const std::function<void(RunStore&)>& fn,
+                               std::optional<QString>* error) {
     Q_ASSERT(QThread::currentThread() != &thread_);
-    QMetaObject::invokeMethod(worker_, [w = worker_, &fn, error] {
-        try {
-            fn(w->get());
-        } catch (const std::exception& e) {
-            *error = messageOf(e);
-        }
-    }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        worker_,
+        [w = worker_, &fn, error] {
+            try {
+                fn(w->get());
+            } catch (const std::exception& e) {
+                *error = messageOf(e);
+            }
+        },
+        Qt::BlockingQueuedConnection);
 }
 
 void StoreService::ingest(qint64 runId, qint64 offset, const QByteArray& data) {

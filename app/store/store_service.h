@@ -70,10 +70,14 @@ public:
         using R = std::invoke_result_t<Fn&, RunStore&>;
         std::shared_ptr<void> result;
         std::optional<QString> error;
-        runBlocking([&](RunStore& s) {
-            if constexpr (std::is_void_v<R>) fn(s);
-            else result = std::make_shared<R>(fn(s));
-        }, &error);
+        runBlocking(
+            [&](RunStore& s) {
+                if constexpr (std::is_void_v<R>)
+                    fn(s);
+                else
+                    result = std::make_shared<R>(fn(s));
+            },
+            &error);
         if (error) throw StoreError(error->toStdString());
         if constexpr (!std::is_void_v<R>) return std::move(*static_cast<R*>(result.get()));
     }
@@ -100,7 +104,8 @@ private:
     };
     using Work = std::function<std::shared_ptr<void>(RunStore&)>;
     void post(quint64 id, Work work);
-    void complete(quint64 id, const std::shared_ptr<void>& result, const std::optional<QString>& error);
+    void complete(quint64 id, const std::shared_ptr<void>& result,
+                  const std::optional<QString>& error);
     void runBlocking(const std::function<void(RunStore&)>& fn, std::optional<QString>* error);
 
     QString path_;

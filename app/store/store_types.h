@@ -88,14 +88,16 @@ struct MetricPoint {
     PointType type = PointType::Step;
     qint64 step = 0;
     std::array<std::optional<double>, kMetricColumns> values{};
-    std::optional<double> value(MetricColumn c) const { return values[static_cast<std::size_t>(c)]; }
+    std::optional<double> value(MetricColumn c) const {
+        return values[static_cast<std::size_t>(c)];
+    }
 };
 
 // One bucket of a downsampled series: the extremes survive, with the steps where they occur.
 struct SeriesBucket {
     qint64 firstStep = 0; // first and last step that has a point in the bucket
     qint64 lastStep = 0;
-    qint64 count = 0;     // points in the bucket (with or without a value of this column)
+    qint64 count = 0; // points in the bucket (with or without a value of this column)
     bool hasValue = false;
     double min = 0;
     qint64 minStep = 0;
@@ -106,20 +108,20 @@ struct SeriesBucket {
 struct EventRecord {
     qint64 id = 0;
     QString source; // "engine" (from metrics.jsonl) | "workbench"
-    QString kind;   // engine: the record type (start, switch, ckpt, resume, end, ...), or "malformed"
+    QString kind; // engine: the record type (start, switch, ckpt, resume, end, ...), or "malformed"
     std::optional<qint64> step;
     double time = 0;
     QJsonObject data; // engine: the record itself; workbench: what happened
 };
 
 struct IngestResult {
-    bool accepted = true;  // false: the offset did not match the stored one (nothing written)
-    qint64 offset = 0;     // the stored offset after this call: bytes of the file consumed
-    qint64 points = 0;     // metric points written (inserted or replaced)
+    bool accepted = true; // false: the offset did not match the stored one (nothing written)
+    qint64 offset = 0;    // the stored offset after this call: bytes of the file consumed
+    qint64 points = 0;    // metric points written (inserted or replaced)
     qint64 events = 0;
-    qint64 malformed = 0;  // complete lines that were not valid records (kept as events)
+    qint64 malformed = 0; // complete lines that were not valid records (kept as events)
     std::optional<qint64> lastStep;
-    QString status;        // the run's status when a record changed it, else empty
+    QString status; // the run's status when a record changed it, else empty
 };
 
 } // namespace bcd::store

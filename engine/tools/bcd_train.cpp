@@ -73,7 +73,8 @@ int run(int argc, char** argv) {
     if (cmd == "tokenize") return cmd_tokenize(rest);
     if (cmd == "plan") return cmd_plan(rest);
     throw InputError("bcd-train", cmd,
-                     "unknown command (expected train, validate, plan, eval, tokenize, sample, init, inspect or devices)");
+                     "unknown command (expected train, validate, plan, eval, tokenize, sample, "
+                     "init, inspect or devices)");
 }
 
 } // namespace

@@ -16,8 +16,8 @@ namespace bcd::cli {
 class Args {
 public:
     // `value_options` take a value (--name VALUE or --name=VALUE); `flags` do not.
-    Args(std::string command, const std::vector<std::string>& argv, std::set<std::string> value_options,
-         std::set<std::string> flags);
+    Args(std::string command, const std::vector<std::string>& argv,
+         std::set<std::string> value_options, std::set<std::string> flags);
 
     bool flag(const std::string& name) const { return flags_.count(name) > 0; }
     std::optional<std::string> value(const std::string& name) const;
@@ -35,7 +35,8 @@ private:
 
 // The encoder a model folder implies: its tokenizer.json, else bytes (or `override_spec`:
 // "byte" or a tokenizer.json path).
-TextEncoder model_encoder(const std::filesystem::path& dir, const std::optional<std::string>& override_spec);
+TextEncoder model_encoder(const std::filesystem::path& dir,
+                          const std::optional<std::string>& override_spec);
 
 int cmd_init(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);

@@ -11,7 +11,8 @@ Args::Args(std::string command, const std::vector<std::string>& argv,
     for (std::size_t i = 0; i < argv.size(); ++i) {
         std::string a = argv[i];
         if (!a.starts_with("--"))
-            throw InputError("bcd-train " + command_, a, "unexpected argument (see bcd-train --help)");
+            throw InputError("bcd-train " + command_, a,
+                             "unexpected argument (see bcd-train --help)");
         std::optional<std::string> inline_value;
         if (auto eq = a.find('='); eq != std::string::npos) {
             inline_value = a.substr(eq + 1);

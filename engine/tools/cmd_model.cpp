@@ -58,19 +58,21 @@ int cmd_init(const std::vector<std::string>& argv) {
     const auto seed = static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62));
     const DType dtype = parse_dtype(args);
     if (cfg.num_params() > kLargeModelParams && !args.flag("force"))
-        throw InputError("bcd-train init", "--preset " + args.required("preset"),
-                         "has " + human_count(cfg.num_params()) + " parameters (" +
-                             human_count(cfg.num_params() * dtype_size(dtype)) +
-                             "B on disk, as much again in memory); pass --force to write it anyway");
+        throw InputError(
+            "bcd-train init", "--preset " + args.required("preset"),
+            "has " + human_count(cfg.num_params()) + " parameters (" +
+                human_count(cfg.num_params() * dtype_size(dtype)) +
+                "B on disk, as much again in memory); pass --force to write it anyway");
     if ((fs::exists(out / "model.safetensors") || fs::exists(out / "config.json")) &&
         !args.flag("force"))
-        throw InputError("bcd-train init", "--out " + out.string(),
-                         "already holds a model (expected a new or empty folder; --force overwrites)");
+        throw InputError(
+            "bcd-train init", "--out " + out.string(),
+            "already holds a model (expected a new or empty folder; --force overwrites)");
     Model model(cfg);
     model.init_random(seed);
     model.save(out, dtype,
-               static_cast<std::uint64_t>(args.integer("shard-size", static_cast<long>(Model::kDefaultShardBytes), 1,
-                                                       1L << 50)));
+               static_cast<std::uint64_t>(args.integer(
+                   "shard-size", static_cast<long>(Model::kDefaultShardBytes), 1, 1L << 50)));
     std::cout << "wrote " << cfg.architecture << " '" << args.required("preset") << "' ("
               << human_count(model.num_params()) << " parameters, seed " << seed << ") to "
               << out.string() << "\n";
@@ -80,12 +82,14 @@ int cmd_init(const std::vector<std::string>& argv) {
 // The encoder a model folder implies: its tokenizer.json, else bytes.
 TextEncoder model_encoder(const fs::path& dir, const std::optional<std::string>& override_spec) {
     if (override_spec) return TextEncoder::from_spec(*override_spec);
-    return fs::exists(dir / "tokenizer.json") ? TextEncoder::from_spec((dir / "tokenizer.json").string())
-                                              : TextEncoder::byte_level();
+    return fs::exists(dir / "tokenizer.json")
+               ? TextEncoder::from_spec((dir / "tokenizer.json").string())
+               : TextEncoder::byte_level();
 }
 
 int cmd_eval(const std::vector<std::string>& argv) {
-    Args args("eval", argv, {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer"},
+    Args args("eval", argv,
+              {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer"},
               {"json", "skip-malformed"});
     const fs::path dir = args.required("model");
     const fs::path data = args.required("data");
@@ -98,20 +102,23 @@ int cmd_eval(const std::vector<std::string>& argv) {
     DataOptions o;
     o.format = args.value("format").value_or("text");
     if (o.format != "text" && o.format != "jsonl" && o.format != "sft" && o.format != "tokens")
-        throw InputError("bcd-train eval", "--format", "expected text, jsonl, sft or tokens, got '" + o.format + "'");
+        throw InputError("bcd-train eval", "--format",
+                         "expected text, jsonl, sft or tokens, got '" + o.format + "'");
     o.eos_id = cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
     o.skip_malformed = args.flag("skip-malformed");
     o.vocab_limit = cfg.vocab_size;
     const TextEncoder enc = model_encoder(dir, args.value("tokenizer"));
     if (enc.byte_level_encoding() && o.format != "tokens" && cfg.vocab_size < 256)
         throw InputError((dir / "config.json").string(), "vocab_size",
-                         "expected at least 256 for byte-level text, got " + std::to_string(cfg.vocab_size));
+                         "expected at least 256 for byte-level text, got " +
+                             std::to_string(cfg.vocab_size));
     const TokenDataset ds = TokenDataset::load(data, enc, o);
     const std::size_t windows = ds.num_windows(S);
     if (windows == 0)
         throw InputError(data.string(), "",
                          "too short: " + std::to_string(ds.size()) + " tokens, expected at least " +
-                             std::to_string(S + 1) + " for one window of --seq-len " + std::to_string(S));
+                             std::to_string(S + 1) + " for one window of --seq-len " +
+                             std::to_string(S));
 
     auto tf = make_cpu_transformer(model);
     tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
@@ -122,18 +129,21 @@ int cmd_eval(const std::vector<std::string>& argv) {
     for (std::size_t w0 = 0; w0 < windows; w0 += static_cast<std::size_t>(batch)) {
         const int b = static_cast<int>(std::min<std::size_t>(batch, windows - w0));
         for (int i = 0; i < b; ++i)
-            ds.copy_window(w0 + static_cast<std::size_t>(i), S, in.data() + static_cast<std::size_t>(i) * S,
+            ds.copy_window(w0 + static_cast<std::size_t>(i), S,
+                           in.data() + static_cast<std::size_t>(i) * S,
                            tg.data() + static_cast<std::size_t>(i) * S);
         const LossSum r = tf->forward(in.data(), tg.data(), b, S);
         sum += r.sum;
         count += r.count;
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double loss = count > 0 ? sum / static_cast<double>(count) : 0.0;
     if (args.flag("json")) {
         std::cout << nlohmann::json{{"loss", loss}, {"tokens", count}}.dump() << "\n";
     } else {
-        std::printf("loss %.4f (perplexity %.2f) over %ld tokens in %zu windows of %d, %.1f s, %.0f tok/s\n",
+        std::printf("loss %.4f (perplexity %.2f) over %ld tokens in %zu windows of %d, %.1f s, "
+                    "%.0f tok/s\n",
                     loss, std::exp(loss), count, windows, S, secs,
                     static_cast<double>(count) / std::max(secs, 1e-9));
     }
@@ -141,14 +151,16 @@ int cmd_eval(const std::vector<std::string>& argv) {
 }
 
 int cmd_tokenize(const std::vector<std::string>& argv) {
-    Args args("tokenize", argv, {"data", "out", "model", "tokenizer", "format", "threads"}, {"skip-malformed"});
+    Args args("tokenize", argv, {"data", "out", "model", "tokenizer", "format", "threads"},
+              {"skip-malformed"});
     const fs::path data = args.required("data");
     const fs::path out = args.required("out");
     set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
     DataOptions o;
     o.format = args.value("format").value_or("text");
     if (o.format != "text" && o.format != "jsonl" && o.format != "sft")
-        throw InputError("bcd-train tokenize", "--format", "expected text, jsonl or sft, got '" + o.format + "'");
+        throw InputError("bcd-train tokenize", "--format",
+                         "expected text, jsonl or sft, got '" + o.format + "'");
     o.skip_malformed = args.flag("skip-malformed");
     std::optional<fs::path> model_dir;
     if (auto m = args.value("model")) model_dir = fs::path(*m);
@@ -158,17 +170,22 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
                                 : TextEncoder::from_spec(*args.value("tokenizer"));
     if (model_dir) {
         const ModelConfig cfg = load_model_config(*model_dir);
-        o.eos_id = cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
+        o.eos_id =
+            cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
         o.vocab_limit = cfg.vocab_size;
     }
     if (fs::exists(out) && fs::is_directory(out))
-        throw InputError("bcd-train tokenize", "--out " + out.string(), "is a folder (expected a file name)");
+        throw InputError("bcd-train tokenize", "--out " + out.string(),
+                         "is a folder (expected a file name)");
     const auto t0 = std::chrono::steady_clock::now();
-    const ShardStats st = tokenize_to_shard(data, enc, o, out, [](const std::string& p) { std::cerr << p << "\n"; });
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("wrote %s: %zu tokens from %zu documents (%zu skipped, %zu masked) in %.1f s with %s\n",
-                out.string().c_str(), st.tokens, st.documents, st.skipped, st.masked, secs,
-                enc.describe().c_str());
+    const ShardStats st =
+        tokenize_to_shard(data, enc, o, out, [](const std::string& p) { std::cerr << p << "\n"; });
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf(
+        "wrote %s: %zu tokens from %zu documents (%zu skipped, %zu masked) in %.1f s with %s\n",
+        out.string().c_str(), st.tokens, st.documents, st.skipped, st.masked, secs,
+        enc.describe().c_str());
     return kExitOk;
 }
 
@@ -191,11 +208,13 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                                {"numel", t.numel()}});
     } else {
         for (const auto& p : layout.params())
-            tensors.push_back({{"name", p.name}, {"dtype", nullptr}, {"shape", p.shape}, {"numel", p.numel}});
+            tensors.push_back(
+                {{"name", p.name}, {"dtype", nullptr}, {"shape", p.shape}, {"numel", p.numel}});
     }
     const auto blocks = default_blocks(layout, 1, true, true);
     nlohmann::json jb = nlohmann::json::array();
-    for (const auto& b : blocks) jb.push_back({{"id", b.id}, {"name", b.name}, {"params", b.params}});
+    for (const auto& b : blocks)
+        jb.push_back({{"id", b.id}, {"name", b.name}, {"params", b.params}});
 
     if (args.flag("json")) {
         nlohmann::json j;
@@ -213,9 +232,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     }
     std::printf("%s: %s, %s parameters\n", dir.string().c_str(), cfg.architecture.c_str(),
                 human_count(cfg.num_params()).c_str());
-    std::printf("  layers %d, hidden %d, intermediate %d, heads %d (kv %d, head_dim %d), vocab %d\n",
-                cfg.num_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_heads,
-                cfg.num_kv_heads, cfg.head_dim, cfg.vocab_size);
+    std::printf(
+        "  layers %d, hidden %d, intermediate %d, heads %d (kv %d, head_dim %d), vocab %d\n",
+        cfg.num_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_heads, cfg.num_kv_heads,
+        cfg.head_dim, cfg.vocab_size);
     std::printf("  rope_theta %g, rms_norm_eps %g, tied embeddings %s, qkv bias %s\n",
                 cfg.rope_theta, cfg.rms_norm_eps, cfg.tie_word_embeddings ? "yes" : "no",
                 cfg.qkv_bias ? "yes" : "no");
@@ -230,9 +250,11 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     std::printf("tensors: %zu\n", tensors.size());
     for (const auto& t : tensors) {
         std::string shape;
-        for (const auto& d : t["shape"]) shape += (shape.empty() ? "" : "x") + std::to_string(d.get<long>());
+        for (const auto& d : t["shape"])
+            shape += (shape.empty() ? "" : "x") + std::to_string(d.get<long>());
         std::printf("  %-52s %-5s %s\n", t["name"].get<std::string>().c_str(),
-                    t["dtype"].is_null() ? "-" : t["dtype"].get<std::string>().c_str(), shape.c_str());
+                    t["dtype"].is_null() ? "-" : t["dtype"].get<std::string>().c_str(),
+                    shape.c_str());
     }
     return kExitOk;
 }

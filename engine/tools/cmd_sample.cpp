@@ -17,7 +17,8 @@
 namespace bcd::cli {
 
 int cmd_sample(const std::vector<std::string>& argv) {
-    Args args("sample", argv, {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads"}, {});
+    Args args("sample", argv,
+              {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads"}, {});
     const std::filesystem::path dir = args.required("model");
     const std::string prompt = args.value("prompt").value_or("");
     const int max_new = static_cast<int>(args.integer("max-new", 200, 0, 1 << 20));
@@ -29,7 +30,8 @@ int cmd_sample(const std::vector<std::string>& argv) {
     const int V = model.config().vocab_size;
     const TextEncoder enc = model_encoder(dir, std::nullopt);
     if (enc.byte_level_encoding() && V < 256)
-        throw InputError((dir / "config.json").string(), "vocab_size", "expected at least 256 for byte-level text");
+        throw InputError((dir / "config.json").string(), "vocab_size",
+                         "expected at least 256 for byte-level text");
     const int eos = model.config().eos_token_id;
     auto tf = make_cpu_transformer(model);
     tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
@@ -39,9 +41,12 @@ int cmd_sample(const std::vector<std::string>& argv) {
     const int window = model.config().max_position_embeddings;
     if (static_cast<int>(ctx.size()) >= window)
         throw InputError("bcd-train sample", "--prompt",
-                         "is " + std::to_string(ctx.size()) + " tokens, expected fewer than the model's "
-                         "max_position_embeddings (" + std::to_string(window) + ")");
-    const int max_len = static_cast<int>(std::min<long>(window, static_cast<long>(ctx.size()) + max_new));
+                         "is " + std::to_string(ctx.size()) +
+                             " tokens, expected fewer than the model's "
+                             "max_position_embeddings (" +
+                             std::to_string(window) + ")");
+    const int max_len =
+        static_cast<int>(std::min<long>(window, static_cast<long>(ctx.size()) + max_new));
     std::cout << prompt << std::flush;
     // Prefill the cache with the prompt, then one token at a time.
     tf->start_decoding(max_len);
@@ -53,18 +58,21 @@ int cmd_sample(const std::vector<std::string>& argv) {
     for (int i = static_cast<int>(ctx.size()); i < max_len; ++i) {
         int next = 0;
         if (temperature == 0.0) {
-            next = static_cast<int>(std::max_element(logits.begin(), logits.begin() + n) - logits.begin());
+            next = static_cast<int>(std::max_element(logits.begin(), logits.begin() + n) -
+                                    logits.begin());
         } else {
             std::vector<int> idx(n);
             std::iota(idx.begin(), idx.end(), 0);
             const int k = top_k > 0 ? std::min(top_k, n) : n;
-            std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                              [&](int a, int b) { return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)]; });
+            std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+                return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)];
+            });
             const float mx = logits[static_cast<std::size_t>(idx[0])];
             double sum = 0.0;
             for (int j = 0; j < k; ++j) {
-                probs[static_cast<std::size_t>(j)] =
-                    static_cast<float>(std::exp((logits[static_cast<std::size_t>(idx[static_cast<std::size_t>(j)])] - mx) / temperature));
+                probs[static_cast<std::size_t>(j)] = static_cast<float>(std::exp(
+                    (logits[static_cast<std::size_t>(idx[static_cast<std::size_t>(j)])] - mx) /
+                    temperature));
                 sum += probs[static_cast<std::size_t>(j)];
             }
             double u = rng.uniform() * sum;

@@ -48,9 +48,10 @@ int cmd_validate(const std::vector<std::string>& argv) {
     const ParamLayout layout(mc);
     std::vector<Block> blocks;
     if (cfg.bcd.mode == "bcd") {
-        blocks = cfg.bcd.blocks ? prefix_blocks(layout, *cfg.bcd.blocks, cfg.source.string(), "bcd.blocks")
-                                : default_blocks(layout, cfg.bcd.layers_per_block, cfg.bcd.embed_block,
-                                                 cfg.bcd.head_block);
+        blocks = cfg.bcd.blocks
+                     ? prefix_blocks(layout, *cfg.bcd.blocks, cfg.source.string(), "bcd.blocks")
+                     : default_blocks(layout, cfg.bcd.layers_per_block, cfg.bcd.embed_block,
+                                      cfg.bcd.head_block);
         const int D = static_cast<int>(blocks.size());
         for (int b : cfg.bcd.fixed_order)
             if (b >= D)

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
             p.setRenderHint(QPainter::Antialiasing);
             svg.render(&p);
         }
-        const QString out = QStringLiteral("%1/%2x%2.png").arg(QString::fromLocal8Bit(argv[2])).arg(n);
+        const QString out =
+            QStringLiteral("%1/%2x%2.png").arg(QString::fromLocal8Bit(argv[2])).arg(n);
         if (!img.save(out)) {
             std::fprintf(stderr, "render-icons: cannot write %s\n", qPrintable(out));
             return 1;

@@ -25,34 +25,44 @@ constexpr qint64 kSmallFileBytes = 1 << 20;
 
 class LocalSession final : public launch::LauncherSession {
 public:
-    LocalSession(store::NodeRecord node, launch::LauncherContext ctx) : node_(std::move(node)), ctx_(std::move(ctx)) {}
+    LocalSession(store::NodeRecord node, launch::LauncherContext ctx)
+        : node_(std::move(node)), ctx_(std::move(ctx)) {}
 
     nodes::NodeProbe probe() override { return nodes::probeLocal(ctx_.localEngine); }
 
     RunLocation start(const launch::LaunchRequest& req) override {
-        if (req.nodes.size() > 1) throw LaunchError(QStringLiteral("a multi-node run needs SSH nodes"), true);
+        if (req.nodes.size() > 1)
+            throw LaunchError(QStringLiteral("a multi-node run needs SSH nodes"), true);
         QString note;
         if (nodes::localEngineVersion(ctx_.localEngine, &note).isEmpty())
-            throw LaunchError(QStringLiteral("no engine on this machine: %1 (set BCD_TRAIN)").arg(note));
+            throw LaunchError(
+                QStringLiteral("no engine on this machine: %1 (set BCD_TRAIN)").arg(note));
         const QString root = node_.runRoot.isEmpty() ? ctx_.localRunRoot : node_.runRoot;
-        const QString base = QDir(root).absoluteFilePath(launch::runFolderName(req.runId, req.name));
+        const QString base =
+            QDir(root).absoluteFilePath(launch::runFolderName(req.runId, req.name));
         QString dir = base;
         for (int n = 2; QFileInfo::exists(dir); ++n) dir = base + '-' + QString::number(n);
-        if (!QDir().mkpath(dir)) throw LaunchError(QStringLiteral("cannot create the run folder %1").arg(dir));
+        if (!QDir().mkpath(dir))
+            throw LaunchError(QStringLiteral("cannot create the run folder %1").arg(dir));
         const RunLocation at{dir, 0};
 
-        const QJsonObject config = launch::withConfigValue(req.config, QStringLiteral("output.dir"), dir);
+        const QJsonObject config =
+            launch::withConfigValue(req.config, QStringLiteral("output.dir"), dir);
         QSaveFile f(at.configPath());
-        if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(config).toJson()) < 0 || !f.commit())
-            throw LaunchError(QStringLiteral("cannot write %1: %2").arg(at.configPath(), f.errorString()));
+        if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(config).toJson()) < 0 ||
+            !f.commit())
+            throw LaunchError(
+                QStringLiteral("cannot write %1: %2").arg(at.configPath(), f.errorString()));
 
         // The engine's own check, before anything runs: a wrong key is bad input (exit 2).
         QProcess check;
-        check.start(ctx_.localEngine, {QStringLiteral("validate"), QStringLiteral("--config"), at.configPath()});
+        check.start(ctx_.localEngine,
+                    {QStringLiteral("validate"), QStringLiteral("--config"), at.configPath()});
         if (!check.waitForFinished(120000) || check.exitStatus() != QProcess::NormalExit)
             throw LaunchError(QStringLiteral("%1 validate did not finish").arg(ctx_.localEngine));
         if (check.exitCode() != 0)
-            throw LaunchError(launch::lastLine(check.readAllStandardError()), check.exitCode() == 2);
+            throw LaunchError(launch::lastLine(check.readAllStandardError()),
+                              check.exitCode() == 2);
 
         QProcess p;
         p.setProgram(ctx_.localEngine);
@@ -66,11 +76,13 @@ public:
         qint64 pid = 0;
         // Detached (a session of its own): the run survives the workbench; no pipe to break.
         if (!p.startDetached(&pid) || pid <= 0)
-            throw LaunchError(QStringLiteral("cannot start %1: %2").arg(ctx_.localEngine, p.errorString()));
+            throw LaunchError(
+                QStringLiteral("cannot start %1: %2").arg(ctx_.localEngine, p.errorString()));
         return RunLocation{dir, pid};
     }
 
-    launch::MetricsRead readMetrics(const RunLocation& at, qint64 offset, qint64 maxBytes) override {
+    launch::MetricsRead readMetrics(const RunLocation& at, qint64 offset,
+                                    qint64 maxBytes) override {
         launch::MetricsRead r;
         QFile f(at.dir + QStringLiteral("/metrics.jsonl"));
         if (!f.open(QIODevice::ReadOnly)) return r;
@@ -106,8 +118,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<launch::LauncherSession> LocalLauncherPlugin::open(const store::NodeRecord& node,
-                                                                   const launch::LauncherContext& ctx) {
+std::unique_ptr<launch::LauncherSession>
+LocalLauncherPlugin::open(const store::NodeRecord& node, const launch::LauncherContext& ctx) {
     return std::make_unique<LocalSession>(node, ctx);
 }
 

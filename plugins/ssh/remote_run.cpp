@@ -37,22 +37,31 @@ QString RemoteRun::runRoot() {
     return root_;
 }
 
-QString RemoteRun::engineForProbe() const { return node_.engine.isEmpty() ? QStringLiteral("bcd-train") : node_.engine; }
+QString RemoteRun::engineForProbe() const {
+    return node_.engine.isEmpty() ? QStringLiteral("bcd-train") : node_.engine;
+}
 
 QString RemoteRun::engine() {
     if (!engine_.isEmpty()) return engine_;
     const QString want = ctx_.localEngineVersion;
-    const auto fits = [&](const QString& version) { return want.isEmpty() || nodes::enginesCompatible(version, want); };
+    const auto fits = [&](const QString& version) {
+        return want.isEmpty() || nodes::enginesCompatible(version, want);
+    };
     QString note;
     if (!node_.engine.isEmpty()) {
         const QString v = nodes::remoteEngineVersion(ssh_, node_.engine, &note);
-        if (v.isEmpty()) throw LaunchError(QStringLiteral("node %1: the engine does not run: %2").arg(node_.name, note));
+        if (v.isEmpty())
+            throw LaunchError(
+                QStringLiteral("node %1: the engine does not run: %2").arg(node_.name, note));
         if (!fits(v))
-            throw LaunchError(QStringLiteral("node %1: %2 is bcd-train %3; this workbench needs %4 (same major.minor)")
-                                  .arg(node_.name, node_.engine, v, want));
+            throw LaunchError(
+                QStringLiteral(
+                    "node %1: %2 is bcd-train %3; this workbench needs %4 (same major.minor)")
+                    .arg(node_.name, node_.engine, v, want));
         return engine_ = node_.engine;
     }
-    const nodes::ExecResult onPath = ssh_.exec(ShellCommand().op("command -v").arg(QStringLiteral("bcd-train")).text(), 30000);
+    const nodes::ExecResult onPath =
+        ssh_.exec(ShellCommand().op("command -v").arg(QStringLiteral("bcd-train")).text(), 30000);
     if (onPath.exitStatus == 0) {
         const QString path = QString::fromUtf8(onPath.out).trimmed();
         const QString v = nodes::remoteEngineVersion(ssh_, path, &note);
@@ -60,8 +69,10 @@ QString RemoteRun::engine() {
     }
     // Upload this machine's engine (same OS and libraries assumed: docs/workbench.md).
     if (want.isEmpty() || !QFileInfo(ctx_.localEngine).isFile())
-        throw LaunchError(QStringLiteral("node %1 has no usable bcd-train and this machine has none to upload (%2)")
-                              .arg(node_.name, ctx_.localEngine));
+        throw LaunchError(
+            QStringLiteral(
+                "node %1 has no usable bcd-train and this machine has none to upload (%2)")
+                .arg(node_.name, ctx_.localEngine));
     const QString dir = runRoot() + QStringLiteral("/.engine/") + want;
     const QString path = dir + QStringLiteral("/bcd-train");
     if (ssh_.exists(path) && fits(nodes::remoteEngineVersion(ssh_, path))) return engine_ = path;
@@ -69,9 +80,11 @@ QString RemoteRun::engine() {
     ssh_.uploadFile(ctx_.localEngine, path, 0755);
     const QString v = nodes::remoteEngineVersion(ssh_, path, &note);
     if (v.isEmpty() || !fits(v))
-        throw LaunchError(QStringLiteral("node %1: the uploaded engine does not run there: %2 (install the engine's "
-                                         "libraries with scripts/install-deps.sh, or give the node an --engine)")
-                              .arg(node_.name, note.isEmpty() ? v : note));
+        throw LaunchError(
+            QStringLiteral(
+                "node %1: the uploaded engine does not run there: %2 (install the engine's "
+                "libraries with scripts/install-deps.sh, or give the node an --engine)")
+                .arg(node_.name, note.isEmpty() ? v : note));
     return engine_ = path;
 }
 
@@ -93,7 +106,8 @@ void RemoteRun::uploadTree(nodes::SshSession& ssh, const QString& local, const Q
     }
 }
 
-QJsonObject RemoteRun::uploadInputs(nodes::SshSession& ssh, QJsonObject config, const QString& dir) {
+QJsonObject RemoteRun::uploadInputs(nodes::SshSession& ssh, QJsonObject config,
+                                    const QString& dir) {
     for (const QString& key : launch::configPathKeys()) {
         const QJsonValue v = launch::configValue(config, key);
         if (!v.isString()) continue;
@@ -101,7 +115,8 @@ QJsonObject RemoteRun::uploadInputs(nodes::SshSession& ssh, QJsonObject config, 
         if (key == QLatin1String("data.tokenizer") && local == QLatin1String("byte")) continue;
         const QFileInfo fi(local);
         if (!fi.exists()) continue; // a path on the node; `bcd-train validate` checks it there
-        const QString remote = dir + QStringLiteral("/inputs/") + QString(key).replace('.', '-') + '/' + fi.fileName();
+        const QString remote =
+            dir + QStringLiteral("/inputs/") + QString(key).replace('.', '-') + '/' + fi.fileName();
         ssh.makeDirs(QFileInfo(remote).path());
         uploadTree(ssh, fi.absoluteFilePath(), remote);
         config = launch::withConfigValue(config, key, remote);
@@ -116,27 +131,32 @@ qint64 RemoteRun::startOne(const RunLocation& at, const QString& engine, bool re
     bool ok = false;
     const qint64 pid = QString::fromUtf8(r.out).trimmed().section('\n', -1).toLongLong(&ok);
     if (r.exitStatus != 0 || !ok || pid <= 0)
-        throw LaunchError(QStringLiteral("node %1: the engine did not start: %2").arg(node_.name, launch::lastLine(r.err + r.out)));
+        throw LaunchError(QStringLiteral("node %1: the engine did not start: %2")
+                              .arg(node_.name, launch::lastLine(r.err + r.out)));
     return pid;
 }
 
-qint64 RemoteRun::startMpi(const launch::LaunchRequest& req, const RunLocation& at, const QString& engine,
-                           const QJsonObject& config) {
+qint64 RemoteRun::startMpi(const launch::LaunchRequest& req, const RunLocation& at,
+                           const QString& engine, const QJsonObject& config) {
     // Without mpirun on the head, nohup would fail after `echo $!` has printed a pid, and the run
     // would look started; say what is missing before anything is copied.
-    if (ssh_.exec(ShellCommand().op("command -v").arg(QStringLiteral("mpirun")).text(), 30000).exitStatus != 0)
-        throw LaunchError(QStringLiteral("node %1: mpirun is not on its PATH; a run over several nodes needs OpenMPI on "
-                                         "the head node (Debian: apt install openmpi-bin)")
-                              .arg(node_.name));
+    if (ssh_.exec(ShellCommand().op("command -v").arg(QStringLiteral("mpirun")).text(), 30000)
+            .exitStatus != 0)
+        throw LaunchError(
+            QStringLiteral(
+                "node %1: mpirun is not on its PATH; a run over several nodes needs OpenMPI on "
+                "the head node (Debian: apt install openmpi-bin)")
+                .arg(node_.name));
     QVector<launch::MpiRank> ranks;
     for (const store::NodeRecord& n : req.nodes) {
         const int gpus = static_cast<int>(nodes::NodeProbe::fromJson(n.probe).gpus.size());
         ranks.push_back({n.host, std::max(1, gpus)});
     }
     const QString hostfile = at.dir + QStringLiteral("/hostfile");
-    const launch::MpiPlan plan = launch::planMpirun(ranks, hostfile,
-                                                    {engine, QStringLiteral("train"), QStringLiteral("--config"), at.configPath()},
-                                                    runsAsRoot());
+    const launch::MpiPlan plan = launch::planMpirun(
+        ranks, hostfile,
+        {engine, QStringLiteral("train"), QStringLiteral("--config"), at.configPath()},
+        runsAsRoot());
     // Every rank reads the same paths: the run folder, its inputs and the engine are copied to
     // each other node at the head's absolute paths.
     const QByteArray configText = QJsonDocument(config).toJson();
@@ -155,7 +175,8 @@ qint64 RemoteRun::startMpi(const launch::LaunchRequest& req, const RunLocation& 
     bool ok = false;
     const qint64 pid = QString::fromUtf8(r.out).trimmed().section('\n', -1).toLongLong(&ok);
     if (r.exitStatus != 0 || !ok || pid <= 0)
-        throw LaunchError(QStringLiteral("node %1: mpirun did not start: %2").arg(node_.name, launch::lastLine(r.err + r.out)));
+        throw LaunchError(QStringLiteral("node %1: mpirun did not start: %2")
+                              .arg(node_.name, launch::lastLine(r.err + r.out)));
     return pid;
 }
 
@@ -177,11 +198,14 @@ RunLocation RemoteRun::start(const launch::LaunchRequest& req) {
     config = launch::withConfigValue(config, QStringLiteral("output.dir"), dir);
     ssh_.writeFile(at.configPath(), QJsonDocument(config).toJson());
 
-    const nodes::ExecResult check =
-        ssh_.exec(ShellCommand{eng, QStringLiteral("validate"), QStringLiteral("--config"), at.configPath()}.text(), 120000);
+    const nodes::ExecResult check = ssh_.exec(
+        ShellCommand{eng, QStringLiteral("validate"), QStringLiteral("--config"), at.configPath()}
+            .text(),
+        120000);
     if (check.exitStatus != 0)
-        throw LaunchError(QStringLiteral("node %1: %2").arg(node_.name, launch::lastLine(check.err + check.out)),
-                          check.exitStatus == 2);
+        throw LaunchError(
+            QStringLiteral("node %1: %2").arg(node_.name, launch::lastLine(check.err + check.out)),
+            check.exitStatus == 2);
 
     at.pid = req.nodes.size() > 1 ? startMpi(req, at, eng, config) : startOne(at, eng, req.resume);
     return at;

@@ -12,7 +12,8 @@ nodes::SshEndpoint endpointOf(const store::NodeRecord& node);
 
 class RemoteRun {
 public:
-    RemoteRun(nodes::SshSession& ssh, const store::NodeRecord& node, const launch::LauncherContext& ctx)
+    RemoteRun(nodes::SshSession& ssh, const store::NodeRecord& node,
+              const launch::LauncherContext& ctx)
         : ssh_(ssh), node_(node), ctx_(ctx) {}
 
     // The absolute run root on the node (created when missing).
@@ -33,8 +34,8 @@ private:
     void uploadTree(nodes::SshSession& ssh, const QString& local, const QString& remote);
     qint64 startOne(const launch::RunLocation& at, const QString& engine, bool resume);
     bool runsAsRoot(); // mpirun refuses root without --allow-run-as-root
-    qint64 startMpi(const launch::LaunchRequest& req, const launch::RunLocation& at, const QString& engine,
-                    const QJsonObject& config);
+    qint64 startMpi(const launch::LaunchRequest& req, const launch::RunLocation& at,
+                    const QString& engine, const QJsonObject& config);
 
     nodes::SshSession& ssh_;
     store::NodeRecord node_;

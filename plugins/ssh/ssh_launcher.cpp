@@ -19,16 +19,19 @@ public:
 
     nodes::NodeProbe probe() override {
         nodes::NodeProbe p = nodes::probeOverSsh(ssh_, run_.engineForProbe());
-        if (p.engineVersion.isEmpty()) p.engineNote += QStringLiteral(" (uploaded at the first launch)");
+        if (p.engineVersion.isEmpty())
+            p.engineNote += QStringLiteral(" (uploaded at the first launch)");
         return p;
     }
 
     RunLocation start(const launch::LaunchRequest& req) override { return run_.start(req); }
 
-    launch::MetricsRead readMetrics(const RunLocation& at, qint64 offset, qint64 maxBytes) override {
+    launch::MetricsRead readMetrics(const RunLocation& at, qint64 offset,
+                                    qint64 maxBytes) override {
         launch::MetricsRead r;
         qint64 size = -1;
-        if (auto data = ssh_.readFile(at.dir + QStringLiteral("/metrics.jsonl"), offset, maxBytes, &size)) {
+        if (auto data =
+                ssh_.readFile(at.dir + QStringLiteral("/metrics.jsonl"), offset, maxBytes, &size)) {
             r.data = std::move(*data);
             r.fileSize = size;
         }
@@ -61,8 +64,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<launch::LauncherSession> SshLauncherPlugin::open(const store::NodeRecord& node,
-                                                                 const launch::LauncherContext& ctx) {
+std::unique_ptr<launch::LauncherSession>
+SshLauncherPlugin::open(const store::NodeRecord& node, const launch::LauncherContext& ctx) {
     return std::make_unique<SshLauncherSession>(node, ctx);
 }
 

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!r.mask.empty() && r.mask.size() != r.ids.size()) __builtin_trap();
         for (auto id : r.ids)
             if (id < 0 || id > 256) __builtin_trap();
-        if (o.format == std::string("sft") && std::count(r.mask.begin(), r.mask.end(), 1) == 0) __builtin_trap();
+        if (o.format == std::string("sft") && std::count(r.mask.begin(), r.mask.end(), 1) == 0)
+            __builtin_trap();
     }
     return 0;
 }

@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         const auto c = bcd::ModelConfig::from_json(j, "fuzz/config.json");
         // Invariants of an accepted configuration.
-        if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0 || c.vocab_size < 1) __builtin_trap();
+        if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0 || c.vocab_size < 1)
+            __builtin_trap();
         // Its own serialisation parses back to the same configuration.
         const auto again = bcd::ModelConfig::from_json(c.to_json(), "fuzz/again.json");
         if (again.to_json() != c.to_json()) __builtin_trap();

@@ -17,9 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const char* text = reinterpret_cast<const char*>(data + 1);
     const std::size_t n = size - 1;
     const void* nul = std::memchr(text, 0, n);
-    const std::size_t outLen = nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - text) : n;
+    const std::size_t outLen =
+        nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - text) : n;
     const QByteArray out(text, static_cast<qsizetype>(outLen));
-    const QByteArray err = nul ? QByteArray(text + outLen + 1, static_cast<qsizetype>(n - outLen - 1)) : QByteArray();
+    const QByteArray err =
+        nul ? QByteArray(text + outLen + 1, static_cast<qsizetype>(n - outLen - 1)) : QByteArray();
 
     const NvidiaSmiResult r = parseNvidiaSmi(out, err, status);
     if (r.gpus.isEmpty() && r.note.isEmpty()) __builtin_trap(); // no GPU always says why
@@ -31,6 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.note.size() > 4096) __builtin_trap(); // notes quote at most the start of a line
     // Deterministic.
     const NvidiaSmiResult again = parseNvidiaSmi(out, err, status);
-    if (again.gpus.size() != r.gpus.size() || again.note != r.note || again.driver != r.driver) __builtin_trap();
+    if (again.gpus.size() != r.gpus.size() || again.note != r.note || again.driver != r.driver)
+        __builtin_trap();
     return 0;
 }

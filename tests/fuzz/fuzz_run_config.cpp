@@ -16,7 +16,8 @@
 namespace {
 std::filesystem::path fixture() {
     static const std::filesystem::path dir = [] {
-        auto d = std::filesystem::temp_directory_path() / ("bcd-fuzz-run-config-" + std::to_string(::getpid()));
+        auto d = std::filesystem::temp_directory_path() /
+                 ("bcd-fuzz-run-config-" + std::to_string(::getpid()));
         std::filesystem::create_directories(d / "model");
         std::ofstream(d / "model" / "config.json") << R"({"architectures": ["LlamaForCausalLM"]})";
         std::ofstream(d / "train.txt") << "some training text\n";

@@ -20,10 +20,14 @@ int main(int argc, char** argv) {
     int threads = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--model") model_dir = argv[i + 1];
-        else if (a == "--tokens") tokens_path = argv[i + 1];
-        else if (a == "--out") out_path = argv[i + 1];
-        else if (a == "--threads") threads = std::stoi(argv[i + 1]);
+        if (a == "--model")
+            model_dir = argv[i + 1];
+        else if (a == "--tokens")
+            tokens_path = argv[i + 1];
+        else if (a == "--out")
+            out_path = argv[i + 1];
+        else if (a == "--threads")
+            threads = std::stoi(argv[i + 1]);
         else {
             std::cerr << "engine_dump: unknown option " << a << "\n";
             return 2;

@@ -133,9 +133,11 @@ private slots:
         // are disabled and stay as they are.
         NodesPage page(*wb_);
         QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
-        const auto before = wb_->store().callBlocking([](store::RunStore& s) { return s.node(QStringLiteral("local")); });
+        const auto before = wb_->store().callBlocking(
+            [](store::RunStore& s) { return s.node(QStringLiteral("local")); });
         QVERIFY(before.has_value());
-        page.table()->selectRow(static_cast<int>(page.nodeNames().indexOf(QStringLiteral("local"))));
+        page.table()->selectRow(
+            static_cast<int>(page.nodeNames().indexOf(QStringLiteral("local"))));
         QPushButton* edit = nullptr;
         for (auto* b : page.findChildren<QPushButton*>())
             if (b->text().startsWith(QStringLiteral("Edit"))) edit = b;
@@ -146,7 +148,8 @@ private slots:
             if (!d) return;
             sawDialog = true;
             for (auto* e : d->findChildren<QLineEdit*>())
-                if (e->objectName() != QStringLiteral("nodeName") && !e->isEnabled()) hostDisabled = true;
+                if (e->objectName() != QStringLiteral("nodeName") && !e->isEnabled())
+                    hostDisabled = true;
             d->findChild<QDoubleSpinBox*>(QStringLiteral("nodePrice"))->setValue(0.8);
             d->accept();
         });
@@ -156,7 +159,8 @@ private slots:
         QVERIFY(hostDisabled);
         QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
         QVERIFY2(updated.first().at(1).toBool(), qPrintable(updated.first().at(2).toString()));
-        const auto after = wb_->store().callBlocking([](store::RunStore& s) { return s.node(QStringLiteral("local")); });
+        const auto after = wb_->store().callBlocking(
+            [](store::RunStore& s) { return s.node(QStringLiteral("local")); });
         QVERIFY(after.has_value());
         QCOMPARE(after->pricePerHour.value_or(0), 0.8);
         QCOMPARE(after->id, before->id);

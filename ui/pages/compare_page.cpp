@@ -205,9 +205,8 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     connect(xAxis_, &QComboBox::currentIndexChanged, this, [this] {
         chart_->setXAxisKind(static_cast<XAxisKind>(xAxis_->currentData().toInt()));
     });
-    connect(smoothing_, &QSlider::valueChanged, this, [this](int v) {
-        chart_->setSmoothing(v / 1000.0);
-    });
+    connect(smoothing_, &QSlider::valueChanged, this,
+            [this](int v) { chart_->setSmoothing(v / 1000.0); });
     chart_->setSmoothing(smoothing_->value() / 1000.0);
     connect(chart_, &MetricChart::viewChanged, this, &ComparePage::requestCurves);
     connect(differencesOnly_, &QCheckBox::toggled, this, &ComparePage::fillConfigTable);

@@ -204,7 +204,7 @@ void NodesPage::editDialog() {
         if (n.name != name) continue;
         NodeDialog d(this);
         d.setWindowTitle(n.kind == QLatin1String("local") ? tr("This machine (local): its price")
-                                                           : tr("Edit node %1").arg(name));
+                                                          : tr("Edit node %1").arg(name));
         d.setRecord(n);
         if (d.exec() == QDialog::Accepted) updateNode(d.record());
         return;

@@ -1,7 +1,5 @@
 #include "ui/widgets/node_dialog.h"
 
-#include <initializer_list>
-
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -14,6 +12,7 @@
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <initializer_list>
 
 namespace bcd::ui {
 
@@ -103,7 +102,8 @@ void NodeDialog::setRecord(const store::NodeRecord& n) {
     // This machine: only what an hour of it costs is the user's to say; the rest is fixed (its
     // engine is the one next to the workbench, its runs live next to the store).
     const bool local = n.kind == QLatin1String("local");
-    for (QWidget* w : std::initializer_list<QWidget*>{host_, port_, user_, identity_, knownHosts_, engine_, runRoot_})
+    for (QWidget* w : std::initializer_list<QWidget*>{host_, port_, user_, identity_, knownHosts_,
+                                                      engine_, runRoot_})
         w->setEnabled(!local);
     price_->setValue(n.pricePerHour.value_or(0));
 }
@@ -111,7 +111,8 @@ void NodeDialog::setRecord(const store::NodeRecord& n) {
 store::NodeRecord NodeDialog::record() const {
     store::NodeRecord n = base_;
     if (base_.kind == QLatin1String("local")) {
-        n.pricePerHour = price_->value() > 0 ? std::optional<double>(price_->value()) : std::nullopt;
+        n.pricePerHour =
+            price_->value() > 0 ? std::optional<double>(price_->value()) : std::nullopt;
         return n;
     }
     n.kind = QStringLiteral("ssh");

@@ -14,10 +14,10 @@ namespace bcd {
 
 struct Block {
     int id = 0;
-    std::string name;              // "embed", "layers.0", "layers.2-3", "head", "block.N"
-    std::vector<int> tensors;      // indices into ParamLayout::params(), in layout order
-    std::uint64_t params = 0;      // Σ numel of the tensors
-    int lowest_layer = 0;          // -1 embed … L head: where the backward must reach
+    std::string name;         // "embed", "layers.0", "layers.2-3", "head", "block.N"
+    std::vector<int> tensors; // indices into ParamLayout::params(), in layout order
+    std::uint64_t params = 0; // Σ numel of the tensors
+    int lowest_layer = 0;     // -1 embed … L head: where the backward must reach
 };
 
 // The default partition. Tensors outside every block (embedding without embed_block, head

@@ -17,8 +17,8 @@ std::vector<std::int32_t> load_byte_tokens(const std::filesystem::path& path);
 std::size_t num_windows(std::size_t n, int S);
 
 // Copies window w (inputs and targets, S each) from the stream.
-void copy_window(const std::vector<std::int32_t>& tokens, std::size_t w, int S, std::int32_t* inputs,
-                 std::int32_t* targets);
+void copy_window(const std::vector<std::int32_t>& tokens, std::size_t w, int S,
+                 std::int32_t* inputs, std::int32_t* targets);
 
 } // namespace bcd
 

@@ -29,7 +29,8 @@ public:
     const Tokenizer* tokenizer() const { return tok_ ? &*tok_ : nullptr; }
     int vocab_size() const;
     std::vector<std::int32_t> encode(std::string_view text) const;
-    std::vector<std::vector<std::int32_t>> encode_batch(const std::vector<std::string_view>& texts) const;
+    std::vector<std::vector<std::int32_t>>
+    encode_batch(const std::vector<std::string_view>& texts) const;
     // Text of ids (bytes as they are for byte-level encoding).
     std::string decode_bytes(std::span<const std::int32_t> ids) const;
     std::optional<std::int32_t> special(std::string_view token) const;
@@ -63,7 +64,8 @@ struct RecordTokens {
     std::vector<std::uint8_t> mask;
     std::string error;
 };
-RecordTokens encode_record(std::string_view record, const TextEncoder& enc, const DataOptions& opts);
+RecordTokens encode_record(std::string_view record, const TextEncoder& enc,
+                           const DataOptions& opts);
 
 // One token stream with a loss mask, in memory or mapped from a token shard.
 class TokenDataset {

@@ -41,11 +41,13 @@ int state_floats_per_param(const OptimizerSettings& s);
 
 // ‖g‖₂ over every slot's gradient (fp64 accumulation in a fixed order).
 double grad_norm(std::span<const TensorSlot> slots);
-// torch.nn.utils.clip_grad_norm_: with k = max_norm / (norm + 1e-6), scales gradients by k if k < 1.
+// torch.nn.utils.clip_grad_norm_: with k = max_norm / (norm + 1e-6), scales gradients by k if k
+// < 1.
 void clip_gradients(std::span<const TensorSlot> slots, double norm, double max_norm);
 
 // One optimizer step over the slots. `t` is the block's step count (1 on its first step), used
 // by AdamW's bias correction and SGD's first-step momentum.
-void optimizer_step(const OptimizerSettings& s, std::span<const TensorSlot> slots, double lr, long t);
+void optimizer_step(const OptimizerSettings& s, std::span<const TensorSlot> slots, double lr,
+                    long t);
 
 } // namespace bcd

@@ -17,11 +17,11 @@ namespace bcd {
 enum class ParamKind { Embedding, Norm, Matrix, Bias };
 
 struct ParamInfo {
-    std::string name;                 // HF tensor name, e.g. "model.layers.0.self_attn.q_proj.weight"
-    std::vector<std::int64_t> shape;  // HF shape ([out, in] for linear weights)
-    std::size_t offset = 0;           // in floats from the start of the parameter allocation
+    std::string name; // HF tensor name, e.g. "model.layers.0.self_attn.q_proj.weight"
+    std::vector<std::int64_t> shape; // HF shape ([out, in] for linear weights)
+    std::size_t offset = 0;          // in floats from the start of the parameter allocation
     std::size_t numel = 0;
-    int layer = 0;                    // -1: embedding, 0..L-1: transformer layer, L: head (norm, lm_head)
+    int layer = 0; // -1: embedding, 0..L-1: transformer layer, L: head (norm, lm_head)
     ParamKind kind = ParamKind::Matrix;
 
     // Weight decay applies to weight matrices and embeddings, not to norms or biases.
@@ -41,7 +41,7 @@ public:
 
     const std::vector<ParamInfo>& params() const { return params_; }
     std::size_t total() const { return total_; } // floats in the allocation
-    int find(std::string_view name) const;        // index, or -1
+    int find(std::string_view name) const;       // index, or -1
 
     int embed() const { return embed_; }
     int final_norm() const { return norm_; }

@@ -11,9 +11,9 @@ class Rng {
 public:
     explicit Rng(std::uint64_t seed);
     std::uint64_t next();
-    double uniform();                                // [0, 1)
-    double normal();                                 // N(0, 1), Box-Muller
-    std::uint64_t below(std::uint64_t n);            // uniform integer in [0, n)
+    double uniform();                     // [0, 1)
+    double normal();                      // N(0, 1), Box-Muller
+    std::uint64_t below(std::uint64_t n); // uniform integer in [0, n)
     std::array<std::uint64_t, 4> state() const { return s_; }
     void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; }
 

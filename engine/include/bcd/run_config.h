@@ -22,7 +22,8 @@ struct RunConfig {
         std::string format = "text";
         std::string tokenizer; // "byte" or a path; resolved
         int seq_len = 256;
-        bool skip_malformed = false; // skip (and count) malformed jsonl/sft lines instead of stopping
+        bool skip_malformed =
+            false; // skip (and count) malformed jsonl/sft lines instead of stopping
     } data;
     struct Optim {
         std::string name = "adamw"; // adamw | sgd
@@ -42,7 +43,7 @@ struct RunConfig {
         int grad_accum = 1;
         std::uint64_t seed = 1;
         std::string precision = "fp32"; // fp32 | bf16
-        bool recompute = false;          // recompute activations in the backward
+        bool recompute = false;         // recompute activations in the backward
     } train;
     struct Bcd {
         std::string mode = "bcd"; // bcd | full

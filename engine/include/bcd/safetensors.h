@@ -18,8 +18,8 @@ namespace bcd {
 
 enum class DType { F32, F16, BF16 };
 
-std::string_view dtype_name(DType d);      // "F32", "F16", "BF16"
-std::size_t dtype_size(DType d);           // bytes per element
+std::string_view dtype_name(DType d); // "F32", "F16", "BF16"
+std::size_t dtype_size(DType d);      // bytes per element
 
 struct TensorEntry {
     std::string name;

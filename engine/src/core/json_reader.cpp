@@ -22,7 +22,8 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
         throw InputError(path.string(), "line " + std::to_string(line),
                          "expected valid JSON (" + std::string(e.what()).substr(0, 160) + ")");
     } catch (const nlohmann::json::exception& e) { // a number out of range, ...
-        throw InputError(path.string(), "", "expected valid JSON (" + std::string(e.what()).substr(0, 160) + ")");
+        throw InputError(path.string(), "",
+                         "expected valid JSON (" + std::string(e.what()).substr(0, 160) + ")");
     }
 }
 

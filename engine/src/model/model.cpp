@@ -2,13 +2,13 @@
 
 #include "bcd/atomic_file.h"
 #include "bcd/errors.h"
-#include "core/json_reader.h"
 #include "bcd/rng.h"
+#include "core/json_reader.h"
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace bcd {
@@ -96,7 +96,8 @@ Model Model::load(const std::filesystem::path& dir) {
         if (!it.value().is_string())
             map.fail(it.key(), "expected a file name, got " + json_brief(it.value()));
         const std::string f = it.value().get<std::string>();
-        if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos || f == "." || f == "..")
+        if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos ||
+            f == "." || f == "..")
             map.fail(it.key(), "expected a file name in the model folder, got \"" + f + "\"");
         tensor_file[it.key()] = f;
         if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
@@ -104,7 +105,8 @@ Model Model::load(const std::filesystem::path& dir) {
     std::vector<SafetensorsFile> shards;
     for (const auto& f : files) {
         if (!fs::exists(dir / f))
-            throw InputError(index.string(), "weight_map", "names \"" + f + "\", which does not exist");
+            throw InputError(index.string(), "weight_map",
+                             "names \"" + f + "\", which does not exist");
         shards.push_back(SafetensorsFile::open(dir / f));
     }
     // The index and the shards must agree: each tensor in the file the index names.
@@ -118,7 +120,8 @@ Model Model::load(const std::filesystem::path& dir) {
                                      : "is listed in the index under " + it->second);
         }
     for (const auto& [name, f] : tensor_file) {
-        const auto i = static_cast<std::size_t>(std::find(files.begin(), files.end(), f) - files.begin());
+        const auto i =
+            static_cast<std::size_t>(std::find(files.begin(), files.end(), f) - files.begin());
         if (!shards[i].find(name))
             throw InputError(index.string(), "weight_map." + name, "is not in " + f);
     }
@@ -142,8 +145,8 @@ void Model::load_weights(std::span<const SafetensorsFile> files) {
             const auto& p = layout_.params()[static_cast<std::size_t>(idx)];
             if (t.shape != p.shape)
                 throw InputError(file.label(), "tensor '" + t.name + "'",
-                                 "expected shape " + shape_str(p.shape) + " from config.json, got " +
-                                     shape_str(t.shape));
+                                 "expected shape " + shape_str(p.shape) +
+                                     " from config.json, got " + shape_str(t.shape));
             if (!seen.insert(t.name).second)
                 throw InputError(file.label(), "tensor '" + t.name + "'", "appears in two files");
             file.read_f32(t, tensor(idx));
@@ -156,7 +159,8 @@ void Model::load_weights(std::span<const SafetensorsFile> files) {
                              "is missing (expected every parameter of the model)");
 }
 
-void Model::save(const std::filesystem::path& dir, DType dtype, std::uint64_t max_shard_bytes) const {
+void Model::save(const std::filesystem::path& dir, DType dtype,
+                 std::uint64_t max_shard_bytes) const {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -188,7 +192,8 @@ void Model::save(const std::filesystem::path& dir, DType dtype, std::uint64_t ma
         index["weight_map"] = nlohmann::ordered_json::object();
         char name[64];
         for (std::size_t s = 0; s < shards.size(); ++s) {
-            std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
+            std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1,
+                          shards.size());
             write_safetensors(dir / name, shards[s], {{"format", "pt"}});
             written.emplace_back(name);
             for (const auto& t : shards[s]) index["weight_map"][t.name] = name;
@@ -201,7 +206,8 @@ void Model::save(const std::filesystem::path& dir, DType dtype, std::uint64_t ma
         const std::string n = e.path().filename().string();
         const bool weights = n == "model.safetensors" || n == "model.safetensors.index.json" ||
                              (n.starts_with("model-") && n.ends_with(".safetensors"));
-        if (weights && std::find(written.begin(), written.end(), n) == written.end()) fs::remove(e.path(), ec);
+        if (weights && std::find(written.begin(), written.end(), n) == written.end())
+            fs::remove(e.path(), ec);
     }
     write_file_atomic(dir / "config.json", c.to_json().dump(2) + "\n");
 }

@@ -15,7 +15,7 @@ constexpr std::int64_t kMaxVocab = 1 << 24;
 std::uint64_t ModelConfig::num_params() const {
     const std::uint64_t C = hidden_size, F = intermediate_size, V = vocab_size;
     const std::uint64_t q = q_dim(), kv = kv_dim();
-    std::uint64_t layer = C                   // input_layernorm
+    std::uint64_t layer = C                    // input_layernorm
                           + C * q + C * kv * 2 // q, k, v
                           + q * C              // o
                           + C                  // post_attention_layernorm
@@ -30,10 +30,12 @@ std::uint64_t ModelConfig::num_params() const {
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& file) {
     JsonObject o(j, file, "");
     ModelConfig c;
-    if (!o.has("architectures")) o.fail("architectures", "is required (e.g. [\"LlamaForCausalLM\"])");
+    if (!o.has("architectures"))
+        o.fail("architectures", "is required (e.g. [\"LlamaForCausalLM\"])");
     const auto& arch = o.raw("architectures");
     if (!arch.is_array() || arch.size() != 1 || !arch[0].is_string())
-        o.fail("architectures", "expected a list with one architecture name, got " + json_brief(arch));
+        o.fail("architectures",
+               "expected a list with one architecture name, got " + json_brief(arch));
     c.architecture = arch[0].get<std::string>();
     if (c.architecture == "LlamaForCausalLM") {
         c.model_type = "llama";
@@ -72,7 +74,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& f
                                       std::to_string(c.num_heads) + ") when head_dim is absent");
         c.head_dim = c.hidden_size / c.num_heads;
     }
-    if (c.head_dim % 2 != 0) o.fail("head_dim", "expected an even head dimension (RoPE rotates pairs)");
+    if (c.head_dim % 2 != 0)
+        o.fail("head_dim", "expected an even head dimension (RoPE rotates pairs)");
     c.max_position_embeddings =
         static_cast<int>(o.integer("max_position_embeddings", 2048, 1, 1 << 24));
     c.rms_norm_eps = o.number("rms_norm_eps", 1e-6, 0.0, 1.0);
@@ -86,7 +89,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& f
     if (c.model_type == "qwen2") {
         c.qkv_bias = true;
         if (o.boolean("use_sliding_window", false))
-            o.fail("use_sliding_window", "sliding-window attention is not supported (expected false)");
+            o.fail("use_sliding_window",
+                   "sliding-window attention is not supported (expected false)");
     } else if (c.model_type == "llama") {
         const bool ab = o.boolean("attention_bias", false);
         c.qkv_bias = ab;
@@ -100,7 +104,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& f
 
     if (o.has("rope_scaling")) {
         const JsonObject rs = o.object("rope_scaling");
-        std::string type = rs.has("rope_type") ? rs.string("rope_type") : rs.string("type", "default");
+        std::string type =
+            rs.has("rope_type") ? rs.string("rope_type") : rs.string("type", "default");
         if (type == "default") {
             c.rope_scaling.kind = RopeScaling::Kind::None;
         } else if (type == "linear") {
@@ -111,8 +116,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& f
             c.rope_scaling.factor = rs.number("factor", 1e-6, 1e6);
             c.rope_scaling.low_freq_factor = rs.number("low_freq_factor", 1.0, 1e-6, 1e6);
             c.rope_scaling.high_freq_factor = rs.number("high_freq_factor", 4.0, 1e-6, 1e6);
-            c.rope_scaling.original_max_position_embeddings = static_cast<int>(
-                rs.integer("original_max_position_embeddings", 8192, 1, 1 << 24));
+            c.rope_scaling.original_max_position_embeddings =
+                static_cast<int>(rs.integer("original_max_position_embeddings", 8192, 1, 1 << 24));
             if (c.rope_scaling.high_freq_factor <= c.rope_scaling.low_freq_factor)
                 rs.fail("high_freq_factor", "expected a value above low_freq_factor");
         } else {
@@ -170,10 +175,13 @@ nlohmann::json ModelConfig::to_json() const {
         j["max_window_layers"] = num_layers;
     }
     if (model_type == "mistral") {
-        j["sliding_window"] = sliding_window > 0 ? nlohmann::json(sliding_window) : nlohmann::json();
+        j["sliding_window"] =
+            sliding_window > 0 ? nlohmann::json(sliding_window) : nlohmann::json();
     }
     switch (rope_scaling.kind) {
-    case RopeScaling::Kind::None: j["rope_scaling"] = nullptr; break;
+    case RopeScaling::Kind::None:
+        j["rope_scaling"] = nullptr;
+        break;
     case RopeScaling::Kind::Linear:
         j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", rope_scaling.factor}};
         break;
@@ -251,7 +259,8 @@ ModelConfig ModelConfig::preset(std::string_view name) {
     } else {
         std::string list;
         for (const auto& n : preset_names()) list += (list.empty() ? "" : ", ") + n;
-        throw InputError("--preset", std::string(name), "unknown preset (expected one of: " + list + ")");
+        throw InputError("--preset", std::string(name),
+                         "unknown preset (expected one of: " + list + ")");
     }
     if (c.model_type == "qwen2") {
         c.bos_token_id = c.bos_token_id < 0 && c.vocab_size > 151643 ? 151643 : c.bos_token_id;
@@ -265,7 +274,8 @@ ModelConfig ModelConfig::preset(std::string_view name) {
 ModelConfig load_model_config(const std::filesystem::path& model_dir) {
     const auto path = model_dir / "config.json";
     if (!std::filesystem::exists(path))
-        throw InputError(path.string(), "", "no such file (expected a Hugging Face model folder with config.json)");
+        throw InputError(path.string(), "",
+                         "no such file (expected a Hugging Face model folder with config.json)");
     return ModelConfig::from_json(read_json_file(path), path.string());
 }
 

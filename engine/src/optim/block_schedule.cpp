@@ -35,13 +35,16 @@ BlockSchedule::BlockSchedule(int num_blocks, std::string order, std::vector<int>
     if (order_ == "fixed") {
         if (fixed_.empty()) throw std::invalid_argument("BlockSchedule: empty fixed order");
         for (int b : fixed_)
-            if (b < 0 || b >= num_blocks_) throw std::invalid_argument("BlockSchedule: fixed id out of range");
+            if (b < 0 || b >= num_blocks_)
+                throw std::invalid_argument("BlockSchedule: fixed id out of range");
     }
     if (start_block >= 0) {
-        if (start_block >= num_blocks_) throw std::invalid_argument("BlockSchedule: start_block out of range");
+        if (start_block >= num_blocks_)
+            throw std::invalid_argument("BlockSchedule: start_block out of range");
         const auto c0 = cycle(0);
         const auto it = std::find(c0.begin(), c0.end(), start_block);
-        if (it == c0.end()) throw std::invalid_argument("BlockSchedule: start_block not in the order");
+        if (it == c0.end())
+            throw std::invalid_argument("BlockSchedule: start_block not in the order");
         first_place_ = it - c0.begin();
     }
 }
@@ -65,6 +68,8 @@ int BlockSchedule::block_at_place(long place) const {
     return cycle(0)[static_cast<std::size_t>(place % len)];
 }
 
-int BlockSchedule::block_at(long step) const { return block_at_place(place_at(step)); }
+int BlockSchedule::block_at(long step) const {
+    return block_at_place(place_at(step));
+}
 
 } // namespace bcd

@@ -42,7 +42,8 @@ std::vector<Block> default_blocks(const ParamLayout& layout, int layers_per_bloc
     if (head_block) {
         std::vector<int> ts{layout.final_norm()};
         if (layout.lm_head() >= 0) ts.push_back(layout.lm_head());
-        blocks.push_back(make_block(layout, static_cast<int>(blocks.size()), "head", std::move(ts)));
+        blocks.push_back(
+            make_block(layout, static_cast<int>(blocks.size()), "head", std::move(ts)));
     }
     return blocks;
 }
@@ -57,7 +58,8 @@ std::vector<Block> prefix_blocks(const ParamLayout& layout,
     for (std::size_t b = 0; b < prefixes.size(); ++b) {
         std::vector<int> ts;
         const std::string bkey = key + "[" + std::to_string(b) + "]";
-        if (prefixes[b].empty()) throw InputError(file, bkey, "expected a non-empty list of tensor-name prefixes");
+        if (prefixes[b].empty())
+            throw InputError(file, bkey, "expected a non-empty list of tensor-name prefixes");
         for (const auto& prefix : prefixes[b]) {
             bool matched = false;
             for (std::size_t i = 0; i < ps.size(); ++i) {
@@ -76,7 +78,8 @@ std::vector<Block> prefix_blocks(const ParamLayout& layout,
                 throw InputError(file, bkey,
                                  "prefix '" + prefix + "' matches no tensor of the model");
         }
-        blocks.push_back(make_block(layout, static_cast<int>(b), "block." + std::to_string(b), std::move(ts)));
+        blocks.push_back(
+            make_block(layout, static_cast<int>(b), "block." + std::to_string(b), std::move(ts)));
     }
     for (std::size_t i = 0; i < ps.size(); ++i)
         if (owner[i] < 0)

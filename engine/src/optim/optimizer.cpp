@@ -12,7 +12,8 @@ double LrSchedule::at(long step) const {
     const double p = static_cast<double>(step - warmup_steps) /
                      static_cast<double>(std::max(1L, total_steps - warmup_steps));
     if (kind == "linear") return min_lr + (lr - min_lr) * (1.0 - p);
-    if (kind == "cosine") return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(std::numbers::pi * p));
+    if (kind == "cosine")
+        return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(std::numbers::pi * p));
     return lr;
 }
 
@@ -32,7 +33,8 @@ double grad_norm(std::span<const TensorSlot> slots) {
         for (std::size_t c = 0; c < chunks; ++c) {
             double s = 0.0;
             const std::size_t e = std::min(t.n, (c + 1) * kChunk);
-            for (std::size_t i = c * kChunk; i < e; ++i) s += static_cast<double>(t.grad[i]) * t.grad[i];
+            for (std::size_t i = c * kChunk; i < e; ++i)
+                s += static_cast<double>(t.grad[i]) * t.grad[i];
             part[c] = s;
         }
         for (double s : part) total += s;
@@ -50,7 +52,8 @@ void clip_gradients(std::span<const TensorSlot> slots, double norm, double max_n
     }
 }
 
-void optimizer_step(const OptimizerSettings& s, std::span<const TensorSlot> slots, double lr, long t) {
+void optimizer_step(const OptimizerSettings& s, std::span<const TensorSlot> slots, double lr,
+                    long t) {
     if (s.name == "adamw") {
         const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
         const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));

@@ -24,7 +24,8 @@ void require_file(const JsonObject& o, std::string_view key, const fs::path& p, 
     const bool ok = dir ? fs::is_directory(p, ec) : fs::is_regular_file(p, ec);
     if (!ok)
         o.fail(key, std::string("expected an existing ") + (dir ? "folder" : "file") + ", got '" +
-                        p.string() + "' (" + (fs::exists(p, ec) ? "wrong kind" : "not found") + ")");
+                        p.string() + "' (" + (fs::exists(p, ec) ? "wrong kind" : "not found") +
+                        ")");
 }
 
 } // namespace
@@ -37,7 +38,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     RunConfig c;
     c.source = source;
     const std::string file = source.string();
-    const fs::path base = source.has_parent_path() ? fs::absolute(source).parent_path() : fs::current_path();
+    const fs::path base =
+        source.has_parent_path() ? fs::absolute(source).parent_path() : fs::current_path();
     const JsonObject top(j, file, "");
     top.reject_unknown({"model", "data", "optim", "train", "bcd", "device", "output"});
 
@@ -55,15 +57,18 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
         o.reject_unknown({"train", "val", "format", "tokenizer", "seq_len", "skip_malformed"});
         c.data.train = resolve(base, o.string("train"));
         if (!fs::exists(c.data.train))
-            o.fail("train", "expected an existing file or folder, got '" + c.data.train.string() + "' (not found)");
+            o.fail("train", "expected an existing file or folder, got '" + c.data.train.string() +
+                                "' (not found)");
         if (o.has("val")) {
             c.data.val = resolve(base, o.string("val"));
             if (!fs::exists(c.data.val))
-                o.fail("val", "expected an existing file or folder, got '" + c.data.val.string() + "' (not found)");
+                o.fail("val", "expected an existing file or folder, got '" + c.data.val.string() +
+                                  "' (not found)");
         }
         c.data.format = o.choice("format", "text", {"text", "jsonl", "sft", "tokens"});
         const fs::path model_tok = c.model.path / "tokenizer.json";
-        std::string tok = o.string("tokenizer", fs::exists(model_tok) ? model_tok.string() : "byte");
+        std::string tok =
+            o.string("tokenizer", fs::exists(model_tok) ? model_tok.string() : "byte");
         if (tok != "byte") {
             tok = resolve(base, tok).string();
             require_file(o, "tokenizer", tok, false);
@@ -117,30 +122,36 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
         c.bcd.head_block = o->boolean("head_block", true);
         if (o->has("blocks")) {
             const auto& b = o->raw("blocks");
-            const std::string expect = "expected a list of blocks, each a list of tensor-name prefixes";
+            const std::string expect =
+                "expected a list of blocks, each a list of tensor-name prefixes";
             if (!b.is_array() || b.empty()) o->fail("blocks", expect + ", got " + json_brief(b));
             std::vector<std::vector<std::string>> blocks;
             for (std::size_t i = 0; i < b.size(); ++i) {
                 const std::string key = "blocks[" + std::to_string(i) + "]";
-                if (!b[i].is_array() || b[i].empty()) o->fail(key, expect + ", got " + json_brief(b[i]));
+                if (!b[i].is_array() || b[i].empty())
+                    o->fail(key, expect + ", got " + json_brief(b[i]));
                 std::vector<std::string> prefixes;
                 for (const auto& p : b[i]) {
                     if (!p.is_string() || p.get<std::string>().empty())
-                        o->fail(key, "expected non-empty tensor-name prefixes, got " + json_brief(p));
+                        o->fail(key,
+                                "expected non-empty tensor-name prefixes, got " + json_brief(p));
                     prefixes.push_back(p.get<std::string>());
                 }
                 blocks.push_back(std::move(prefixes));
             }
             c.bcd.blocks = std::move(blocks);
         }
-        c.bcd.order = o->choice("order", "ascending", {"ascending", "descending", "random", "fixed"});
+        c.bcd.order =
+            o->choice("order", "ascending", {"ascending", "descending", "random", "fixed"});
         if (o->has("fixed_order")) {
             const auto& f = o->raw("fixed_order");
             if (!f.is_array() || f.empty())
-                o->fail("fixed_order", "expected a non-empty list of block ids, got " + json_brief(f));
+                o->fail("fixed_order",
+                        "expected a non-empty list of block ids, got " + json_brief(f));
             for (const auto& x : f) {
                 if (!x.is_number_integer() || x.get<long>() < 0)
-                    o->fail("fixed_order", "expected block ids (integers >= 0), got " + json_brief(x));
+                    o->fail("fixed_order",
+                            "expected block ids (integers >= 0), got " + json_brief(x));
                 c.bcd.fixed_order.push_back(x.get<int>());
             }
         }
@@ -161,7 +172,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     // output
     {
         const JsonObject o = top.object("output");
-        o.reject_unknown({"dir", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"});
+        o.reject_unknown(
+            {"dir", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"});
         c.output.dir = resolve(base, o.string("dir"));
         c.output.log_every = o.integer("log_every", 1, 1, kMaxSteps);
         c.output.eval_every = o.integer("eval_every", 0, 0, kMaxSteps);
@@ -180,29 +192,32 @@ nlohmann::json RunConfig::to_json() const {
                  {"tokenizer", data.tokenizer},
                  {"seq_len", data.seq_len},
                  {"skip_malformed", data.skip_malformed}};
-    j["optim"] = {{"name", optim.name},       {"lr", optim.lr},
+    j["optim"] = {{"name", optim.name},
+                  {"lr", optim.lr},
                   {"betas", {optim.beta1, optim.beta2}},
-                  {"eps", optim.eps},         {"weight_decay", optim.weight_decay},
-                  {"momentum", optim.momentum}, {"schedule", optim.schedule},
-                  {"warmup_steps", optim.warmup_steps}, {"min_lr", optim.min_lr},
+                  {"eps", optim.eps},
+                  {"weight_decay", optim.weight_decay},
+                  {"momentum", optim.momentum},
+                  {"schedule", optim.schedule},
+                  {"warmup_steps", optim.warmup_steps},
+                  {"min_lr", optim.min_lr},
                   {"grad_clip", optim.grad_clip}};
-    j["train"] = {{"steps", train.steps},
-                  {"batch_size", train.batch_size},
-                  {"grad_accum", train.grad_accum},
-                  {"seed", train.seed},
-                  {"precision", train.precision},
-                  {"recompute", train.recompute}};
-    j["bcd"] = {{"mode", bcd.mode},
-                {"layers_per_block", bcd.layers_per_block},
-                {"embed_block", bcd.embed_block},
-                {"head_block", bcd.head_block},
-                {"blocks", bcd.blocks ? nlohmann::json(*bcd.blocks) : nlohmann::json()},
-                {"order", bcd.order},
-                {"fixed_order", bcd.fixed_order.empty() ? nlohmann::json() : nlohmann::json(bcd.fixed_order)},
-                {"switch_every", bcd.switch_every},
-                {"start_block", bcd.start_block ? nlohmann::json(*bcd.start_block) : nlohmann::json()},
-                {"reset_state_on_switch", bcd.reset_state_on_switch},
-                {"offload_states", bcd.offload_states}};
+    j["train"] = {{"steps", train.steps},           {"batch_size", train.batch_size},
+                  {"grad_accum", train.grad_accum}, {"seed", train.seed},
+                  {"precision", train.precision},   {"recompute", train.recompute}};
+    j["bcd"] = {
+        {"mode", bcd.mode},
+        {"layers_per_block", bcd.layers_per_block},
+        {"embed_block", bcd.embed_block},
+        {"head_block", bcd.head_block},
+        {"blocks", bcd.blocks ? nlohmann::json(*bcd.blocks) : nlohmann::json()},
+        {"order", bcd.order},
+        {"fixed_order",
+         bcd.fixed_order.empty() ? nlohmann::json() : nlohmann::json(bcd.fixed_order)},
+        {"switch_every", bcd.switch_every},
+        {"start_block", bcd.start_block ? nlohmann::json(*bcd.start_block) : nlohmann::json()},
+        {"reset_state_on_switch", bcd.reset_state_on_switch},
+        {"offload_states", bcd.offload_states}};
     j["device"] = {{"kind", device.kind}, {"threads", device.threads}};
     j["output"] = {{"dir", output.dir.string()},
                    {"log_every", output.log_every},

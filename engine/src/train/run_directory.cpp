@@ -15,11 +15,14 @@ namespace bcd {
 RunDirectory::RunDirectory(std::filesystem::path dir) : dir_(std::move(dir)) {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
-    if (ec) throw InputError(dir_.string(), "output.dir", "cannot create the run folder: " + ec.message());
+    if (ec)
+        throw InputError(dir_.string(), "output.dir",
+                         "cannot create the run folder: " + ec.message());
     metrics_ = std::fopen((dir_ / "metrics.jsonl").c_str(), "ab");
     log_ = std::fopen((dir_ / "train.log").c_str(), "ab");
     if (!metrics_ || !log_)
-        throw InputError(dir_.string(), "output.dir", std::string("cannot write in the run folder: ") + std::strerror(errno));
+        throw InputError(dir_.string(), "output.dir",
+                         std::string("cannot write in the run folder: ") + std::strerror(errno));
 }
 
 RunDirectory::~RunDirectory() {
@@ -37,10 +40,12 @@ void RunDirectory::metric(const nlohmann::ordered_json& record) {
     std::fflush(metrics_);
 }
 
-void RunDirectory::status(const std::string& state, long step, long steps, const std::string& message) {
-    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    nlohmann::ordered_json j{{"state", state}, {"pid", ::getpid()}, {"step", step}, {"steps", steps},
-                     {"message", message}, {"updated", now}};
+void RunDirectory::status(const std::string& state, long step, long steps,
+                          const std::string& message) {
+    const auto now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    nlohmann::ordered_json j{{"state", state}, {"pid", ::getpid()},  {"step", step},
+                             {"steps", steps}, {"message", message}, {"updated", now}};
     write_file_atomic(dir_ / "status.json", j.dump() + "\n", false);
 }
 

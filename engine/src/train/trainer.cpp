@@ -41,7 +41,8 @@ double seconds_since(Clock::time_point t0) {
 }
 
 double unix_time() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 // Resident set size now and at its peak, from /proc/self/status (0 where unavailable).
@@ -56,8 +57,11 @@ std::pair<std::size_t, std::size_t> rss_bytes() {
 }
 
 nlohmann::ordered_json mem_json(const MemoryStats& m) {
-    return {{"weights", m.weights},       {"gradients", m.gradients}, {"optimizer", m.optimizer},
-            {"activations", m.activations}, {"workspace", m.workspace}};
+    return {{"weights", m.weights},
+            {"gradients", m.gradients},
+            {"optimizer", m.optimizer},
+            {"activations", m.activations},
+            {"workspace", m.workspace}};
 }
 
 std::string ckpt_name(long step) {
@@ -74,7 +78,8 @@ std::vector<std::pair<long, fs::path>> complete_checkpoints(const fs::path& run_
     if (!fs::is_directory(dir, ec)) return out;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
         const std::string name = e.path().filename().string();
-        if (!name.starts_with("step-") || name.size() != 13 || !fs::exists(e.path() / "DONE")) continue;
+        if (!name.starts_with("step-") || name.size() != 13 || !fs::exists(e.path() / "DONE"))
+            continue;
         try {
             out.emplace_back(std::stol(name.substr(5)), e.path());
         } catch (const std::exception&) {
@@ -111,7 +116,8 @@ private:
     void restore_from(const fs::path& dir);
     MemoryStats memory() const;
     void copy_tokenizer_files(const fs::path& dst) const;
-    ojson step_record(long s, double loss, double lr, double gnorm, double step_s, std::uint64_t step_tokens);
+    ojson step_record(long s, double loss, double lr, double gnorm, double step_s,
+                      std::uint64_t step_tokens);
     std::string file() const { return cfg_.source.string(); }
 
     const RunConfig& cfg_;
@@ -145,14 +151,16 @@ void Trainer::validate_and_load() {
                          "\"cuda\" needs the CUDA backend, which this engine build does not have "
                          "(expected \"cpu\" or \"auto\")");
     if (cfg_.train.precision != "fp32")
-        throw InputError(file(), "train.precision",
-                         "\"bf16\" needs the CUDA backend; the CPU backend trains in fp32 (expected \"fp32\")");
+        throw InputError(
+            file(), "train.precision",
+            "\"bf16\" needs the CUDA backend; the CPU backend trains in fp32 (expected \"fp32\")");
     set_cpu_threads(cfg_.device.threads);
 
     const ModelConfig mc = load_model_config(cfg_.model.path);
     if (mc.vocab_size < 256)
         throw InputError((cfg_.model.path / "config.json").string(), "vocab_size",
-                         "expected at least 256 for byte-level data, got " + std::to_string(mc.vocab_size));
+                         "expected at least 256 for byte-level data, got " +
+                             std::to_string(mc.vocab_size));
     if (cfg_.data.seq_len > mc.max_position_embeddings)
         throw InputError(file(), "data.seq_len",
                          "expected at most the model's max_position_embeddings (" +
@@ -160,7 +168,8 @@ void Trainer::validate_and_load() {
                              std::to_string(cfg_.data.seq_len));
     if (mc.sliding_window > 0 && cfg_.data.seq_len > mc.sliding_window)
         throw InputError(file(), "data.seq_len",
-                         "expected at most the model's sliding_window (" + std::to_string(mc.sliding_window) +
+                         "expected at most the model's sliding_window (" +
+                             std::to_string(mc.sliding_window) +
                              "); sliding-window attention is not supported");
 
     // Data: tokenised (or mapped, for shards) before anything is written.
@@ -168,11 +177,13 @@ void Trainer::validate_and_load() {
     enc_ = pretokenized ? TextEncoder::byte_level() : TextEncoder::from_spec(cfg_.data.tokenizer);
     if (!pretokenized && enc_.byte_level_encoding() && mc.vocab_size < 256)
         throw InputError((cfg_.model.path / "config.json").string(), "vocab_size",
-                         "expected at least 256 for byte-level data, got " + std::to_string(mc.vocab_size));
+                         "expected at least 256 for byte-level data, got " +
+                             std::to_string(mc.vocab_size));
     if (!pretokenized && enc_.vocab_size() > mc.vocab_size)
         throw InputError(file(), "data.tokenizer",
                          "the tokenizer has " + std::to_string(enc_.vocab_size()) +
-                             " ids, more than the model's vocab_size (" + std::to_string(mc.vocab_size) + ")");
+                             " ids, more than the model's vocab_size (" +
+                             std::to_string(mc.vocab_size) + ")");
     DataOptions dopt;
     dopt.format = cfg_.data.format;
     dopt.eos_id = mc.eos_token_id >= 0 && mc.eos_token_id < mc.vocab_size ? mc.eos_token_id : -1;
@@ -181,10 +192,11 @@ void Trainer::validate_and_load() {
     train_data_.emplace(TokenDataset::load(cfg_.data.train, enc_, dopt));
     const std::size_t windows = train_data_->num_windows(cfg_.data.seq_len);
     if (windows == 0)
-        throw InputError(cfg_.data.train.string(), "",
-                         "too short for one training window: " + std::to_string(train_data_->size()) +
-                             " tokens, expected at least data.seq_len + 1 = " +
-                             std::to_string(cfg_.data.seq_len + 1));
+        throw InputError(
+            cfg_.data.train.string(), "",
+            "too short for one training window: " + std::to_string(train_data_->size()) +
+                " tokens, expected at least data.seq_len + 1 = " +
+                std::to_string(cfg_.data.seq_len + 1));
     data_log_.push_back("train data: " + train_data_->describe());
     if (!cfg_.data.val.empty()) {
         val_data_.emplace(TokenDataset::load(cfg_.data.val, enc_, dopt));
@@ -194,8 +206,9 @@ void Trainer::validate_and_load() {
                                  std::to_string(cfg_.data.seq_len + 1) + " tokens");
         data_log_.push_back("validation data: " + val_data_->describe());
     }
-    data_log_.push_back("tokenizer: " + (pretokenized ? std::string("pre-tokenized shards") : enc_.describe()) +
-                        (dopt.eos_id >= 0 ? ", EOS " + std::to_string(dopt.eos_id) : ", no EOS"));
+    data_log_.push_back(
+        "tokenizer: " + (pretokenized ? std::string("pre-tokenized shards") : enc_.describe()) +
+        (dopt.eos_id >= 0 ? ", EOS " + std::to_string(dopt.eos_id) : ", no EOS"));
     if (cfg_.data.format == "sft") {
         std::string why;
         const ChatFormat f = resolve_chat_format(enc_, &why);
@@ -216,7 +229,8 @@ void Trainer::validate_and_load() {
                                  cfg_.bcd.head_block);
     }
     if (blocks_.empty())
-        throw InputError(file(), "bcd", "the partition has no block (expected at least one trainable block)");
+        throw InputError(file(), "bcd",
+                         "the partition has no block (expected at least one trainable block)");
     const int D = static_cast<int>(blocks_.size());
     const bool full = cfg_.bcd.mode == "full";
     std::string order = full ? "ascending" : cfg_.bcd.order;
@@ -224,16 +238,19 @@ void Trainer::validate_and_load() {
     for (int b : fixed)
         if (b >= D)
             throw InputError(file(), "bcd.fixed_order",
-                             "block id " + std::to_string(b) + " does not exist (the partition has " +
-                                 std::to_string(D) + " blocks, ids 0.." + std::to_string(D - 1) + ")");
+                             "block id " + std::to_string(b) +
+                                 " does not exist (the partition has " + std::to_string(D) +
+                                 " blocks, ids 0.." + std::to_string(D - 1) + ")");
     int start = -1;
     if (!full && cfg_.bcd.start_block) {
         start = *cfg_.bcd.start_block;
         if (start >= D)
             throw InputError(file(), "bcd.start_block",
-                             "expected a block id below " + std::to_string(D) + ", got " + std::to_string(start));
+                             "expected a block id below " + std::to_string(D) + ", got " +
+                                 std::to_string(start));
         if (order == "fixed" && std::find(fixed.begin(), fixed.end(), start) == fixed.end())
-            throw InputError(file(), "bcd.start_block", "expected a block that appears in fixed_order");
+            throw InputError(file(), "bcd.start_block",
+                             "expected a block that appears in fixed_order");
     }
     schedule_.emplace(D, order, fixed, cfg_.bcd.switch_every, start, cfg_.train.seed);
     stream_.emplace(windows, cfg_.train.seed);
@@ -340,7 +357,8 @@ double Trainer::evaluate() {
     for (std::size_t w0 = 0; w0 < windows; w0 += static_cast<std::size_t>(B)) {
         const int b = static_cast<int>(std::min<std::size_t>(B, windows - w0));
         for (int i = 0; i < b; ++i)
-            val_data_->copy_window(w0 + static_cast<std::size_t>(i), T, in.data() + static_cast<std::size_t>(i) * T,
+            val_data_->copy_window(w0 + static_cast<std::size_t>(i), T,
+                                   in.data() + static_cast<std::size_t>(i) * T,
                                    tg.data() + static_cast<std::size_t>(i) * T);
         const auto r = tf->forward(in.data(), tg.data(), b, T);
         sum += r.sum;
@@ -356,9 +374,13 @@ void Trainer::copy_tokenizer_files(const fs::path& dst) const {
     for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                              "generation_config.json"}) {
         fs::path src = cfg_.model.path / name;
-        if (std::string(name) == "tokenizer.json" && cfg_.data.tokenizer != "byte") src = cfg_.data.tokenizer;
-        if (fs::exists(src)) fs::copy_file(src, dst / name, fs::copy_options::overwrite_existing, ec);
-        if (ec) throw InternalError("cannot copy " + src.string() + " to " + dst.string() + ": " + ec.message());
+        if (std::string(name) == "tokenizer.json" && cfg_.data.tokenizer != "byte")
+            src = cfg_.data.tokenizer;
+        if (fs::exists(src))
+            fs::copy_file(src, dst / name, fs::copy_options::overwrite_existing, ec);
+        if (ec)
+            throw InternalError("cannot copy " + src.string() + " to " + dst.string() + ": " +
+                                ec.message());
     }
 }
 
@@ -454,7 +476,8 @@ void Trainer::restore_from(const fs::path& dir) {
     for (const char* k : kResumeFixedTrainKeys)
         if (now.at("train").at(k) != then.at("train").at(k))
             throw InputError(file(), std::string("train.") + k,
-                             "differs from the run being resumed (it had " + then.at("train").at(k).dump() + ")");
+                             "differs from the run being resumed (it had " +
+                                 then.at("train").at(k).dump() + ")");
 
     model_.emplace(Model::load(dir));
     tf_ = make_cpu_transformer(*model_);
@@ -462,7 +485,8 @@ void Trainer::restore_from(const fs::path& dir) {
     step_ = h.at("step").get<long>();
     tokens_ = h.at("tokens").get<std::uint64_t>();
     elapsed_before_ = h.at("elapsed_s").get<double>();
-    stream_->seek(h.at("data").at("epoch").get<std::uint64_t>(), h.at("data").at("index").get<std::uint64_t>());
+    stream_->seek(h.at("data").at("epoch").get<std::uint64_t>(),
+                  h.at("data").at("index").get<std::uint64_t>());
     activate(h.at("active_block").get<int>());
     for (const auto& b : h.at("blocks")) {
         const int id = b.at("id").get<int>();
@@ -476,7 +500,8 @@ void Trainer::restore_from(const fs::path& dir) {
             if (!b.contains(which)) continue;
             FloatBuffer* src = st.find(b.at(which).get<std::string>());
             if (!src || src->size() != total)
-                throw InputError(sfile, std::string("blocks.") + which, "optimizer state does not match the block's size");
+                throw InputError(sfile, std::string("blocks.") + which,
+                                 "optimizer state does not match the block's size");
             FloatBuffer& d = std::string(which) == "m" ? dst.m : dst.v;
             d = std::move(*src);
         }
@@ -485,16 +510,21 @@ void Trainer::restore_from(const fs::path& dir) {
 }
 
 ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double step_s,
-                          std::uint64_t step_tokens) {
+                           std::uint64_t step_tokens) {
     const auto [rss, hwm] = rss_bytes();
-    return {{"t", "step"},          {"step", s},
-            {"tokens", tokens_},    {"loss", loss},
-            {"lr", lr},             {"block", active_},
-            {"grad_norm", gnorm},   {"step_s", step_s},
+    return {{"t", "step"},
+            {"step", s},
+            {"tokens", tokens_},
+            {"loss", loss},
+            {"lr", lr},
+            {"block", active_},
+            {"grad_norm", gnorm},
+            {"step_s", step_s},
             {"tok_s", static_cast<double>(step_tokens) / std::max(step_s, 1e-9)},
             {"mem_bytes", memory().total()},
             {"mem", mem_json(memory())},
-            {"rss_bytes", rss},     {"peak_rss_bytes", hwm},
+            {"rss_bytes", rss},
+            {"peak_rss_bytes", hwm},
             {"elapsed_s", elapsed_before_}};
 }
 
@@ -505,8 +535,10 @@ int Trainer::run() {
     const fs::path out = cfg_.output.dir;
     const bool has_run = fs::exists(out / "run.json") || fs::exists(out / "metrics.jsonl");
     if (has_run && !opts_.resume)
-        throw InputError(file(), "output.dir",
-                         "'" + out.string() + "' already holds a run (pass --resume to continue it, or choose another folder)");
+        throw InputError(
+            file(), "output.dir",
+            "'" + out.string() +
+                "' already holds a run (pass --resume to continue it, or choose another folder)");
     if (opts_.resume && !has_run)
         throw InputError(file(), "output.dir", "'" + out.string() + "' holds no run to resume");
 
@@ -515,16 +547,19 @@ int Trainer::run() {
     const long S = cfg_.train.steps;
     try {
         if (resumed) {
-            dir_->metric({{"t", "resume"}, {"step", step_},
+            dir_->metric({{"t", "resume"},
+                          {"step", step_},
                           {"checkpoint", "checkpoints/" + resumed_from_.filename().string()}});
-            dir_->log("resumed from " + resumed_from_.string() + " at step " + std::to_string(step_));
+            dir_->log("resumed from " + resumed_from_.string() + " at step " +
+                      std::to_string(step_));
         } else {
             model_.emplace(Model::load(cfg_.model.path));
             tf_ = make_cpu_transformer(*model_);
             tf_->set_recompute(cfg_.train.recompute);
             if (opts_.resume) {
                 dir_->metric({{"t", "resume"}, {"step", 0}, {"checkpoint", nullptr}});
-                dir_->log("no complete checkpoint in " + out.string() + "; starting again from step 0");
+                dir_->log("no complete checkpoint in " + out.string() +
+                          "; starting again from step 0");
             }
         }
         json blocks = json::array();
@@ -537,26 +572,30 @@ int Trainer::run() {
             json run{{"engine", {{"name", "bcd-train"}, {"version", BCD_VERSION}}},
                      {"config", cfg_.to_json()},
                      {"created", unix_time()},
-                     {"plan", {{"device", "cpu"}, {"world_size", 1}, {"params", model_->num_params()},
-                               {"trainable_params", trainable}, {"blocks", blocks}}}};
+                     {"plan",
+                      {{"device", "cpu"},
+                       {"world_size", 1},
+                       {"params", model_->num_params()},
+                       {"trainable_params", trainable},
+                       {"blocks", blocks}}}};
             dir_->write_run_json(run);
         }
         if (!resumed && !opts_.resume)
             dir_->metric(ojson{{"t", "start"},
-                          {"time", unix_time()},
-                          {"device", "cpu"},
-                          {"world_size", 1},
-                          {"threads", cpu_threads()},
-                          {"mode", cfg_.bcd.mode},
-                          {"params", model_->num_params()},
-                          {"trainable_params", trainable},
-                          {"steps", S},
-                          {"blocks", blocks}});
+                               {"time", unix_time()},
+                               {"device", "cpu"},
+                               {"world_size", 1},
+                               {"threads", cpu_threads()},
+                               {"mode", cfg_.bcd.mode},
+                               {"params", model_->num_params()},
+                               {"trainable_params", trainable},
+                               {"steps", S},
+                               {"blocks", blocks}});
         dir_->status("running", step_, S);
-        dir_->log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture + " " +
-                  std::to_string(model_->num_params()) + " parameters, " + std::to_string(blocks_.size()) +
-                  " block(s), mode " + cfg_.bcd.mode + ", device cpu (" + std::to_string(cpu_threads()) +
-                  " threads)");
+        dir_->log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture +
+                  " " + std::to_string(model_->num_params()) + " parameters, " +
+                  std::to_string(blocks_.size()) + " block(s), mode " + cfg_.bcd.mode +
+                  ", device cpu (" + std::to_string(cpu_threads()) + " threads)");
         for (const auto& line : data_log_) dir_->log(line);
 
         const auto t_start = Clock::now();
@@ -569,19 +608,23 @@ int Trainer::run() {
             const double dt = seconds_since(t0);
             step_ = s;
             elapsed_before_ = elapsed0 + seconds_since(t_start);
-            if (!std::isfinite(loss)) throw InternalError("the loss is not finite at step " + std::to_string(s));
+            if (!std::isfinite(loss))
+                throw InternalError("the loss is not finite at step " + std::to_string(s));
             const double lr = lr_.at(s);
             if (s % cfg_.output.log_every == 0 || s == S) {
                 dir_->metric(step_record(s, loss, lr, gnorm, dt, tokens_ - tokens_before));
                 char line[256];
-                std::snprintf(line, sizeof line,
-                              "step %ld/%ld  loss %.4f  lr %.3e  block %d (%s)  grad_norm %.3f  %.0f tok/s",
-                              s, S, loss, lr, active_, blocks_[static_cast<std::size_t>(active_)].name.c_str(),
-                              gnorm, static_cast<double>(tokens_ - tokens_before) / std::max(dt, 1e-9));
+                std::snprintf(
+                    line, sizeof line,
+                    "step %ld/%ld  loss %.4f  lr %.3e  block %d (%s)  grad_norm %.3f  %.0f tok/s",
+                    s, S, loss, lr, active_,
+                    blocks_[static_cast<std::size_t>(active_)].name.c_str(), gnorm,
+                    static_cast<double>(tokens_ - tokens_before) / std::max(dt, 1e-9));
                 dir_->log(line);
                 dir_->status("running", s, S);
             }
-            if (val_data_ && ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
+            if (val_data_ &&
+                ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
                 const double vl = evaluate();
                 dir_->metric({{"t", "eval"}, {"step", s}, {"val_loss", vl}});
                 char line[96];
@@ -595,11 +638,15 @@ int Trainer::run() {
             }
             // The last step gets a checkpoint too, so that a finished run can be extended with
             // --resume and more train.steps.
-            if (cfg_.output.checkpoint_every > 0 && (s % cfg_.output.checkpoint_every == 0 || s == S))
+            if (cfg_.output.checkpoint_every > 0 &&
+                (s % cfg_.output.checkpoint_every == 0 || s == S))
                 write_checkpoint(s);
             if (opts_.cancel && opts_.cancel->load() != 0 && s < S) {
                 if (last_ckpt_ != s) write_checkpoint(s);
-                dir_->metric({{"t", "end"}, {"status", "cancelled"}, {"step", s}, {"message", "cancelled by signal"}});
+                dir_->metric({{"t", "end"},
+                              {"status", "cancelled"},
+                              {"step", s},
+                              {"message", "cancelled by signal"}});
                 dir_->status("cancelled", s, S, "cancelled by signal");
                 dir_->log("cancelled at step " + std::to_string(s) + "; resume with --resume");
                 return kExitCancelled;
@@ -609,11 +656,13 @@ int Trainer::run() {
         copy_tokenizer_files(out / "final");
         dir_->metric({{"t", "end"}, {"status", "finished"}, {"step", step_}, {"message", ""}});
         dir_->status("finished", step_, S);
-        dir_->log("finished " + std::to_string(step_) + " steps; model in " + (out / "final").string());
+        dir_->log("finished " + std::to_string(step_) + " steps; model in " +
+                  (out / "final").string());
         return kExitOk;
     } catch (const std::exception& e) {
         try {
-            dir_->metric({{"t", "end"}, {"status", "failed"}, {"step", step_}, {"message", e.what()}});
+            dir_->metric(
+                {{"t", "end"}, {"status", "failed"}, {"step", step_}, {"message", e.what()}});
             dir_->status("failed", step_, S, e.what());
             dir_->log(std::string("failed: ") + e.what());
         } catch (...) {

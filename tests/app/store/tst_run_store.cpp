@@ -358,7 +358,8 @@ private slots:
     }
 
     void updateNodeKeepsIdAndProbe() {
-        RunStore s(freshDir(QStringLiteral("run_store/update_node")) + QStringLiteral("/store.sqlite"));
+        RunStore s(freshDir(QStringLiteral("run_store/update_node")) +
+                   QStringLiteral("/store.sqlite"));
         NodeRecord n;
         n.name = QStringLiteral("gpu1");
         n.kind = QStringLiteral("ssh");
@@ -369,7 +370,8 @@ private slots:
         n.knownHosts = QStringLiteral("/keys/known_hosts");
         n.pricePerHour = 2.5;
         const qint64 id = s.addNode(n);
-        const qint64 runId = bcd::test::addRun(s, QStringLiteral("on-gpu1"), QStringLiteral("gpu1"));
+        const qint64 runId =
+            bcd::test::addRun(s, QStringLiteral("on-gpu1"), QStringLiteral("gpu1"));
         s.setNodeProbe(QStringLiteral("gpu1"), QJsonObject{{"gpus", 2}});
         const NodeRecord before = *s.node(QStringLiteral("gpu1"));
         QVERIFY(before.probedAt > 0);
@@ -436,7 +438,8 @@ private slots:
     }
 
     void updateNodeLocal() {
-        RunStore s(freshDir(QStringLiteral("run_store/update_local")) + QStringLiteral("/store.sqlite"));
+        RunStore s(freshDir(QStringLiteral("run_store/update_local")) +
+                   QStringLiteral("/store.sqlite"));
         s.setNodeProbe(QStringLiteral("local"), QJsonObject{{"cpu_threads", 8}});
         const NodeRecord local = *s.node(QStringLiteral("local"));
         // Its price, engine and run root can change; the probe stays.
@@ -554,7 +557,8 @@ private slots:
     }
 
     void updateRunInfo() {
-        RunStore s(freshDir(QStringLiteral("run_store/run_info")) + QStringLiteral("/store.sqlite"));
+        RunStore s(freshDir(QStringLiteral("run_store/run_info")) +
+                   QStringLiteral("/store.sqlite"));
         NewRun nr;
         nr.name = QStringLiteral("first");
         nr.tags = QStringList{"bcd"};
@@ -567,7 +571,8 @@ private slots:
         s.setRunStatus(id, status::kRunning, QStringLiteral("msg"));
         const RunRecord before = *s.run(id);
 
-        s.updateRunInfo(id, QStringLiteral("renamed"), {QStringLiteral("sweep"), QStringLiteral("lr 3e-3")},
+        s.updateRunInfo(id, QStringLiteral("renamed"),
+                        {QStringLiteral("sweep"), QStringLiteral("lr 3e-3")},
                         QStringLiteral("line one\nline two"));
         auto r = s.run(id);
         QCOMPARE(r->name, QStringLiteral("renamed"));
@@ -589,12 +594,16 @@ private slots:
         QCOMPARE(r->notes, QString(""));
 
         // An empty name and an unknown run are refused and change nothing.
-        QVERIFY(!storeError([&] { s.updateRunInfo(id, QString(), {"x"}, QStringLiteral("n")); }).isEmpty());
-        QVERIFY(!storeError([&] { s.updateRunInfo(id, QStringLiteral("  "), {"x"}, {}); }).isEmpty());
+        QVERIFY(!storeError([&] {
+                     s.updateRunInfo(id, QString(), {"x"}, QStringLiteral("n"));
+                 }).isEmpty());
+        QVERIFY(
+            !storeError([&] { s.updateRunInfo(id, QStringLiteral("  "), {"x"}, {}); }).isEmpty());
         QCOMPARE(s.run(id)->name, QStringLiteral("renamed"));
         QVERIFY(s.run(id)->tags.isEmpty());
-        QVERIFY(storeError([&] { s.updateRunInfo(9999, QStringLiteral("x"), {}, {}); })
-                    .contains(QLatin1String("9999")));
+        QVERIFY(storeError([&] {
+                    s.updateRunInfo(9999, QStringLiteral("x"), {}, {});
+                }).contains(QLatin1String("9999")));
         QVERIFY(!s.run(9999));
     }
 

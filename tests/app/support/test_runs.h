@@ -13,10 +13,18 @@
 
 namespace bcd::test {
 
-inline QString trainExe() { return QStringLiteral(BCD_TRAIN_EXE); }
-inline QString workbenchExe() { return QStringLiteral(BCD_WORKBENCH_EXE); }
-inline QString pluginDir() { return QStringLiteral(BCD_PLUGIN_DIR); }
-inline QString sourceDir() { return QStringLiteral(BCD_SOURCE_DIR); }
+inline QString trainExe() {
+    return QStringLiteral(BCD_TRAIN_EXE);
+}
+inline QString workbenchExe() {
+    return QStringLiteral(BCD_WORKBENCH_EXE);
+}
+inline QString pluginDir() {
+    return QStringLiteral(BCD_PLUGIN_DIR);
+}
+inline QString sourceDir() {
+    return QStringLiteral(BCD_SOURCE_DIR);
+}
 
 // A fresh, empty folder under the test's temporary tree.
 inline QString freshDir(const QString& name) {
@@ -31,23 +39,29 @@ inline QString tinyModel(const QString& dir) {
     const QString out = dir + QStringLiteral("/model");
     if (QFile::exists(out + QStringLiteral("/config.json"))) return out;
     QProcess p;
-    p.start(trainExe(), {QStringLiteral("init"), QStringLiteral("--preset"), QStringLiteral("tiny"), QStringLiteral("--out"), out});
+    p.start(trainExe(), {QStringLiteral("init"), QStringLiteral("--preset"), QStringLiteral("tiny"),
+                         QStringLiteral("--out"), out});
     if (!p.waitForFinished(120000) || p.exitCode() != 0) return {};
     return out;
 }
 
 // A run config: bytes of the Shakespeare sample, seq_len 32, batch 2, one thread (milliseconds
 // per step); a checkpoint every checkpointEvery steps (0: none).
-inline QString writeConfig(const QString& file, const QString& model, int steps, int checkpointEvery = 0,
-                           double lr = 1e-3, const QString& extraSection = {}, const QJsonObject& extra = {}) {
+inline QString writeConfig(const QString& file, const QString& model, int steps,
+                           int checkpointEvery = 0, double lr = 1e-3,
+                           const QString& extraSection = {}, const QJsonObject& extra = {}) {
     QJsonObject cfg{
         {"model", QJsonObject{{"path", model}}},
-        {"data", QJsonObject{{"train", sourceDir() + QStringLiteral("/resources/sample/shakespeare-train.txt")}, {"seq_len", 32}}},
+        {"data",
+         QJsonObject{
+             {"train", sourceDir() + QStringLiteral("/resources/sample/shakespeare-train.txt")},
+             {"seq_len", 32}}},
         {"optim", QJsonObject{{"lr", lr}}},
         {"train", QJsonObject{{"steps", steps}, {"batch_size", 2}}},
         {"bcd", QJsonObject{{"switch_every", 25}}},
         {"device", QJsonObject{{"threads", 1}}},
-        {"output", QJsonObject{{"dir", QStringLiteral("unused")}, {"checkpoint_every", checkpointEvery}}},
+        {"output",
+         QJsonObject{{"dir", QStringLiteral("unused")}, {"checkpoint_every", checkpointEvery}}},
     };
     if (!extraSection.isEmpty()) cfg[extraSection] = extra;
     QFile f(file);

@@ -104,7 +104,8 @@ private slots:
             double ss = 0;
             for (int i = 0; i < C; ++i) ss += x[n * C + i] * x[n * C + i];
             const double rr = 1.0 / std::sqrt(ss / C + 1e-5);
-            for (int i = 0; i < C; ++i) QVERIFY(std::abs(y[n * C + i] - x[n * C + i] * rr * w[i]) < 1e-5);
+            for (int i = 0; i < C; ++i)
+                QVERIFY(std::abs(y[n * C + i] - x[n * C + i] * rr * w[i]) < 1e-5);
         }
         Vec dx(N * C, 0.0f), dw(C, 0.0f);
         bcd::cpu::rmsnorm_backward(dx.data(), dw.data(), r.data(), x.data(), w.data(), rstd.data(),
@@ -172,23 +173,27 @@ private slots:
                     for (int j = 0; j <= i; ++j) {
                         double d = 0;
                         for (int e = 0; e < D; ++e)
-                            d += double(q[((b * T + i) * Hq + h) * D + e]) * k[((b * T + j) * Hkv + h / group) * D + e];
+                            d += double(q[((b * T + i) * Hq + h) * D + e]) *
+                                 k[((b * T + j) * Hkv + h / group) * D + e];
                         s[static_cast<std::size_t>(j)] = d / std::sqrt(double(D));
                         mx = std::max(mx, s[static_cast<std::size_t>(j)]);
                     }
                     double sum = 0;
                     for (double x : s) sum += std::exp(x - mx);
-                    QVERIFY(std::abs(lse[(static_cast<std::size_t>(b) * Hq + h) * T + i] - (mx + std::log(sum))) < 1e-4);
+                    QVERIFY(std::abs(lse[(static_cast<std::size_t>(b) * Hq + h) * T + i] -
+                                     (mx + std::log(sum))) < 1e-4);
                     for (int e = 0; e < D; ++e) {
                         double o = 0;
                         for (int j = 0; j <= i; ++j)
-                            o += std::exp(s[static_cast<std::size_t>(j)] - mx) / sum * v[((b * T + j) * Hkv + h / group) * D + e];
+                            o += std::exp(s[static_cast<std::size_t>(j)] - mx) / sum *
+                                 v[((b * T + j) * Hkv + h / group) * D + e];
                         QVERIFY(std::abs(ctx[((b * T + i) * Hq + h) * D + e] - o) < 1e-4);
                     }
                 }
         Vec dq(q.size()), dk(k.size()), dv(v.size());
-        bcd::cpu::attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), r.data(), ctx.data(),
-                                     lse.data(), q.data(), k.data(), v.data(), B, T, Hq, Hkv, D);
+        bcd::cpu::attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), r.data(),
+                                     ctx.data(), lse.data(), q.data(), k.data(), v.data(), B, T, Hq,
+                                     Hkv, D);
         check("attention dq", dq, numeric_grad(q, loss));
         check("attention dk", dk, numeric_grad(k, loss));
         check("attention dv", dv, numeric_grad(v, loss));
@@ -200,12 +205,14 @@ private slots:
         Vec q = randn(T * H * D, 20), k = randn(T * H * D, 21), v = randn(T * H * D, 22);
         Vec c1(q.size()), c2(q.size()), lse(static_cast<std::size_t>(H) * T);
         Vec scratch(static_cast<std::size_t>(bcd::cpu::attention_scratch_floats(T)));
-        bcd::cpu::attention_forward(c1.data(), lse.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
+        bcd::cpu::attention_forward(c1.data(), lse.data(), scratch.data(), q.data(), k.data(),
+                                    v.data(), B, T, H, H, D);
         for (int i = 0; i < H * D; ++i) {
             k[(T - 1) * H * D + i] += 3.0f;
             v[(T - 1) * H * D + i] -= 2.0f;
         }
-        bcd::cpu::attention_forward(c2.data(), lse.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, H, H, D);
+        bcd::cpu::attention_forward(c2.data(), lse.data(), scratch.data(), q.data(), k.data(),
+                                    v.data(), B, T, H, H, D);
         for (int i = 0; i < (T - 1) * H * D; ++i) QCOMPARE(c2[i], c1[i]);
         bool last_changed = false;
         for (int i = (T - 1) * H * D; i < T * H * D; ++i) last_changed |= c2[i] != c1[i];

@@ -62,14 +62,30 @@ private slots:
         QTest::addColumn<QString>("key");
         QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("expect");
-        QTest::newRow("gpt2") << "architectures" << R"(["GPT2LMHeadModel"])" << "GPT2LMHeadModel";
-        QTest::newRow("gelu") << "hidden_act" << R"("gelu")" << "hidden_act";
-        QTest::newRow("kv heads") << "num_key_value_heads" << "3" << "divisor";
-        QTest::newRow("negative") << "hidden_size" << "-4" << "hidden_size";
-        QTest::newRow("string") << "num_hidden_layers" << R"("two")" << "num_hidden_layers";
-        QTest::newRow("yarn") << "rope_scaling" << R"({"rope_type": "yarn", "factor": 4})" << "yarn";
-        QTest::newRow("mlp bias") << "mlp_bias" << "true" << "mlp_bias";
-        QTest::newRow("model type") << "model_type" << R"("mistral")" << "model_type";
+        QTest::newRow("gpt2") << "architectures"
+                              << R"(["GPT2LMHeadModel"])"
+                              << "GPT2LMHeadModel";
+        QTest::newRow("gelu") << "hidden_act"
+                              << R"("gelu")"
+                              << "hidden_act";
+        QTest::newRow("kv heads") << "num_key_value_heads"
+                                  << "3"
+                                  << "divisor";
+        QTest::newRow("negative") << "hidden_size"
+                                  << "-4"
+                                  << "hidden_size";
+        QTest::newRow("string") << "num_hidden_layers"
+                                << R"("two")"
+                                << "num_hidden_layers";
+        QTest::newRow("yarn") << "rope_scaling"
+                              << R"({"rope_type": "yarn", "factor": 4})"
+                              << "yarn";
+        QTest::newRow("mlp bias") << "mlp_bias"
+                                  << "true"
+                                  << "mlp_bias";
+        QTest::newRow("model type") << "model_type"
+                                    << R"("mistral")"
+                                    << "model_type";
     }
     void refusals_name_file_key_and_expectation() {
         QFETCH(QString, key);

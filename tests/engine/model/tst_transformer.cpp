@@ -59,7 +59,9 @@ Batch make_batch(int V, std::uint64_t seed, int B = 2, int T = 6) {
     bcd::Rng rng(seed);
     for (int i = 0; i < B * T; ++i) {
         b.in.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V))));
-        b.tg.push_back(i % 5 == 1 ? -100 : static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V))));
+        b.tg.push_back(i % 5 == 1
+                           ? -100
+                           : static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V))));
     }
     return b;
 }
@@ -154,7 +156,9 @@ private slots:
         for (const auto& blk : blocks) {
             bcd::FloatBuffer gb(m.num_floats());
             std::vector<float*> t(m.layout().params().size(), nullptr);
-            for (int i : blk.tensors) t[static_cast<std::size_t>(i)] = gb.data() + m.layout().params()[static_cast<std::size_t>(i)].offset;
+            for (int i : blk.tensors)
+                t[static_cast<std::size_t>(i)] =
+                    gb.data() + m.layout().params()[static_cast<std::size_t>(i)].offset;
             // Poison the buffer outside the block: backward must not touch it.
             for (std::size_t i = 0; i < gb.size(); ++i) gb.data()[i] = 7.0f;
             for (int i : blk.tensors) {
@@ -175,10 +179,15 @@ private slots:
                     if (in_block) {
                         if (got != gfull.data()[p.offset + j])
                             QFAIL(qPrintable(QString("block %1, %2[%3]: %4 != full %5")
-                                                 .arg(blk.name.c_str()).arg(p.name.c_str()).arg(j)
-                                                 .arg(got).arg(gfull.data()[p.offset + j])));
+                                                 .arg(blk.name.c_str())
+                                                 .arg(p.name.c_str())
+                                                 .arg(j)
+                                                 .arg(got)
+                                                 .arg(gfull.data()[p.offset + j])));
                     } else if (got != 7.0f) {
-                        QFAIL(qPrintable(QString("block %1 wrote into frozen %2").arg(blk.name.c_str()).arg(p.name.c_str())));
+                        QFAIL(qPrintable(QString("block %1 wrote into frozen %2")
+                                             .arg(blk.name.c_str())
+                                             .arg(p.name.c_str())));
                     }
                 }
             }
@@ -219,7 +228,8 @@ private slots:
             rec->backward(0.1f);
             QCOMPARE(std::memcmp(g1.data(), g2.data(), g1.bytes()), 0);
             QCOMPARE(std::memcmp(plain->input_grad().data(), rec->input_grad().data(),
-                                 plain->input_grad().size_bytes()), 0);
+                                 plain->input_grad().size_bytes()),
+                     0);
             if (blk.lowest_layer < m.config().num_layers - 1)
                 QVERIFY2(rec->memory().activations < plain->memory().activations, blk.name.c_str());
         }
@@ -239,8 +249,11 @@ private slots:
         const int C = m.config().hidden_size;
         std::vector<double> expect(static_cast<std::size_t>(m.config().vocab_size) * C, 0.0);
         for (int n = 0; n < b.B * b.T; ++n)
-            for (int c = 0; c < C; ++c) expect[static_cast<std::size_t>(b.in[static_cast<std::size_t>(n)]) * C + c] += ig[static_cast<std::size_t>(n) * C + c];
-        const float* gw = g.data() + m.layout().params()[static_cast<std::size_t>(m.layout().embed())].offset;
+            for (int c = 0; c < C; ++c)
+                expect[static_cast<std::size_t>(b.in[static_cast<std::size_t>(n)]) * C + c] +=
+                    ig[static_cast<std::size_t>(n) * C + c];
+        const float* gw =
+            g.data() + m.layout().params()[static_cast<std::size_t>(m.layout().embed())].offset;
         for (std::size_t i = 0; i < expect.size(); ++i) QVERIFY(std::abs(gw[i] - expect[i]) < 1e-5);
     }
 
@@ -257,7 +270,8 @@ private slots:
         bcd::Model rb = bcd::Model::load(dir / "bf16");
         QCOMPARE(rb.config().torch_dtype, std::string("bfloat16"));
         for (std::size_t i = 0; i < m.num_floats(); ++i)
-            QVERIFY(std::abs(rb.params()[i] - m.params()[i]) <= std::abs(m.params()[i]) * (1.0f / 256) + 1e-30f);
+            QVERIFY(std::abs(rb.params()[i] - m.params()[i]) <=
+                    std::abs(m.params()[i]) * (1.0f / 256) + 1e-30f);
     }
 
     // Above the shard size the weights are written as HF shards + index, and read back exactly;
@@ -273,7 +287,8 @@ private slots:
         for (const auto& e : fs::directory_iterator(dir))
             shards += e.path().filename().string().starts_with("model-") ? 1 : 0;
         QVERIFY(shards >= 3);
-        const auto index = nlohmann::json::parse(std::ifstream(dir / "model.safetensors.index.json"));
+        const auto index =
+            nlohmann::json::parse(std::ifstream(dir / "model.safetensors.index.json"));
         QCOMPARE(index["weight_map"].size(), m.layout().params().size());
         QVERIFY(index["metadata"]["total_size"].get<std::size_t>() > 0);
         bcd::Model r = bcd::Model::load(dir);
@@ -288,7 +303,9 @@ private slots:
             }
         };
         const auto original = index;
-        auto rewrite = [&](const nlohmann::json& j) { std::ofstream(dir / "model.safetensors.index.json") << j.dump(); };
+        auto rewrite = [&](const nlohmann::json& j) {
+            std::ofstream(dir / "model.safetensors.index.json") << j.dump();
+        };
         {
             auto j = original;
             j["weight_map"]["model.norm.weight"] = "../model.safetensors";
@@ -315,7 +332,9 @@ private slots:
             expect_error("model.norm.weight");
         }
         rewrite(original);
-        QCOMPARE(std::memcmp(bcd::Model::load(dir).params(), m.params(), m.num_floats() * sizeof(float)), 0);
+        QCOMPARE(
+            std::memcmp(bcd::Model::load(dir).params(), m.params(), m.num_floats() * sizeof(float)),
+            0);
         m.save(dir); // one file again: the shards and the index go
         QVERIFY(fs::exists(dir / "model.safetensors"));
         QVERIFY(!fs::exists(dir / "model.safetensors.index.json"));
@@ -342,11 +361,14 @@ private slots:
             QCOMPARE(static_cast<int>(got.size()), V);
             double num = 0, den = 0;
             for (int j = 0; j < V; ++j) {
-                const double d = got[static_cast<std::size_t>(j)] - full[static_cast<std::size_t>(t) * V + j];
+                const double d =
+                    got[static_cast<std::size_t>(j)] - full[static_cast<std::size_t>(t) * V + j];
                 num += d * d;
-                den += double(full[static_cast<std::size_t>(t) * V + j]) * full[static_cast<std::size_t>(t) * V + j];
+                den += double(full[static_cast<std::size_t>(t) * V + j]) *
+                       full[static_cast<std::size_t>(t) * V + j];
             }
-            QVERIFY2(std::sqrt(num / den) < 1e-5, qPrintable(QString("position %1: %2").arg(t).arg(std::sqrt(num / den))));
+            QVERIFY2(std::sqrt(num / den) < 1e-5,
+                     qPrintable(QString("position %1: %2").arg(t).arg(std::sqrt(num / den))));
         }
         QVERIFY_THROWS_EXCEPTION(std::out_of_range, tf->decode_next(1));
     }
@@ -412,7 +434,9 @@ private slots:
                 bcd::Model::load(dir);
                 QFAIL("expected an InputError");
             } catch (const bcd::InputError& e) {
-                QVERIFY2(QString(e.what()).contains("model.layers.3.") && QString(e.what()).contains("missing"), e.what());
+                QVERIFY2(QString(e.what()).contains("model.layers.3.") &&
+                             QString(e.what()).contains("missing"),
+                         e.what());
             }
         }
         fs::remove(dir / "model.safetensors");

@@ -33,7 +33,9 @@ Result run(const QStringList& args) {
     return r;
 }
 
-QString q(const fs::path& p) { return QString::fromStdString(p.string()); }
+QString q(const fs::path& p) {
+    return QString::fromStdString(p.string());
+}
 
 fs::path tmp(const char* name) {
     const fs::path d = fs::path(BCD_TEST_TMP) / "cli" / name;
@@ -48,7 +50,8 @@ void expect_bad_input(const Result& r, const QStringList& must_contain) {
     const QString e = r.err.trimmed();
     QVERIFY2(!e.contains('\n'), qPrintable("more than one line: " + e));
     QVERIFY2(e.startsWith("bcd-train: error: "), qPrintable(e));
-    for (const auto& m : must_contain) QVERIFY2(e.contains(m), qPrintable(e + " (expected: " + m + ")"));
+    for (const auto& m : must_contain)
+        QVERIFY2(e.contains(m), qPrintable(e + " (expected: " + m + ")"));
 }
 
 } // namespace
@@ -62,15 +65,18 @@ private slots:
         QVERIFY(v.out.startsWith("bcd-train "));
         const auto h = run({"--help"});
         QCOMPARE(h.code, 0);
-        for (const char* c : {"train", "validate", "eval", "sample", "init", "inspect"}) QVERIFY(h.out.contains(c));
+        for (const char* c : {"train", "validate", "eval", "sample", "init", "inspect"})
+            QVERIFY(h.out.contains(c));
         QCOMPARE(run({}).code, 2);
     }
 
     void argument_errors() {
         expect_bad_input(run({"frobnicate"}), {"frobnicate", "unknown command"});
         expect_bad_input(run({"init", "--out", "/tmp/x"}), {"--preset", "required"});
-        expect_bad_input(run({"init", "--preset", "gpt5", "--out", "/tmp/x"}), {"gpt5", "unknown preset"});
-        expect_bad_input(run({"eval", "--model", "/nonexistent", "--data", "x"}), {"/nonexistent/config.json"});
+        expect_bad_input(run({"init", "--preset", "gpt5", "--out", "/tmp/x"}),
+                         {"gpt5", "unknown preset"});
+        expect_bad_input(run({"eval", "--model", "/nonexistent", "--data", "x"}),
+                         {"/nonexistent/config.json"});
         expect_bad_input(run({"eval", "--bogus"}), {"--bogus", "unknown option"});
         expect_bad_input(run({"init", "--preset", "llama2-7b", "--out", "/tmp/x"}), {"--force"});
     }
@@ -80,7 +86,8 @@ private slots:
         QCOMPARE(run({"init", "--preset", "tiny", "--out", q(d / "m"), "--seed", "3"}).code, 0);
         // A second init into the same folder is refused; the model stays.
         const auto before = fs::file_size(d / "m/model.safetensors");
-        expect_bad_input(run({"init", "--preset", "tiny", "--out", q(d / "m")}), {"already holds a model"});
+        expect_bad_input(run({"init", "--preset", "tiny", "--out", q(d / "m")}),
+                         {"already holds a model"});
         QCOMPARE(fs::file_size(d / "m/model.safetensors"), before);
 
         const auto ins = run({"inspect", "--model", q(d / "m"), "--json"});
@@ -93,15 +100,17 @@ private slots:
 
         // Windows: 1000 bytes, S = 64 → starts 0, 64, …, 896 (start + 65 ≤ 1000): 15 windows.
         std::ofstream(d / "text.txt") << std::string(1000, 'a');
-        const auto ev = run({"eval", "--model", q(d / "m"), "--data", q(d / "text.txt"), "--seq-len", "64", "--json"});
+        const auto ev = run({"eval", "--model", q(d / "m"), "--data", q(d / "text.txt"),
+                             "--seq-len", "64", "--json"});
         QCOMPARE(ev.code, 0);
         const json e = json::parse(ev.out.toStdString());
         QCOMPARE(e["tokens"].get<long>(), 15L * 64);
         // An untrained model (std 0.02) predicts nearly uniformly: loss ≈ ln 256.
         QVERIFY(std::abs(e["loss"].get<double>() - std::log(256.0)) < 0.1);
         std::ofstream(d / "short.txt") << "abc";
-        expect_bad_input(run({"eval", "--model", q(d / "m"), "--data", q(d / "short.txt"), "--seq-len", "64"}),
-                         {"short.txt", "too short"});
+        expect_bad_input(
+            run({"eval", "--model", q(d / "m"), "--data", q(d / "short.txt"), "--seq-len", "64"}),
+            {"short.txt", "too short"});
     }
 
     // A corrupt weights file is exit code 2 naming it, never a crash.
@@ -110,8 +119,9 @@ private slots:
         QCOMPARE(run({"init", "--preset", "tiny", "--out", q(d / "m")}).code, 0);
         fs::resize_file(d / "m/model.safetensors", 1000); // cut inside the data
         std::ofstream(d / "t.txt") << std::string(600, 'x');
-        expect_bad_input(run({"eval", "--model", q(d / "m"), "--data", q(d / "t.txt"), "--seq-len", "16"}),
-                         {"model.safetensors"});
+        expect_bad_input(
+            run({"eval", "--model", q(d / "m"), "--data", q(d / "t.txt"), "--seq-len", "16"}),
+            {"model.safetensors"});
         expect_bad_input(run({"inspect", "--model", q(d / "m")}), {"model.safetensors"});
         {
             std::ofstream f(d / "m/model.safetensors", std::ios::binary | std::ios::trunc);
@@ -146,8 +156,8 @@ private slots:
         // The same again is refused, and --resume of a finished run has nothing left to do.
         expect_bad_input(run({"train", "--config", q(d / "run.json")}), {"output.dir", "--resume"});
         QCOMPARE(run({"train", "--config", q(d / "run.json"), "--resume"}).code, 0);
-        const auto s = run({"sample", "--model", q(d / "run/final"), "--prompt", "To be", "--max-new", "20",
-                            "--temperature", "0"});
+        const auto s = run({"sample", "--model", q(d / "run/final"), "--prompt", "To be",
+                            "--max-new", "20", "--temperature", "0"});
         QCOMPARE(s.code, 0);
         QVERIFY(s.out.startsWith("To be"));
         QCOMPARE(s.raw_out.size(), qsizetype(5 + 20 + 1)); // prompt, 20 new bytes, a newline
@@ -157,10 +167,12 @@ private slots:
         std::ofstream(d / "bad.json") << bad.dump();
         expect_bad_input(run({"train", "--config", q(d / "bad.json")}), {"bad.json", "bcd.order"});
         std::ofstream(d / "broken.json") << "{\"model\": ";
-        expect_bad_input(run({"validate", "--config", q(d / "broken.json")}), {"broken.json", "line 1"});
+        expect_bad_input(run({"validate", "--config", q(d / "broken.json")}),
+                         {"broken.json", "line 1"});
         // A number JSON cannot hold is bad input too (nlohmann reports it as out_of_range).
         std::ofstream(d / "huge.json") << "{\"train\": {\"steps\": 1e400}}";
-        expect_bad_input(run({"validate", "--config", q(d / "huge.json")}), {"huge.json", "valid JSON"});
+        expect_bad_input(run({"validate", "--config", q(d / "huge.json")}),
+                         {"huge.json", "valid JSON"});
     }
 };
 

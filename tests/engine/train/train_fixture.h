@@ -42,8 +42,10 @@ inline fs::path write_model(const fs::path& dir, bool tied = false, std::uint64_
 }
 
 // The first `bytes` of the bundled corpus.
-inline fs::path write_text(const fs::path& dir, std::size_t bytes, const std::string& name = "train.txt") {
-    std::ifstream in(fs::path(BCD_SOURCE_DIR) / "resources/sample/shakespeare-train.txt", std::ios::binary);
+inline fs::path write_text(const fs::path& dir, std::size_t bytes,
+                           const std::string& name = "train.txt") {
+    std::ifstream in(fs::path(BCD_SOURCE_DIR) / "resources/sample/shakespeare-train.txt",
+                     std::ios::binary);
     std::string s(bytes, '\0');
     in.read(s.data(), static_cast<std::streamsize>(bytes));
     s.resize(static_cast<std::size_t>(in.gcount()));
@@ -61,7 +63,8 @@ inline json base_config(const fs::path& dir) {
                 {"output", {{"dir", (dir / "run").string()}}}};
 }
 
-inline fs::path write_config(const fs::path& dir, const json& cfg, const std::string& name = "run.json") {
+inline fs::path write_config(const fs::path& dir, const json& cfg,
+                             const std::string& name = "run.json") {
     std::ofstream(dir / name) << cfg.dump(2);
     return dir / name;
 }

@@ -34,10 +34,12 @@ private slots:
         m.save(dir / "model");
         const fs::path sample = fs::path(BCD_SOURCE_DIR) / "resources/sample";
         json cfg{{"model", {{"path", (dir / "model").string()}}},
-                 {"data", {{"train", (sample / "shakespeare-train.txt").string()},
-                           {"val", (sample / "shakespeare-val.txt").string()},
-                           {"seq_len", 128}}},
-                 {"optim", {{"lr", 2e-3}, {"schedule", "cosine"}, {"warmup_steps", 10}, {"min_lr", 2e-4}}},
+                 {"data",
+                  {{"train", (sample / "shakespeare-train.txt").string()},
+                   {"val", (sample / "shakespeare-val.txt").string()},
+                   {"seq_len", 128}}},
+                 {"optim",
+                  {{"lr", 2e-3}, {"schedule", "cosine"}, {"warmup_steps", 10}, {"min_lr", 2e-4}}},
                  {"train", {{"steps", kSteps}, {"batch_size", 8}, {"seed", 1}}},
                  {"bcd", {{"mode", mode.toStdString()}, {"switch_every", 10}}},
                  {"device", {{"threads", 2}}},
@@ -53,7 +55,8 @@ private slots:
         qInfo("%s: first training loss %.3f, validation loss after %ld steps %.3f (threshold %.1f)",
               qPrintable(mode), first, kSteps, val, kThreshold);
         QVERIFY(first > 5.0);
-        QVERIFY2(val < kThreshold, qPrintable(QString("validation loss %1 >= %2").arg(val).arg(kThreshold)));
+        QVERIFY2(val < kThreshold,
+                 qPrintable(QString("validation loss %1 >= %2").arg(val).arg(kThreshold)));
     }
 };
 

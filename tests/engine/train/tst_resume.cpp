@@ -20,9 +20,11 @@ json resume_config(const fs::path& dir, const std::string& out) {
     json cfg = base_config(dir);
     cfg["data"]["seq_len"] = 64;
     cfg["train"] = {{"steps", 40}, {"batch_size", 6}, {"grad_accum", 2}, {"seed", 11}};
-    cfg["optim"] = {{"lr", 2e-3}, {"schedule", "cosine"}, {"warmup_steps", 5}, {"weight_decay", 0.1}};
+    cfg["optim"] = {
+        {"lr", 2e-3}, {"schedule", "cosine"}, {"warmup_steps", 5}, {"weight_decay", 0.1}};
     cfg["bcd"] = {{"order", "random"}, {"switch_every", 3}};
-    cfg["output"] = {{"dir", (dir / out).string()}, {"checkpoint_every", 4}, {"keep_checkpoints", 3}};
+    cfg["output"] = {
+        {"dir", (dir / out).string()}, {"checkpoint_every", 4}, {"keep_checkpoints", 3}};
     return cfg;
 }
 
@@ -60,7 +62,8 @@ long last_logged_step(const fs::path& run) {
 void wait_for_step(const fs::path& run, long step) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
     while (last_logged_step(run) < step) {
-        if (std::chrono::steady_clock::now() > deadline) qFatal("the run did not reach step %ld", step);
+        if (std::chrono::steady_clock::now() > deadline)
+            qFatal("the run did not reach step %ld", step);
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
@@ -79,7 +82,10 @@ class TestResume : public QObject {
         for (const auto& [step, loss] : reference_) {
             if (got.at(step) != loss)
                 QFAIL(qPrintable(QString("%1: step %2 loss %3 != uninterrupted %4")
-                                     .arg(out.c_str()).arg(step).arg(got.at(step), 0, 'g', 17).arg(loss, 0, 'g', 17)));
+                                     .arg(out.c_str())
+                                     .arg(step)
+                                     .arg(got.at(step), 0, 'g', 17)
+                                     .arg(loss, 0, 'g', 17)));
         }
         QCOMPARE(file_bytes(dir_ / out / "final/model.safetensors"),
                  file_bytes(dir_ / "reference/final/model.safetensors"));
@@ -141,10 +147,12 @@ private slots:
         QProcess* p = start(cfg, false);
         const fs::path target = dir_ / "killckpt/checkpoints/step-00000020";
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-        while (!fs::exists(target) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        while (!fs::exists(target) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
         ::kill(static_cast<pid_t>(p->processId()), SIGKILL);
         finish(p);
-        qInfo("killed with checkpoint 20 %s", fs::exists(target / "DONE") ? "complete" : "incomplete");
+        qInfo("killed with checkpoint 20 %s",
+              fs::exists(target / "DONE") ? "complete" : "incomplete");
         QCOMPARE(finish(start(cfg, true)), 0);
         compare_with_reference("killckpt");
     }
@@ -183,7 +191,8 @@ private slots:
         const QString out = bad->readAll();
         QCOMPARE(bad->exitCode(), 2);
         delete bad;
-        QVERIFY2(out.contains("step-00000038/state.bin") && out.contains("checksum"), qPrintable(out));
+        QVERIFY2(out.contains("step-00000038/state.bin") && out.contains("checksum"),
+                 qPrintable(out));
         QCOMPARE(file_bytes(dir_ / "partial/metrics.jsonl"), metrics_before);
         QCOMPARE(file_bytes(dir_ / "partial/status.json"), status_before);
         fs::remove_all(corrupt);

@@ -24,7 +24,9 @@ int run_training(const fs::path& dir, const json& cfg, bool resume = false) {
     return bcd::train(bcd::RunConfig::load(path), o);
 }
 
-bcd::Model load(const fs::path& p) { return bcd::Model::load(p); }
+bcd::Model load(const fs::path& p) {
+    return bcd::Model::load(p);
+}
 
 bool tensor_equal(const bcd::Model& a, const bcd::Model& b, int i) {
     auto x = a.tensor(i), y = b.tensor(i);
@@ -58,12 +60,15 @@ private slots:
             const int active = static_cast<int>((s - 1) / 3) % 5; // ascending, 3 steps each
             int changed = 0;
             for (std::size_t i = 0; i < prev.layout().params().size(); ++i) {
-                const bool in_block = std::count(blocks[static_cast<std::size_t>(active)].tensors.begin(),
-                                                 blocks[static_cast<std::size_t>(active)].tensors.end(),
-                                                 static_cast<int>(i)) > 0;
+                const bool in_block =
+                    std::count(blocks[static_cast<std::size_t>(active)].tensors.begin(),
+                               blocks[static_cast<std::size_t>(active)].tensors.end(),
+                               static_cast<int>(i)) > 0;
                 const bool same = tensor_equal(prev, cur, static_cast<int>(i));
                 if (!in_block)
-                    QVERIFY2(same, qPrintable(QString("step %1: frozen %2 changed").arg(s).arg(prev.layout().params()[i].name.c_str())));
+                    QVERIFY2(same, qPrintable(QString("step %1: frozen %2 changed")
+                                                  .arg(s)
+                                                  .arg(prev.layout().params()[i].name.c_str())));
                 else
                     changed += same ? 0 : 1;
             }
@@ -73,7 +78,8 @@ private slots:
         // Schedule: the step records' blocks and the switch records.
         const auto steps = records(run, "step");
         QCOMPARE(static_cast<int>(steps.size()), 15);
-        for (const auto& r : steps) QCOMPARE(r["block"].get<int>(), static_cast<int>((r["step"].get<long>() - 1) / 3) % 5);
+        for (const auto& r : steps)
+            QCOMPARE(r["block"].get<int>(), static_cast<int>((r["step"].get<long>() - 1) / 3) % 5);
         const auto sw = records(run, "switch");
         QCOMPARE(static_cast<int>(sw.size()), 4);
         QCOMPARE(sw[0]["step"].get<long>(), 3L);
@@ -101,7 +107,8 @@ private slots:
         for (const auto& r : records(dir / "run", "step")) {
             const auto& b = blocks[r["block"].get<std::size_t>()];
             std::size_t padded = 0;
-            for (int t : b.tensors) padded += (m.layout().params()[static_cast<std::size_t>(t)].numel + 15) / 16 * 16;
+            for (int t : b.tensors)
+                padded += (m.layout().params()[static_cast<std::size_t>(t)].numel + 15) / 16 * 16;
             QCOMPARE(r["mem"]["gradients"].get<std::size_t>(), padded * sizeof(float));
             QCOMPARE(r["mem"]["optimizer"].get<std::size_t>(), 2 * padded * sizeof(float));
             QVERIFY(padded < full_padded / 2);
@@ -109,7 +116,8 @@ private slots:
         // Blocks higher up keep fewer activations (the head block keeps none, but the forward
         // still needs one layer's working set, as much as the last layer keeps).
         std::map<int, std::size_t> acts;
-        for (const auto& r : records(dir / "run", "step")) acts[r["block"].get<int>()] = r["mem"]["activations"].get<std::size_t>();
+        for (const auto& r : records(dir / "run", "step"))
+            acts[r["block"].get<int>()] = r["mem"]["activations"].get<std::size_t>();
         QVERIFY(acts[0] >= acts[1] && acts[1] > acts[2] && acts[2] > acts[3] && acts[3] >= acts[4]);
     }
 
@@ -126,15 +134,17 @@ private slots:
         QCOMPARE(run_training(dir, full), 0);
         json one = full;
         one["bcd"] = {{"mode", "bcd"},
-                     {"blocks", json::array({json::array({"model.", "lm_head."})})},
-                     {"switch_every", 2}};
+                      {"blocks", json::array({json::array({"model.", "lm_head."})})},
+                      {"switch_every", 2}};
         one["output"]["dir"] = (dir / "one").string();
         QCOMPARE(run_training(dir, one), 0);
         QCOMPARE(losses(dir / "full"), losses(dir / "one"));
         QCOMPARE(records(dir / "one", "switch").size(), std::size_t{0});
-        QCOMPARE(file_bytes(dir / "full/final/model.safetensors"), file_bytes(dir / "one/final/model.safetensors"));
+        QCOMPARE(file_bytes(dir / "full/final/model.safetensors"),
+                 file_bytes(dir / "one/final/model.safetensors"));
         // ... and training did something.
-        QVERIFY(file_bytes(dir / "full/final/model.safetensors") != file_bytes(dir / "model/model.safetensors"));
+        QVERIFY(file_bytes(dir / "full/final/model.safetensors") !=
+                file_bytes(dir / "model/model.safetensors"));
     }
 
     // Without reset_state_on_switch each visited block keeps its state: optimizer memory grows to
@@ -150,7 +160,8 @@ private slots:
         QCOMPARE(run_training(dir, cfg), 0);
         const auto steps = records(dir / "run", "step");
         for (std::size_t i = 1; i < steps.size(); ++i)
-            QVERIFY(steps[i]["mem"]["optimizer"].get<std::size_t>() > steps[i - 1]["mem"]["optimizer"].get<std::size_t>());
+            QVERIFY(steps[i]["mem"]["optimizer"].get<std::size_t>() >
+                    steps[i - 1]["mem"]["optimizer"].get<std::size_t>());
     }
 
     void run_directory_contract() {
@@ -164,20 +175,23 @@ private slots:
         cfg["output"]["log_every"] = 2;
         QCOMPARE(run_training(dir, cfg), 0);
         const fs::path run = dir / "run";
-        for (const char* f : {"run.json", "metrics.jsonl", "status.json", "train.log", "final/config.json", "final/model.safetensors"})
+        for (const char* f : {"run.json", "metrics.jsonl", "status.json", "train.log",
+                              "final/config.json", "final/model.safetensors"})
             QVERIFY2(fs::exists(run / f), f);
         const auto all = records(run);
         QCOMPARE(all.front()["t"].get<std::string>(), std::string("start"));
         QCOMPARE(all.back()["t"].get<std::string>(), std::string("end"));
         QCOMPARE(all.back()["status"].get<std::string>(), std::string("finished"));
         const auto start = all.front();
-        for (const char* k : {"time", "device", "world_size", "params", "blocks"}) QVERIFY2(start.contains(k), k);
+        for (const char* k : {"time", "device", "world_size", "params", "blocks"})
+            QVERIFY2(start.contains(k), k);
         QCOMPARE(start["blocks"].size(), std::size_t{5});
         const auto steps = records(run, "step");
         QCOMPARE(steps.size(), std::size_t{6}); // log_every 2 over 12 steps
         long prev_tokens = 0;
         for (const auto& r : steps) {
-            for (const char* k : {"step", "tokens", "loss", "lr", "block", "grad_norm", "step_s", "tok_s", "mem_bytes", "elapsed_s"})
+            for (const char* k : {"step", "tokens", "loss", "lr", "block", "grad_norm", "step_s",
+                                  "tok_s", "mem_bytes", "elapsed_s"})
                 QVERIFY2(r.contains(k), k);
             QVERIFY(r["tokens"].get<long>() > prev_tokens);
             prev_tokens = r["tokens"].get<long>();
@@ -194,7 +208,8 @@ private slots:
         QVERIFY(rj.contains("config") && rj.contains("engine") && rj.contains("plan"));
         QCOMPARE(rj["config"]["bcd"]["switch_every"].get<long>(), 3L);
         // The final model loads and is the trained one (not the initial).
-        QVERIFY(file_bytes(run / "final/model.safetensors") != file_bytes(dir / "model/model.safetensors"));
+        QVERIFY(file_bytes(run / "final/model.safetensors") !=
+                file_bytes(dir / "model/model.safetensors"));
     }
 
     // A second run into the same folder is refused before anything there is touched.
@@ -211,7 +226,9 @@ private slots:
             run_training(dir, cfg);
             QFAIL("expected an InputError");
         } catch (const bcd::InputError& e) {
-            QVERIFY2(QString(e.what()).contains("output.dir") && QString(e.what()).contains("--resume"), e.what());
+            QVERIFY2(QString(e.what()).contains("output.dir") &&
+                         QString(e.what()).contains("--resume"),
+                     e.what());
         }
         QCOMPARE(file_bytes(dir / "run/metrics.jsonl"), before);
         QCOMPARE(file_bytes(dir / "run/status.json"), status);
@@ -259,7 +276,8 @@ private slots:
         text["train"]["steps"] = 6;
         text["output"]["dir"] = (dir / "text").string();
         QCOMPARE(run_training(dir, text), 0);
-        bcd::tokenize_to_shard(dir / "train.txt", bcd::TextEncoder::byte_level(), {}, dir / "train.tokens");
+        bcd::tokenize_to_shard(dir / "train.txt", bcd::TextEncoder::byte_level(), {},
+                               dir / "train.tokens");
         json shard = text;
         shard["data"]["train"] = (dir / "train.tokens").string();
         shard["data"]["format"] = "tokens";
@@ -269,7 +287,10 @@ private slots:
 
         std::ofstream sft(dir / "sft.jsonl");
         for (int i = 0; i < 40; ++i)
-            sft << json{{"instruction", "Say the number " + std::to_string(i)}, {"output", std::to_string(i * 7)}}.dump() << "\n";
+            sft << json{{"instruction", "Say the number " + std::to_string(i)},
+                        {"output", std::to_string(i * 7)}}
+                       .dump()
+                << "\n";
         sft << "{broken\n";
         sft.close();
         json s = text;
@@ -285,26 +306,40 @@ private slots:
         s["data"]["skip_malformed"] = true;
         QCOMPARE(run_training(dir, s), 0);
         std::ifstream log(dir / "sft/train.log");
-        const std::string text_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-        QVERIFY2(text_log.find("1 malformed records skipped") != std::string::npos, text_log.c_str());
+        const std::string text_log((std::istreambuf_iterator<char>(log)),
+                                   std::istreambuf_iterator<char>());
+        QVERIFY2(text_log.find("1 malformed records skipped") != std::string::npos,
+                 text_log.c_str());
         QVERIFY2(text_log.find("masked out of the loss") != std::string::npos, text_log.c_str());
     }
 
     void bad_configs_name_the_key_data() {
         QTest::addColumn<QString>("patch");
         QTest::addColumn<QString>("key");
-        QTest::newRow("unknown top") << R"({"trian": {}})" << "trian";
-        QTest::newRow("unknown nested") << R"({"optim": {"learning_rate": 1}})" << "optim.learning_rate";
-        QTest::newRow("wrong type") << R"({"train": {"steps": "ten"}})" << "train.steps";
-        QTest::newRow("negative lr") << R"({"optim": {"lr": -1}})" << "optim.lr";
-        QTest::newRow("zero batch") << R"({"train": {"batch_size": 0}})" << "train.batch_size";
-        QTest::newRow("bad order") << R"({"bcd": {"order": "sideways"}})" << "bcd.order";
-        QTest::newRow("betas") << R"({"optim": {"betas": [0.9]}})" << "optim.betas";
-        QTest::newRow("fixed without list") << R"({"bcd": {"order": "fixed"}})" << "bcd.fixed_order";
-        QTest::newRow("missing model") << R"({"model": {"path": "/nonexistent/model"}})" << "model.path";
-        QTest::newRow("missing data") << R"({"data": {"train": "/nonexistent.txt"}})" << "data.train";
-        QTest::newRow("format") << R"({"data": {"format": "csv"}})" << "data.format";
-        QTest::newRow("tokenizer") << R"({"data": {"tokenizer": "/nonexistent/tokenizer.json"}})" << "data.tokenizer";
+        QTest::newRow("unknown top") << R"({"trian": {}})"
+                                     << "trian";
+        QTest::newRow("unknown nested") << R"({"optim": {"learning_rate": 1}})"
+                                        << "optim.learning_rate";
+        QTest::newRow("wrong type") << R"({"train": {"steps": "ten"}})"
+                                    << "train.steps";
+        QTest::newRow("negative lr") << R"({"optim": {"lr": -1}})"
+                                     << "optim.lr";
+        QTest::newRow("zero batch") << R"({"train": {"batch_size": 0}})"
+                                    << "train.batch_size";
+        QTest::newRow("bad order") << R"({"bcd": {"order": "sideways"}})"
+                                   << "bcd.order";
+        QTest::newRow("betas") << R"({"optim": {"betas": [0.9]}})"
+                               << "optim.betas";
+        QTest::newRow("fixed without list") << R"({"bcd": {"order": "fixed"}})"
+                                            << "bcd.fixed_order";
+        QTest::newRow("missing model") << R"({"model": {"path": "/nonexistent/model"}})"
+                                       << "model.path";
+        QTest::newRow("missing data") << R"({"data": {"train": "/nonexistent.txt"}})"
+                                      << "data.train";
+        QTest::newRow("format") << R"({"data": {"format": "csv"}})"
+                                << "data.format";
+        QTest::newRow("tokenizer") << R"({"data": {"tokenizer": "/nonexistent/tokenizer.json"}})"
+                                   << "data.tokenizer";
     }
     void bad_configs_name_the_key() {
         QFETCH(QString, patch);
@@ -320,7 +355,8 @@ private slots:
             QFAIL("expected an InputError");
         } catch (const bcd::InputError& e) {
             const QString msg = e.what();
-            QVERIFY2(msg.startsWith(QString::fromStdString(path.string()) + ": " + key), qPrintable(msg));
+            QVERIFY2(msg.startsWith(QString::fromStdString(path.string()) + ": " + key),
+                     qPrintable(msg));
             QVERIFY2(!msg.contains('\n'), "one line");
         }
     }
@@ -329,11 +365,18 @@ private slots:
     void bad_partitions_data() {
         QTest::addColumn<QString>("patch");
         QTest::addColumn<QString>("expect");
-        QTest::newRow("misses") << R"({"bcd": {"blocks": [["model.layers."], ["lm_head."]]}})" << "is in no block";
-        QTest::newRow("repeats") << R"({"bcd": {"blocks": [["model."], ["model.norm.", "lm_head."]]}})" << "already in block";
-        QTest::newRow("no match") << R"({"bcd": {"blocks": [["model."], ["lm_head."], ["decoder."]]}})" << "matches no tensor";
-        QTest::newRow("fixed id") << R"({"bcd": {"order": "fixed", "fixed_order": [0, 9]}})" << "bcd.fixed_order";
-        QTest::newRow("start id") << R"({"bcd": {"start_block": 5}})" << "bcd.start_block";
+        QTest::newRow("misses") << R"({"bcd": {"blocks": [["model.layers."], ["lm_head."]]}})"
+                                << "is in no block";
+        QTest::newRow("repeats")
+            << R"({"bcd": {"blocks": [["model."], ["model.norm.", "lm_head."]]}})"
+            << "already in block";
+        QTest::newRow("no match")
+            << R"({"bcd": {"blocks": [["model."], ["lm_head."], ["decoder."]]}})"
+            << "matches no tensor";
+        QTest::newRow("fixed id") << R"({"bcd": {"order": "fixed", "fixed_order": [0, 9]}})"
+                                  << "bcd.fixed_order";
+        QTest::newRow("start id") << R"({"bcd": {"start_block": 5}})"
+                                  << "bcd.start_block";
     }
     void bad_partitions() {
         QFETCH(QString, patch);

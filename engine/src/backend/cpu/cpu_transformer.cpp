@@ -17,9 +17,9 @@ namespace {
 // Per-layer activations. Layers below the lowest one that needs a backward share one set and
 // keep nothing.
 struct LayerActs {
-    float *x = nullptr, *rstd1 = nullptr, *ln1 = nullptr, *q = nullptr, *k = nullptr,
-          *v = nullptr, *lse = nullptr, *ctx = nullptr, *x2 = nullptr, *rstd2 = nullptr,
-          *ln2 = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr;
+    float *x = nullptr, *rstd1 = nullptr, *ln1 = nullptr, *q = nullptr, *k = nullptr, *v = nullptr,
+          *lse = nullptr, *ctx = nullptr, *x2 = nullptr, *rstd2 = nullptr, *ln2 = nullptr,
+          *gate = nullptr, *up = nullptr, *h = nullptr;
 };
 
 // Hands out 64-byte aligned slices of one allocation (two passes: measure, then carve).
@@ -42,14 +42,15 @@ private:
 class CpuTransformer final : public Transformer {
 public:
     explicit CpuTransformer(Model& m)
-        : m_(m), c_(m.config()), lay_(m.layout()),
-          grads_(lay_.params().size(), nullptr), below_(static_cast<std::size_t>(c_.num_layers) + 1) {
+        : m_(m), c_(m.config()), lay_(m.layout()), grads_(lay_.params().size(), nullptr),
+          below_(static_cast<std::size_t>(c_.num_layers) + 1) {
         derive_plan();
     }
 
     void set_grad_targets(std::vector<float*> grads, bool want_input_grad) override {
         if (grads.size() != lay_.params().size())
-            throw std::invalid_argument("set_grad_targets: one entry per parameter tensor expected");
+            throw std::invalid_argument(
+                "set_grad_targets: one entry per parameter tensor expected");
         grads_ = std::move(grads);
         want_input_grad_ = want_input_grad;
         derive_plan();
@@ -57,8 +58,7 @@ public:
         dirty_ = true;
     }
 
-    LossSum forward(const std::int32_t* inputs, const std::int32_t* targets, int B,
-                    int T) override;
+    LossSum forward(const std::int32_t* inputs, const std::int32_t* targets, int B, int T) override;
     void backward(float scale) override;
 
     std::span<const float> logits() const override {
@@ -88,7 +88,8 @@ private:
     bool has(int idx) const { return idx >= 0 && grads_[static_cast<std::size_t>(idx)] != nullptr; }
     float* g(int idx) const { return idx >= 0 ? grads_[static_cast<std::size_t>(idx)] : nullptr; }
     const float* w(int idx) const {
-        return idx >= 0 ? m_.params() + lay_.params()[static_cast<std::size_t>(idx)].offset : nullptr;
+        return idx >= 0 ? m_.params() + lay_.params()[static_cast<std::size_t>(idx)].offset
+                        : nullptr;
     }
     int head_weight() const { return lay_.lm_head() >= 0 ? lay_.lm_head() : lay_.embed(); }
 
@@ -101,7 +102,9 @@ private:
         const auto& p = lay_.layer(l);
         return has(p.ln2) || has(p.wg) || has(p.wu) || has(p.wd);
     }
-    bool need_attn_bwd(int l) const { return attn_part_has_grad(l) || below_[static_cast<std::size_t>(l)]; }
+    bool need_attn_bwd(int l) const {
+        return attn_part_has_grad(l) || below_[static_cast<std::size_t>(l)];
+    }
     bool need_mlp_bwd(int l) const { return mlp_part_has_grad(l) || need_attn_bwd(l); }
 
     // below_[l]: a gradient is needed below the input of layer l (l = L: below the final norm).
@@ -109,15 +112,16 @@ private:
         const int L = c_.num_layers;
         below_[0] = want_input_grad_ || has(lay_.embed());
         for (int l = 0; l < L; ++l)
-            below_[static_cast<std::size_t>(l) + 1] =
-                below_[static_cast<std::size_t>(l)] || attn_part_has_grad(l) || mlp_part_has_grad(l);
+            below_[static_cast<std::size_t>(l) + 1] = below_[static_cast<std::size_t>(l)] ||
+                                                      attn_part_has_grad(l) || mlp_part_has_grad(l);
         first_kept_ = L;
         for (int l = 0; l < L; ++l)
             if (need_mlp_bwd(l)) {
                 first_kept_ = l;
                 break;
             }
-        any_grad_ = below_[static_cast<std::size_t>(L)] || has(lay_.final_norm()) || has(head_weight());
+        any_grad_ =
+            below_[static_cast<std::size_t>(L)] || has(lay_.final_norm()) || has(head_weight());
     }
 
     void allocate(int B, int T);
@@ -166,8 +170,7 @@ void CpuTransformer::allocate(int B, int T) {
     const int L = c_.num_layers;
     const std::size_t N = static_cast<std::size_t>(B) * T, C = c_.hidden_size,
                       F = c_.intermediate_size, V = c_.vocab_size, QD = c_.q_dim(),
-                      KD = c_.kv_dim(),
-                      LSE = static_cast<std::size_t>(B) * c_.num_heads * T;
+                      KD = c_.kv_dim(), LSE = static_cast<std::size_t>(B) * c_.num_heads * T;
 
     // Activations: layers at or above the first one that needs a backward own a full set. The
     // layers below run in that layer's set (its buffers are free until its own forward), updating
@@ -268,8 +271,7 @@ void CpuTransformer::build_rope(int T) {
     std::vector<float> inv(static_cast<std::size_t>(half));
     for (int i = 0; i < half; ++i) {
         const float e = static_cast<float>(2 * i) / static_cast<float>(c_.head_dim);
-        inv[static_cast<std::size_t>(i)] =
-            1.0f / std::pow(static_cast<float>(c_.rope_theta), e);
+        inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(static_cast<float>(c_.rope_theta), e);
     }
     const auto& rs = c_.rope_scaling;
     if (rs.kind == RopeScaling::Kind::Linear) {
@@ -294,8 +296,10 @@ void CpuTransformer::build_rope(int T) {
     for (int t = 0; t < T; ++t)
         for (int i = 0; i < half; ++i) {
             const float angle = static_cast<float>(t) * inv[static_cast<std::size_t>(i)];
-            cs[static_cast<std::size_t>(t) * half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
-            sn[static_cast<std::size_t>(t) * half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+            cs[static_cast<std::size_t>(t) * half + i] =
+                static_cast<float>(std::cos(static_cast<double>(angle)));
+            sn[static_cast<std::size_t>(t) * half + i] =
+                static_cast<float>(std::sin(static_cast<double>(angle)));
         }
     rope_T_ = T;
 }
@@ -340,7 +344,8 @@ LossSum CpuTransformer::forward(const std::int32_t* inputs, const std::int32_t* 
     for (int n = 0; n < N; ++n) {
         if (inputs[n] < 0 || inputs[n] >= V)
             throw InputError("", "token id " + std::to_string(inputs[n]),
-                             "expected ids below the model's vocab_size (" + std::to_string(V) + ")");
+                             "expected ids below the model's vocab_size (" + std::to_string(V) +
+                                 ")");
         if (targets[n] >= V || (targets[n] < 0 && targets[n] != -100))
             throw InputError("", "target id " + std::to_string(targets[n]),
                              "expected ids below vocab_size (" + std::to_string(V) + ") or -100");
@@ -378,15 +383,15 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     const bool mlp_inner = has(p.ln2) || has(p.wg) || has(p.wu) || attn;
     if (has(p.wd)) cpu::swiglu_forward(a.h, a.gate, a.up, static_cast<long>(N) * F);
     if (has(p.wg) || has(p.wu)) cpu::rmsnorm_apply(a.ln2, a.x2, a.rstd2, w(p.ln2), N, C);
-    cpu::linear_backward(mlp_inner ? dh_ : nullptr, g(p.wd), nullptr, dres_, a.h, w(p.wd), N, F,
-                         C, false);
+    cpu::linear_backward(mlp_inner ? dh_ : nullptr, g(p.wd), nullptr, dres_, a.h, w(p.wd), N, F, C,
+                         false);
     if (mlp_inner) {
         cpu::swiglu_backward(dgate_, dup_, dh_, a.gate, a.up, static_cast<long>(N) * F);
         const bool need_dln2 = has(p.ln2) || attn;
         cpu::linear_backward(need_dln2 ? dln_ : nullptr, g(p.wg), nullptr, dgate_, a.ln2, w(p.wg),
                              N, C, F, false);
-        cpu::linear_backward(need_dln2 ? dln_ : nullptr, g(p.wu), nullptr, dup_, a.ln2, w(p.wu),
-                             N, C, F, true);
+        cpu::linear_backward(need_dln2 ? dln_ : nullptr, g(p.wu), nullptr, dup_, a.ln2, w(p.wu), N,
+                             C, F, true);
         if (need_dln2)
             cpu::rmsnorm_backward(attn ? dres_ : nullptr, g(p.ln2), dln_, a.x2, w(p.ln2), a.rstd2,
                                   N, C);
@@ -399,15 +404,16 @@ void CpuTransformer::layer_backward(int l, const LayerActs& a) {
     cpu::linear_backward(attn_inner ? dctx_ : nullptr, g(p.wo), g(p.bo), dres_, a.ctx, w(p.wo), N,
                          QD, C, false);
     if (!attn_inner) return;
-    cpu::attention_backward(dq_, dk_, dv_, attn_scratch_, dctx_, a.ctx, a.lse, a.q, a.k, a.v, B_, T_,
-                            c_.num_heads, c_.num_kv_heads, D);
+    cpu::attention_backward(dq_, dk_, dv_, attn_scratch_, dctx_, a.ctx, a.lse, a.q, a.k, a.v, B_,
+                            T_, c_.num_heads, c_.num_kv_heads, D);
     const float* cs = rope_.data();
     const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * (D / 2);
     cpu::rope_backward(dq_, cs, sn, B_, T_, c_.num_heads, D);
     cpu::rope_backward(dk_, cs, sn, B_, T_, c_.num_kv_heads, D);
     const bool need_dln1 = has(p.ln1) || below;
     float* dln = need_dln1 ? dln_ : nullptr;
-    if (has(p.wq) || has(p.wk) || has(p.wv)) cpu::rmsnorm_apply(a.ln1, a.x, a.rstd1, w(p.ln1), N, C);
+    if (has(p.wq) || has(p.wk) || has(p.wv))
+        cpu::rmsnorm_apply(a.ln1, a.x, a.rstd1, w(p.ln1), N, C);
     cpu::linear_backward(dln, g(p.wq), g(p.bq), dq_, a.ln1, w(p.wq), N, C, QD, false);
     cpu::linear_backward(dln, g(p.wk), g(p.bk), dk_, a.ln1, w(p.wk), N, C, KD, true);
     cpu::linear_backward(dln, g(p.wv), g(p.bv), dv_, a.ln1, w(p.wv), N, C, KD, true);
@@ -486,7 +492,8 @@ std::span<const float> CpuTransformer::decode_next(std::int32_t token) {
     const float eps = static_cast<float>(c_.rms_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
     const float* cs = rope_.data() + static_cast<std::size_t>(p) * half;
-    const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * half + static_cast<std::size_t>(p) * half;
+    const float* sn = rope_.data() + static_cast<std::size_t>(rope_T_) * half +
+                      static_cast<std::size_t>(p) * half;
 
     cpu::embedding_forward(x, &token, w(lay_.embed()), 1, C);
     for (int l = 0; l < L; ++l) {
@@ -499,14 +506,17 @@ std::span<const float> CpuTransformer::decode_next(std::int32_t token) {
         cpu::linear_forward(v, ln, w(pl.wv), w(pl.bv), 1, C, KD);
         cpu::rope_forward(q, cs, sn, 1, 1, H, D);
         cpu::rope_forward(k, cs, sn, 1, 1, c_.num_kv_heads, D);
-        std::memcpy(kc + static_cast<std::size_t>(p) * KD, k, sizeof(float) * static_cast<std::size_t>(KD));
-        std::memcpy(vc + static_cast<std::size_t>(p) * KD, v, sizeof(float) * static_cast<std::size_t>(KD));
+        std::memcpy(kc + static_cast<std::size_t>(p) * KD, k,
+                    sizeof(float) * static_cast<std::size_t>(KD));
+        std::memcpy(vc + static_cast<std::size_t>(p) * KD, v,
+                    sizeof(float) * static_cast<std::size_t>(KD));
         for (int hh = 0; hh < H; ++hh) {
             const int kvh = hh / group;
             const float* qh = q + static_cast<std::size_t>(hh) * D;
             float mx = -INFINITY;
             for (int j = 0; j <= p; ++j) {
-                const float* kj = kc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
+                const float* kj =
+                    kc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
                 float d = 0.0f;
                 for (int e = 0; e < D; ++e) d += qh[e] * kj[e];
                 scores[j] = d * scale;
@@ -521,7 +531,8 @@ std::span<const float> CpuTransformer::decode_next(std::int32_t token) {
             std::fill_n(ch, D, 0.0f);
             for (int j = 0; j <= p; ++j) {
                 const float pj = scores[j] / sum;
-                const float* vj = vc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
+                const float* vj =
+                    vc + static_cast<std::size_t>(j) * KD + static_cast<std::size_t>(kvh) * D;
                 for (int e = 0; e < D; ++e) ch[e] += pj * vj[e];
             }
         }

@@ -43,7 +43,9 @@ template <class RowFn> void column_reduce(float* acc, int N, int M, RowFn row_fn
 // which skips most of the masked upper triangle without a custom GEMM.
 constexpr int kAttnRowBlock = 64;
 
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float silu(float x) {
+    return x / (1.0f + std::exp(-x));
+}
 
 } // namespace
 
@@ -66,8 +68,8 @@ void linear_backward(float* dx, float* dw, float* db, const float* dy, const flo
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in,
                     accumulate_dx ? 1.0f : 0.0f, dx, in);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in,
-                    1.0f, dw, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f,
+                    dw, in);
     if (db)
         column_reduce(db, N, out, [&](int n, float* p) {
             const float* row = dy + static_cast<long>(n) * out;
@@ -233,7 +235,8 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                 const int r1 = std::min(T, r0 + kAttnRowBlock), rows = r1 - r0;
                 // P[r0:r1, 0:r1] = exp(scale · Q K^T − lse), rebuilt from the kept row sums.
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, scale,
-                            qh + r0 * qs, static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f, P, T);
+                            qh + r0 * qs, static_cast<int>(qs), kh, static_cast<int>(ks), 0.0f, P,
+                            T);
                 for (int i = r0; i < r1; ++i) {
                     float* row = P + static_cast<long>(i - r0) * T;
                     for (int j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lh[i]);
@@ -244,7 +247,8 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                             dch + r0 * qs, static_cast<int>(qs), 1.0f, dvh, static_cast<int>(ks));
                 // dP = dctx[r0:r1] V[0:r1]^T
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, D, 1.0f,
-                            dch + r0 * qs, static_cast<int>(qs), vh, static_cast<int>(ks), 0.0f, dP, T);
+                            dch + r0 * qs, static_cast<int>(qs), vh, static_cast<int>(ks), 0.0f, dP,
+                            T);
                 // Softmax backward with the score scale folded in:
                 // dS = scale · P ∘ (dP − Σ_j P∘dP), and Σ_j P_ij dP_ij = dctx_i · ctx_i.
                 for (int i = r0; i < r1; ++i) {
@@ -258,8 +262,8 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                     for (int j = i + 1; j < r1; ++j) dr[j] = 0.0f;
                 }
                 // dQ[r0:r1] = dS K[0:r1]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, dP, T,
-                            kh, static_cast<int>(ks), 0.0f, dqh + r0 * qs, static_cast<int>(qs));
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, dP, T, kh,
+                            static_cast<int>(ks), 0.0f, dqh + r0 * qs, static_cast<int>(qs));
                 // dK[0:r1] += dS^T Q[r0:r1]
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, D, rows, 1.0f, dP, T,
                             qh + r0 * qs, static_cast<int>(qs), 1.0f, dkh, static_cast<int>(ks));
@@ -273,8 +277,8 @@ void swiglu_forward(float* h, const float* gate, const float* up, long n) {
     for (long i = 0; i < n; ++i) h[i] = silu(gate[i]) * up[i];
 }
 
-void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate,
-                     const float* up, long n) {
+void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate, const float* up,
+                     long n) {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; ++i) {
         const float g = gate[i], d = dh[i]; // read before dgate (which may alias dh) is written
@@ -308,8 +312,8 @@ void embedding_backward(float* dwte, const float* dx, const int32_t* tokens, int
     }
 }
 
-double cross_entropy_forward(float* lse, float* losses, const float* logits,
-                             const int32_t* targets, int N, int V, long* count) {
+double cross_entropy_forward(float* lse, float* losses, const float* logits, const int32_t* targets,
+                             int N, int V, long* count) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; ++n) {
         const float* row = logits + static_cast<long>(n) * V;

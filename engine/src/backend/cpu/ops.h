@@ -53,8 +53,8 @@ long attention_scratch_floats(int T);
 // h = silu(gate) * up, elementwise over n.
 void swiglu_forward(float* h, const float* gate, const float* up, long n);
 // dgate = dh * up * silu'(gate); dup = dh * silu(gate)  (both =). dgate may be dh itself.
-void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate,
-                     const float* up, long n);
+void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate, const float* up,
+                     long n);
 
 // x[N,C] = wte[tokens[n], :]
 void embedding_forward(float* x, const int32_t* tokens, const float* wte, int N, int C);
@@ -64,8 +64,8 @@ void embedding_backward(float* dwte, const float* dx, const int32_t* tokens, int
 // Per row: lse[n] = logsumexp(logits[n,:]); losses[n] = lse - logits[n, target] for targets
 // >= 0, 0 for ignored targets (-100). Returns Σ losses (in double) and sets *count to the number
 // of rows with a target.
-double cross_entropy_forward(float* lse, float* losses, const float* logits,
-                             const int32_t* targets, int N, int V, long* count);
+double cross_entropy_forward(float* lse, float* losses, const float* logits, const int32_t* targets,
+                             int N, int V, long* count);
 // Overwrites logits with scale · ∂(Σ losses)/∂logits = scale·(softmax − onehot) (zero rows for
 // ignored targets).
 void cross_entropy_backward(float* logits_to_dlogits, const float* lse, const int32_t* targets,

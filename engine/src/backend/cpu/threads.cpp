@@ -12,6 +12,8 @@ void set_cpu_threads(int threads) {
     openblas_set_num_threads(threads);
 }
 
-int cpu_threads() { return omp_get_max_threads(); }
+int cpu_threads() {
+    return omp_get_max_threads();
+}
 
 } // namespace bcd

@@ -7,7 +7,7 @@
 
 #include "bcd/errors.h"
 #include "bcd/tokenizer.h"
-#include "io/bpe.h"
+#include "tokenizer/bpe.h"
 
 #include <QtTest>
 #include <filesystem>

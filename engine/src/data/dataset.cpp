@@ -26,7 +26,9 @@ namespace bcd {
 // ---------------------------------------------------------------------------------------------
 // TextEncoder
 
-TextEncoder TextEncoder::byte_level() { return TextEncoder(); }
+TextEncoder TextEncoder::byte_level() {
+    return TextEncoder();
+}
 
 TextEncoder TextEncoder::hf(Tokenizer tokenizer, std::string chat_template) {
     TextEncoder e;
@@ -48,7 +50,9 @@ TextEncoder TextEncoder::from_spec(const std::string& spec) {
     return hf(Tokenizer::load(p), std::move(tmpl));
 }
 
-int TextEncoder::vocab_size() const { return tok_ ? tok_->vocab_size() : 256; }
+int TextEncoder::vocab_size() const {
+    return tok_ ? tok_->vocab_size() : 256;
+}
 
 std::vector<std::int32_t> TextEncoder::encode(std::string_view text) const {
     if (tok_) return tok_->encode(text);
@@ -58,7 +62,8 @@ std::vector<std::int32_t> TextEncoder::encode(std::string_view text) const {
     return ids;
 }
 
-std::vector<std::vector<std::int32_t>> TextEncoder::encode_batch(const std::vector<std::string_view>& texts) const {
+std::vector<std::vector<std::int32_t>>
+TextEncoder::encode_batch(const std::vector<std::string_view>& texts) const {
     if (tok_) return tok_->encode_batch(texts);
     std::vector<std::vector<std::int32_t>> out;
     out.reserve(texts.size());
@@ -80,13 +85,16 @@ std::optional<std::int32_t> TextEncoder::special(std::string_view token) const {
     return std::nullopt;
 }
 
-std::string TextEncoder::describe() const { return tok_ ? tok_->summary() : "byte-level (one token per byte)"; }
+std::string TextEncoder::describe() const {
+    return tok_ ? tok_->summary() : "byte-level (one token per byte)";
+}
 
 ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why) {
     const std::string& t = enc.chat_template();
     auto has = [&](const char* tok) { return enc.special(tok).has_value(); };
     if (!t.empty()) {
-        if (t.find("<|im_start|>") != std::string::npos && has("<|im_start|>") && has("<|im_end|>")) {
+        if (t.find("<|im_start|>") != std::string::npos && has("<|im_start|>") &&
+            has("<|im_end|>")) {
             *why = "tokenizer_config.json's chat template is ChatML";
             return ChatFormat::ChatML;
         }
@@ -113,9 +121,12 @@ ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why) {
 
 const char* chat_format_name(ChatFormat f) {
     switch (f) {
-    case ChatFormat::ChatML: return "chatml";
-    case ChatFormat::Llama3: return "llama3";
-    case ChatFormat::Plain: return "plain";
+    case ChatFormat::ChatML:
+        return "chatml";
+    case ChatFormat::Llama3:
+        return "llama3";
+    case ChatFormat::Plain:
+        return "plain";
     }
     return "?";
 }
@@ -126,12 +137,13 @@ const char* chat_format_name(ChatFormat f) {
 namespace {
 
 struct Record {
-    std::string text; // text, jsonl; the raw line for sft
+    std::string text;  // text, jsonl; the raw line for sft
     std::string where; // "FILE:LINE" for messages
 };
 
 bool blank(const std::string& line) {
-    return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+    return std::all_of(line.begin(), line.end(),
+                       [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
 }
 
 std::vector<fs::path> input_files(const fs::path& path) {
@@ -139,26 +151,31 @@ std::vector<fs::path> input_files(const fs::path& path) {
     if (fs::is_directory(path, ec)) {
         std::vector<fs::path> files;
         for (const auto& e : fs::directory_iterator(path, ec))
-            if (e.is_regular_file() && !e.path().filename().string().starts_with(".")) files.push_back(e.path());
+            if (e.is_regular_file() && !e.path().filename().string().starts_with("."))
+                files.push_back(e.path());
         std::sort(files.begin(), files.end());
-        if (files.empty()) throw InputError(path.string(), "", "the folder holds no files (expected data files)");
+        if (files.empty())
+            throw InputError(path.string(), "", "the folder holds no files (expected data files)");
         return files;
     }
-    if (!fs::is_regular_file(path, ec)) throw InputError(path.string(), "", "no such file (expected a data file or folder)");
+    if (!fs::is_regular_file(path, ec))
+        throw InputError(path.string(), "", "no such file (expected a data file or folder)");
     return {path};
 }
 
 // Calls emit for every record of the input in order. A folder of text files gives one record
 // per file; a text file one per paragraph (docs/data.md); jsonl and sft one per non-blank line.
-template <class Emit>
-void read_records(const fs::path& path, const DataOptions& o, Emit emit) {
+template <class Emit> void read_records(const fs::path& path, const DataOptions& o, Emit emit) {
     const auto files = input_files(path);
     const bool folder = files.size() > 1 || fs::is_directory(path);
     for (const auto& f : files) {
         std::ifstream in(f, std::ios::binary);
-        if (!in) throw InputError(f.string(), "", std::string("cannot open: ") + std::strerror(errno));
+        if (!in)
+            throw InputError(f.string(), "", std::string("cannot open: ") + std::strerror(errno));
         if (o.format == "text" && folder) {
-            Record r{std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), f.string()};
+            Record r{
+                std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+                f.string()};
             emit(std::move(r));
             continue;
         }
@@ -172,7 +189,8 @@ void read_records(const fs::path& path, const DataOptions& o, Emit emit) {
                 while (!doc.empty() && (doc.back() == '\n' || doc.back() == '\r')) doc.pop_back();
                 r.text = std::move(doc);
             } else {
-                r.text = std::move(doc) + pending_blank; // the file's text, exactly, over all records
+                r.text =
+                    std::move(doc) + pending_blank; // the file's text, exactly, over all records
             }
             r.where = f.string() + ":" + std::to_string(doc_line);
             doc.clear();
@@ -189,8 +207,10 @@ void read_records(const fs::path& path, const DataOptions& o, Emit emit) {
                 continue;
             }
             if (blank(line)) {
-                if (!content && o.eos_id < 0) doc += line; // leading blank lines stay with the text
-                else if (content) pending_blank += line;
+                if (!content && o.eos_id < 0)
+                    doc += line; // leading blank lines stay with the text
+                else if (content)
+                    pending_blank += line;
                 continue;
             }
             if (!pending_blank.empty()) flush(); // a blank line ended the previous paragraph
@@ -231,19 +251,22 @@ std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std
         }
         for (std::size_t i = 0; i < m.size(); ++i) {
             const auto& x = m[i];
-            if (!x.is_object() || !x.contains("role") || !x["role"].is_string() || !x.contains("content") ||
-                !x["content"].is_string()) {
-                *error = "messages[" + std::to_string(i) + "]: expected {\"role\": string, \"content\": string}";
+            if (!x.is_object() || !x.contains("role") || !x["role"].is_string() ||
+                !x.contains("content") || !x["content"].is_string()) {
+                *error = "messages[" + std::to_string(i) +
+                         "]: expected {\"role\": string, \"content\": string}";
                 return {};
             }
             const std::string role = x["role"];
             if (role != "system" && role != "user" && role != "assistant") {
-                *error = "messages[" + std::to_string(i) + "].role: expected system, user or assistant, got \"" + role + "\"";
+                *error = "messages[" + std::to_string(i) +
+                         "].role: expected system, user or assistant, got \"" + role + "\"";
                 return {};
             }
             msgs.emplace_back(role, x["content"].get<std::string>());
         }
-        if (std::none_of(msgs.begin(), msgs.end(), [](const auto& p) { return p.first == "assistant"; })) {
+        if (std::none_of(msgs.begin(), msgs.end(),
+                         [](const auto& p) { return p.first == "assistant"; })) {
             *error = "messages: expected at least one assistant message (nothing to train on)";
             return {};
         }
@@ -252,7 +275,8 @@ std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std
     if (j.contains("instruction") || j.contains("output")) {
         for (const char* k : {"instruction", "output"})
             if (!j.contains(k) || !j[k].is_string()) {
-                *error = std::string(k) + ": expected a string (alpaca format: instruction, input, output)";
+                *error = std::string(k) +
+                         ": expected a string (alpaca format: instruction, input, output)";
                 return {};
             }
         std::string user = j["instruction"];
@@ -261,7 +285,8 @@ std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std
                 *error = "input: expected a string";
                 return {};
             }
-            if (!j["input"].get<std::string>().empty()) user += "\n\n" + j["input"].get<std::string>();
+            if (!j["input"].get<std::string>().empty())
+                user += "\n\n" + j["input"].get<std::string>();
         }
         msgs.emplace_back("user", user);
         msgs.emplace_back("assistant", j["output"].get<std::string>());
@@ -312,8 +337,10 @@ std::vector<Segment> format_chat(const std::vector<std::pair<std::string, std::s
                 s.push_back({"### Assistant:\n", -1, false});
                 s.push_back({content, -1, true});
                 // The end of an answer is learnt: EOS where there is one, else a blank line.
-                if (eos >= 0) s.push_back({"", eos, true});
-                else s.push_back({"\n\n", -1, true});
+                if (eos >= 0)
+                    s.push_back({"", eos, true});
+                else
+                    s.push_back({"\n\n", -1, true});
             }
         }
         return s;
@@ -322,7 +349,8 @@ std::vector<Segment> format_chat(const std::vector<std::pair<std::string, std::s
     return s;
 }
 
-Example build_example(const Record& r, const TextEncoder& enc, const DataOptions& o, ChatFormat chat) {
+Example build_example(const Record& r, const TextEncoder& enc, const DataOptions& o,
+                      ChatFormat chat) {
     Example e;
     if (o.format == "text") {
         e.ids = enc.encode(r.text);
@@ -333,7 +361,8 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
     try {
         j = json::parse(r.text);
     } catch (const json::exception& err) { // parse errors, and numbers out of range
-        e.error = "expected one JSON object per line (" + std::string(err.what()).substr(0, 120) + ")";
+        e.error =
+            "expected one JSON object per line (" + std::string(err.what()).substr(0, 120) + ")";
         return e;
     }
     if (o.format == "jsonl") {
@@ -348,7 +377,8 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
     const auto msgs = sft_messages(j, &e.error);
     if (!e.error.empty()) return e;
     for (const auto& seg : format_chat(msgs, chat, enc, o.eos_id)) {
-        std::vector<std::int32_t> ids = seg.id >= 0 ? std::vector<std::int32_t>{seg.id} : enc.encode(seg.text);
+        std::vector<std::int32_t> ids =
+            seg.id >= 0 ? std::vector<std::int32_t>{seg.id} : enc.encode(seg.text);
         e.ids.insert(e.ids.end(), ids.begin(), ids.end());
         e.mask.insert(e.mask.end(), ids.size(), seg.train ? 1 : 0);
     }
@@ -357,8 +387,8 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
 
 // Reads, encodes in parallel batches, and hands each example to `sink` in input order.
 template <class Sink>
-void encode_records(const fs::path& path, const TextEncoder& enc, const DataOptions& o, std::size_t* documents,
-                    std::size_t* skipped, Sink sink) {
+void encode_records(const fs::path& path, const TextEncoder& enc, const DataOptions& o,
+                    std::size_t* documents, std::size_t* skipped, Sink sink) {
     if (o.format != "text" && o.format != "jsonl" && o.format != "sft")
         throw InputError(path.string(), "format", "expected text, jsonl or sft here");
     std::string why;
@@ -368,11 +398,13 @@ void encode_records(const fs::path& path, const TextEncoder& enc, const DataOpti
     auto run = [&] {
         std::vector<Example> ex(batch.size());
 #pragma omp parallel for schedule(dynamic, 1)
-        for (std::size_t i = 0; i < batch.size(); ++i) ex[i] = build_example(batch[i], enc, o, chat);
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            ex[i] = build_example(batch[i], enc, o, chat);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (!ex[i].error.empty()) {
                 if (!o.skip_malformed)
-                    throw InputError(batch[i].where, "", ex[i].error + " (data.skip_malformed skips such lines)");
+                    throw InputError(batch[i].where, "",
+                                     ex[i].error + " (data.skip_malformed skips such lines)");
                 ++*skipped;
                 continue;
             }
@@ -446,7 +478,8 @@ std::size_t TokenDataset::masked() const {
     return m;
 }
 
-void TokenDataset::copy_window(std::size_t w, int S, std::int32_t* inputs, std::int32_t* targets) const {
+void TokenDataset::copy_window(std::size_t w, int S, std::int32_t* inputs,
+                               std::int32_t* targets) const {
     const std::size_t s = w * static_cast<std::size_t>(S);
     for (int j = 0; j < S; ++j) {
         inputs[j] = token(s + static_cast<std::size_t>(j));
@@ -459,18 +492,23 @@ std::string TokenDataset::describe() const {
     std::string d = source_ + ": " + std::to_string(n_) + " tokens";
     if (documents_) d += " in " + std::to_string(documents_) + " documents";
     if (skipped_) d += ", " + std::to_string(skipped_) + " malformed records skipped";
-    if (!mask_.empty() || map_mask_) d += ", " + std::to_string(masked()) + " masked out of the loss";
+    if (!mask_.empty() || map_mask_)
+        d += ", " + std::to_string(masked()) + " masked out of the loss";
     return d;
 }
 
-TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, const DataOptions& o) {
+TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc,
+                                const DataOptions& o) {
     TokenDataset d;
     d.source_ = path.string();
     if (o.format == "tokens") {
         if (fs::is_directory(path))
-            throw InputError(path.string(), "", "expected one token shard file (bcd-train tokenize writes one)");
+            throw InputError(path.string(), "",
+                             "expected one token shard file (bcd-train tokenize writes one)");
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw InputError(path.string(), "", std::string("cannot open: ") + std::strerror(errno));
+        if (fd < 0)
+            throw InputError(path.string(), "",
+                             std::string("cannot open: ") + std::strerror(errno));
         struct stat st {};
         ::fstat(fd, &st);
         const auto size = static_cast<std::size_t>(st.st_size);
@@ -494,19 +532,26 @@ TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, co
         std::memcpy(&count, b + 16, 8);
         std::memcpy(&vocab, b + 24, 4);
         std::memcpy(&flags, b + 28, 4);
-        if (std::memcmp(b, kShardMagic, 8) != 0) throw InputError(path.string(), "magic", "not a token shard (expected BCDTOKEN)");
-        if (version != 1) throw InputError(path.string(), "version", "expected 1, got " + std::to_string(version));
-        if (width != 2 && width != 4) throw InputError(path.string(), "width", "expected 2 or 4 bytes per id");
+        if (std::memcmp(b, kShardMagic, 8) != 0)
+            throw InputError(path.string(), "magic", "not a token shard (expected BCDTOKEN)");
+        if (version != 1)
+            throw InputError(path.string(), "version",
+                             "expected 1, got " + std::to_string(version));
+        if (width != 2 && width != 4)
+            throw InputError(path.string(), "width", "expected 2 or 4 bytes per id");
         if (flags > 1) throw InputError(path.string(), "flags", "unknown flags");
         if (count > (size - kShardHeader) / width)
-            throw InputError(path.string(), "count", "the header promises more ids than the file holds");
+            throw InputError(path.string(), "count",
+                             "the header promises more ids than the file holds");
         const std::size_t expect = kShardHeader + count * width + ((flags & 1) ? count : 0);
         if (size != expect)
-            throw InputError(path.string(), "count", "file size " + std::to_string(size) + " does not match the header (" +
-                                                      std::to_string(expect) + " bytes expected)");
+            throw InputError(path.string(), "count",
+                             "file size " + std::to_string(size) + " does not match the header (" +
+                                 std::to_string(expect) + " bytes expected)");
         if (o.vocab_limit > 0 && vocab > static_cast<std::uint32_t>(o.vocab_limit))
-            throw InputError(path.string(), "vocab_size", "the shard's tokenizer has " + std::to_string(vocab) +
-                                                              " ids, more than the model's " + std::to_string(o.vocab_limit));
+            throw InputError(path.string(), "vocab_size",
+                             "the shard's tokenizer has " + std::to_string(vocab) +
+                                 " ids, more than the model's " + std::to_string(o.vocab_limit));
         d.map_ = map;
         d.map_ids_ = b + kShardHeader;
         d.map_mask_ = (flags & 1) ? b + kShardHeader + count * width : nullptr;
@@ -514,8 +559,9 @@ TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, co
         d.n_ = count;
         for (std::size_t i = 0; i < d.n_; ++i)
             if (o.vocab_limit > 0 && d.token(i) >= o.vocab_limit)
-                throw InputError(path.string(), "id " + std::to_string(i), "token id " + std::to_string(d.token(i)) +
-                                                                               " is outside the model's vocabulary");
+                throw InputError(path.string(), "id " + std::to_string(i),
+                                 "token id " + std::to_string(d.token(i)) +
+                                     " is outside the model's vocabulary");
         return d;
     }
     bool masked = false; // the mask is made at the first example that masks anything
@@ -526,8 +572,10 @@ TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, co
         }
         d.ids_.insert(d.ids_.end(), e.ids.begin(), e.ids.end());
         if (masked) {
-            if (e.mask.empty()) d.mask_.insert(d.mask_.end(), e.ids.size(), 1);
-            else d.mask_.insert(d.mask_.end(), e.mask.begin(), e.mask.end());
+            if (e.mask.empty())
+                d.mask_.insert(d.mask_.end(), e.ids.size(), 1);
+            else
+                d.mask_.insert(d.mask_.end(), e.mask.begin(), e.mask.end());
         }
     });
     d.n_ = d.ids_.size();
@@ -535,8 +583,10 @@ TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc, co
 }
 
 ShardStats tokenize_to_shard(const fs::path& input, const TextEncoder& enc, const DataOptions& o,
-                             const fs::path& out, const std::function<void(const std::string&)>& progress) {
-    const std::uint32_t vocab = static_cast<std::uint32_t>(std::max(enc.vocab_size(), o.eos_id + 1));
+                             const fs::path& out,
+                             const std::function<void(const std::string&)>& progress) {
+    const std::uint32_t vocab =
+        static_cast<std::uint32_t>(std::max(enc.vocab_size(), o.eos_id + 1));
     const std::uint32_t width = vocab <= 65536 ? 2 : 4;
     const std::string tmp = out.string() + ".tmp." + std::to_string(::getpid());
     const std::string mask_tmp = tmp + ".mask";
@@ -578,13 +628,15 @@ ShardStats tokenize_to_shard(const fs::path& input, const TextEncoder& enc, cons
             ok = ok && std::fwrite(buf.data(), 1, buf.size(), m) == buf.size();
             st.tokens += e.ids.size();
             if (progress && st.documents % 100000 == 0)
-                progress(std::to_string(st.documents) + " documents, " + std::to_string(st.tokens) + " tokens");
+                progress(std::to_string(st.documents) + " documents, " + std::to_string(st.tokens) +
+                         " tokens");
         });
         if (any_mask) {
             std::rewind(m);
             char chunk[1 << 16];
             std::size_t got;
-            while ((got = std::fread(chunk, 1, sizeof chunk, m)) > 0) ok = ok && std::fwrite(chunk, 1, got, f) == got;
+            while ((got = std::fread(chunk, 1, sizeof chunk, m)) > 0)
+                ok = ok && std::fwrite(chunk, 1, got, f) == got;
         }
         std::memcpy(header, kShardMagic, 8);
         const std::uint32_t version = 1, flags = any_mask ? 1 : 0;
@@ -594,7 +646,8 @@ ShardStats tokenize_to_shard(const fs::path& input, const TextEncoder& enc, cons
         std::memcpy(header + 16, &count, 8);
         std::memcpy(header + 24, &vocab, 4);
         std::memcpy(header + 28, &flags, 4);
-        ok = ok && std::fseek(f, 0, SEEK_SET) == 0 && std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
+        ok = ok && std::fseek(f, 0, SEEK_SET) == 0 &&
+             std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
         ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
     } catch (...) {
         cleanup();

@@ -5,8 +5,8 @@
 #include "bcd/tokenizer.h"
 
 #include "bcd/errors.h"
-#include "io/tokenizer_model.h"
-#include "io/utf8_text.h"
+#include "tokenizer/tokenizer_model.h"
+#include "tokenizer/utf8_text.h"
 
 #include <exception>
 #include <fstream>
@@ -156,7 +156,8 @@ Tokenizer::Tokenizer(std::shared_ptr<const TokenizerModel> model) : m_(std::move
 Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
     std::error_code ec;
     if (std::filesystem::is_directory(tokenizer_json, ec))
-        throw InputError(tokenizer_json.string(), "", "is a folder (expected a tokenizer.json file)");
+        throw InputError(tokenizer_json.string(), "",
+                         "is a folder (expected a tokenizer.json file)");
     std::ifstream in(tokenizer_json, std::ios::binary);
     if (!in)
         throw InputError(tokenizer_json.string(), "",

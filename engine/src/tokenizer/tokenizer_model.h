@@ -3,9 +3,9 @@
 // the per-thread state that encoding needs (internal to the tokenizer).
 
 #include "bcd/tokenizer.h"
-#include "io/added_tokens.h"
-#include "io/bpe.h"
-#include "io/pretokenizer.h"
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/pretokenizer.h"
 
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,6 @@
-#include "io/added_tokens.h"
+#include "tokenizer/added_tokens.h"
 
-#include "io/utf8_text.h"
+#include "tokenizer/utf8_text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <algorithm>

@@ -1,5 +1,4 @@
 #include "bcd/data.h"
-
 #include "bcd/errors.h"
 
 #include <algorithm>
@@ -23,8 +22,8 @@ std::size_t num_windows(std::size_t n, int S) {
     return (n - 1) / static_cast<std::size_t>(S);
 }
 
-void copy_window(const std::vector<std::int32_t>& tokens, std::size_t w, int S, std::int32_t* inputs,
-                 std::int32_t* targets) {
+void copy_window(const std::vector<std::int32_t>& tokens, std::size_t w, int S,
+                 std::int32_t* inputs, std::int32_t* targets) {
     const std::size_t s = w * static_cast<std::size_t>(S);
     std::copy_n(tokens.begin() + static_cast<std::ptrdiff_t>(s), S, inputs);
     std::copy_n(tokens.begin() + static_cast<std::ptrdiff_t>(s) + 1, S, targets);
@@ -38,13 +37,16 @@ void copy_window(const std::vector<std::int32_t>& tokens, std::size_t w, int S, 
 
 namespace bcd {
 
-WindowStream::WindowStream(std::size_t num_windows, std::uint64_t seed) : n_(num_windows), seed_(seed) {
+WindowStream::WindowStream(std::size_t num_windows, std::uint64_t seed)
+    : n_(num_windows), seed_(seed) {
     if (n_ == 0) throw std::invalid_argument("WindowStream: no windows");
     if (n_ > 0xFFFFFFFFULL) throw std::invalid_argument("WindowStream: more than 2^32 windows");
     build();
 }
 
-void WindowStream::build() { perm_ = seeded_permutation(n_, data_epoch_seed(seed_, epoch_)); }
+void WindowStream::build() {
+    perm_ = seeded_permutation(n_, data_epoch_seed(seed_, epoch_));
+}
 
 std::size_t WindowStream::next() {
     if (index_ == n_) {

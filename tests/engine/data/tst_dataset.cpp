@@ -44,14 +44,16 @@ std::string byte_char(int b) {
         std::vector<int> cp(256, -1);
         int n = 0;
         for (int c = 0; c < 256; ++c)
-            if ((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF)) cp[c] = c;
+            if ((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF))
+                cp[c] = c;
         for (int c = 0; c < 256; ++c)
             if (cp[c] < 0) cp[c] = 256 + n++;
         return cp;
     }();
     const int u = table[static_cast<std::size_t>(b)];
     std::string s;
-    if (u < 0x80) s += static_cast<char>(u);
+    if (u < 0x80)
+        s += static_cast<char>(u);
     else {
         s += static_cast<char>(0xC0 | (u >> 6));
         s += static_cast<char>(0x80 | (u & 0x3F));
@@ -66,24 +68,44 @@ fs::path write_chatml_tokenizer(const fs::path& dir, bool with_template) {
     json added = json::array();
     int id = 256;
     for (const char* t : {"<|im_start|>", "<|im_end|>", "<|endoftext|>"})
-        added.push_back({{"id", id++}, {"content", t}, {"single_word", false}, {"lstrip", false},
-                         {"rstrip", false}, {"normalized", false}, {"special", true}});
+        added.push_back({{"id", id++},
+                         {"content", t},
+                         {"single_word", false},
+                         {"lstrip", false},
+                         {"rstrip", false},
+                         {"normalized", false},
+                         {"special", true}});
     const json tok{{"version", "1.0"},
                    {"truncation", nullptr},
                    {"padding", nullptr},
                    {"added_tokens", added},
                    {"normalizer", nullptr},
-                   {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+                   {"pre_tokenizer",
+                    {{"type", "ByteLevel"},
+                     {"add_prefix_space", false},
+                     {"trim_offsets", true},
+                     {"use_regex", true}}},
                    {"post_processor", nullptr},
-                   {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-                   {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                              {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                              {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
-                              {"merges", json::array()}}}};
+                   {"decoder",
+                    {{"type", "ByteLevel"},
+                     {"add_prefix_space", true},
+                     {"trim_offsets", true},
+                     {"use_regex", true}}},
+                   {"model",
+                    {{"type", "BPE"},
+                     {"dropout", nullptr},
+                     {"unk_token", nullptr},
+                     {"continuing_subword_prefix", nullptr},
+                     {"end_of_word_suffix", nullptr},
+                     {"fuse_unk", false},
+                     {"byte_fallback", false},
+                     {"vocab", vocab},
+                     {"merges", json::array()}}}};
     std::ofstream(dir / "tokenizer.json") << tok.dump();
     if (with_template)
-        std::ofstream(dir / "tokenizer_config.json")
-            << json{{"chat_template", "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"}}.dump();
+        std::ofstream(dir / "tokenizer_config.json") << json{
+            {"chat_template", "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content "
+                              "}}<|im_end|>\n{% endfor %}"}}.dump();
     return dir / "tokenizer.json";
 }
 
@@ -95,7 +117,8 @@ private slots:
     // Byte-level without EOS: the stream is the file's bytes, exactly.
     void text_without_eos_is_the_file() {
         const auto d = dir_for("text_plain");
-        const std::string text = "\n\nFirst paragraph,\nline two.\n\n\n  \nSecond.\n\nThird, no newline";
+        const std::string text =
+            "\n\nFirst paragraph,\nline two.\n\n\n  \nSecond.\n\nThird, no newline";
         const auto f = write(d / "a.txt", text);
         const auto ds = bcd::TokenDataset::load(f, bcd::TextEncoder::byte_level(), {});
         QCOMPARE(all_tokens(ds), bytes(text));
@@ -136,7 +159,9 @@ private slots:
 
     void jsonl_and_malformed_lines() {
         const auto d = dir_for("jsonl");
-        const auto f = write(d / "a.jsonl", "{\"text\": \"hi\"}\n\n{\"text\": \"yo\", \"id\": 3}\n{\"txt\": 1}\nnot json\n");
+        const auto f =
+            write(d / "a.jsonl",
+                  "{\"text\": \"hi\"}\n\n{\"text\": \"yo\", \"id\": 3}\n{\"txt\": 1}\nnot json\n");
         bcd::DataOptions o;
         o.format = "jsonl";
         o.eos_id = 256;
@@ -145,7 +170,8 @@ private slots:
             QFAIL("expected an InputError");
         } catch (const bcd::InputError& e) {
             // Line numbers count every line of the file, the blank one too.
-            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString(f.string() + ":4")), e.what());
+            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString(f.string() + ":4")),
+                     e.what());
             QVERIFY2(QString(e.what()).contains("\"text\""), e.what());
         }
         o.skip_malformed = true;
@@ -158,9 +184,11 @@ private slots:
     // SFT in the plain format (byte-level): only the answers (and their end) are loss targets.
     void sft_plain_masks_prompts() {
         const auto d = dir_for("sft_plain");
-        const auto f = write(d / "a.jsonl",
-                             "{\"instruction\": \"Add\", \"input\": \"1+1\", \"output\": \"2\"}\n"
-                             "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", \"content\": \"A\"}]}\n");
+        const auto f = write(
+            d / "a.jsonl",
+            "{\"instruction\": \"Add\", \"input\": \"1+1\", \"output\": \"2\"}\n"
+            "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", "
+            "\"content\": \"Q\"}, {\"role\": \"assistant\", \"content\": \"A\"}]}\n");
         bcd::DataOptions o;
         o.format = "sft";
         const auto ds = bcd::TokenDataset::load(f, bcd::TextEncoder::byte_level(), o);
@@ -175,7 +203,9 @@ private slots:
         std::vector<std::int32_t> in(8), tg(8);
         ds.copy_window(0, 8, in.data(), tg.data());
         for (int j = 0; j < 8; ++j) {
-            QCOMPARE(in[static_cast<std::size_t>(j)], static_cast<std::int32_t>(static_cast<unsigned char>(first[static_cast<std::size_t>(j)])));
+            QCOMPARE(in[static_cast<std::size_t>(j)],
+                     static_cast<std::int32_t>(
+                         static_cast<unsigned char>(first[static_cast<std::size_t>(j)])));
             QCOMPARE(tg[static_cast<std::size_t>(j)], -100);
         }
         const std::size_t answer = first.find("2\n\n");
@@ -193,7 +223,9 @@ private slots:
         const auto enc = bcd::TextEncoder::from_spec(tok.string());
         std::string why;
         QCOMPARE(bcd::resolve_chat_format(enc, &why), bcd::ChatFormat::ChatML);
-        const auto f = write(d / "a.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Yo\"}]}\n");
+        const auto f =
+            write(d / "a.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, "
+                                 "{\"role\": \"assistant\", \"content\": \"Yo\"}]}\n");
         bcd::DataOptions o;
         o.format = "sft";
         o.eos_id = 258;
@@ -214,20 +246,28 @@ private slots:
         QCOMPARE(trained, (std::vector<std::int32_t>{'Y', 'o', 257}));
         // Without a template the special tokens decide; a foreign template falls back to plain.
         fs::remove(d / "tokenizer_config.json");
-        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why), bcd::ChatFormat::ChatML);
-        std::ofstream(d / "tokenizer_config.json") << json{{"chat_template", "[INST] {{ m }} [/INST]"}}.dump();
-        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why), bcd::ChatFormat::Plain);
+        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why),
+                 bcd::ChatFormat::ChatML);
+        std::ofstream(d / "tokenizer_config.json")
+            << json{{"chat_template", "[INST] {{ m }} [/INST]"}}.dump();
+        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why),
+                 bcd::ChatFormat::Plain);
         QVERIFY(why.find("not one this engine knows") != std::string::npos);
     }
 
     void sft_malformed_records_data() {
         QTest::addColumn<QString>("line");
         QTest::addColumn<QString>("expect");
-        QTest::newRow("role") << R"({"messages": [{"role": "bot", "content": "x"}]})" << "role";
-        QTest::newRow("no answer") << R"({"messages": [{"role": "user", "content": "x"}]})" << "assistant";
-        QTest::newRow("alpaca") << R"({"instruction": "x"})" << "output";
-        QTest::newRow("neither") << R"({"prompt": "x"})" << "messages";
-        QTest::newRow("content") << R"({"messages": [{"role": "user", "content": 3}]})" << "content";
+        QTest::newRow("role") << R"({"messages": [{"role": "bot", "content": "x"}]})"
+                              << "role";
+        QTest::newRow("no answer") << R"({"messages": [{"role": "user", "content": "x"}]})"
+                                   << "assistant";
+        QTest::newRow("alpaca") << R"({"instruction": "x"})"
+                                << "output";
+        QTest::newRow("neither") << R"({"prompt": "x"})"
+                                 << "messages";
+        QTest::newRow("content") << R"({"messages": [{"role": "user", "content": 3}]})"
+                                 << "content";
     }
     void sft_malformed_records() {
         QFETCH(QString, line);
@@ -240,7 +280,8 @@ private slots:
             bcd::TokenDataset::load(f, bcd::TextEncoder::byte_level(), o);
             QFAIL("expected an InputError");
         } catch (const bcd::InputError& e) {
-            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString(f.string() + ":1")), e.what());
+            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString(f.string() + ":1")),
+                     e.what());
             QVERIFY2(QString(e.what()).contains(expect), e.what());
         }
     }
@@ -248,25 +289,30 @@ private slots:
     // A shard holds what loading the source gives, masks included, in 2-byte ids when they fit.
     void token_shards_round_trip() {
         const auto d = dir_for("shard");
-        const auto f = write(d / "a.jsonl",
-                             "{\"instruction\": \"Add\", \"output\": \"2\"}\n{\"instruction\": \"Sub\", \"output\": \"0\"}\n");
+        const auto f =
+            write(d / "a.jsonl", "{\"instruction\": \"Add\", \"output\": \"2\"}\n{\"instruction\": "
+                                 "\"Sub\", \"output\": \"0\"}\n");
         bcd::DataOptions o;
         o.format = "sft";
         o.eos_id = 256;
         const auto mem = bcd::TokenDataset::load(f, bcd::TextEncoder::byte_level(), o);
-        const auto st = bcd::tokenize_to_shard(f, bcd::TextEncoder::byte_level(), o, d / "a.tokens");
+        const auto st =
+            bcd::tokenize_to_shard(f, bcd::TextEncoder::byte_level(), o, d / "a.tokens");
         QCOMPARE(st.tokens, mem.size());
         QCOMPARE(st.masked, mem.masked());
         QCOMPARE(fs::file_size(d / "a.tokens"), std::uintmax_t(32 + 2 * mem.size() + mem.size()));
         bcd::DataOptions t;
         t.format = "tokens";
         t.vocab_limit = 300;
-        const auto shard = bcd::TokenDataset::load(d / "a.tokens", bcd::TextEncoder::byte_level(), t);
+        const auto shard =
+            bcd::TokenDataset::load(d / "a.tokens", bcd::TextEncoder::byte_level(), t);
         QCOMPARE(all_tokens(shard), all_tokens(mem));
         for (std::size_t i = 0; i < mem.size(); ++i) QCOMPARE(shard.trainable(i), mem.trainable(i));
         // The model's vocabulary is checked against the shard's.
         t.vocab_limit = 200;
-        QVERIFY_THROWS_EXCEPTION(bcd::InputError, bcd::TokenDataset::load(d / "a.tokens", bcd::TextEncoder::byte_level(), t));
+        QVERIFY_THROWS_EXCEPTION(
+            bcd::InputError,
+            bcd::TokenDataset::load(d / "a.tokens", bcd::TextEncoder::byte_level(), t));
         t.vocab_limit = 300;
         // Corruption: a truncated shard and a foreign file are refused by name.
         fs::resize_file(d / "a.tokens", 40);
@@ -274,10 +320,13 @@ private slots:
             bcd::TokenDataset::load(d / "a.tokens", bcd::TextEncoder::byte_level(), t);
             QFAIL("expected an InputError");
         } catch (const bcd::InputError& e) {
-            QVERIFY2(QString(e.what()).contains("a.tokens") && QString(e.what()).contains("count"), e.what());
+            QVERIFY2(QString(e.what()).contains("a.tokens") && QString(e.what()).contains("count"),
+                     e.what());
         }
         write(d / "b.tokens", std::string(64, 'x'));
-        QVERIFY_THROWS_EXCEPTION(bcd::InputError, bcd::TokenDataset::load(d / "b.tokens", bcd::TextEncoder::byte_level(), t));
+        QVERIFY_THROWS_EXCEPTION(
+            bcd::InputError,
+            bcd::TokenDataset::load(d / "b.tokens", bcd::TextEncoder::byte_level(), t));
         // A text shard without masks has no mask section.
         const auto txt = write(d / "t.txt", "hello world");
         bcd::tokenize_to_shard(txt, bcd::TextEncoder::byte_level(), {}, d / "t.tokens");

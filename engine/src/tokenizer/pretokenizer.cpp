@@ -1,4 +1,4 @@
-#include "io/pretokenizer.h"
+#include "tokenizer/pretokenizer.h"
 
 #include <cctype>
 

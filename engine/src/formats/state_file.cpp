@@ -7,8 +7,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <utility>
 #include <unistd.h>
+#include <utility>
 
 namespace bcd {
 
@@ -30,7 +30,8 @@ struct Fnv {
 class AtomicFile {
 public:
     explicit AtomicFile(std::filesystem::path target)
-        : target_(std::move(target)), tmp_(target_.string() + ".tmp." + std::to_string(::getpid())) {
+        : target_(std::move(target)),
+          tmp_(target_.string() + ".tmp." + std::to_string(::getpid())) {
         f_ = std::fopen(tmp_.c_str(), "wb");
         if (!f_) throw InternalError("cannot create " + tmp_ + ": " + std::strerror(errno));
     }
@@ -66,7 +67,8 @@ private:
 void write_state_file(const std::filesystem::path& path, nlohmann::json header,
                       std::span<const StateArray> arrays) {
     header["arrays"] = nlohmann::json::array();
-    for (const auto& a : arrays) header["arrays"].push_back({{"name", a.name}, {"count", a.data.size()}});
+    for (const auto& a : arrays)
+        header["arrays"].push_back({{"name", a.name}, {"count", a.data.size()}});
     const std::string h = header.dump();
     AtomicFile f(path);
     Fnv fnv;
@@ -111,11 +113,13 @@ LoadedState read_state_file(const std::filesystem::path& path) {
     std::uint32_t version = 0, zero = 0;
     std::uint64_t hlen = 0;
     get(magic, 8, "magic");
-    if (std::memcmp(magic, kMagic, 8) != 0) throw InputError(file, "magic", "not a bcd-train state file");
+    if (std::memcmp(magic, kMagic, 8) != 0)
+        throw InputError(file, "magic", "not a bcd-train state file");
     get(&version, 4, "version");
     if (version != kVersion)
-        throw InputError(file, "version", "expected state format " + std::to_string(kVersion) +
-                                              ", got " + std::to_string(version));
+        throw InputError(file, "version",
+                         "expected state format " + std::to_string(kVersion) + ", got " +
+                             std::to_string(version));
     get(&zero, 4, "header");
     get(&hlen, 8, "header");
     if (hlen > kMaxHeader) throw InputError(file, "header", "length out of range");
@@ -130,8 +134,8 @@ LoadedState read_state_file(const std::filesystem::path& path) {
     if (!st.header.is_object() || !st.header.contains("arrays") || !st.header["arrays"].is_array())
         throw InputError(file, "header.arrays", "expected a list of arrays");
     for (const auto& a : st.header["arrays"]) {
-        if (!a.is_object() || !a.contains("name") || !a["name"].is_string() || !a.contains("count") ||
-            !a["count"].is_number_unsigned())
+        if (!a.is_object() || !a.contains("name") || !a["name"].is_string() ||
+            !a.contains("count") || !a["count"].is_number_unsigned())
             throw InputError(file, "header.arrays", "expected {name, count} entries");
         const auto count = a["count"].get<std::uint64_t>();
         if (count > (1ULL << 40)) throw InputError(file, "header.arrays", "array too large");
@@ -144,7 +148,8 @@ LoadedState read_state_file(const std::filesystem::path& path) {
     const std::uint64_t computed = fnv.h;
     in.read(reinterpret_cast<char*>(&stored), 8);
     if (in.gcount() != 8) throw InputError(file, "checksum", "file is truncated");
-    if (stored != computed) throw InputError(file, "checksum", "does not match the content (corrupt file)");
+    if (stored != computed)
+        throw InputError(file, "checksum", "does not match the content (corrupt file)");
     if (in.peek() != EOF) throw InputError(file, "", "unexpected bytes after the checksum");
     return st;
 }

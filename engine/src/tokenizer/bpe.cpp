@@ -1,6 +1,6 @@
-#include "io/bpe.h"
+#include "tokenizer/bpe.h"
 
-#include "io/utf8_text.h"
+#include "tokenizer/utf8_text.h"
 
 #include <algorithm>
 #include <bit>

@@ -3,8 +3,8 @@
 
 #include "bcd/errors.h"
 #include "core/json_reader.h"
-#include "io/tokenizer_model.h"
-#include "io/utf8_text.h"
+#include "tokenizer/tokenizer_model.h"
+#include "tokenizer/utf8_text.h"
 
 #include <algorithm>
 #include <map>

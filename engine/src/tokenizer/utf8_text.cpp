@@ -1,4 +1,4 @@
-#include "io/utf8_text.h"
+#include "tokenizer/utf8_text.h"
 
 #include "bcd/errors.h"
 
