@@ -26,12 +26,14 @@ commands:
   init     --preset NAME --out DIR [--seed S] [--dtype f32|bf16|f16] [--shard-size BYTES] [--force]
                                    write a random-initialised model in Hugging Face layout
   eval     --model DIR --data PATH [--format text|jsonl|sft|tokens] [--seq-len N]
-           [--batch-size B] [--threads N] [--json]
+           [--batch-size B] [--device auto|cpu|cuda|cuda:N] [--precision fp32|bf16]
+           [--threads N] [--json]
                                    mean token loss of a model on data (its tokenizer, else bytes)
   tokenize --data PATH --out FILE (--model DIR | --tokenizer FILE|byte) [--format text|jsonl|sft]
            [--skip-malformed] [--threads N]
                                    pre-tokenise data into a token shard (data.format "tokens")
   sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--seed S]
+           [--device auto|cpu|cuda|cuda:N] [--precision fp32|bf16] [--threads N]
                                    generate text (byte-level; temperature 0 = greedy)
   inspect  --model DIR [--json]    tensors, parameter counts, default BCD blocks
   devices  [--json]                the compute devices the engine can use

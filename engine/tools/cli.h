@@ -2,6 +2,7 @@
 // Command-line parsing shared by the bcd-train subcommands. A bad argument is an InputError
 // naming the command and the option, so that main() prints one line and exits with code 2.
 
+#include "bcd/backend.h"
 #include "bcd/dataset.h"
 
 #include <filesystem>
@@ -37,6 +38,11 @@ private:
 // "byte" or a tokenizer.json path).
 TextEncoder model_encoder(const std::filesystem::path& dir,
                           const std::optional<std::string>& override_spec);
+
+// The backend of a command that runs a model (eval, sample) from its --device (auto, cpu, cuda,
+// cuda:N; default auto), --precision (fp32, bf16; default fp32) and --threads options. A device
+// that cannot be used is an InputError naming the option and the reason.
+std::unique_ptr<Backend> command_backend(const Args& args, Model& model);
 
 int cmd_init(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);

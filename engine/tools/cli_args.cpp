@@ -85,4 +85,33 @@ double Args::number(const std::string& name, double fallback, double min, double
     }
 }
 
+std::unique_ptr<Backend> command_backend(const Args& args, Model& model) {
+    const std::string where = "bcd-train " + args.command();
+    const std::string kind = args.value("device").value_or("auto");
+    DeviceChoice dc;
+    try {
+        dc = resolve_device(kind);
+    } catch (const DeviceUnavailable& e) {
+        throw InputError(where, "--device", "\"" + kind + "\" cannot be used: " + e.what());
+    }
+    BackendOptions o;
+    o.device = dc.device;
+    o.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+    const std::string prec = args.value("precision").value_or("fp32");
+    try {
+        o.precision = parse_precision(prec);
+    } catch (const std::invalid_argument&) {
+        throw InputError(where, "--precision", "expected fp32 or bf16, got '" + prec + "'");
+    }
+    if (dc.device == "cpu" && o.precision != TrainPrecision::FP32)
+        throw InputError(where, "--precision",
+                         "bf16 needs a GPU; the CPU computes in fp32" +
+                             (dc.note.empty() ? std::string() : " (" + dc.note + ")"));
+    try {
+        return make_backend(model, o);
+    } catch (const DeviceUnavailable& e) {
+        throw InputError(where, "--device", "\"" + dc.device + "\" cannot be used: " + e.what());
+    }
+}
+
 } // namespace bcd::cli

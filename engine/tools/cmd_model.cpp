@@ -89,11 +89,11 @@ TextEncoder model_encoder(const fs::path& dir, const std::optional<std::string>&
 
 int cmd_eval(const std::vector<std::string>& argv) {
     Args args("eval", argv,
-              {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer"},
+              {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer", "device",
+               "precision"},
               {"json", "skip-malformed"});
     const fs::path dir = args.required("model");
     const fs::path data = args.required("data");
-    set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
     Model model = Model::load(dir);
     const auto& cfg = model.config();
     const int S = static_cast<int>(
@@ -120,8 +120,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
                              std::to_string(S + 1) + " for one window of --seq-len " +
                              std::to_string(S));
 
-    auto tf = make_cpu_transformer(model);
-    tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
+    const auto backend = command_backend(args, model);
     std::vector<std::int32_t> in(static_cast<std::size_t>(batch) * S), tg(in.size());
     double sum = 0.0;
     long count = 0;
@@ -132,7 +131,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
             ds.copy_window(w0 + static_cast<std::size_t>(i), S,
                            in.data() + static_cast<std::size_t>(i) * S,
                            tg.data() + static_cast<std::size_t>(i) * S);
-        const LossSum r = tf->forward(in.data(), tg.data(), b, S);
+        const LossSum r = backend->evaluate(in.data(), tg.data(), b, S);
         sum += r.sum;
         count += r.count;
     }

@@ -5,7 +5,6 @@
 #include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/rng.h"
-#include "bcd/transformer.h"
 #include "cli.h"
 
 #include <algorithm>
@@ -18,14 +17,15 @@ namespace bcd::cli {
 
 int cmd_sample(const std::vector<std::string>& argv) {
     Args args("sample", argv,
-              {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads"}, {});
+              {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads", "device",
+               "precision"},
+              {});
     const std::filesystem::path dir = args.required("model");
     const std::string prompt = args.value("prompt").value_or("");
     const int max_new = static_cast<int>(args.integer("max-new", 200, 0, 1 << 20));
     const double temperature = args.number("temperature", 0.8, 0.0, 100.0);
     const int top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 24));
     Rng rng(static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62)));
-    set_cpu_threads(static_cast<int>(args.integer("threads", 0, 0, 4096)));
     Model model = Model::load(dir);
     const int V = model.config().vocab_size;
     const TextEncoder enc = model_encoder(dir, std::nullopt);
@@ -33,8 +33,7 @@ int cmd_sample(const std::vector<std::string>& argv) {
         throw InputError((dir / "config.json").string(), "vocab_size",
                          "expected at least 256 for byte-level text");
     const int eos = model.config().eos_token_id;
-    auto tf = make_cpu_transformer(model);
-    tf->set_grad_targets(std::vector<float*>(model.layout().params().size(), nullptr));
+    const auto tf = command_backend(args, model);
 
     std::vector<std::int32_t> ctx = enc.encode(prompt);
     if (ctx.empty()) ctx = enc.encode("\n"); // an empty prompt starts a new line

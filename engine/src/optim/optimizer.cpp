@@ -1,5 +1,7 @@
 #include "bcd/optimizer.h"
 
+#include "kernels/optim.h"
+
 #include <cmath>
 #include <numbers>
 #include <omp.h>
@@ -43,7 +45,7 @@ double grad_norm(std::span<const TensorSlot> slots) {
 }
 
 void clip_gradients(std::span<const TensorSlot> slots, double norm, double max_norm) {
-    const double k = max_norm / (norm + 1e-6);
+    const double k = kernels::clip_factor(norm, max_norm);
     if (k >= 1.0) return;
     const float kf = static_cast<float>(k);
     for (const auto& t : slots) {
@@ -55,41 +57,24 @@ void clip_gradients(std::span<const TensorSlot> slots, double norm, double max_n
 void optimizer_step(const OptimizerSettings& s, std::span<const TensorSlot> slots, double lr,
                     long t) {
     if (s.name == "adamw") {
-        const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
-        const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));
-        const float step_size = static_cast<float>(lr / bc1);
-        const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-        const float b1 = static_cast<float>(s.beta1), b2 = static_cast<float>(s.beta2);
-        const float eps = static_cast<float>(s.eps);
         for (const auto& ts : slots) {
-            const float decay = ts.decay ? static_cast<float>(1.0 - lr * s.weight_decay) : 1.0f;
+            const kernels::AdamWConstants k =
+                kernels::adamw_constants(s.beta1, s.beta2, s.eps, lr, s.weight_decay, t, ts.decay);
 #pragma omp parallel for schedule(static) if (ts.n > 65536)
-            for (std::size_t i = 0; i < ts.n; ++i) {
-                const float g = ts.grad[i];
-                float p = ts.param[i] * decay;
-                const float m = b1 * ts.m[i] + (1.0f - b1) * g;
-                const float v = b2 * ts.v[i] + (1.0f - b2) * g * g;
-                ts.m[i] = m;
-                ts.v[i] = v;
-                p -= step_size * m / (std::sqrt(v) / bc2_sqrt + eps);
-                ts.param[i] = p;
-            }
+            for (std::size_t i = 0; i < ts.n; ++i)
+                kernels::adamw_update(ts.param[i], ts.m[i], ts.v[i], ts.grad[i], k);
         }
         return;
     }
-    // SGD
-    const float lrf = static_cast<float>(lr), mu = static_cast<float>(s.momentum);
     for (const auto& ts : slots) {
-        const float wd = ts.decay ? static_cast<float>(s.weight_decay) : 0.0f;
+        kernels::SgdConstants k;
+        k.lr = static_cast<float>(lr);
+        k.momentum = static_cast<float>(s.momentum);
+        k.weight_decay = ts.decay ? static_cast<float>(s.weight_decay) : 0.0f;
+        k.first_step = t == 1;
 #pragma omp parallel for schedule(static) if (ts.n > 65536)
-        for (std::size_t i = 0; i < ts.n; ++i) {
-            float d = ts.grad[i] + wd * ts.param[i];
-            if (ts.m) {
-                d = t == 1 ? d : mu * ts.m[i] + d;
-                ts.m[i] = d;
-            }
-            ts.param[i] -= lrf * d;
-        }
+        for (std::size_t i = 0; i < ts.n; ++i)
+            kernels::sgd_update(ts.param[i], ts.m ? ts.m + i : nullptr, ts.grad[i], k);
     }
 }
 

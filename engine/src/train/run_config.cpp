@@ -3,6 +3,7 @@
 #include "bcd/errors.h"
 #include "core/json_reader.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
@@ -166,7 +167,19 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     // device
     if (auto o = top.optional_object("device")) {
         o->reject_unknown({"kind", "threads"});
-        c.device.kind = o->choice("kind", "auto", {"auto", "cpu", "cuda"});
+        c.device.kind = o->has("kind") ? o->string("kind") : "auto";
+        {
+            const std::string& k = c.device.kind;
+            const std::string n = k.starts_with("cuda:") ? k.substr(5) : "";
+            const bool index_ok =
+                !n.empty() && n.size() <= 4 &&
+                std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+            if (k != "auto" && k != "cpu" && k != "cuda" && !index_ok)
+                throw InputError(o->file(), o->key_path("kind"),
+                                 "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\" (N a GPU "
+                                 "index), got " +
+                                     json_brief(o->raw("kind")));
+        }
         c.device.threads = static_cast<int>(o->integer("threads", 0, 0, 4096));
     }
     // output

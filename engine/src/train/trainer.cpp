@@ -1,10 +1,11 @@
 // The training loop (DESIGN.md §3, docs/training.md). One block is active at a time: only it has
-// gradients and optimizer state, sized to it and made at the switch; the transformer truncates
-// its backward to it. `mode: full` is the same loop with one block holding every tensor.
+// gradients and optimizer state, made by the backend at the switch; the backend truncates its
+// backward to it. `mode: full` is the same loop with one block holding every tensor. The trainer
+// reaches the device only through the Backend interface (bcd/backend.h).
 
 #include "bcd/trainer.h"
 
-#include "bcd/atomic_file.h"
+#include "bcd/backend.h"
 #include "bcd/block_schedule.h"
 #include "bcd/blocks.h"
 #include "bcd/data.h"
@@ -13,8 +14,8 @@
 #include "bcd/model.h"
 #include "bcd/optimizer.h"
 #include "bcd/state_file.h"
-#include "bcd/transformer.h"
 #include "bcd/version.h"
+#include "train/checkpoint.h"
 #include "train/run_directory.h"
 
 #include <algorithm>
@@ -64,40 +65,10 @@ nlohmann::ordered_json mem_json(const MemoryStats& m) {
             {"workspace", m.workspace}};
 }
 
-std::string ckpt_name(long step) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "step-%08ld", step);
-    return buf;
-}
-
-// Complete checkpoints (with DONE), oldest first.
-std::vector<std::pair<long, fs::path>> complete_checkpoints(const fs::path& run_dir) {
-    std::vector<std::pair<long, fs::path>> out;
-    std::error_code ec;
-    const fs::path dir = run_dir / "checkpoints";
-    if (!fs::is_directory(dir, ec)) return out;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-        const std::string name = e.path().filename().string();
-        if (!name.starts_with("step-") || name.size() != 13 || !fs::exists(e.path() / "DONE"))
-            continue;
-        try {
-            out.emplace_back(std::stol(name.substr(5)), e.path());
-        } catch (const std::exception&) {
-        }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 // The keys of a resumed run's config that must equal the original's for the resumed run to be
 // the same run. Output settings, threads and the number of steps may change.
 const char* const kResumeFixedKeys[] = {"data", "optim", "bcd"};
 const char* const kResumeFixedTrainKeys[] = {"batch_size", "grad_accum", "seed", "precision"};
-
-struct BlockOptState {
-    FloatBuffer m, v;
-    long t = 0; // optimizer steps taken by this block's state
-};
 
 class Trainer {
 public:
@@ -106,15 +77,13 @@ public:
 
 private:
     void validate_and_load();
-    std::vector<std::size_t> packed_offsets(int block, std::size_t* total) const;
+    void make_backend_for(Model& model);
     void activate(int block);
-    std::vector<TensorSlot> slots();
     double train_step(long s, double* grad_norm_out);
     double evaluate();
     void write_checkpoint(long s);
     bool restore();
     void restore_from(const fs::path& dir);
-    MemoryStats memory() const;
     void copy_tokenizer_files(const fs::path& dst) const;
     ojson step_record(long s, double loss, double lr, double gnorm, double step_s,
                       std::uint64_t step_tokens);
@@ -123,7 +92,9 @@ private:
     const RunConfig& cfg_;
     TrainOptions opts_;
     std::optional<Model> model_;
-    std::unique_ptr<Transformer> tf_;
+    std::unique_ptr<Backend> backend_;
+    DeviceChoice device_;
+    TrainPrecision precision_ = TrainPrecision::FP32;
     TextEncoder enc_ = TextEncoder::byte_level();
     std::optional<TokenDataset> train_data_, val_data_;
     std::vector<std::string> data_log_; // what was loaded, logged once the run folder exists
@@ -134,9 +105,6 @@ private:
     LrSchedule lr_;
 
     int active_ = -1;
-    std::vector<std::size_t> offsets_; // per tensor of the active block, into grads_/state
-    FloatBuffer grads_;
-    std::map<int, BlockOptState> states_;
     long step_ = 0;
     std::uint64_t tokens_ = 0;
     double elapsed_before_ = 0.0;
@@ -146,14 +114,20 @@ private:
 };
 
 void Trainer::validate_and_load() {
-    if (cfg_.device.kind == "cuda")
+    // The device first: a run that cannot have the device it asks for writes nothing.
+    try {
+        device_ = resolve_device(cfg_.device.kind);
+    } catch (const DeviceUnavailable& e) {
         throw InputError(file(), "device.kind",
-                         "\"cuda\" needs the CUDA backend, which this engine build does not have "
-                         "(expected \"cpu\" or \"auto\")");
-    if (cfg_.train.precision != "fp32")
-        throw InputError(
-            file(), "train.precision",
-            "\"bf16\" needs the CUDA backend; the CPU backend trains in fp32 (expected \"fp32\")");
+                         "\"" + cfg_.device.kind + "\" cannot be used: " + e.what() +
+                             " (use \"cpu\" or \"auto\" to train on the CPU)");
+    }
+    precision_ = parse_precision(cfg_.train.precision);
+    if (device_.device == "cpu" && precision_ != TrainPrecision::FP32)
+        throw InputError(file(), "train.precision",
+                         "\"" + cfg_.train.precision +
+                             "\" needs a GPU; the CPU backend trains in fp32 (expected \"fp32\"" +
+                             (device_.note.empty() ? "" : "; " + device_.note) + ")");
     set_cpu_threads(cfg_.device.threads);
 
     const ModelConfig mc = load_model_config(cfg_.model.path);
@@ -268,59 +242,38 @@ void Trainer::validate_and_load() {
     lr_.total_steps = cfg_.train.steps;
 }
 
-std::vector<std::size_t> Trainer::packed_offsets(int block, std::size_t* total) const {
-    std::vector<std::size_t> off;
-    std::size_t n = 0;
-    for (int t : blocks_[static_cast<std::size_t>(block)].tensors) {
-        off.push_back(n);
-        n += (model_->layout().params()[static_cast<std::size_t>(t)].numel + 15) / 16 * 16;
+void Trainer::make_backend_for(Model& model) {
+    BackendOptions o;
+    o.device = device_.device;
+    o.precision = precision_;
+    o.threads = cfg_.device.threads;
+    o.recompute = cfg_.train.recompute;
+    o.offload_states = cfg_.bcd.offload_states;
+    o.optimizer = opt_;
+    o.blocks = blocks_;
+    o.max_batch = cfg_.train.batch_size;
+    o.max_seq = cfg_.data.seq_len;
+    o.seed = cfg_.train.seed;
+    try {
+        backend_ = make_backend(model, o);
+    } catch (const DeviceUnavailable& e) {
+        throw InputError(file(), "device.kind",
+                         "\"" + device_.device + "\" cannot be used: " + e.what());
     }
-    *total = n;
-    return off;
 }
 
-// Makes `block` the active one: its gradient buffer and optimizer state are created here (the
-// previous block's gradient buffer is released first; its state too under reset_state_on_switch).
+// Makes `block` the active one: the backend makes its gradients and optimizer state (the previous
+// block's gradients are released first; its state too under reset_state_on_switch).
 void Trainer::activate(int block) {
     if (block == active_) return;
-    grads_.release();
-    if (cfg_.bcd.reset_state_on_switch) states_.clear();
-    std::size_t total = 0;
-    offsets_ = packed_offsets(block, &total);
-    grads_.resize(total);
-    auto& st = states_[block];
-    const int per_param = state_floats_per_param(opt_);
-    if (per_param >= 1 && st.m.empty()) st.m.resize(total);
-    if (per_param >= 2 && st.v.empty()) st.v.resize(total);
-    std::vector<float*> targets(model_->layout().params().size(), nullptr);
-    const auto& ts = blocks_[static_cast<std::size_t>(block)].tensors;
-    for (std::size_t i = 0; i < ts.size(); ++i)
-        targets[static_cast<std::size_t>(ts[i])] = grads_.data() + offsets_[i];
-    tf_->set_grad_targets(std::move(targets));
+    const int ids[] = {block};
+    backend_->activate(ids, cfg_.bcd.reset_state_on_switch);
     active_ = block;
-}
-
-std::vector<TensorSlot> Trainer::slots() {
-    auto& st = states_[active_];
-    std::vector<TensorSlot> out;
-    const auto& ts = blocks_[static_cast<std::size_t>(active_)].tensors;
-    for (std::size_t i = 0; i < ts.size(); ++i) {
-        const auto& p = model_->layout().params()[static_cast<std::size_t>(ts[i])];
-        TensorSlot s;
-        s.param = model_->params() + p.offset;
-        s.grad = grads_.data() + offsets_[i];
-        s.m = st.m.empty() ? nullptr : st.m.data() + offsets_[i];
-        s.v = st.v.empty() ? nullptr : st.v.data() + offsets_[i];
-        s.n = p.numel;
-        s.decay = p.decays();
-        out.push_back(s);
-    }
-    return out;
 }
 
 double Trainer::train_step(long s, double* grad_norm_out) {
     activate(schedule_->block_at(s));
-    grads_.zero();
+    backend_->zero_grads();
     const int B = cfg_.train.batch_size, T = cfg_.data.seq_len, A = cfg_.train.grad_accum;
     const std::size_t micro = static_cast<std::size_t>(B) * T;
     std::vector<std::int32_t> in(micro * A), tg(micro * A);
@@ -330,25 +283,20 @@ double Trainer::train_step(long s, double* grad_norm_out) {
     const long count = std::count_if(tg.begin(), tg.end(), [](std::int32_t t) { return t >= 0; });
     double loss_sum = 0.0;
     for (int a = 0; a < A; ++a) {
-        const auto r = tf_->forward(in.data() + a * micro, tg.data() + a * micro, B, T);
+        const auto r = backend_->forward(in.data() + a * micro, tg.data() + a * micro, B, T);
         loss_sum += r.sum;
-        tf_->backward(1.0f / static_cast<float>(std::max(1L, count)));
+        backend_->backward(1.0f / static_cast<float>(std::max(1L, count)));
     }
-    const auto sl = slots();
-    const double norm = grad_norm(sl);
-    if (cfg_.optim.grad_clip > 0.0) clip_gradients(sl, norm, cfg_.optim.grad_clip);
-    auto& st = states_[active_];
-    st.t += 1;
-    optimizer_step(opt_, sl, lr_.at(s), st.t);
+    const double norm = backend_->grad_norm();
+    if (cfg_.optim.grad_clip > 0.0) backend_->clip_gradients(norm, cfg_.optim.grad_clip);
+    backend_->optimizer_step(opt_, lr_.at(s));
     tokens_ += static_cast<std::uint64_t>(A) * micro;
     *grad_norm_out = norm;
     return loss_sum / static_cast<double>(std::max(1L, count));
 }
 
 double Trainer::evaluate() {
-    // A separate instance without gradients: it keeps no activations, and is gone afterwards.
-    auto tf = make_cpu_transformer(*model_);
-    tf->set_grad_targets(std::vector<float*>(model_->layout().params().size(), nullptr));
+    // Gradient-free: nothing is kept, and what the evaluation made is released afterwards.
     const int T = cfg_.data.seq_len, B = cfg_.train.batch_size;
     const std::size_t windows = val_data_->num_windows(T);
     std::vector<std::int32_t> in(static_cast<std::size_t>(B) * T), tg(in.size());
@@ -360,10 +308,11 @@ double Trainer::evaluate() {
             val_data_->copy_window(w0 + static_cast<std::size_t>(i), T,
                                    in.data() + static_cast<std::size_t>(i) * T,
                                    tg.data() + static_cast<std::size_t>(i) * T);
-        const auto r = tf->forward(in.data(), tg.data(), b, T);
+        const auto r = backend_->evaluate(in.data(), tg.data(), b, T);
         sum += r.sum;
         count += r.count;
     }
+    backend_->end_evaluation();
     return sum / static_cast<double>(std::max(1L, count));
 }
 
@@ -384,24 +333,7 @@ void Trainer::copy_tokenizer_files(const fs::path& dst) const {
     }
 }
 
-MemoryStats Trainer::memory() const {
-    MemoryStats m = tf_->memory();
-    m.gradients = grads_.bytes();
-    m.optimizer = 0;
-    for (const auto& [id, st] : states_) m.optimizer += st.m.bytes() + st.v.bytes();
-    return m;
-}
-
 void Trainer::write_checkpoint(long s) {
-    const fs::path root = dir_->path() / "checkpoints";
-    const fs::path dir = root / ckpt_name(s);
-    std::error_code ec;
-    fs::remove_all(dir, ec); // an incomplete attempt at the same step
-    fs::create_directories(dir, ec);
-    if (ec) throw InternalError("cannot create " + dir.string() + ": " + ec.message());
-    model_->save(dir, DType::F32);
-    copy_tokenizer_files(dir);
-
     json header{{"format", "bcd-train state"},
                 {"engine", BCD_VERSION},
                 {"step", s},
@@ -411,35 +343,14 @@ void Trainer::write_checkpoint(long s) {
                 {"active_block", active_},
                 {"schedule", {{"place", schedule_->place_at(s)}}},
                 {"threads", cpu_threads()},
+                {"device", backend_->kind()},
+                {"precision", precision_name(precision_)},
                 {"config", cfg_.to_json()}};
-    json blocks = json::array();
-    std::vector<StateArray> arrays;
-    for (const auto& [id, st] : states_) {
-        json b{{"id", id}, {"t", st.t}};
-        if (!st.m.empty()) {
-            b["m"] = "block" + std::to_string(id) + ".m";
-            arrays.push_back({b["m"], st.m.span()});
-        }
-        if (!st.v.empty()) {
-            b["v"] = "block" + std::to_string(id) + ".v";
-            arrays.push_back({b["v"], st.v.span()});
-        }
-        blocks.push_back(b);
-    }
-    header["blocks"] = blocks;
-    write_state_file(dir / "state.bin", header, arrays);
-    write_file_atomic(dir / "DONE", std::to_string(s) + "\n", true);
+    bcd::write_checkpoint(
+        dir_->path(), s, *model_, *backend_, std::move(header),
+        [this](const fs::path& d) { copy_tokenizer_files(d); }, cfg_.output.keep_checkpoints);
     last_ckpt_ = s;
-
-    // Keep the newest keep_checkpoints complete ones; drop incomplete leftovers of crashes.
-    auto done = complete_checkpoints(dir_->path());
-    while (static_cast<int>(done.size()) > cfg_.output.keep_checkpoints) {
-        fs::remove_all(done.front().second, ec);
-        done.erase(done.begin());
-    }
-    for (const auto& e : fs::directory_iterator(root, ec))
-        if (!fs::exists(e.path() / "DONE")) fs::remove_all(e.path(), ec);
-    dir_->metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + ckpt_name(s)}});
+    dir_->metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + checkpoint_name(s)}});
 }
 
 // Loads the newest complete checkpoint. Writes nothing: a checkpoint that cannot be used is an
@@ -459,53 +370,36 @@ bool Trainer::restore() {
 }
 
 void Trainer::restore_from(const fs::path& dir) {
-    auto st = read_state_file(dir / "state.bin");
-    const json& h = st.header;
-    const std::string sfile = (dir / "state.bin").string();
     // The resumed run must be the same run.
-    const json now = cfg_.to_json();
-    const json& then = h.at("config");
-    for (const char* k : kResumeFixedKeys)
-        if (now.at(k) != then.at(k)) {
-            for (auto it = now.at(k).begin(); it != now.at(k).end(); ++it)
-                if (!then.at(k).contains(it.key()) || then.at(k).at(it.key()) != it.value())
-                    throw InputError(file(), std::string(k) + "." + it.key(),
-                                     "differs from the run being resumed (it had " +
-                                         then.at(k).value(it.key(), json()).dump() + ")");
-        }
-    for (const char* k : kResumeFixedTrainKeys)
-        if (now.at("train").at(k) != then.at("train").at(k))
-            throw InputError(file(), std::string("train.") + k,
-                             "differs from the run being resumed (it had " +
-                                 then.at("train").at(k).dump() + ")");
-
+    auto same_run = [this](const json& h) {
+        const json now = cfg_.to_json();
+        const json& then = h.at("config");
+        for (const char* k : kResumeFixedKeys)
+            if (now.at(k) != then.at(k)) {
+                for (auto it = now.at(k).begin(); it != now.at(k).end(); ++it)
+                    if (!then.at(k).contains(it.key()) || then.at(k).at(it.key()) != it.value())
+                        throw InputError(file(), std::string(k) + "." + it.key(),
+                                         "differs from the run being resumed (it had " +
+                                             then.at(k).value(it.key(), json()).dump() + ")");
+            }
+        for (const char* k : kResumeFixedTrainKeys)
+            if (now.at("train").at(k) != then.at("train").at(k))
+                throw InputError(file(), std::string("train.") + k,
+                                 "differs from the run being resumed (it had " +
+                                     then.at("train").at(k).dump() + ")");
+    };
+    CheckpointState st =
+        read_checkpoint_state(dir, same_run, ParamLayout(load_model_config(dir)), blocks_, opt_);
+    const json& h = st.header;
     model_.emplace(Model::load(dir));
-    tf_ = make_cpu_transformer(*model_);
-    tf_->set_recompute(cfg_.train.recompute);
+    make_backend_for(*model_);
     step_ = h.at("step").get<long>();
     tokens_ = h.at("tokens").get<std::uint64_t>();
     elapsed_before_ = h.at("elapsed_s").get<double>();
     stream_->seek(h.at("data").at("epoch").get<std::uint64_t>(),
                   h.at("data").at("index").get<std::uint64_t>());
     activate(h.at("active_block").get<int>());
-    for (const auto& b : h.at("blocks")) {
-        const int id = b.at("id").get<int>();
-        if (id < 0 || id >= static_cast<int>(blocks_.size()))
-            throw InputError(sfile, "blocks", "block id out of range for this partition");
-        std::size_t total = 0;
-        packed_offsets(id, &total);
-        auto& dst = states_[id];
-        dst.t = b.at("t").get<long>();
-        for (const char* which : {"m", "v"}) {
-            if (!b.contains(which)) continue;
-            FloatBuffer* src = st.find(b.at(which).get<std::string>());
-            if (!src || src->size() != total)
-                throw InputError(sfile, std::string("blocks.") + which,
-                                 "optimizer state does not match the block's size");
-            FloatBuffer& d = std::string(which) == "m" ? dst.m : dst.v;
-            d = std::move(*src);
-        }
-    }
+    for (auto& [id, bs] : st.blocks) backend_->write_state(id, std::move(bs));
     last_ckpt_ = step_;
 }
 
@@ -521,8 +415,8 @@ ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double 
             {"grad_norm", gnorm},
             {"step_s", step_s},
             {"tok_s", static_cast<double>(step_tokens) / std::max(step_s, 1e-9)},
-            {"mem_bytes", memory().total()},
-            {"mem", mem_json(memory())},
+            {"mem_bytes", backend_->memory().total()},
+            {"mem", mem_json(backend_->memory())},
             {"rss_bytes", rss},
             {"peak_rss_bytes", hwm},
             {"elapsed_s", elapsed_before_}};
@@ -554,8 +448,7 @@ int Trainer::run() {
                       std::to_string(step_));
         } else {
             model_.emplace(Model::load(cfg_.model.path));
-            tf_ = make_cpu_transformer(*model_);
-            tf_->set_recompute(cfg_.train.recompute);
+            make_backend_for(*model_);
             if (opts_.resume) {
                 dir_->metric({{"t", "resume"}, {"step", 0}, {"checkpoint", nullptr}});
                 dir_->log("no complete checkpoint in " + out.string() +
@@ -573,7 +466,8 @@ int Trainer::run() {
                      {"config", cfg_.to_json()},
                      {"created", unix_time()},
                      {"plan",
-                      {{"device", "cpu"},
+                      {{"device", backend_->kind()},
+                       {"precision", precision_name(precision_)},
                        {"world_size", 1},
                        {"params", model_->num_params()},
                        {"trainable_params", trainable},
@@ -583,7 +477,8 @@ int Trainer::run() {
         if (!resumed && !opts_.resume)
             dir_->metric(ojson{{"t", "start"},
                                {"time", unix_time()},
-                               {"device", "cpu"},
+                               {"device", backend_->kind()},
+                               {"precision", precision_name(precision_)},
                                {"world_size", 1},
                                {"threads", cpu_threads()},
                                {"mode", cfg_.bcd.mode},
@@ -595,7 +490,9 @@ int Trainer::run() {
         dir_->log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture +
                   " " + std::to_string(model_->num_params()) + " parameters, " +
                   std::to_string(blocks_.size()) + " block(s), mode " + cfg_.bcd.mode +
-                  ", device cpu (" + std::to_string(cpu_threads()) + " threads)");
+                  ", device " + backend_->describe());
+        if (!device_.note.empty())
+            dir_->log("device.kind auto: training on the CPU (" + device_.note + ")");
         for (const auto& line : data_log_) dir_->log(line);
 
         const auto t_start = Clock::now();

@@ -1,5 +1,10 @@
 #include "backend/cpu/ops.h"
 
+#include "kernels/activation.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
+#include "kernels/softmax.h"
+
 #include <algorithm>
 #include <cblas.h>
 #include <cmath>
@@ -43,10 +48,6 @@ template <class RowFn> void column_reduce(float* acc, int N, int M, RowFn row_fn
 // which skips most of the masked upper triangle without a custom GEMM.
 constexpr int kAttnRowBlock = 64;
 
-inline float silu(float x) {
-    return x / (1.0f + std::exp(-x));
-}
-
 } // namespace
 
 void linear_forward(float* y, const float* x, const float* w, const float* b, int N, int in,
@@ -85,9 +86,9 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
         float* yr = y + static_cast<long>(n) * C;
         float ss = 0.0f;
         for (int i = 0; i < C; ++i) ss += xr[i] * xr[i];
-        const float r = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
+        const float r = kernels::rmsnorm_rstd(ss, C, eps);
         rstd[n] = r;
-        for (int i = 0; i < C; ++i) yr[i] = xr[i] * r * w[i];
+        for (int i = 0; i < C; ++i) yr[i] = kernels::rmsnorm_apply(xr[i], r, w[i]);
     }
 }
 
@@ -97,7 +98,7 @@ void rmsnorm_apply(float* y, const float* x, const float* rstd, const float* w, 
         const float* xr = x + static_cast<long>(n) * C;
         float* yr = y + static_cast<long>(n) * C;
         const float r = rstd[n];
-        for (int i = 0; i < C; ++i) yr[i] = xr[i] * r * w[i];
+        for (int i = 0; i < C; ++i) yr[i] = kernels::rmsnorm_apply(xr[i], r, w[i]);
     }
 }
 
@@ -111,9 +112,9 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
             float* dxr = dx + static_cast<long>(n) * C;
             const float r = rstd[n];
             float dot = 0.0f; // Σ (dy∘w)∘x̂
-            for (int i = 0; i < C; ++i) dot += dyr[i] * w[i] * xr[i] * r;
+            for (int i = 0; i < C; ++i) dot += kernels::rmsnorm_dot_term(dyr[i], w[i], xr[i], r);
             const float mean = dot / static_cast<float>(C);
-            for (int i = 0; i < C; ++i) dxr[i] += r * (dyr[i] * w[i] - xr[i] * r * mean);
+            for (int i = 0; i < C; ++i) dxr[i] += kernels::rmsnorm_dx(dyr[i], w[i], xr[i], r, mean);
         }
     }
     if (dw)
@@ -121,7 +122,7 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
             const float* xr = x + static_cast<long>(n) * C;
             const float* dyr = dy + static_cast<long>(n) * C;
             const float r = rstd[n];
-            for (int i = 0; i < C; ++i) p[i] += dyr[i] * xr[i] * r;
+            for (int i = 0; i < C; ++i) p[i] += kernels::rmsnorm_dw_term(dyr[i], xr[i], r);
         });
 }
 
@@ -134,11 +135,7 @@ void rope_forward(float* x, const float* cos, const float* sin, int B, int T, in
         const float* s = sin + static_cast<long>(t) * half;
         for (int h = 0; h < H; ++h) {
             float* v = x + (bt * H + h) * D;
-            for (int i = 0; i < half; ++i) {
-                const float a = v[i], b = v[i + half];
-                v[i] = a * c[i] - b * s[i];
-                v[i + half] = b * c[i] + a * s[i];
-            }
+            for (int i = 0; i < half; ++i) kernels::rope_rotate(v[i], v[i + half], c[i], s[i]);
         }
     }
 }
@@ -152,11 +149,7 @@ void rope_backward(float* dx, const float* cos, const float* sin, int B, int T, 
         const float* s = sin + static_cast<long>(t) * half;
         for (int h = 0; h < H; ++h) {
             float* v = dx + (bt * H + h) * D;
-            for (int i = 0; i < half; ++i) {
-                const float ga = v[i], gb = v[i + half];
-                v[i] = ga * c[i] + gb * s[i];
-                v[i + half] = gb * c[i] - ga * s[i];
-            }
+            for (int i = 0; i < half; ++i) kernels::rope_rotate_back(v[i], v[i + half], c[i], s[i]);
         }
     }
 }
@@ -185,13 +178,14 @@ void attention_forward(float* ctx, float* lse, float* scratch, const float* q, c
                 float* row = P + static_cast<long>(i - r0) * T;
                 float mx = row[0];
                 for (int j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
-                for (int j = 0; j <= i; ++j) row[j] = std::exp(row[j] - mx); // vectorised
+                for (int j = 0; j <= i; ++j)
+                    row[j] = kernels::softmax_exp(row[j], mx); // vectorised
                 float sum = 0.0f;
                 for (int j = 0; j <= i; ++j) sum += row[j];
                 const float inv = 1.0f / sum;
                 for (int j = 0; j <= i; ++j) row[j] *= inv;
                 for (int j = i + 1; j < r1; ++j) row[j] = 0.0f;
-                lh[i] = mx + std::log(sum);
+                lh[i] = kernels::logsumexp(mx, sum);
             }
             // ctx[r0:r1] = P[r0:r1, 0:r1] V[0:r1]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, r1, 1.0f, P, T, vh,
@@ -239,7 +233,7 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                             T);
                 for (int i = r0; i < r1; ++i) {
                     float* row = P + static_cast<long>(i - r0) * T;
-                    for (int j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lh[i]);
+                    for (int j = 0; j <= i; ++j) row[j] = kernels::softmax_exp(row[j], lh[i]);
                     for (int j = i + 1; j < r1; ++j) row[j] = 0.0f;
                 }
                 // dV[0:r1] += P^T dctx[r0:r1]
@@ -258,7 +252,8 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                     const float* ci = ch + i * qs;
                     float dot = 0.0f;
                     for (int d = 0; d < D; ++d) dot += dci[d] * ci[d];
-                    for (int j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
+                    for (int j = 0; j <= i; ++j)
+                        dr[j] = kernels::attention_dscore(pr[j], dr[j], dot, scale);
                     for (int j = i + 1; j < r1; ++j) dr[j] = 0.0f;
                 }
                 // dQ[r0:r1] = dS K[0:r1]
@@ -274,18 +269,19 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
 
 void swiglu_forward(float* h, const float* gate, const float* up, long n) {
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; ++i) h[i] = silu(gate[i]) * up[i];
+    for (long i = 0; i < n; ++i) h[i] = kernels::swiglu(gate[i], up[i]);
 }
 
 void swiglu_backward(float* dgate, float* dup, const float* dh, const float* gate, const float* up,
                      long n) {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; ++i) {
-        const float g = gate[i], d = dh[i]; // read before dgate (which may alias dh) is written
-        const float sig = 1.0f / (1.0f + std::exp(-g));
-        const float sl = g * sig;
-        dup[i] = d * sl;
-        dgate[i] = d * up[i] * (sig + sl * (1.0f - sig));
+        // Read before dgate (which may alias dh) is written.
+        const float g = gate[i], d = dh[i], u = up[i];
+        float dg, du;
+        kernels::swiglu_back(d, g, u, dg, du);
+        dup[i] = du;
+        dgate[i] = dg;
     }
 }
 
@@ -320,9 +316,9 @@ double cross_entropy_forward(float* lse, float* losses, const float* logits, con
         float mx = row[0];
         for (int j = 1; j < V; ++j) mx = std::max(mx, row[j]);
         double sum = 0.0;
-        for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(row[j] - mx));
-        lse[n] = mx + static_cast<float>(std::log(sum));
-        losses[n] = targets[n] >= 0 ? lse[n] - row[targets[n]] : 0.0f;
+        for (int j = 0; j < V; ++j) sum += kernels::softmax_exp_wide(row[j], mx);
+        lse[n] = kernels::logsumexp(mx, sum);
+        losses[n] = targets[n] >= 0 ? kernels::cross_entropy_loss(lse[n], row[targets[n]]) : 0.0f;
     }
     double total = 0.0;
     long c = 0;
@@ -344,9 +340,9 @@ void cross_entropy_backward(float* logits_to_dlogits, const float* lse, const in
             std::memset(row, 0, sizeof(float) * static_cast<std::size_t>(V));
             continue;
         }
-        const float l = lse[n];
-        for (int j = 0; j < V; ++j) row[j] = scale * std::exp(row[j] - l);
-        row[targets[n]] -= scale;
+        const float l = lse[n], target_logit = row[targets[n]];
+        for (int j = 0; j < V; ++j) row[j] = kernels::cross_entropy_dlogit(row[j], l, scale, false);
+        row[targets[n]] = kernels::cross_entropy_dlogit(target_logit, l, scale, true);
     }
 }
 
