@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 cuda_args=()
 # CI builds CUDA code for a short list of architectures only; a GPU user sets
 # CMAKE_CUDA_ARCHITECTURES to what they run.
-if [ -n "${CI:-}" ]; then cuda_args+=(-DCMAKE_CUDA_ARCHITECTURES="80;89"); fi
+if [ -n "${CI:-}" ]; then cuda_args+=(-DCMAKE_CUDA_ARCHITECTURES="80-real;89-real;90-real"); fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" "$@"
 if [ -n "${BCD_BUILD_TARGET:-}" ]; then

@@ -1,11 +1,11 @@
 // bcd-train init / eval / inspect / devices.
 
+#include "bcd/backend.h"
 #include "bcd/blocks.h"
 #include "bcd/data.h"
 #include "bcd/dataset.h"
 #include "bcd/errors.h"
 #include "bcd/model.h"
-#include "bcd/transformer.h"
 #include "cli.h"
 
 #include <chrono>
@@ -270,16 +270,42 @@ int cmd_devices(const std::vector<std::string>& argv) {
                 break;
             }
     }
+    const CudaProbe cuda = probe_cuda();
+    auto version = [](int v) {
+        return v > 0 ? std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10)
+                     : std::string();
+    };
     if (args.flag("json")) {
-        std::cout << nlohmann::json{{"gpus", nlohmann::json::array()},
-                                    {"cpu", {{"name", cpu_name}, {"threads", cores}}},
-                                    {"cuda", false}}
-                         .dump()
-                  << "\n";
-    } else {
-        std::printf("cpu: %s, %u threads\ngpus: none (this engine was built without CUDA)\n",
-                    cpu_name.c_str(), cores);
+        nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
+        for (const GpuInfo& g : cuda.gpus)
+            gpus.push_back({{"index", g.index},
+                            {"name", g.name},
+                            {"memory_bytes", g.total_bytes},
+                            {"free_bytes", g.free_bytes},
+                            {"compute_capability",
+                             std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor)}});
+        nlohmann::ordered_json out{{"gpus", gpus},
+                                   {"cpu", {{"name", cpu_name}, {"threads", cores}}},
+                                   {"cuda",
+                                    {{"usable", cuda.usable},
+                                     {"reason", cuda.reason},
+                                     {"driver", version(cuda.driver_version)},
+                                     {"runtime", version(cuda.runtime_version)}}}};
+        std::cout << out.dump() << "\n";
+        return kExitOk;
     }
+    std::printf("cpu: %s, %u threads\n", cpu_name.c_str(), cores);
+    if (cuda.gpus.empty()) {
+        std::printf("gpus: none (%s)\n", cuda.reason.c_str());
+        return kExitOk;
+    }
+    std::printf("cuda: driver %s, runtime %s\n", version(cuda.driver_version).c_str(),
+                version(cuda.runtime_version).c_str());
+    for (const GpuInfo& g : cuda.gpus)
+        std::printf("gpu %d: %s, %.1f GiB (%.1f GiB free), compute capability %d.%d\n", g.index,
+                    g.name.c_str(), static_cast<double>(g.total_bytes) / (1u << 30),
+                    static_cast<double>(g.free_bytes) / (1u << 30), g.cc_major, g.cc_minor);
+    if (!cuda.usable) std::printf("not usable: %s\n", cuda.reason.c_str());
     return kExitOk;
 }
 
