@@ -1,8 +1,12 @@
 #pragma once
-// The launcher plugin interface (docs/workbench.md, "Launcher plugins"). A plugin handles one
-// kind of node ("local", "ssh"; later "slurm"); it opens sessions to nodes of that kind. A
-// session belongs to the thread that opened it (an SSH session per thread) and blocks: the
+// The launcher plugin interface (docs/workbench.md, "Launcher plugins" and "The launcher SDK"). A
+// plugin handles one kind of node ("local", "ssh", "slurm"); it opens sessions to nodes of that
+// kind. A session belongs to the thread that opened it (an SSH session per thread) and blocks: the
 // workbench calls it from a RunFollower's worker thread, never from the GUI thread.
+//
+// Plugins depend on the launcher SDK only: these headers and one shared library
+// (libbcd-launcher-sdk.so: node access, SSH, quoting, run-folder helpers) that the workbench
+// links too. Every call returns an Outcome (launch_outcome.h): no exception crosses the boundary.
 //
 // Versioning: the IID carries the interface's major version; a plugin's metadata (its
 // Q_PLUGIN_METADATA JSON) names Name, Version (the plugin's own) and CompatVersion (the interface
@@ -10,8 +14,9 @@
 // code and skips, by name, a plugin whose major differs or whose minor is newer than this
 // workbench's.
 
+#include "launch/launch_outcome.h"
 #include "nodes/node_probe.h"
-#include "store/store_types.h"
+#include "nodes/node_record.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -19,15 +24,14 @@
 #include <QtPlugin>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 
-#define BCD_LAUNCHER_IID "org.bcd-workbench.Launcher/1"
+#define BCD_LAUNCHER_IID "org.bcd-workbench.Launcher/2"
 
 namespace bcd::launch {
 
 inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
-inline constexpr int kLauncherApiMajor = 1;
+inline constexpr int kLauncherApiMajor = 2;
 inline constexpr int kLauncherApiMinor = 0;
 
 // What the workbench tells every plugin about this machine.
@@ -42,14 +46,14 @@ struct LaunchRequest {
     qint64 runId = 0;
     QString name;       // shown to people; only its slug (run_config.h) reaches a path
     QJsonObject config; // paths absolute on this machine; output.dir is set by the launcher
-    QVector<store::NodeRecord> nodes; // one, or the ranks' nodes of a multi-node run (first = head)
-    bool resume = false;
+    QVector<nodes::NodeRecord> nodes; // one, or the ranks' nodes of a multi-node run (first = head)
 };
 
 // Where a run lives: its folder on the (first) node and the process that runs it.
 struct RunLocation {
     QString dir;
-    qint64 pid = 0;
+    qint64 pid = 0; // the engine (or mpirun) process; 0 for a batch job or when unknown
+    QString jobId;  // the scheduler's job (Slurm); empty for a plain process
     QString configPath() const { return dir + QStringLiteral("/launch.json"); }
 };
 
@@ -58,34 +62,37 @@ struct MetricsRead {
     qint64 fileSize = -1; // -1: no metrics.jsonl yet
 };
 
-// A launch that cannot happen; badInput: the config or the request is wrong (CLI exit 2).
-class LaunchError : public std::runtime_error {
-public:
-    LaunchError(const QString& message, bool badInput = false)
-        : std::runtime_error(message.toStdString()), badInput_(badInput) {}
-    bool badInput() const { return badInput_; }
-
-private:
-    bool badInput_;
+// What a session sees of a run now.
+struct RunObservation {
+    bool alive = false; // the engine (or its job) may still write to the run folder
+    // The scheduler's view (Slurm: PENDING, RUNNING, COMPLETED, TIMEOUT, ...); empty for a plain
+    // process. reason: PENDING's reason (Priority, Resources, JobHeldUser, ...) or why it ended.
+    QString jobState;
+    QString reason;
 };
 
 class LauncherSession {
 public:
     virtual ~LauncherSession() = default;
-    virtual nodes::NodeProbe probe() = 0;
+    virtual Outcome<nodes::NodeProbe> probe() = 0;
     // Makes the run folder, writes the config (launch.json) and whatever inputs the node lacks,
     // checks the config with `bcd-train validate`, starts `bcd-train train` detached from the
-    // workbench and returns where it runs. Throws LaunchError.
-    virtual RunLocation start(const LaunchRequest& request) = 0;
+    // workbench (or submits the job that will) and returns where it runs.
+    virtual Outcome<RunLocation> start(const LaunchRequest& request) = 0;
+    // Starts the run in its folder again, continuing from its newest complete checkpoint
+    // (`bcd-train train --resume`); returns the new process or job.
+    virtual Outcome<RunLocation> resume(const RunLocation& at) = 0;
     // Bytes of metrics.jsonl from offset, at most maxBytes.
-    virtual MetricsRead readMetrics(const RunLocation& at, qint64 offset, qint64 maxBytes) = 0;
+    virtual Outcome<MetricsRead> readMetrics(const RunLocation& at, qint64 offset,
+                                             qint64 maxBytes) = 0;
     // A small file of the run folder (status.json, engine.err); nullopt when it does not exist.
-    virtual std::optional<QByteArray> readRunFile(const RunLocation& at, const QString& name) = 0;
-    // Whether the run's process is alive: the pid runs a command line holding the run's config
-    // path (a reused pid or a zombie is not the run).
-    virtual bool isRunning(const RunLocation& at) = 0;
-    // Sends a signal (SIGTERM, SIGKILL) to the run's process when isRunning().
-    virtual void signal(const RunLocation& at, int signal) = 0;
+    virtual Outcome<std::optional<QByteArray>> readRunFile(const RunLocation& at,
+                                                           const QString& name) = 0;
+    // Whether the run is alive: its pid runs a command line holding the run's config path (a
+    // reused pid or a zombie is not the run), or its job is queued or running.
+    virtual Outcome<RunObservation> observe(const RunLocation& at) = 0;
+    // SIGTERM asks the engine to checkpoint and stop; SIGKILL ends it (and its job) now.
+    virtual Outcome<Done> signal(const RunLocation& at, int signal) = 0;
     virtual int pollIntervalMs() const = 0;
 };
 
@@ -93,9 +100,15 @@ class LauncherPlugin {
 public:
     virtual ~LauncherPlugin() = default;
     virtual QString nodeKind() const = 0;
-    // Opens a session on the calling thread (for SSH: connects; throws nodes::SshError).
-    virtual std::unique_ptr<LauncherSession> open(const store::NodeRecord& node,
-                                                  const LauncherContext& ctx) = 0;
+    // Opens a session on the calling thread (SSH, Slurm: connects; an unknown or changed host key
+    // is a failure with LaunchFailure::ssh set).
+    virtual Outcome<std::unique_ptr<LauncherSession>> open(const nodes::NodeRecord& node,
+                                                           const LauncherContext& ctx) = 0;
+    // What a launch on this node will run, shown before launching (Slurm: the batch script),
+    // without connecting; paths that only the launch decides are shown as placeholders. Empty
+    // when there is nothing more to show than the engine's command line.
+    virtual Outcome<QString> describeLaunch(const LaunchRequest& request,
+                                            const LauncherContext& ctx) const = 0;
 };
 
 } // namespace bcd::launch

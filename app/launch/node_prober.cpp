@@ -8,7 +8,10 @@ nodes::NodeProbe probeNode(const PluginRegistry& plugins, const store::NodeRecor
                            const LauncherContext& ctx) {
     LauncherPlugin* plugin = plugins.launcher(node.kind);
     if (!plugin) throw LaunchError(plugins.missingReason(node.kind));
-    return plugin->open(node, ctx)->probe();
+    // The plugin answers with values; this blocking helper reports failures as its callers
+    // expect them (LaunchFailure::raise: SshError for SSH trouble, else LaunchError).
+    auto session = plugin->open(node, ctx).take();
+    return session->probe().take();
 }
 
 NodeProber::NodeProber(const PluginRegistry& plugins, const LauncherContext& ctx, QObject* parent)

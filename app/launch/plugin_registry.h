@@ -4,6 +4,7 @@
 // load is skipped and reported by name (problems()).
 
 #include "launch/launcher.h"
+#include "store/store_types.h"
 
 #include <QMap>
 #include <QPluginLoader>

@@ -1,6 +1,6 @@
 #include "launch/run_files.h"
 
-#include "store/store_types.h"
+#include "store/run_status.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -31,13 +31,40 @@ QString lastLine(const QByteArray& text) {
     return {};
 }
 
+namespace {
+
+// What a scheduler's final job state says that the engine's status cannot; empty when nothing.
+QString jobEndedBy(const QString& jobState) {
+    if (jobState == QLatin1String("TIMEOUT")) return QStringLiteral("reached its time limit");
+    if (jobState == QLatin1String("NODE_FAIL")) return QStringLiteral("lost its node");
+    if (jobState == QLatin1String("OUT_OF_MEMORY"))
+        return QStringLiteral("ran out of memory (ask for more memory per task)");
+    if (jobState == QLatin1String("BOOT_FAIL")) return QStringLiteral("could not boot its node");
+    if (jobState == QLatin1String("DEADLINE")) return QStringLiteral("passed its deadline");
+    if (jobState == QLatin1String("PREEMPTED")) return QStringLiteral("was preempted");
+    return {};
+}
+
+} // namespace
+
 FinalState finalState(const std::optional<QByteArray>& statusJson,
                       const std::optional<QByteArray>& engineErr, bool killedAfterGrace,
-                      bool terminatedByUs) {
+                      bool terminatedByUs, const QString& jobState, const QString& jobReason) {
+    std::optional<FinalState> engine;
     if (statusJson) {
         const StatusFile s = parseStatusFile(*statusJson);
-        if (s.valid && store::status::isTerminal(s.state)) return {s.state, s.message};
+        if (s.valid && store::status::isTerminal(s.state)) engine = FinalState{s.state, s.message};
     }
+    if (engine && engine->status == store::status::kFinished) return *engine;
+    const QString endedBy = jobEndedBy(jobState);
+    if (!endedBy.isEmpty()) {
+        QString m = QStringLiteral("the job %1 (%2)").arg(endedBy, jobState);
+        if (engine && !engine->message.isEmpty())
+            m += QStringLiteral("; the engine: ") + engine->message;
+        m += QStringLiteral("; resume continues from the last checkpoint");
+        return {store::status::kFailed, m};
+    }
+    if (engine) return *engine;
     if (killedAfterGrace)
         return {store::status::kCancelled,
                 QStringLiteral("killed (SIGKILL) after the grace period; no final checkpoint")};
@@ -45,8 +72,20 @@ FinalState finalState(const std::optional<QByteArray>& statusJson,
         return {store::status::kCancelled,
                 QStringLiteral("stopped by SIGTERM before it wrote a final status (cancelled while "
                                "starting); no checkpoint")};
+    if (jobState == QLatin1String("CANCELLED"))
+        return {store::status::kCancelled,
+                QStringLiteral("the job was cancelled before the engine wrote a final status%1")
+                    .arg(jobReason.isEmpty() || jobReason == QLatin1String("None")
+                             ? QString()
+                             : QStringLiteral(" (%1)").arg(jobReason))};
     const QString err = engineErr ? lastLine(*engineErr) : QString();
     if (!err.isEmpty()) return {store::status::kFailed, err};
+    if (!jobState.isEmpty() && jobState != QLatin1String("COMPLETED"))
+        return {store::status::kFailed,
+                QStringLiteral("the job ended %1%2 before the engine wrote a final status")
+                    .arg(jobState, jobReason.isEmpty() || jobReason == QLatin1String("None")
+                                       ? QString()
+                                       : QStringLiteral(" (%1)").arg(jobReason))};
     return {
         store::status::kFailed,
         QStringLiteral("the engine stopped without writing a final status (killed or crashed)")};

@@ -25,32 +25,53 @@ void RunFollower::schedule(int ms) {
     if (!done_) timer_.start(ms);
 }
 
+bool RunFollower::openSession(LaunchFailure* failure) {
+    auto opened = plugin_->open(node_, ctx_);
+    if (!opened) {
+        *failure = opened.failure();
+        return false;
+    }
+    session_ = std::move(opened.value());
+    if (!session_) {
+        *failure = {LaunchFailure::Kind::Failed,
+                    QStringLiteral("the '%1' launcher plugin opened no session").arg(node_.kind),
+                    std::nullopt,
+                    {}};
+        return false;
+    }
+    sessionInterval_ = session_->pollIntervalMs();
+    return true;
+}
+
 void RunFollower::launch(const LaunchRequest& request) {
-    try {
-        session_ = plugin_->open(node_, ctx_);
-        sessionInterval_ = session_->pollIntervalMs();
-        at_ = session_->start(request);
-    } catch (const LaunchError& e) {
+    startWith([&] { return session_->start(request); }, true);
+}
+
+void RunFollower::resume(const RunLocation& at, qint64 offset) {
+    offset_ = offset;
+    startWith([&] { return session_->resume(at); }, false);
+}
+
+template <class Start> void RunFollower::startWith(Start&& start, bool fresh) {
+    LaunchFailure failure;
+    std::optional<Outcome<RunLocation>> started;
+    if (openSession(&failure)) {
+        started.emplace(start());
+        if (!started->ok()) failure = started->failure();
+    }
+    if (!started || !started->ok()) {
         done_ = true;
         session_.reset();
-        emit launchFailed(runId_, QString::fromUtf8(e.what()), e.badInput());
-        return;
-    } catch (const nodes::SshError& e) {
         // An unknown or changed host key needs a person's decision, like bad input (CLI exit 2).
-        const bool refusal = e.kind() == nodes::SshError::Kind::HostKeyUnknown ||
-                             e.kind() == nodes::SshError::Kind::HostKeyChanged;
-        done_ = true;
-        session_.reset();
-        emit launchFailed(runId_, QString::fromUtf8(e.what()), refusal);
-        return;
-    } catch (const std::exception& e) {
-        done_ = true;
-        session_.reset();
-        emit launchFailed(runId_, QString::fromUtf8(e.what()), false);
+        emit launchFailed(runId_, failure.message, failure.badInput() || failure.hostKeyRefused());
         return;
     }
+    at_ = started->value();
     emit launched(runId_, at_);
-    follow(at_, 0);
+    if (fresh)
+        follow(at_, 0);
+    else
+        follow(at_, offset_);
 }
 
 void RunFollower::follow(const RunLocation& at, qint64 offset) {
@@ -78,22 +99,33 @@ void RunFollower::shutdown() {
     session_.reset();
 }
 
+void RunFollower::observe() {
+    const RunObservation o = session_->observe(at_).take();
+    alive_ = o.alive;
+    if (o.jobState != observed_.jobState || o.reason != observed_.reason) {
+        observed_ = o;
+        emit jobState(runId_, o.jobState, o.reason);
+    }
+}
+
 void RunFollower::poll() {
     if (done_ || !following_ || awaitingAck_) return;
     try {
         if (!session_) {
-            session_ = plugin_->open(node_, ctx_);
-            sessionInterval_ = session_->pollIntervalMs();
+            LaunchFailure failure;
+            if (!openSession(&failure)) failure.raise();
             if (failures_ > 0)
                 emit problem(runId_, QStringLiteral("reconnected to %1").arg(node_.name));
         }
-        if (at_.pid <= 0) { // the launch was interrupted before its pid was stored
-            if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")))
+        if (at_.pid <= 0 && at_.jobId.isEmpty()) {
+            // The launch was interrupted before its pid was stored.
+            if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")).take())
                 at_.pid = parseStatusFile(*st).pid;
         }
         if (cancelRequested_ && !termSent_) {
-            if (session_->isRunning(at_)) {
-                session_->signal(at_, SIGTERM);
+            observe();
+            if (alive_) {
+                session_->signal(at_, SIGTERM).take();
                 termDelivered_ = true;
                 emit signalSent(runId_, SIGTERM);
             }
@@ -101,11 +133,11 @@ void RunFollower::poll() {
             killAt_ = QDeadlineTimer(graceMs_);
         }
 
-        MetricsRead r = session_->readMetrics(at_, offset_, kChunkBytes);
+        MetricsRead r = session_->readMetrics(at_, offset_, kChunkBytes).take();
         if (r.fileSize >= 0 && r.fileSize < offset_) {
             // Replaced or truncated: read it again from the start (ingestion is idempotent).
             offset_ = 0;
-            r = session_->readMetrics(at_, 0, kChunkBytes);
+            r = session_->readMetrics(at_, 0, kChunkBytes).take();
         }
         failures_ = 0;
         if (r.data.contains('\n')) {
@@ -118,14 +150,15 @@ void RunFollower::poll() {
             finish();
             return;
         }
-        if (!session_->isRunning(at_)) {
+        observe();
+        if (!alive_) {
             // Read once more: lines may have been written between the read and the check.
             gone_ = true;
             schedule(0);
             return;
         }
         if (termSent_ && !killed_ && killAt_.hasExpired()) {
-            session_->signal(at_, SIGKILL);
+            session_->signal(at_, SIGKILL).take();
             killed_ = true;
             emit signalSent(runId_, SIGKILL);
         }
@@ -142,9 +175,10 @@ void RunFollower::poll() {
 }
 
 void RunFollower::finish() {
-    const auto statusJson = session_->readRunFile(at_, QStringLiteral("status.json"));
-    const auto engineErr = session_->readRunFile(at_, QStringLiteral("engine.err"));
-    const FinalState f = finalState(statusJson, engineErr, killed_, termDelivered_);
+    const auto statusJson = session_->readRunFile(at_, QStringLiteral("status.json")).take();
+    const auto engineErr = session_->readRunFile(at_, QStringLiteral("engine.err")).take();
+    const FinalState f = finalState(statusJson, engineErr, killed_, termDelivered_,
+                                    observed_.jobState, observed_.reason);
     done_ = true;
     timer_.stop();
     emit ended(runId_, f.status, f.message);

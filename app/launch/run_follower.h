@@ -9,6 +9,7 @@
 // RunController creates and wires it; its slots are invoked queued, on its thread.
 
 #include "launch/launcher.h"
+#include "store/store_types.h"
 
 #include <QDeadlineTimer>
 #include <QObject>
@@ -29,6 +30,9 @@ public:
 
     // On the follower's thread:
     void launch(const bcd::launch::LaunchRequest& request);
+    // Starts the run in its folder again from its newest checkpoint, then follows it from
+    // `offset` (the store's).
+    void resume(const bcd::launch::RunLocation& at, qint64 offset);
     void follow(const bcd::launch::RunLocation& at, qint64 offset);
     void acknowledge(qint64 storedOffset); // where the store's consumption of the last chunk ended
     void cancel(int graceMs);
@@ -40,10 +44,16 @@ signals:
     void metricsRead(qint64 runId, qint64 offset, const QByteArray& data);
     void ended(qint64 runId, const QString& status, const QString& message);
     void problem(qint64 runId, const QString& message);
+    // The scheduler's state of the run's job changed (Slurm: PENDING and its reason, RUNNING,
+    // TIMEOUT, ...); empty for a plain process.
+    void jobState(qint64 runId, const QString& state, const QString& reason);
     void signalSent(qint64 runId, int signal);
 
 private:
     void poll();
+    bool openSession(LaunchFailure* failure);
+    template <class Start> void startWith(Start&& start, bool fresh);
+    void observe(); // throws (the poll's retry catches it)
     void schedule(int ms);
     void finish();
     int interval() const;
@@ -61,6 +71,8 @@ private:
     bool awaitingAck_ = false;
     bool lastChunkFull_ = false;
     bool gone_ = false;
+    bool alive_ = false;
+    RunObservation observed_;
     bool done_ = false;
     int failures_ = 0;
     // Cancel: requested → SIGTERM sent → SIGKILL after the grace period.

@@ -1,7 +1,9 @@
 #pragma once
 // The records the run store holds (docs/workbench.md, "Store schema").
 
+#include "nodes/node_record.h"
 #include "store/metrics_record.h"
+#include "store/run_status.h"
 
 #include <QJsonObject>
 #include <QMetaType>
@@ -20,37 +22,11 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Run states. "starting": created, the engine not yet confirmed running.
-namespace status {
-inline const QString kStarting = QStringLiteral("starting");
-inline const QString kRunning = QStringLiteral("running");
-inline const QString kFinished = QStringLiteral("finished");
-inline const QString kFailed = QStringLiteral("failed");
-inline const QString kCancelled = QStringLiteral("cancelled");
-bool isTerminal(const QString& s);
-bool isValid(const QString& s);
-} // namespace status
-
 // Metric point types: the record type of the key (run, type, step).
 enum class PointType : int { Step = 1, Eval = 2 };
 
-// A node: the local machine ("local", always present) or an SSH host.
-struct NodeRecord {
-    qint64 id = 0;
-    QString name;
-    QString kind; // "local" | "ssh"
-    QString host;
-    int port = 22;
-    QString user;
-    QString identity;   // private key file; empty: the SSH agent and ~/.ssh's default keys
-    QString knownHosts; // empty: ~/.ssh/known_hosts
-    QString engine;     // engine path on the node; empty: bcd-train on PATH, else uploaded
-    QString runRoot;    // folder of the node's runs; empty: the default (docs/workbench.md)
-    std::optional<double> pricePerHour;
-    QJsonObject probe; // the last probe (nodes/node_probe.h), empty when never probed
-    double probedAt = 0;
-    double createdAt = 0;
-};
+// A node (nodes/node_record.h: the launcher SDK hands the same record to plugins).
+using NodeRecord = nodes::NodeRecord;
 
 struct NewRun {
     QString name;
@@ -75,6 +51,9 @@ struct RunRecord {
     QStringList hosts;
     QString remoteDir; // the run folder on the node (output.dir)
     qint64 pid = 0;    // the engine (or mpirun) process on the node; 0 unknown
+    QString jobId;     // a Slurm run's batch job; empty for other runs
+    QString jobState;  // the scheduler's last word on it: PENDING, RUNNING, TIMEOUT, ...
+    QString jobReason; // PENDING's reason (Priority, Resources, JobHeldUser, ...)
     qint64 metricsOffset = 0;
     std::optional<double> pricePerHour;
     double createdAt = 0;

@@ -15,8 +15,10 @@ class LocalLauncherPlugin final : public QObject, public launch::LauncherPlugin 
     Q_INTERFACES(bcd::launch::LauncherPlugin)
 public:
     QString nodeKind() const override { return QStringLiteral("local"); }
-    std::unique_ptr<launch::LauncherSession> open(const store::NodeRecord& node,
-                                                  const launch::LauncherContext& ctx) override;
+    launch::Outcome<std::unique_ptr<launch::LauncherSession>>
+    open(const nodes::NodeRecord& node, const launch::LauncherContext& ctx) override;
+    launch::Outcome<QString> describeLaunch(const launch::LaunchRequest& request,
+                                            const launch::LauncherContext& ctx) const override;
 };
 
 } // namespace bcd::plugins

@@ -16,8 +16,10 @@ class SshLauncherPlugin final : public QObject, public launch::LauncherPlugin {
 public:
     QString nodeKind() const override { return QStringLiteral("ssh"); }
     // Connects (known host keys only: a key is accepted when the node is added).
-    std::unique_ptr<launch::LauncherSession> open(const store::NodeRecord& node,
-                                                  const launch::LauncherContext& ctx) override;
+    launch::Outcome<std::unique_ptr<launch::LauncherSession>>
+    open(const nodes::NodeRecord& node, const launch::LauncherContext& ctx) override;
+    launch::Outcome<QString> describeLaunch(const launch::LaunchRequest& request,
+                                            const launch::LauncherContext& ctx) const override;
 };
 
 } // namespace bcd::plugins

@@ -10,9 +10,16 @@ namespace bcd::test {
 
 class TestLauncherBase : public QObject, public launch::LauncherPlugin {
 public:
-    std::unique_ptr<launch::LauncherSession> open(const store::NodeRecord&,
-                                                  const launch::LauncherContext&) override {
-        return nullptr;
+    launch::Outcome<std::unique_ptr<launch::LauncherSession>>
+    open(const nodes::NodeRecord&, const launch::LauncherContext&) override {
+        return launch::LaunchFailure{launch::LaunchFailure::Kind::Failed,
+                                     QStringLiteral("a test plugin opens no session"),
+                                     std::nullopt,
+                                     {}};
+    }
+    launch::Outcome<QString> describeLaunch(const launch::LaunchRequest&,
+                                            const launch::LauncherContext&) const override {
+        return QString();
     }
 };
 

@@ -1,0 +1,23 @@
+#pragma once
+// Run states (docs/workbench.md, "Store schema"). Header-only: the launcher SDK reads them from
+// status.json without linking the store.
+
+#include <QString>
+
+namespace bcd::store::status {
+
+inline const QString kStarting = QStringLiteral("starting"); // created, the engine not confirmed
+inline const QString kQueued = QStringLiteral("queued");     // submitted, waiting in a queue
+inline const QString kRunning = QStringLiteral("running");
+inline const QString kFinished = QStringLiteral("finished");
+inline const QString kFailed = QStringLiteral("failed");
+inline const QString kCancelled = QStringLiteral("cancelled");
+
+inline bool isTerminal(const QString& s) {
+    return s == kFinished || s == kFailed || s == kCancelled;
+}
+inline bool isValid(const QString& s) {
+    return s == kStarting || s == kQueued || s == kRunning || isTerminal(s);
+}
+
+} // namespace bcd::store::status

@@ -1,0 +1,158 @@
+#include "sdk/remote_node.h"
+
+#include "launch/run_config.h"
+#include "launch/run_files.h"
+#include "nodes/node_probe.h"
+#include "nodes/shell_command.h"
+#include "nodes/ssh_probe.h"
+
+#include <QDir>
+#include <QDirIterator>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <algorithm>
+
+namespace bcd::sdk {
+
+using launch::LaunchError;
+using nodes::ShellCommand;
+
+nodes::SshEndpoint endpointOf(const nodes::NodeRecord& node) {
+    nodes::SshEndpoint ep;
+    ep.host = node.host;
+    ep.port = node.port;
+    ep.user = node.user;
+    ep.identity = node.identity;
+    ep.knownHosts = node.knownHosts;
+    return ep;
+}
+
+std::optional<QByteArray> readSmallFile(nodes::SshSession& ssh, const QString& path) {
+    constexpr qint64 kSmallFileBytes = 1 << 20;
+    qint64 size = 0;
+    if (!ssh.readFile(path, 0, 0, &size)) return std::nullopt;
+    return ssh.readFile(path, std::max<qint64>(0, size - kSmallFileBytes), kSmallFileBytes);
+}
+
+QString RemoteNode::runRoot(const QString& fallback) {
+    if (root_.isEmpty()) {
+        const QString root = node_.runRoot.isEmpty() ? fallback : node_.runRoot;
+        ssh_.makeDirs(root);
+        root_ = ssh_.canonicalPath(root);
+    }
+    return root_;
+}
+
+QString RemoteNode::engineForProbe() const {
+    return node_.engine.isEmpty() ? QStringLiteral("bcd-train") : node_.engine;
+}
+
+QString RemoteNode::engine() {
+    if (!engine_.isEmpty()) return engine_;
+    const QString want = ctx_.localEngineVersion;
+    const auto fits = [&](const QString& version) {
+        return want.isEmpty() || nodes::enginesCompatible(version, want);
+    };
+    QString note;
+    if (!node_.engine.isEmpty()) {
+        const QString v = nodes::remoteEngineVersion(ssh_, node_.engine, &note);
+        if (v.isEmpty())
+            throw LaunchError(
+                QStringLiteral("node %1: the engine does not run: %2").arg(node_.name, note));
+        if (!fits(v))
+            throw LaunchError(
+                QStringLiteral(
+                    "node %1: %2 is bcd-train %3; this workbench needs %4 (same major.minor)")
+                    .arg(node_.name, node_.engine, v, want));
+        return engine_ = node_.engine;
+    }
+    const nodes::ExecResult onPath =
+        ssh_.exec(ShellCommand().op("command -v").arg(QStringLiteral("bcd-train")).text(), 30000);
+    if (onPath.exitStatus == 0) {
+        const QString path = QString::fromUtf8(onPath.out).trimmed();
+        const QString v = nodes::remoteEngineVersion(ssh_, path, &note);
+        if (!v.isEmpty() && fits(v)) return engine_ = path;
+    }
+    // Upload this machine's engine (same OS and libraries assumed: docs/workbench.md).
+    if (want.isEmpty() || !QFileInfo(ctx_.localEngine).isFile())
+        throw LaunchError(
+            QStringLiteral(
+                "node %1 has no usable bcd-train and this machine has none to upload (%2)")
+                .arg(node_.name, ctx_.localEngine));
+    const QString dir = runRoot() + QStringLiteral("/.engine/") + want;
+    const QString path = dir + QStringLiteral("/bcd-train");
+    if (ssh_.exists(path) && fits(nodes::remoteEngineVersion(ssh_, path))) return engine_ = path;
+    ssh_.makeDirs(dir);
+    ssh_.uploadFile(ctx_.localEngine, path, 0755);
+    const QString v = nodes::remoteEngineVersion(ssh_, path, &note);
+    if (v.isEmpty() || !fits(v))
+        throw LaunchError(
+            QStringLiteral(
+                "node %1: the uploaded engine does not run there: %2 (install the engine's "
+                "libraries with scripts/install-deps.sh, or give the node an --engine)")
+                .arg(node_.name, note.isEmpty() ? v : note));
+    return engine_ = path;
+}
+
+void RemoteNode::uploadTree(nodes::SshSession& ssh, const QString& local, const QString& remote) {
+    const QFileInfo fi(local);
+    if (!fi.isDir()) {
+        ssh.uploadFile(local, remote, 0644);
+        return;
+    }
+    ssh.makeDirs(remote);
+    QDirIterator it(local, QDir::Files | QDir::NoDotAndDotDot, QDirIterator::Subdirectories);
+    const QDir base(local);
+    while (it.hasNext()) {
+        const QString file = it.next();
+        const QString rel = base.relativeFilePath(file);
+        const QString target = remote + '/' + rel;
+        ssh.makeDirs(QFileInfo(target).path());
+        ssh.uploadFile(file, target, 0644);
+    }
+}
+
+QJsonObject RemoteNode::uploadInputs(nodes::SshSession& ssh, QJsonObject config,
+                                     const QString& dir) {
+    for (const QString& key : launch::configPathKeys()) {
+        const QJsonValue v = launch::configValue(config, key);
+        if (!v.isString()) continue;
+        const QString local = v.toString();
+        if (key == QLatin1String("data.tokenizer") && local == QLatin1String("byte")) continue;
+        const QFileInfo fi(local);
+        if (!fi.exists()) continue; // a path on the node; `bcd-train validate` checks it there
+        const QString remote =
+            dir + QStringLiteral("/inputs/") + QString(key).replace('.', '-') + '/' + fi.fileName();
+        ssh.makeDirs(QFileInfo(remote).path());
+        uploadTree(ssh, fi.absoluteFilePath(), remote);
+        config = launch::withConfigValue(config, key, remote);
+    }
+    return config;
+}
+
+RemoteNode::PreparedRun RemoteNode::prepareRun(const launch::LaunchRequest& req,
+                                               const QString& engine) {
+    const QString base = runRoot() + '/' + launch::runFolderName(req.runId, req.name);
+    QString dir = base;
+    for (int n = 2; ssh_.exists(dir); ++n) dir = base + '-' + QString::number(n);
+    ssh_.makeDirs(dir);
+    PreparedRun p;
+    p.at.dir = dir;
+
+    p.config = uploadInputs(ssh_, req.config, dir);
+    p.config = launch::withConfigValue(p.config, QStringLiteral("output.dir"), dir);
+    ssh_.writeFile(p.at.configPath(), QJsonDocument(p.config).toJson());
+
+    const nodes::ExecResult check =
+        ssh_.exec(ShellCommand{engine, QStringLiteral("validate"), QStringLiteral("--config"),
+                               p.at.configPath()}
+                      .text(),
+                  120000);
+    if (check.exitStatus != 0)
+        throw LaunchError(
+            QStringLiteral("node %1: %2").arg(node_.name, launch::lastLine(check.err + check.out)),
+            check.exitStatus == 2);
+    return p;
+}
+
+} // namespace bcd::sdk
