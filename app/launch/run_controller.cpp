@@ -12,6 +12,20 @@ namespace bcd::launch {
 using store::NodeRecord;
 using store::RunStore;
 
+namespace {
+
+// A started engine, or a submitted job (queued until the scheduler runs it).
+void storeStart(RunStore& s, qint64 id, const RunLocation& at, const QString& message = {}) {
+    s.setRunLocation(id, at.dir, at.pid, at.jobId);
+    s.setRunStatus(id, at.jobId.isEmpty() ? store::status::kRunning : store::status::kQueued,
+                   message);
+    QJsonObject data{{"dir", at.dir}, {"pid", at.pid}};
+    if (!at.jobId.isEmpty()) data["job"] = at.jobId;
+    s.addEvent(id, QStringLiteral("started"), data);
+}
+
+} // namespace
+
 RunController::RunController(store::StoreService& store, const PluginRegistry& plugins,
                              const LauncherContext& ctx, QObject* parent)
     : QObject(parent), store_(store), plugins_(plugins), ctx_(ctx) {
@@ -127,26 +141,21 @@ void RunController::launch(const LaunchInput& input) {
             connect(f, &RunFollower::launched, this,
                     [this, f, follow](qint64 id, const RunLocation& at) {
                         if (!current(id, f)) return;
-                        store_.call(
-                            [id, at](RunStore& s) {
-                                s.setRunLocation(id, at.dir, at.pid);
-                                s.setRunStatus(id, store::status::kRunning);
-                                s.addEvent(id, QStringLiteral("started"),
-                                           QJsonObject{{"dir", at.dir}, {"pid", at.pid}});
-                            },
-                            this,
-                            [this, id, at, follow] {
-                                emit launched(id, at.dir, at.pid);
-                                if (!follow) stopFollower(id);
-                            },
-                            [this, id, at, follow](const QString& message) {
-                                // The engine runs all the same; say what could not be stored.
-                                emit problem(id,
-                                             QStringLiteral("storing the run's location failed: %1")
-                                                 .arg(message));
-                                emit launched(id, at.dir, at.pid);
-                                if (!follow) stopFollower(id);
-                            });
+                        store_.call([id, at](RunStore& s) { storeStart(s, id, at); }, this,
+                                    [this, id, at, follow] {
+                                        emit launched(id, at.dir, at.pid);
+                                        if (!follow) stopFollower(id);
+                                    },
+                                    [this, id, at, follow](const QString& message) {
+                                        // The engine runs all the same; say what could not be
+                                        // stored.
+                                        emit problem(
+                                            id,
+                                            QStringLiteral("storing the run's location failed: %1")
+                                                .arg(message));
+                                        emit launched(id, at.dir, at.pid);
+                                        if (!follow) stopFollower(id);
+                                    });
                     });
             connect(f, &RunFollower::launchFailed, this,
                     [this, f](qint64 id, const QString& message, bool bad) {
@@ -210,6 +219,17 @@ RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node,
     connect(f, &RunFollower::problem, this, [this, f](qint64 id, const QString& message) {
         if (current(id, f)) emit problem(id, message);
     });
+    connect(f, &RunFollower::jobState, this,
+            [this, f](qint64 id, const QString& state, const QString& reason) {
+                if (!current(id, f)) return;
+                store_.call(
+                    [id, state, reason](RunStore& s) {
+                        s.setRunJobState(id, state, reason);
+                        s.addEvent(id, QStringLiteral("job"),
+                                   QJsonObject{{"state", state}, {"reason", reason}});
+                    },
+                    this, [this, id, state, reason] { emit jobStateChanged(id, state, reason); });
+            });
     connect(f, &RunFollower::signalSent, this, [this, f](qint64 id, int sig) {
         if (!current(id, f)) return;
         store_.call(
@@ -296,7 +316,7 @@ void RunController::attach(qint64 runId) {
                 return;
             }
             RunFollower* f = startFollower(runId, *found.node, plugin);
-            RunLocation at{found.run->remoteDir, found.run->pid};
+            RunLocation at{found.run->remoteDir, found.run->pid, found.run->jobId};
             const qint64 offset = found.run->metricsOffset;
             QMetaObject::invokeMethod(
                 f, [f, at, offset] { f->follow(at, offset); }, Qt::QueuedConnection);
@@ -311,6 +331,74 @@ void RunController::attach(qint64 runId) {
             pendingCancel_.remove(runId);
             emit attachFailed(runId, message);
         });
+}
+
+void RunController::resume(qint64 runId) {
+    if (following(runId)) {
+        QMetaObject::invokeMethod(
+            this,
+            [this, runId] {
+                emit launchFailed(
+                    runId, QStringLiteral("run %1 is running; nothing to resume").arg(runId), true);
+            },
+            Qt::QueuedConnection);
+        return;
+    }
+    struct Found {
+        std::optional<store::RunRecord> run;
+        std::optional<NodeRecord> node;
+    };
+    store_.call(
+        [runId](RunStore& s) {
+            Found f;
+            f.run = s.run(runId);
+            if (f.run) f.node = s.node(f.run->node);
+            return f;
+        },
+        this,
+        [this, runId](const Found& found) {
+            QString why;
+            if (!found.run)
+                why = QStringLiteral("no run %1").arg(runId);
+            else if (!found.node)
+                why =
+                    QStringLiteral("run %1: its node '%2' is gone").arg(runId).arg(found.run->node);
+            else if (found.run->remoteDir.isEmpty())
+                why = QStringLiteral("run %1 never started (no run folder to resume)").arg(runId);
+            else if (!store::status::isTerminal(found.run->status))
+                why = QStringLiteral("run %1 is %2; attach to it instead of resuming")
+                          .arg(runId)
+                          .arg(found.run->status);
+            else if (found.run->status == store::status::kFinished)
+                why = QStringLiteral("run %1 is finished; nothing to resume").arg(runId);
+            LauncherPlugin* plugin = why.isEmpty() ? plugins_.launcher(found.node->kind) : nullptr;
+            if (why.isEmpty() && !plugin) why = plugins_.missingReason(found.node->kind);
+            if (!why.isEmpty() || following(runId)) {
+                if (!why.isEmpty()) emit launchFailed(runId, why, true);
+                return;
+            }
+            RunFollower* f = startFollower(runId, *found.node, plugin);
+            connect(f, &RunFollower::launched, this, [this, f](qint64 id, const RunLocation& at) {
+                if (!current(id, f)) return;
+                store_.call(
+                    [id, at](RunStore& s) {
+                        storeStart(s, id, at, QStringLiteral("resumed from its newest checkpoint"));
+                        s.addEvent(id, QStringLiteral("resume"), QJsonObject{{"dir", at.dir}});
+                    },
+                    this, [this, id, at] { emit launched(id, at.dir, at.pid); });
+            });
+            connect(f, &RunFollower::launchFailed, this,
+                    [this, f](qint64 id, const QString& message, bool bad) {
+                        if (!current(id, f)) return;
+                        stopFollower(id);
+                        emit launchFailed(id, message, bad);
+                    });
+            const RunLocation at{found.run->remoteDir, found.run->pid, found.run->jobId};
+            const qint64 offset = found.run->metricsOffset;
+            QMetaObject::invokeMethod(
+                f, [f, at, offset] { f->resume(at, offset); }, Qt::QueuedConnection);
+        },
+        [this, runId](const QString& message) { emit launchFailed(runId, message, false); });
 }
 
 void RunController::cancel(qint64 runId, int graceMs) {

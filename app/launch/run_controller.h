@@ -13,6 +13,7 @@
 //   newData(run)               points or events were stored: views pull what they show
 //   progress(run, step)        the last stored step
 //   problem(run, msg)          a transient failure (connection lost, ...); retried
+//   jobStateChanged(run, s, r) a Slurm job's state and reason changed (stored)
 //   runEnded(run, status, msg) the process is gone and its final state is stored
 
 #include "launch/plugin_registry.h"
@@ -51,6 +52,9 @@ public:
     // this workbench stopped following.
     void attach(qint64 runId);
     void detach(qint64 runId);
+    // Starts a stopped run (failed, cancelled, or ended by its job's time limit) again in its
+    // folder from its newest checkpoint and follows it; answers with launched or launchFailed.
+    void resume(qint64 runId);
     // SIGTERM now (the engine checkpoints and stops), SIGKILL after graceMs if it is still alive.
     void cancel(qint64 runId, int graceMs = 30000);
     bool following(qint64 runId) const { return followers_.contains(runId); }
@@ -65,6 +69,8 @@ signals:
     void newData(qint64 runId);
     void progress(qint64 runId, qint64 step);
     void problem(qint64 runId, const QString& message);
+    // A batch job's state (PENDING with its reason, RUNNING, ...) was stored.
+    void jobStateChanged(qint64 runId, const QString& state, const QString& reason);
     void runEnded(qint64 runId, const QString& status, const QString& message);
 
 private:

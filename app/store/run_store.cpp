@@ -17,15 +17,6 @@
 
 namespace bcd::store {
 
-namespace status {
-bool isTerminal(const QString& s) {
-    return s == kFinished || s == kFailed || s == kCancelled;
-}
-bool isValid(const QString& s) {
-    return s == kStarting || s == kRunning || isTerminal(s);
-}
-} // namespace status
-
 double nowSeconds() {
     return static_cast<double>(QDateTime::currentMSecsSinceEpoch()) / 1000.0;
 }
@@ -86,7 +77,7 @@ void execQuery(QSqlQuery& q) {
 
 const char* kNodeColumns =
     "id, name, kind, host, port, user, identity, known_hosts, engine, run_root, "
-    "price_per_hour, probe, probed_at, created_at";
+    "price_per_hour, probe, probed_at, created_at, job_defaults";
 
 NodeRecord nodeFrom(const QSqlQuery& q) {
     NodeRecord n;
@@ -104,6 +95,7 @@ NodeRecord nodeFrom(const QSqlQuery& q) {
     n.probe = jsonObject(q.value(11));
     n.probedAt = q.value(12).toDouble();
     n.createdAt = q.value(13).toDouble();
+    n.jobDefaults = jsonObject(q.value(14));
     return n;
 }
 
@@ -111,7 +103,7 @@ const char* kRunColumns =
     "r.id, r.name, r.tags, r.notes, r.config, r.status, r.message, n.name, r.hosts, r.remote_dir, "
     "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, "
     "r.last_step, "
-    "r.steps_total";
+    "r.steps_total, r.job_id, r.job_state, r.job_reason";
 
 RunRecord runFrom(const QSqlQuery& q) {
     RunRecord r;
@@ -133,6 +125,9 @@ RunRecord runFrom(const QSqlQuery& q) {
     r.endedAt = opt<double>(q.value(15));
     r.lastStep = opt<qint64>(q.value(16));
     r.stepsTotal = opt<qint64>(q.value(17));
+    r.jobId = q.value(18).toString();
+    r.jobState = q.value(19).toString();
+    r.jobReason = q.value(20).toString();
     return r;
 }
 
@@ -243,16 +238,18 @@ void bindNodeSettings(QSqlQuery& q, const NodeRecord& n) {
     q.addBindValue(orNull(n.engine));
     q.addBindValue(orNull(n.runRoot));
     q.addBindValue(orNull(n.pricePerHour));
+    q.addBindValue(n.jobDefaults.isEmpty() ? QVariant() : QVariant(jsonText(n.jobDefaults)));
 }
 } // namespace
 
 qint64 RunStore::addNode(const NodeRecord& n) {
     d_->checkThread();
     if (node(n.name)) throw StoreError("node '" + n.name.toStdString() + "' already exists");
-    QSqlQuery q = prepared(
-        d_->db, QStringLiteral("INSERT INTO nodes(name, kind, host, port, user, identity, "
-                               "known_hosts, engine, run_root, "
-                               "price_per_hour, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+    QSqlQuery q =
+        prepared(d_->db, QStringLiteral("INSERT INTO nodes(name, kind, host, port, user, identity, "
+                                        "known_hosts, engine, run_root, "
+                                        "price_per_hour, job_defaults, created_at) "
+                                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
     q.addBindValue(n.name);
     q.addBindValue(n.kind);
     bindNodeSettings(q, n);
@@ -311,7 +308,7 @@ void RunStore::updateNode(const NodeRecord& n) {
         d_->db,
         QStringLiteral("UPDATE nodes SET kind = ?, host = ?, port = ?, user = ?, identity = ?, "
                        "known_hosts = ?, "
-                       "engine = ?, run_root = ?, price_per_hour = ?, "
+                       "engine = ?, run_root = ?, price_per_hour = ?, job_defaults = ?, "
                        "probe = CASE WHEN ? THEN NULL ELSE probe END, "
                        "probed_at = CASE WHEN ? THEN NULL ELSE probed_at END WHERE name = ?"));
     q.addBindValue(n.kind);
@@ -405,12 +402,14 @@ void RunStore::updateRunInfo(qint64 id, const QString& name, const QStringList& 
     if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
 }
 
-void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid) {
+void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid,
+                              const QString& jobId) {
     d_->checkThread();
-    QSqlQuery q =
-        prepared(d_->db, QStringLiteral("UPDATE runs SET remote_dir = ?, pid = ? WHERE id = ?"));
+    QSqlQuery q = prepared(
+        d_->db, QStringLiteral("UPDATE runs SET remote_dir = ?, pid = ?, job_id = ? WHERE id = ?"));
     q.addBindValue(remoteDir);
     q.addBindValue(pid);
+    q.addBindValue(orNull(jobId));
     q.addBindValue(id);
     execQuery(q);
     if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
@@ -435,6 +434,33 @@ void RunStore::setRunStatus(qint64 id, const QString& st, const QString& message
     q.addBindValue(now);
     q.addBindValue(st);
     q.addBindValue(now);
+    q.addBindValue(id);
+    execQuery(q);
+    if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
+}
+
+void RunStore::setRunJobState(qint64 id, const QString& jobState, const QString& reason) {
+    d_->checkThread();
+    static const QStringList waiting{QStringLiteral("PENDING"), QStringLiteral("REQUEUED"),
+                                     QStringLiteral("REQUEUE_HOLD"), QStringLiteral("SUSPENDED"),
+                                     QStringLiteral("CONFIGURING")};
+    const QString follow = waiting.contains(jobState)             ? status::kQueued
+                           : jobState == QLatin1String("RUNNING") ? status::kRunning
+                                                                  : QString();
+    QSqlQuery q = prepared(
+        d_->db,
+        QStringLiteral(
+            "UPDATE runs SET job_state = ?, job_reason = ?, "
+            "status = CASE WHEN ? <> '' AND status NOT IN ('finished', 'failed', 'cancelled') "
+            "THEN ? ELSE status END, "
+            "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at "
+            "END WHERE id = ?"));
+    q.addBindValue(jobState);
+    q.addBindValue(reason);
+    q.addBindValue(follow);
+    q.addBindValue(follow);
+    q.addBindValue(follow);
+    q.addBindValue(nowSeconds());
     q.addBindValue(id);
     execQuery(q);
     if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));

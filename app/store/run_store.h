@@ -54,8 +54,13 @@ public:
     void updateRunInfo(qint64 id, const QString& name, const QStringList& tags,
                        const QString& notes);
     QVector<RunRecord> runs();
-    // Where the run lives on its node and which process runs it (re-attach needs both).
-    void setRunLocation(qint64 id, const QString& remoteDir, qint64 pid);
+    // Where the run lives on its node and which process (or batch job) runs it (re-attach needs
+    // both).
+    void setRunLocation(qint64 id, const QString& remoteDir, qint64 pid, const QString& jobId = {});
+    // The scheduler's state of the run's job and its reason. A run that is not over follows it:
+    // PENDING (and the other waiting states) makes it "queued", RUNNING "running"; its final
+    // status is set by setRunStatus when the job is gone.
+    void setRunJobState(qint64 id, const QString& jobState, const QString& reason);
     // Sets the status (and started/ended times); an empty message keeps the stored one.
     void setRunStatus(qint64 id, const QString& status, const QString& message = {});
     // A workbench event (launch, attach, cancel, error, ...): appended, never merged.

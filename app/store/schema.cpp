@@ -72,6 +72,17 @@ std::vector<std::string> v2Statements() {
     };
 }
 
+// Version 3: Slurm clusters. A node's job defaults (JSON, nodes/slurm_job.h); a run's batch job
+// and the scheduler's last word on it (state and reason: PENDING (Priority), TIMEOUT, ...).
+std::vector<std::string> v3Statements() {
+    return {
+        "ALTER TABLE nodes ADD COLUMN job_defaults TEXT",
+        "ALTER TABLE runs ADD COLUMN job_id TEXT",
+        "ALTER TABLE runs ADD COLUMN job_state TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN job_reason TEXT NOT NULL DEFAULT ''",
+    };
+}
+
 void execAll(QSqlDatabase& db, const std::vector<std::string>& statements) {
     for (const auto& s : statements) exec(db, QString::fromStdString(s));
 }
@@ -142,6 +153,8 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                 } else if (v == 1) {
                     execAll(db, v2Statements());
                     rebuildLod();
+                } else if (v == 2) {
+                    execAll(db, v3Statements());
                 }
                 QSqlQuery check(db);
                 if (!check.exec(QStringLiteral("PRAGMA foreign_key_check")))
