@@ -30,8 +30,14 @@ nodes:
            [--accept-new-host-key[=SHA256:...]] [--no-probe]
                              an SSH node; an unknown host key is refused (its fingerprint shown)
                              unless accepted here; a changed one is always refused
+  node add NAME --slurm --host LOGIN_HOST [the SSH options above] [--partition P]
+           [--account A] [--qos Q] [--time LIMIT] [--nodes N] [--gpus-per-node N]
+           [--cpus-per-task N] [--mem-per-task MIB] [--sbatch '#SBATCH --opt=value']...
+                             a Slurm cluster through its login host: runs are batch jobs (with
+                             these defaults) in --run-root, a folder the cluster's nodes share
   node list [--json]         the nodes ('local' is always one)
-  node probe NAME [--json]   GPUs (NVML locally, nvidia-smi over SSH), CPU, memory, engine
+  node probe NAME [--json]   GPUs (NVML locally, nvidia-smi over SSH; Slurm: partitions and
+                             their GPUs from sinfo), CPU, memory, engine
   node remove NAME
 
 runs:
@@ -42,6 +48,8 @@ runs:
   run list [--json]
   run show ID [--json]       the run, its config, events and every step
   run attach ID              follow a run (after a restart: from where the store stopped)
+  run resume ID [--detach]   start a stopped run again from its newest checkpoint (a Slurm
+                             run: its batch script submitted again) and follow it
   run cancel ID [--grace SECONDS]
                              SIGTERM (the engine checkpoints), SIGKILL after the grace period (30)
   run export ID --csv FILE   the metric points as CSV
@@ -110,7 +118,7 @@ int dispatch(const QStringList& all) {
     ctx.args = rest;
     if (group == QLatin1String("node")) return cmdNode(verb, ctx);
     if (verb == QLatin1String("launch") || verb == QLatin1String("attach") ||
-        verb == QLatin1String("cancel"))
+        verb == QLatin1String("resume") || verb == QLatin1String("cancel"))
         return cmdFollow(verb, ctx);
     return cmdRun(verb, ctx);
 }

@@ -1,5 +1,5 @@
-// bcd-workbench run launch | attach | cancel: the RunController on an event loop, as the GUI will
-// run it, printing progress to stderr.
+// bcd-workbench run launch | attach | resume | cancel: the RunController on an event loop, as the
+// GUI will run it, printing progress to stderr.
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
@@ -95,8 +95,13 @@ int cmdFollow(const QString& verb, Context& ctx) {
             input.configFile); // bad input fails here, before the store is touched
     } else {
         const bool cancel = verb == QLatin1String("cancel");
+        const bool resume = verb == QLatin1String("resume");
         const Args a(QStringLiteral("run ") + verb, ctx.args,
-                     {cancel ? QSet<QString>{"grace"} : QSet<QString>{}, {}, {}, {}});
+                     {cancel ? QSet<QString>{"grace"} : QSet<QString>{},
+                      resume ? QSet<QString>{"detach"} : QSet<QString>{},
+                      {},
+                      {}});
+        detach = resume && a.flag(QStringLiteral("detach"));
         if (a.positional().size() != 1)
             throw UsageError(QStringLiteral("run %1: expected one ID").arg(verb));
         runId = parseRunId(a.positional().front());
@@ -135,9 +140,20 @@ int cmdFollow(const QString& verb, Context& ctx) {
     QObject::connect(
         &runs, &launch::RunController::launched, [&](qint64 id, const QString& dir, qint64 pid) {
             followed = id;
-            err(QStringLiteral("run %1 started (pid %2) in %3%4")
+            QString how = QStringLiteral("started (pid %1)").arg(pid);
+            if (pid <= 0) { // a batch job: name it
+                try {
+                    const auto run =
+                        store.callBlocking([id](store::RunStore& s) { return s.run(id); });
+                    if (run && !run->jobId.isEmpty())
+                        how = QStringLiteral("submitted as Slurm job %1").arg(run->jobId);
+                } catch (const std::exception&) {
+                    how = QStringLiteral("submitted");
+                }
+            }
+            err(QStringLiteral("run %1 %2 in %3%4")
                     .arg(id)
-                    .arg(pid)
+                    .arg(how)
                     .arg(dir, detach
                                   ? QString()
                                   : QStringLiteral(
@@ -158,6 +174,14 @@ int cmdFollow(const QString& verb, Context& ctx) {
     QObject::connect(&runs, &launch::RunController::problem, [&](qint64 id, const QString& m) {
         err(QStringLiteral("bcd-workbench: warning: run %1: %2").arg(id).arg(m));
     });
+    QObject::connect(&runs, &launch::RunController::jobStateChanged,
+                     [&](qint64 id, const QString& state, const QString& reason) {
+                         err(QStringLiteral("run %1: job %2%3")
+                                 .arg(id)
+                                 .arg(state, reason.isEmpty() || reason == QLatin1String("None")
+                                                 ? QString()
+                                                 : QStringLiteral(" (%1)").arg(reason)));
+                     });
     QElapsedTimer sincePrint;
     sincePrint.start();
     QObject::connect(&runs, &launch::RunController::progress, [&](qint64 id, qint64 step) {
@@ -202,6 +226,8 @@ int cmdFollow(const QString& verb, Context& ctx) {
         runs.launch(input);
     else if (verb == QLatin1String("attach"))
         runs.attach(runId);
+    else if (verb == QLatin1String("resume"))
+        runs.resume(runId);
     else
         runs.cancel(runId, graceMs);
     const int rc = QCoreApplication::exec();

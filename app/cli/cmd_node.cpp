@@ -5,6 +5,7 @@
 #include "cli/records_json.h"
 #include "launch/node_prober.h"
 #include "nodes/local_probe.h"
+#include "nodes/slurm_job.h"
 #include "nodes/ssh_session.h"
 #include "store/run_store.h"
 
@@ -43,18 +44,55 @@ nodes::NodeProbe probeAndStore(store::RunStore& s, const NodeRecord& n, Context&
     return p;
 }
 
+// The job defaults of a Slurm node from node add's options; UsageError naming the option.
+nodes::SlurmJobDefaults slurmDefaults(const Args& a) {
+    nodes::SlurmJobDefaults d;
+    d.partition = a.value(QStringLiteral("partition"));
+    d.account = a.value(QStringLiteral("account"));
+    d.qos = a.value(QStringLiteral("qos"));
+    d.timeLimit = a.value(QStringLiteral("time"));
+    const auto count = [&](const char* name, int fallback, int lo, int hi) {
+        if (!a.has(QLatin1String(name))) return fallback;
+        const double v = a.number(QLatin1String(name));
+        if (v < lo || v > hi || v != static_cast<int>(v))
+            throw UsageError(QStringLiteral("node add: --%1: expected a whole number from %2 to %3")
+                                 .arg(QLatin1String(name))
+                                 .arg(lo)
+                                 .arg(hi));
+        return static_cast<int>(v);
+    };
+    d.nodes = count("nodes", 1, 1, 4096);
+    d.gpusPerNode = count("gpus-per-node", 0, 0, 64);
+    d.cpusPerTask = count("cpus-per-task", 0, 0, 4096);
+    d.memPerTaskMiB = count("mem-per-task", 0, 0, 1 << 30);
+    d.extraLines = a.values(QStringLiteral("sbatch"));
+    if (const QString why = d.validate(); !why.isEmpty())
+        throw UsageError(QStringLiteral("node add: ") + why);
+    return d;
+}
+
 int nodeAdd(Context& ctx) {
     const Args a(QStringLiteral("node add"), ctx.args,
                  {{"host", "port", "user", "identity", "known-hosts", "engine", "run-root",
-                   "price-per-hour"},
-                  {"no-probe"},
-                  {},
+                   "price-per-hour", "partition", "account", "qos", "time", "nodes",
+                   "gpus-per-node", "cpus-per-task", "mem-per-task"},
+                  {"no-probe", "slurm"},
+                  {"sbatch"},
                   {"accept-new-host-key"}});
     if (a.positional().size() != 1) throw UsageError(QStringLiteral("node add: expected one NAME"));
     NodeRecord n;
     n.name = a.positional().front();
     checkNodeName(n.name);
-    n.kind = QStringLiteral("ssh");
+    n.kind = a.flag(QStringLiteral("slurm")) ? QStringLiteral("slurm") : QStringLiteral("ssh");
+    if (n.kind == QLatin1String("slurm")) {
+        n.jobDefaults = slurmDefaults(a).toJson();
+    } else {
+        for (const char* o : {"partition", "account", "qos", "time", "nodes", "gpus-per-node",
+                              "cpus-per-task", "mem-per-task", "sbatch"})
+            if (a.has(QLatin1String(o)))
+                throw UsageError(
+                    QStringLiteral("node add: --%1 is a Slurm job setting (add --slurm)").arg(o));
+    }
     n.host = a.required(QStringLiteral("host"));
     if (a.has(QStringLiteral("port"))) {
         const double port = a.number(QStringLiteral("port"));
@@ -131,7 +169,11 @@ int nodeList(Context& ctx) {
         const QString where =
             n.kind == QLatin1String("local")
                 ? QStringLiteral("this machine")
-                : nodes::SshEndpoint{n.host, n.port, n.user, {}, {}, 15}.display();
+                : nodes::SshEndpoint{n.host, n.port, n.user, {}, {}, 15}.display() +
+                      (n.kind == QLatin1String("slurm")
+                           ? QStringLiteral(" (%1)").arg(
+                                 nodes::SlurmJobDefaults::fromJson(n.jobDefaults).summary())
+                           : QString());
         const QString probe = n.probe.isEmpty() ? QStringLiteral("not probed")
                                                 : nodes::NodeProbe::fromJson(n.probe).summary();
         out(QStringLiteral("%1\t%2\t%3\t%4").arg(n.name, n.kind, where, probe));

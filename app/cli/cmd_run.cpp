@@ -54,7 +54,14 @@ int runList(Context& ctx) {
     for (const auto& r : runs)
         out(QStringLiteral("%1\t%2\t%3\t%4\tstep %5/%6\t%7")
                 .arg(r.id)
-                .arg(r.name, r.node, r.status)
+                .arg(r.name, r.node,
+                     r.jobState.isEmpty() || store::status::isTerminal(r.status)
+                         ? r.status
+                         : QStringLiteral("%1 [%2%3]")
+                               .arg(r.status, r.jobState,
+                                    r.jobReason.isEmpty() || r.jobReason == QLatin1String("None")
+                                        ? QString()
+                                        : ' ' + r.jobReason))
                 .arg(r.lastStep ? QString::number(*r.lastStep) : QStringLiteral("-"))
                 .arg(r.stepsTotal ? QString::number(*r.stepsTotal) : QStringLiteral("?"))
                 .arg(when(r.createdAt)));
@@ -90,9 +97,16 @@ int runShow(Context& ctx) {
             .arg(r.node, r.hosts.isEmpty()
                              ? QString()
                              : QStringLiteral(" (hosts: %1)").arg(r.hosts.join(", "))));
-    out(QStringLiteral("  folder    %1 (pid %2)")
+    out(QStringLiteral("  folder    %1 (%2)")
             .arg(r.remoteDir.isEmpty() ? QStringLiteral("-") : r.remoteDir)
-            .arg(r.pid));
+            .arg(r.jobId.isEmpty() ? QStringLiteral("pid %1").arg(r.pid)
+                                   : QStringLiteral("Slurm job %1").arg(r.jobId)));
+    if (!r.jobId.isEmpty())
+        out(QStringLiteral("  job       %1%2")
+                .arg(r.jobState.isEmpty() ? QStringLiteral("-") : r.jobState,
+                     r.jobReason.isEmpty() || r.jobReason == QLatin1String("None")
+                         ? QString()
+                         : QStringLiteral(" (%1)").arg(r.jobReason)));
     out(QStringLiteral("  created   %1, started %2, ended %3")
             .arg(when(r.createdAt), when(r.startedAt.value_or(0)), when(r.endedAt.value_or(0))));
     out(QStringLiteral("  steps     %1 stored, last %2 of %3")

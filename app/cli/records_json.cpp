@@ -13,13 +13,14 @@ QJsonValue orNull(const std::optional<qint64>& v) {
 
 QJsonObject nodeJson(const store::NodeRecord& n) {
     QJsonObject o{{"name", n.name}, {"kind", n.kind}};
-    if (n.kind == QLatin1String("ssh")) {
+    if (n.kind != QLatin1String("local")) {
         o["host"] = n.host;
         o["port"] = n.port;
         o["user"] = n.user;
         o["identity"] = n.identity;
         o["known_hosts"] = n.knownHosts;
     }
+    if (n.kind == QLatin1String("slurm")) o["job_defaults"] = n.jobDefaults;
     o["engine"] = n.engine;
     o["run_root"] = n.runRoot;
     o["price_per_hour"] = orNull(n.pricePerHour);
@@ -29,23 +30,26 @@ QJsonObject nodeJson(const store::NodeRecord& n) {
 }
 
 QJsonObject runJson(const store::RunRecord& r) {
-    return QJsonObject{{"id", r.id},
-                       {"name", r.name},
-                       {"status", r.status},
-                       {"message", r.message},
-                       {"node", r.node},
-                       {"hosts", QJsonArray::fromStringList(r.hosts)},
-                       {"run_dir", r.remoteDir},
-                       {"pid", r.pid},
-                       {"metrics_offset", r.metricsOffset},
-                       {"tags", QJsonArray::fromStringList(r.tags)},
-                       {"notes", r.notes},
-                       {"price_per_hour", orNull(r.pricePerHour)},
-                       {"created", r.createdAt},
-                       {"started", orNull(r.startedAt)},
-                       {"ended", orNull(r.endedAt)},
-                       {"last_step", orNull(r.lastStep)},
-                       {"steps_total", orNull(r.stepsTotal)}};
+    QJsonObject o{{"id", r.id},
+                  {"name", r.name},
+                  {"status", r.status},
+                  {"message", r.message},
+                  {"node", r.node},
+                  {"hosts", QJsonArray::fromStringList(r.hosts)},
+                  {"run_dir", r.remoteDir},
+                  {"pid", r.pid},
+                  {"metrics_offset", r.metricsOffset},
+                  {"tags", QJsonArray::fromStringList(r.tags)},
+                  {"notes", r.notes},
+                  {"price_per_hour", orNull(r.pricePerHour)},
+                  {"created", r.createdAt},
+                  {"started", orNull(r.startedAt)},
+                  {"ended", orNull(r.endedAt)},
+                  {"last_step", orNull(r.lastStep)},
+                  {"steps_total", orNull(r.stepsTotal)}};
+    if (!r.jobId.isEmpty())
+        o["job"] = QJsonObject{{"id", r.jobId}, {"state", r.jobState}, {"reason", r.jobReason}};
+    return o;
 }
 
 QJsonObject pointJson(const store::MetricPoint& p) {

@@ -18,7 +18,7 @@ QJsonObject NodeProbe::toJson() const {
         if (!x.computeCapability.isEmpty()) o["compute_capability"] = x.computeCapability;
         g.append(o);
     }
-    return QJsonObject{
+    QJsonObject o{
         {"gpus", g},
         {"cpu_only", cpuOnly()},
         {"gpu_source", gpuSource},
@@ -29,6 +29,57 @@ QJsonObject NodeProbe::toJson() const {
         {"arch", arch},
         {"engine",
          QJsonObject{{"path", engine}, {"version", engineVersion}, {"note", engineNote}}}};
+    if (!slurmVersion.isEmpty() || !partitions.isEmpty()) {
+        QJsonArray parts;
+        for (const auto& p : partitions) parts.append(p.toJson());
+        o["slurm"] = QJsonObject{{"version", slurmVersion}, {"partitions", parts}};
+    }
+    return o;
+}
+
+QJsonObject SlurmPartition::toJson() const {
+    return QJsonObject{{"name", name},
+                       {"default", isDefault},
+                       {"up", up},
+                       {"time_limit", timeLimit},
+                       {"nodes", nodes},
+                       {"states", QJsonArray::fromStringList(states)},
+                       {"cpus_per_node", cpusPerNode},
+                       {"memory_mib_per_node", memoryMiBPerNode},
+                       {"gpus_per_node", gpusPerNode},
+                       {"gpu_type", gpuType}};
+}
+
+SlurmPartition SlurmPartition::fromJson(const QJsonObject& o) {
+    SlurmPartition p;
+    p.name = o.value("name").toString();
+    p.isDefault = o.value("default").toBool();
+    p.up = o.value("up").toBool(true);
+    p.timeLimit = o.value("time_limit").toString();
+    p.nodes = o.value("nodes").toInt();
+    for (const auto& v : o.value("states").toArray()) p.states << v.toString();
+    p.cpusPerNode = o.value("cpus_per_node").toInt();
+    p.memoryMiBPerNode = o.value("memory_mib_per_node").toInteger();
+    p.gpusPerNode = o.value("gpus_per_node").toInt();
+    p.gpuType = o.value("gpu_type").toString();
+    return p;
+}
+
+QString SlurmPartition::summary() const {
+    QString s = name + (isDefault ? QStringLiteral(" (default)") : QString());
+    if (!up) s += QStringLiteral(" [down]");
+    s += QStringLiteral(": %1 node(s) %2").arg(nodes).arg(states.join(' '));
+    if (gpusPerNode > 0)
+        s += QStringLiteral(", %1× gpu%2 per node")
+                 .arg(gpusPerNode)
+                 .arg(gpuType.isEmpty() ? QString() : ':' + gpuType);
+    else
+        s += QStringLiteral(", no GPUs");
+    s += QStringLiteral(", %1 CPUs, %2 GiB per node, time limit %3")
+             .arg(cpusPerNode)
+             .arg(static_cast<double>(memoryMiBPerNode) / 1024.0, 0, 'f', 1)
+             .arg(timeLimit);
+    return s;
 }
 
 NodeProbe NodeProbe::fromJson(const QJsonObject& o) {
@@ -57,11 +108,27 @@ NodeProbe NodeProbe::fromJson(const QJsonObject& o) {
     p.engine = e.value("path").toString();
     p.engineVersion = e.value("version").toString();
     p.engineNote = e.value("note").toString();
+    const QJsonObject slurm = o.value("slurm").toObject();
+    p.slurmVersion = slurm.value("version").toString();
+    for (const auto& v : slurm.value("partitions").toArray())
+        p.partitions.push_back(SlurmPartition::fromJson(v.toObject()));
     return p;
 }
 
 QString NodeProbe::summary() const {
     QString s;
+    if (!slurmVersion.isEmpty() || !partitions.isEmpty()) {
+        QStringList parts;
+        for (const auto& p : partitions) parts << p.summary();
+        s = QStringLiteral("Slurm %1, %2 partition(s): %3")
+                .arg(slurmVersion.isEmpty() ? QStringLiteral("?") : slurmVersion)
+                .arg(partitions.size())
+                .arg(parts.join(QStringLiteral("; ")));
+        s += engineVersion.isEmpty()
+                 ? "; engine: " + (engineNote.isEmpty() ? QStringLiteral("unknown") : engineNote)
+                 : "; engine " + engineVersion;
+        return s;
+    }
     if (cpuOnly()) {
         s = QStringLiteral("CPU-only");
         if (!gpuNote.isEmpty()) s += " (" + gpuNote + ")";

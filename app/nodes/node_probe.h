@@ -3,6 +3,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 #include <optional>
 
@@ -19,6 +20,24 @@ struct GpuInfo {
     QString computeCapability; // "9.0"; empty when unknown (nvidia-smi does not report it)
 };
 
+// A Slurm partition as `sinfo` reports it (nodes/slurm_probe.h); per-node figures are the
+// smallest over its nodes, what a job can count on anywhere in it.
+struct SlurmPartition {
+    QString name;
+    bool isDefault = false;
+    bool up = true;    // sinfo's availability
+    QString timeLimit; // sinfo's form: "infinite", "2:00:00", "1-00:00:00"
+    int nodes = 0;
+    QStringList states; // "idle", "mixed", "allocated", "drained", ... with their node counts
+    int cpusPerNode = 0;
+    qint64 memoryMiBPerNode = 0;
+    int gpusPerNode = 0; // GRES gpu
+    QString gpuType;     // the GRES type ("a100"); empty when the cluster names none
+    QJsonObject toJson() const;
+    static SlurmPartition fromJson(const QJsonObject& o);
+    QString summary() const; // "gpu (default): 4 nodes idle:3 mixed:1, 2× gpu:a100, 64 CPUs, ..."
+};
+
 struct NodeProbe {
     QVector<GpuInfo> gpus;
     QString gpuSource; // "nvml" | "nvidia-smi"
@@ -31,6 +50,9 @@ struct NodeProbe {
     QString engine;        // the engine's path on the node
     QString engineVersion; // "0.1.0"; empty when it does not run
     QString engineNote;    // why there is no engine version
+    // A Slurm cluster: its version ("22.05.8") and partitions; empty for other nodes.
+    QString slurmVersion;
+    QVector<SlurmPartition> partitions;
 
     bool cpuOnly() const { return gpus.isEmpty(); }
     QJsonObject toJson() const;
