@@ -2,7 +2,8 @@
 # Installs the Debian packages the project needs. Run as root or with sudo available.
 #   scripts/install-deps.sh           build and run (the demo), and build the packages (dpkg-dev)
 #   scripts/install-deps.sh --tests   also what the tests need (PyTorch oracle, clang for fuzzing,
-#                                     the desktop file and AppStream validators)
+#                                     the desktop file and AppStream validators, sshd and a Slurm
+#                                     the tests start themselves)
 set -euo pipefail
 
 SUDO=""
@@ -19,6 +20,7 @@ if [ "${1:-}" = "--tests" ]; then
         python3 python3-torch python3-numpy python3-venv python3-pip
         clang clang-format libclang-rt-14-dev libomp-dev
         openssh-server sqlite3
+        munge slurmctld slurmd slurm-client
         appstream desktop-file-utils
     )
 fi

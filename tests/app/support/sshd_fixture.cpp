@@ -115,6 +115,8 @@ bool SshdFixture::start(const QString& dir) {
     if (!QDir(QStringLiteral("/run/sshd")).exists() && geteuid() == 0)
         QDir().mkpath(QStringLiteral("/run/sshd"));
 
+    QString extraEnv; // every variable on the one SetEnv line
+    for (const QString& nv : sessionEnv_) extraEnv += QStringLiteral(" \"%1\"").arg(nv);
     for (int attempt = 0; attempt < 3; ++attempt) {
         port_ = freePort();
         QFile cfg(dir + QStringLiteral("/sshd_config"));
@@ -130,9 +132,10 @@ bool SshdFixture::start(const QString& dir) {
                 "no\n"
                 "PermitRootLogin prohibit-password\nX11Forwarding no\nAllowTcpForwarding no\n"
                 "Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 50\n"
-                "SetEnv \"PATH=%3:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n")
+                "SetEnv "
+                "\"PATH=%3:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"%4\n")
                 .arg(port_)
-                .arg(dir, binDir())
+                .arg(dir, binDir(), extraEnv)
                 .toUtf8());
         cfg.close();
         sshd_.setProcessChannelMode(QProcess::MergedChannels);

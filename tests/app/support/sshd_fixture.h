@@ -18,6 +18,9 @@ public:
     SshdFixture(const SshdFixture&) = delete;
     SshdFixture& operator=(const SshdFixture&) = delete;
 
+    // Variables set in the server's sessions besides PATH ("NAME=VALUE"; sshd_config SetEnv),
+    // before start(): the Slurm tests point SLURM_CONF at their cluster.
+    void setSessionEnvironment(const QStringList& nameValues) { sessionEnv_ = nameValues; }
     bool start(const QString& dir);
     void stop();
     QString skipReason() const { return skipReason_; }
@@ -50,6 +53,7 @@ private:
     int port_ = 0;
     QString hostFingerprint_;
     QString skipReason_;
+    QStringList sessionEnv_;
     QProcess sshd_;
 };
 

@@ -1,0 +1,127 @@
+// The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) to version 3: nodes and runs
+// intact, the new columns empty; then a Slurm node's job defaults and a run's batch job stored
+// and read back, and the queue state followed by the run's status.
+
+#include "nodes/slurm_job.h"
+#include "store/run_store.h"
+#include "store/schema.h"
+#include "store_test_util.h"
+
+#include <QFile>
+#include <QTest>
+#include <sqlite3.h>
+
+using namespace bcd;
+using namespace bcd::store;
+
+namespace {
+
+// A version-2 store built from the committed SQL text; empty on failure.
+QString v2Store(const QString& dir) {
+    QFile sql(test::sourceDir() + QStringLiteral("/tests/app/fixtures/store-v2.sql"));
+    if (!sql.open(QIODevice::ReadOnly)) return {};
+    const QString path = dir + QStringLiteral("/store-v2.sqlite");
+    QFile::remove(path);
+    sqlite3* db = nullptr;
+    char* err = nullptr;
+    const bool ok =
+        sqlite3_open(path.toUtf8().constData(), &db) == SQLITE_OK &&
+        sqlite3_exec(db, sql.readAll().constData(), nullptr, nullptr, &err) == SQLITE_OK;
+    if (err) qWarning("store-v2.sql: %s", err);
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return ok ? path : QString();
+}
+
+} // namespace
+
+class TestStoreUpgrade : public QObject {
+    Q_OBJECT
+
+private slots:
+    void migratesVersion2() {
+        const QString path = v2Store(test::freshDir(QStringLiteral("store-upgrade/v2")));
+        QVERIFY(!path.isEmpty());
+        QCOMPARE(test::rawInt(path, "PRAGMA user_version"), qint64(2));
+        RunStore s(path);
+        QCOMPARE(s.versionFoundOnOpen(), 2);
+        QCOMPARE(s.schemaVersion(), schema::kVersion);
+        QCOMPARE(schema::kVersion, 3);
+
+        const auto box = s.node(QStringLiteral("box"));
+        QVERIFY(box);
+        QCOMPARE(box->kind, QStringLiteral("ssh"));
+        QCOMPARE(box->port, 2222);
+        QCOMPARE(box->runRoot, QStringLiteral("/scratch/ada/runs"));
+        QCOMPARE(box->pricePerHour, std::optional<double>(2.5));
+        QCOMPARE(box->probe.value(QLatin1String("cpu_only")).toBool(), true);
+        QVERIFY(box->jobDefaults.isEmpty());
+
+        const auto r = s.run(1);
+        QVERIFY(r);
+        QCOMPARE(r->name, QStringLiteral("v2-run"));
+        QCOMPARE(r->status, status::kRunning);
+        QCOMPARE(r->pid, qint64(4242));
+        QCOMPARE(r->metricsOffset, qint64(777));
+        QCOMPARE(r->tags, QStringList{QStringLiteral("a")});
+        QCOMPARE(r->lastStep, std::optional<qint64>(3));
+        QVERIFY(r->jobId.isEmpty());
+        QVERIFY(r->jobState.isEmpty());
+        QVERIFY(r->jobReason.isEmpty());
+        QCOMPARE(s.pointCount(1, PointType::Step), qint64(3));
+        QCOMPARE(test::rawInt(path, "PRAGMA foreign_key_check"), qint64(-1)); // no row
+    }
+
+    void slurmNodeAndJob() {
+        const QString path = v2Store(test::freshDir(QStringLiteral("store-upgrade/slurm")));
+        QVERIFY(!path.isEmpty());
+        RunStore s(path);
+        nodes::SlurmJobDefaults d;
+        d.partition = QStringLiteral("gpu");
+        d.timeLimit = QStringLiteral("4:00:00");
+        d.gpusPerNode = 4;
+        d.extraLines = {QStringLiteral("#SBATCH --constraint=a100")};
+        NodeRecord n;
+        n.name = QStringLiteral("cluster");
+        n.kind = QStringLiteral("slurm");
+        n.host = QStringLiteral("login.hpc.lab");
+        n.runRoot = QStringLiteral("/shared/bcd-runs");
+        n.jobDefaults = d.toJson();
+        s.addNode(n);
+        auto back = s.node(QStringLiteral("cluster"));
+        QVERIFY(back);
+        QCOMPARE(back->jobDefaults, d.toJson());
+        QCOMPARE(nodes::SlurmJobDefaults::fromJson(back->jobDefaults).extraLines, d.extraLines);
+        d.timeLimit = QStringLiteral("8:00:00");
+        n.jobDefaults = d.toJson();
+        s.updateNode(n);
+        QCOMPARE(s.node(QStringLiteral("cluster"))->jobDefaults.value("time").toString(),
+                 QStringLiteral("8:00:00"));
+
+        const qint64 id = test::addRun(s, QStringLiteral("on slurm"), QStringLiteral("cluster"));
+        s.setRunLocation(id, QStringLiteral("/shared/bcd-runs/2-on-slurm"), 0,
+                         QStringLiteral("77"));
+        s.setRunStatus(id, status::kQueued);
+        s.setRunJobState(id, QStringLiteral("PENDING"), QStringLiteral("Priority"));
+        auto r = s.run(id);
+        QCOMPARE(r->jobId, QStringLiteral("77"));
+        QCOMPARE(r->status, status::kQueued);
+        QCOMPARE(r->jobReason, QStringLiteral("Priority"));
+        QVERIFY(!r->startedAt);
+        s.setRunJobState(id, QStringLiteral("RUNNING"), QStringLiteral("None"));
+        r = s.run(id);
+        QCOMPARE(r->status, status::kRunning);
+        QVERIFY(r->startedAt);
+        // A requeued job waits again; a finished run stays finished whatever the queue says.
+        s.setRunJobState(id, QStringLiteral("PENDING"), QStringLiteral("BeginTime"));
+        QCOMPARE(s.run(id)->status, status::kQueued);
+        s.setRunStatus(id, status::kFinished);
+        s.setRunJobState(id, QStringLiteral("COMPLETED"), QStringLiteral("None"));
+        r = s.run(id);
+        QCOMPARE(r->status, status::kFinished);
+        QCOMPARE(r->jobState, QStringLiteral("COMPLETED"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStoreUpgrade)
+#include "tst_store_upgrade.moc"
