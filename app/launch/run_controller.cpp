@@ -101,7 +101,11 @@ void RunController::launch(const LaunchInput& input) {
                                 .arg(n, node->kind);
                     return p;
                 }
-                p.nodes.push_back(*node);
+                NodeRecord record = *node;
+                if (record.kind == QLatin1String("slurm"))
+                    for (auto it = input.jobOverrides.begin(); it != input.jobOverrides.end(); ++it)
+                        record.jobDefaults[it.key()] = it.value();
+                p.nodes.push_back(record);
             }
             store::NewRun r;
             r.name = name;
@@ -113,8 +117,9 @@ void RunController::launch(const LaunchInput& input) {
             r.pricePerHour = input.pricePerHour;
             r.stepsTotal = configSteps(config);
             p.id = s.createRun(r);
-            s.addEvent(p.id, QStringLiteral("launch"),
-                       QJsonObject{{"nodes", QJsonArray::fromStringList(input.nodes)}});
+            QJsonObject launchEvent{{"nodes", QJsonArray::fromStringList(input.nodes)}};
+            if (!input.jobOverrides.isEmpty()) launchEvent["job"] = input.jobOverrides;
+            s.addEvent(p.id, QStringLiteral("launch"), launchEvent);
             return p;
         },
         this,

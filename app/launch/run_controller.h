@@ -37,6 +37,9 @@ struct LaunchInput {
     QString notes;
     std::optional<double> pricePerHour; // default: the node's
     bool follow = true; // false: start and store the location, then let the engine run alone
+    // A Slurm node's job defaults changed for this run only (keys of nodes/slurm_job.h: the
+    // New run page's partition); stored with the launch event.
+    QJsonObject jobOverrides;
 };
 
 class RunController : public QObject {

@@ -10,6 +10,7 @@
 #include "ui/widgets/plan_view.h"
 #include "ui/workbench.h"
 
+#include <QComboBox>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -161,6 +162,60 @@ private slots:
 
         cpuNode.probe = {}; // never probed: nothing to plan for until the user picks a GPU
         QVERIFY(!nodeHardware(cpuNode, 0, &description).has_value());
+    }
+
+    // A Slurm cluster: its probed partitions offered, the plan on the chosen partition's GPUs, the
+    // preview the plugin's batch script for that partition.
+    void slurmPartitionAndBatchScript() {
+        nodes::NodeProbe probe;
+        probe.slurmVersion = QStringLiteral("22.05.8");
+        nodes::SlurmPartition cpu;
+        cpu.name = QStringLiteral("cpu");
+        cpu.isDefault = true;
+        cpu.nodes = 4;
+        nodes::SlurmPartition gpu = cpu;
+        gpu.name = QStringLiteral("gpu");
+        gpu.isDefault = false;
+        gpu.gpusPerNode = 4;
+        gpu.gpuType = QStringLiteral("h100");
+        probe.partitions = {cpu, gpu};
+        store::NodeRecord n;
+        n.name = QStringLiteral("hpc");
+        n.kind = QStringLiteral("slurm");
+        n.host = QStringLiteral("login.hpc.lab");
+        n.runRoot = QStringLiteral("/shared/bcd-runs");
+        n.jobDefaults = QJsonObject{{"time", "4:00:00"}};
+        QSignalSpy saved(&wb_->store(), &store::StoreService::error);
+        wb_->store().callBlocking([n, probe](store::RunStore& s) {
+            s.addNode(n);
+            s.setNodeProbe(n.name, probe.toJson());
+        });
+        emit wb_->nodesChanged();
+        NewRunPage page(*wb_);
+        page.show();
+        QTRY_VERIFY(page.nodeNames().contains(QStringLiteral("hpc")));
+        page.setNode(QStringLiteral("hpc"));
+        auto* partition = page.findChild<QComboBox*>(QStringLiteral("slurmPartition"));
+        QVERIFY(partition && partition->isVisible());
+        QCOMPARE(partition->count(), 2);
+        QCOMPARE(partition->currentData().toString(), QStringLiteral("cpu")); // the default
+        QVERIFY2(page.commandPreview().contains(QStringLiteral("#SBATCH --partition=cpu\n")),
+                 qPrintable(page.commandPreview()));
+        partition->setCurrentIndex(1);
+        QTRY_VERIFY2(page.commandPreview().contains(QStringLiteral("#SBATCH --partition=gpu\n")),
+                     qPrintable(page.commandPreview()));
+        QVERIFY(page.commandPreview().contains(QStringLiteral("#SBATCH --time=4:00:00\n")));
+        QVERIFY(page.commandPreview().contains(QStringLiteral("srun ")));
+        auto* plan = page.findChild<PlanView*>();
+        QVERIFY(plan);
+        QTRY_VERIFY(plan->plan().has_value());
+        QCOMPARE(plan->plan()->bcd.world_size, 4);
+        QVERIFY2(QString::fromStdString(plan->plan()->bcd.device).contains(QStringLiteral("H100")),
+                 plan->plan()->bcd.device.c_str());
+        page.setNode(QStringLiteral("local"));
+        QVERIFY(partition->isHidden());
+        QVERIFY(page.commandPreview().contains(QStringLiteral(" train --config ")));
+        QCOMPARE(saved.count(), 0);
     }
 
     void shapeOnlyPresetPlansButDoesNotLaunch() {

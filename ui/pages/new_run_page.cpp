@@ -4,6 +4,7 @@
 #include "ui/widgets/config_form.h"
 #include "ui/widgets/plan_view.h"
 #include "ui/widgets/preset_model.h"
+#include "ui/widgets/slurm_partition_box.h"
 #include "ui/workbench.h"
 
 #include <QComboBox>
@@ -68,6 +69,8 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     launch_->setToolTip(tr("Start the run on the chosen node and open the Monitor"));
     top->addWidget(new QLabel(tr("Node"), this));
     top->addWidget(node_);
+    partition_ = new SlurmPartitionBox(this);
+    top->addWidget(partition_);
     top->addWidget(name_, 2);
     top->addWidget(tags_, 1);
     top->addWidget(load);
@@ -116,7 +119,13 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
         if (node_->currentIndex() >= 0 && node_->currentIndex() < nodes_.size()) {
             wantedNode_ = nodes_[node_->currentIndex()].name;
             plan_->setNode(nodes_[node_->currentIndex()]);
+            partition_->setNode(nodes_[node_->currentIndex()]);
+            planPartition();
         }
+        updatePreview();
+    });
+    connect(partition_, &QComboBox::currentIndexChanged, this, [this] {
+        planPartition();
         updatePreview();
     });
     connect(name_, &QLineEdit::textChanged, this, &NewRunPage::updatePreview);
@@ -209,6 +218,8 @@ void NewRunPage::refreshNodes() {
                              node_->setCurrentIndex(index);
                              wantedNode_ = nodes_[index].name;
                              plan_->setNode(nodes_[index]);
+                             partition_->setNode(nodes_[index]);
+                             planPartition();
                          }
                          updatePreview();
                      });
@@ -235,9 +246,45 @@ QString NewRunPage::commandPreview() const {
     return preview_->toPlainText();
 }
 
+void NewRunPage::planPartition() {
+    // A Slurm partition's GPUs per node, matched to the planner's table by their GRES type.
+    if (const auto p = partition_->chosen(); p && p->gpusPerNode > 0) {
+        const QString gpu = SlurmPartitionBox::plannerGpu(p->gpuType, PlanView::gpuNames());
+        if (!gpu.isEmpty()) plan_->setGpuChoice(gpu, p->gpusPerNode);
+    }
+}
+
+QJsonObject NewRunPage::jobOverrides() const {
+    const QString p = partition_->partition();
+    return p.isEmpty() ? QJsonObject() : QJsonObject{{"partition", p}};
+}
+
 void NewRunPage::updatePreview() {
     const QJsonObject cfg = form_->config();
-    const store::NodeRecord n = nodes_.value(node_->currentIndex());
+    store::NodeRecord n = nodes_.value(node_->currentIndex());
+    if (n.kind == QLatin1String("slurm")) {
+        // What the launch submits: the plugin's own batch script for this run.
+        const QJsonObject o = jobOverrides();
+        for (auto it = o.begin(); it != o.end(); ++it) n.jobDefaults[it.key()] = it.value();
+        QString text;
+        if (launch::LauncherPlugin* plugin = wb_.plugins().launcher(n.kind)) {
+            launch::LaunchRequest req;
+            req.name =
+                name_->text().trimmed().isEmpty() ? defaultRunName() : name_->text().trimmed();
+            req.config = cfg;
+            req.nodes = {n};
+            const auto script = plugin->describeLaunch(req, wb_.launcherContext());
+            text = script
+                       ? QStringLiteral("# the batch script sbatch gets on %1 (%2); run 0: "
+                                        "its number in the store\n%3")
+                             .arg(n.name, n.host, script.value())
+                       : tr("# this launch cannot be submitted: %1").arg(script.failure().message);
+        } else {
+            text = wb_.plugins().missingReason(n.kind);
+        }
+        preview_->setPlainText(text);
+        return;
+    }
     const bool local = n.kind.isEmpty() || n.kind == QLatin1String("local");
     QString engine = local ? wb_.launcherContext().localEngine
                            : (n.engine.isEmpty() ? QStringLiteral("bcd-train") : n.engine);
@@ -348,6 +395,7 @@ void NewRunPage::startLaunch() {
     launch::LaunchInput in;
     in.config = cfg;
     in.nodes = {node()};
+    in.jobOverrides = jobOverrides();
     in.name = name_->text().trimmed();
     if (in.name.isEmpty()) in.name = defaultRunName();
     for (const QString& t : tags_->text().split(QLatin1Char(','), Qt::SkipEmptyParts))

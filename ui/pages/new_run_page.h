@@ -24,6 +24,7 @@ namespace bcd::ui {
 
 class ConfigForm;
 class PlanView;
+class SlurmPartitionBox;
 class Workbench;
 
 class NewRunPage : public QWidget {
@@ -59,6 +60,8 @@ signals:
     void launchFinished(qint64 runId, bool ok, const QString& message);
 
 private:
+    void planPartition();
+    QJsonObject jobOverrides() const;
     void refreshNodes();
     void formChanged();
     void updatePreview();
@@ -68,6 +71,7 @@ private:
     Workbench& wb_;
     ConfigForm* form_;
     PlanView* plan_;
+    SlurmPartitionBox* partition_;
     QComboBox* node_;
     QLineEdit* name_;
     QLineEdit* tags_;

@@ -47,7 +47,7 @@ NodesPage::NodesPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) 
     layout->addWidget(split, 1);
 
     auto* buttons = new QHBoxLayout;
-    add_ = new QPushButton(tr("Add SSH node…"), this);
+    add_ = new QPushButton(tr("Add node…"), this);
     add_->setToolTip(
         tr("A machine reachable by SSH with keys (or the agent); its host key is checked"));
     edit_ = new QPushButton(tr("Edit…"), this);
@@ -121,7 +121,17 @@ void NodesPage::showNodes(const QVector<store::NodeRecord>& nodes) {
             gpus = tr("probing …");
         else if (!probed)
             gpus = tr("not probed");
-        else if (p.cpuOnly())
+        else if (!p.partitions.isEmpty()) {
+            QStringList parts;
+            for (const auto& part : p.partitions)
+                parts << (part.gpusPerNode > 0
+                              ? tr("%1: %2× %3 per node")
+                                    .arg(part.name)
+                                    .arg(part.gpusPerNode)
+                                    .arg(part.gpuType.isEmpty() ? tr("GPU") : part.gpuType)
+                              : tr("%1: CPU").arg(part.name));
+            gpus = tr("Slurm: ") + parts.join(QStringLiteral("; "));
+        } else if (p.cpuOnly())
             gpus = tr("CPU only: %1 threads, %2 GiB")
                        .arg(p.cpuThreads)
                        .arg(p.memoryBytes / 1073741824.0, 0, 'f', 1);
@@ -165,7 +175,7 @@ void NodesPage::updateActions() {
     store::NodeRecord n;
     for (const auto& r : nodes_)
         if (r.name == name) n = r;
-    const bool ssh = n.kind == QLatin1String("ssh");
+    const bool ssh = n.kind == QLatin1String("ssh") || n.kind == QLatin1String("slurm");
     edit_->setEnabled(!name.isEmpty()); // local: its price only
     remove_->setEnabled(ssh);
     probe_->setEnabled(!name.isEmpty() && !probing_.contains(name));
@@ -194,7 +204,7 @@ void NodesPage::updateActions() {
 
 void NodesPage::addDialog() {
     NodeDialog d(this);
-    d.setWindowTitle(tr("Add SSH node"));
+    d.setWindowTitle(tr("Add node (SSH host or Slurm cluster)"));
     if (d.exec() == QDialog::Accepted) saveNode(d.record());
 }
 

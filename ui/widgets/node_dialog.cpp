@@ -1,5 +1,8 @@
 #include "ui/widgets/node_dialog.h"
 
+#include "ui/widgets/slurm_job_form.h"
+
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -65,6 +68,13 @@ NodeDialog::NodeDialog(QWidget* parent) : QDialog(parent) {
     price_->setSpecialValueText(tr("unknown"));
     price_->setToolTip(
         tr("What an hour of this node costs (for the cost estimates and the Monitor); 0: unknown"));
+    kind_ = new QComboBox(this);
+    kind_->setObjectName(QStringLiteral("nodeKind"));
+    kind_->addItem(tr("SSH host"), QStringLiteral("ssh"));
+    kind_->addItem(tr("Slurm cluster (its login host)"), QStringLiteral("slurm"));
+    kind_->setToolTip(tr("An SSH host runs the engine itself; a Slurm cluster runs it as a batch "
+                         "job, the host being its login host and the run root a shared folder"));
+    form->addRow(tr("Kind"), kind_);
     form->addRow(tr("Name"), name_);
     form->addRow(tr("Host"), host_);
     form->addRow(tr("Port"), port_);
@@ -75,6 +85,13 @@ NodeDialog::NodeDialog(QWidget* parent) : QDialog(parent) {
     form->addRow(tr("Run root"), runRoot_);
     form->addRow(tr("Price"), price_);
     layout->addLayout(form);
+    slurm_ = new SlurmJobForm(this);
+    slurm_->hide();
+    layout->addWidget(slurm_);
+    connect(kind_, &QComboBox::currentIndexChanged, this, [this] {
+        slurm_->setVisible(kind_->currentData().toString() == QLatin1String("slurm"));
+        adjustSize();
+    });
     error_ = new QLabel(this);
     error_->setStyleSheet(QStringLiteral("color: #d62728"));
     error_->hide();
@@ -106,6 +123,11 @@ void NodeDialog::setRecord(const store::NodeRecord& n) {
                                                       engine_, runRoot_})
         w->setEnabled(!local);
     price_->setValue(n.pricePerHour.value_or(0));
+    const int kind = kind_->findData(n.kind);
+    if (kind >= 0) kind_->setCurrentIndex(kind);
+    kind_->setEnabled(!editing()); // a node keeps its kind (the store refuses a change to local)
+    kind_->setVisible(!local);
+    slurm_->setDefaults(nodes::SlurmJobDefaults::fromJson(n.jobDefaults));
 }
 
 store::NodeRecord NodeDialog::record() const {
@@ -115,7 +137,8 @@ store::NodeRecord NodeDialog::record() const {
             price_->value() > 0 ? std::optional<double>(price_->value()) : std::nullopt;
         return n;
     }
-    n.kind = QStringLiteral("ssh");
+    n.kind = kind_->currentData().toString();
+    n.jobDefaults = n.kind == QLatin1String("slurm") ? slurm_->defaults().toJson() : QJsonObject();
     n.name = name_->text().trimmed();
     n.host = host_->text().trimmed();
     n.port = port_->value();
@@ -137,6 +160,14 @@ QString NodeDialog::problem() const {
                   "'_', '-'.");
     if (n.name == QLatin1String("local")) return tr("'local' is this machine's node.");
     if (n.host.isEmpty()) return tr("The host is missing.");
+    if (n.kind == QLatin1String("slurm")) {
+        const QString why = nodes::SlurmJobDefaults::fromJson(n.jobDefaults).validate();
+        if (!why.isEmpty()) return tr("Slurm job defaults: %1").arg(why);
+        if (!n.runRoot.isEmpty() && !nodes::isBatchSafePath(n.runRoot) &&
+            !nodes::isBatchSafePath(QStringLiteral("~/") + n.runRoot))
+            return tr("The run root of a Slurm cluster must be a path of letters, digits and "
+                      "_.,/+@%- (it appears in the batch script).");
+    }
     return {};
 }
 

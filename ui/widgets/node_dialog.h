@@ -1,18 +1,22 @@
 #pragma once
-// NodeDialog: the settings of an SSH node (host, port, user, identity file, known_hosts, engine
-// path, run root, price per hour), for adding one or editing it. Editing keeps the name (runs
+// NodeDialog: the settings of an SSH node or a Slurm cluster's login host (host, port, user,
+// identity file, known_hosts, engine path, run root, price per hour; a cluster's job defaults),
+// for adding one or editing it. Editing keeps the name (runs
 // refer to a node by it): setRecord of a stored node makes the name read-only.
 
 #include "store/store_types.h"
 
 #include <QDialog>
 
+class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
 
 namespace bcd::ui {
+
+class SlurmJobForm;
 
 class NodeDialog : public QDialog {
     Q_OBJECT
@@ -29,6 +33,8 @@ public:
     void accept() override;
 
 private:
+    QComboBox* kind_;
+    SlurmJobForm* slurm_;
     QLineEdit* name_;
     QLineEdit* host_;
     QSpinBox* port_;

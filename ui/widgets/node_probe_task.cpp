@@ -39,7 +39,7 @@ void classify(const nodes::SshError& e, ProbeOutcome* out) {
 void probeNow(const launch::PluginRegistry& plugins, const launch::LauncherContext& ctx,
               const store::NodeRecord& node, const QString& acceptFingerprint, ProbeOutcome* out) {
     out->node = node.name;
-    if (node.kind == QLatin1String("ssh")) {
+    if (node.kind != QLatin1String("local")) { // SSH hosts and Slurm login hosts
         try {
             const nodes::SshSession check(sshEndpoint(node),
                                           acceptFingerprint.isEmpty()

@@ -294,6 +294,12 @@ void PlanView::fillHardwareChoices() {
     gpuCount_->setEnabled(!hardware_->currentData().toString().isEmpty());
 }
 
+QStringList PlanView::gpuNames() {
+    QStringList names;
+    for (const bcd::GpuType& g : gpuTable().gpus()) names << QString::fromStdString(g.name);
+    return names;
+}
+
 void PlanView::setGpuChoice(const QString& gpuName, int count) {
     gpuCount_->setValue(count);
     const int i = hardware_->findData(gpuName);

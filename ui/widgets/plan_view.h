@@ -46,6 +46,8 @@ public:
     void replan();
     // Plans for GPUs of the planner's table instead of the node ("" goes back to the node).
     void setGpuChoice(const QString& gpuName, int count = 1);
+    // The planner's GPU names (its table), for matching a node's GPUs to them.
+    static QStringList gpuNames();
 
     const std::optional<bcd::PlanPair>& plan() const { return plan_; }
     QString error() const { return error_; }
