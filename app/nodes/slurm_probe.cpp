@@ -49,7 +49,8 @@ QVector<SlurmPartition> parseSinfo(const QByteArray& out, int* skipped) {
         QString name = f.value(0).trimmed();
         const bool isDefault = name.endsWith('*');
         if (isDefault) name.chop(1);
-        if (f.size() != 8 || !okCpus || !okMem || name.isEmpty() || cpus < 0 || mem < 0) {
+        if (f.size() != 8 || !okCpus || !okMem || name.isEmpty() || name.contains('*') ||
+            cpus < 0 || mem < 0) {
             ++bad;
             continue;
         }
