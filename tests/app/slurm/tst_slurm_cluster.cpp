@@ -294,8 +294,10 @@ private slots:
             static_cast<int>(atKill.value(QLatin1String("steps")).toArray().size());
         QVERIFY2(storedAtKill < steps, "the run ended before the workbench was killed");
         const QString jobId = atKill.value(QLatin1String("job")).toObject().value("id").toString();
-        QVERIFY2(squeueState(jobId).startsWith(QLatin1String("RUNNING")),
-                 qPrintable(squeueState(jobId)));
+        // The job goes on without the workbench (or has just ended well on a fast machine).
+        const QString st = squeueState(jobId);
+        QVERIFY2(st.startsWith(QLatin1String("RUNNING")) || st.startsWith(QLatin1String("COMPLET")),
+                 qPrintable(st));
 
         const CliResult attach =
             cli({QStringLiteral("run"), QStringLiteral("attach"), QString::number(id)}, 240000);
