@@ -38,6 +38,9 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
     runs_ = std::make_unique<launch::RunController>(*store_, plugins_, ctx_);
     connect(runs_.get(), &launch::RunController::launched, this, [this] { emit runsChanged(); });
     connect(runs_.get(), &launch::RunController::runEnded, this, [this] { emit runsChanged(); });
+    // A batch job's queue state changes the run's status (queued, running) and what is shown.
+    connect(runs_.get(), &launch::RunController::jobStateChanged, this,
+            [this] { emit runsChanged(); });
     connect(
         runs_.get(), &launch::RunController::launchFailed, this,
         [this](qint64, const QString& m, bool) { emit message(tr("Launch failed: %1").arg(m)); });

@@ -301,6 +301,12 @@ void MonitorPage::apply(const RunCurves& c) {
     // Status and progress.
     QString statusLine =
         QStringLiteral("<b>%1</b> on %2").arg(run.status.toHtmlEscaped(), run.node.toHtmlEscaped());
+    if (!run.jobId.isEmpty())
+        statusLine += tr(" · Slurm job %1 %2%3")
+                          .arg(run.jobId, run.jobState.toHtmlEscaped(),
+                               run.jobReason.isEmpty() || run.jobReason == QLatin1String("None")
+                                   ? QString()
+                                   : QStringLiteral(" (%1)").arg(run.jobReason.toHtmlEscaped()));
     if (run.pricePerHour) statusLine += tr(" · $%1/h").arg(*run.pricePerHour, 0, 'f', 2);
     if (!run.message.isEmpty()) statusLine += QStringLiteral(" · ") + run.message.toHtmlEscaped();
     status_->setText(statusLine);

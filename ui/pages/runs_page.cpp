@@ -64,7 +64,8 @@ private:
 };
 
 QColor statusColor(const QString& s) {
-    if (s == store::status::kRunning || s == store::status::kStarting)
+    if (s == store::status::kRunning || s == store::status::kStarting ||
+        s == store::status::kQueued)
         return QColor(0x1f, 0x77, 0xb4);
     if (s == store::status::kFinished) return QColor(0x2c, 0xa0, 0x2c);
     if (s == store::status::kFailed) return QColor(0xd6, 0x27, 0x28);
@@ -83,8 +84,8 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     status_ = new QComboBox(this);
     status_->addItem(tr("any status"), QString());
     for (const QString& s :
-         {store::status::kStarting, store::status::kRunning, store::status::kFinished,
-          store::status::kFailed, store::status::kCancelled})
+         {store::status::kStarting, store::status::kQueued, store::status::kRunning,
+          store::status::kFinished, store::status::kFailed, store::status::kCancelled})
         status_->addItem(s, s);
     count_ = new QLabel(this);
     top->addWidget(filter_, 1);
@@ -270,7 +271,15 @@ void RunsPage::showRows(const QVector<Row>& rows) {
         set(Name, r.name, r.name.toLower());
         set(Status, r.status, r.status);
         items[Status]->setForeground(statusColor(r.status));
-        if (!r.message.isEmpty()) items[Status]->setToolTip(r.message);
+        QStringList tip;
+        if (!r.jobId.isEmpty())
+            tip << tr("Slurm job %1: %2%3")
+                       .arg(r.jobId, r.jobState.isEmpty() ? tr("submitted") : r.jobState,
+                            r.jobReason.isEmpty() || r.jobReason == QLatin1String("None")
+                                ? QString()
+                                : QStringLiteral(" (%1)").arg(r.jobReason));
+        if (!r.message.isEmpty()) tip << r.message;
+        if (!tip.isEmpty()) items[Status]->setToolTip(tip.join('\n'));
         set(Node, r.hosts.isEmpty() ? r.node : r.hosts.join(QStringLiteral(", ")), r.node);
         const qint64 done = r.lastStep.value_or(0);
         set(Steps,
