@@ -68,16 +68,16 @@ FinalState finalState(const std::optional<QByteArray>& statusJson,
     if (killedAfterGrace)
         return {store::status::kCancelled,
                 QStringLiteral("killed (SIGKILL) after the grace period; no final checkpoint")};
-    if (terminatedByUs)
-        return {store::status::kCancelled,
-                QStringLiteral("stopped by SIGTERM before it wrote a final status (cancelled while "
-                               "starting); no checkpoint")};
     if (jobState == QLatin1String("CANCELLED"))
         return {store::status::kCancelled,
                 QStringLiteral("the job was cancelled before the engine wrote a final status%1")
                     .arg(jobReason.isEmpty() || jobReason == QLatin1String("None")
                              ? QString()
                              : QStringLiteral(" (%1)").arg(jobReason))};
+    if (terminatedByUs)
+        return {store::status::kCancelled,
+                QStringLiteral("stopped by SIGTERM before it wrote a final status (cancelled while "
+                               "starting); no checkpoint")};
     const QString err = engineErr ? lastLine(*engineErr) : QString();
     if (!err.isEmpty()) return {store::status::kFailed, err};
     if (!jobState.isEmpty() && jobState != QLatin1String("COMPLETED"))

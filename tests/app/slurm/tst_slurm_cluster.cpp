@@ -240,6 +240,25 @@ private slots:
         timing("heldThenReleased");
     }
 
+    // A job cancelled while it waits in the queue: it leaves the queue, nothing ran.
+    void cancelWhileQueued() {
+        const qint64 id = launchDetached(config(QStringLiteral("queued-cancel"), 20, 0),
+                                         QStringLiteral("c-held"), QStringLiteral("never runs"));
+        QVERIFY(id > 0);
+        const CliResult cancel =
+            cli({QStringLiteral("run"), QStringLiteral("cancel"), QString::number(id)});
+        QVERIFY2(cancel.code == 0, cancel.err.constData());
+        const QJsonObject show = test::showRun(db_, id);
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("cancelled"));
+        QVERIFY2(show.value(QLatin1String("message")).toString().contains(QLatin1String("before")),
+                 qPrintable(show.value(QLatin1String("message")).toString()));
+        QCOMPARE(show.value(QLatin1String("job")).toObject().value(QLatin1String("state")),
+                 QJsonValue(QStringLiteral("CANCELLED")));
+        QVERIFY(show.value(QLatin1String("steps")).toArray().isEmpty());
+        QVERIFY(!QFile::exists(show.value(QLatin1String("run_dir")).toString() +
+                               QStringLiteral("/metrics.jsonl")));
+    }
+
     void scancelCheckpoints() {
         auto wb = test::startCli({QStringLiteral("--db"), db_, QStringLiteral("run"),
                                   QStringLiteral("launch"), QStringLiteral("--config"),

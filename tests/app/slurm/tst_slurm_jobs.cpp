@@ -362,10 +362,12 @@ srun --nodes=1 --ntasks=1 --ntasks-per-node=1 --cpus-per-task=8 --kill-on-bad-ex
         // A finished engine wins over a job state that came after it.
         f = launch::finalState(finished, std::nullopt, false, false, QStringLiteral("TIMEOUT"), {});
         QCOMPARE(f.status, QStringLiteral("finished"));
-        // Cancelled while queued: no status at all.
-        f = launch::finalState(std::nullopt, std::nullopt, false, false,
-                               QStringLiteral("CANCELLED"), QStringLiteral("None"));
+        // Cancelled while queued (by the workbench's scancel): no status at all.
+        f = launch::finalState(std::nullopt, std::nullopt, false, true, QStringLiteral("CANCELLED"),
+                               QStringLiteral("None"));
         QCOMPARE(f.status, QStringLiteral("cancelled"));
+        QCOMPARE(f.message,
+                 QStringLiteral("the job was cancelled before the engine wrote a final status"));
         // scancel of a running job: the engine's own cancelled status.
         f = launch::finalState(cancelled, std::nullopt, false, true, QStringLiteral("CANCELLED"),
                                {});
