@@ -38,21 +38,21 @@ private slots:
         r.load({test::pluginDir()});
         QVERIFY2(r.problems().isEmpty(),
                  r.problems().isEmpty() ? "" : qPrintable(r.problems().front().text()));
-        QCOMPARE(r.loaded().size(), 2);
-        for (const char* kind : {"local", "ssh"}) {
+        QCOMPARE(r.loaded().size(), 3);
+        for (const char* kind : {"local", "ssh", "slurm"}) {
             launch::LauncherPlugin* p = r.launcher(QLatin1String(kind));
             QVERIFY2(p, kind);
             QCOMPARE(p->nodeKind(), QLatin1String(kind));
         }
         for (const auto& info : r.loaded()) {
             QCOMPARE(info.name, info.nodeKind);
-            QCOMPARE(info.compatVersion, QStringLiteral("1.0"));
+            QCOMPARE(info.compatVersion, QStringLiteral("2.0"));
             QVERIFY(!info.version.isEmpty());
             QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()));
         }
-        QVERIFY(!r.launcher(QStringLiteral("slurm")));
-        const QString why = r.missingReason(QStringLiteral("slurm"));
-        QVERIFY2(why.contains(QStringLiteral("'slurm'")) &&
+        QVERIFY(!r.launcher(QStringLiteral("kubernetes")));
+        const QString why = r.missingReason(QStringLiteral("kubernetes"));
+        QVERIFY2(why.contains(QStringLiteral("'kubernetes'")) &&
                      why.contains(QFileInfo(test::pluginDir()).absoluteFilePath()),
                  qPrintable(why));
     }
@@ -72,11 +72,12 @@ private slots:
     }
 
     void compatibleVersions() {
-        QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("1.0")));
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("1.1"))); // a newer minor
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.0"))); // another major
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("0.9")));
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("1")));
+        QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.0")));
+        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.1"))); // a newer minor
+        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("3.0"))); // another major
+        QVERIFY(
+            !launch::PluginRegistry::compatible(QStringLiteral("1.0"))); // before errors as values
+        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2")));
         QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("one.zero")));
         QVERIFY(!launch::PluginRegistry::compatible(QString()));
     }
@@ -93,7 +94,7 @@ private slots:
         launch::PluginRegistry r;
         r.load({test::pluginDir(), testPluginDir(), junkDir});
 
-        QCOMPARE(r.loaded().size(), 2);
+        QCOMPARE(r.loaded().size(), 3);
         QVERIFY(r.launcher(QStringLiteral("local")));
         QVERIFY(r.launcher(QStringLiteral("ssh")));
         QVERIFY(!r.launcher(QStringLiteral("future")));
@@ -104,8 +105,8 @@ private slots:
         const auto* future = problemNamed(r, QStringLiteral("future-launcher"));
         QVERIFY(future);
         QVERIFY2(future->reason.contains(QStringLiteral("incompatible")) &&
-                     future->reason.contains(QStringLiteral("1.99")) &&
-                     future->reason.contains(QStringLiteral("1.0")),
+                     future->reason.contains(QStringLiteral("2.99")) &&
+                     future->reason.contains(QStringLiteral("2.0")),
                  qPrintable(future->text()));
         // Skipped on its metadata alone: its code never came into the process.
         QVERIFY2(!mapped(future->file), qPrintable(future->file));

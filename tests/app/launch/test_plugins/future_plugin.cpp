@@ -1,4 +1,4 @@
-// Built against a newer minor of the launcher interface (CompatVersion 1.99): must be skipped by
+// Built against a newer minor of the launcher interface (CompatVersion 2.99): must be skipped by
 // name without its code being loaded.
 #include "test_plugin.h"
 

@@ -1,4 +1,5 @@
-// Declares another major of the launcher interface (CompatVersion 0.9): must be skipped by name.
+// Declares the previous major of the launcher interface (CompatVersion 1.0): must be skipped by
+// name.
 #include "test_plugin.h"
 
 namespace bcd::test {
