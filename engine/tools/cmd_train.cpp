@@ -18,10 +18,15 @@ namespace bcd::cli {
 namespace {
 
 std::atomic<int> g_cancel{0};
+std::atomic<int> g_interrupts{0};
 
-// First SIGINT/SIGTERM: finish the current step, checkpoint, exit 130. A second one: exit now.
-void on_signal(int) {
-    if (g_cancel.fetch_add(1) > 0) ::_exit(kExitCancelled);
+// First SIGINT or SIGTERM: finish the current step, checkpoint, exit 130. A second SIGINT (a user
+// pressing Ctrl-C again) exits at once. A repeated SIGTERM does not: schedulers send it more than
+// once (Slurm at a time limit: slurmstepd and srun; mpirun forwarding it to its ranks) and follow
+// it with SIGKILL after their grace period, which the checkpoint must be allowed to use.
+void on_signal(int sig) {
+    g_cancel.fetch_add(1);
+    if (sig == SIGINT && g_interrupts.fetch_add(1) > 0) ::_exit(kExitCancelled);
 }
 
 } // namespace

@@ -109,6 +109,9 @@ private slots:
         const auto cfg = write_config(dir_, resume_config(dir_, "term"), "term.json");
         QProcess* p = start(cfg, false);
         wait_for_step(dir_ / "term", 10);
+        // Twice, as Slurm does at a time limit (slurmstepd, then srun): a repeated SIGTERM is the
+        // same request, not "exit now", so the final checkpoint is still written.
+        ::kill(static_cast<pid_t>(p->processId()), SIGTERM);
         ::kill(static_cast<pid_t>(p->processId()), SIGTERM);
         QCOMPARE(finish(p), 130);
         const json status = json::parse(std::ifstream(dir_ / "term/status.json"));
