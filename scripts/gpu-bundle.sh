@@ -19,7 +19,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBCD_WITH_CUDA=ON \
 # The GPU tests are the ctest tests labelled gpu; their executables are the first word of each
 # test's command.
 mapfile -t gpu_tests < <(ctest --test-dir "$build" -N -L gpu --show-only=json-v1 |
-    python3 -c 'import json,sys; [print(t["command"][0]) for t in json.load(sys.stdin)["tests"]]' |
+    python3 -c 'import json,sys,os; [print(t["command"][0]) for t in json.load(sys.stdin)["tests"] if t["command"][0].startswith(os.path.abspath(sys.argv[1]))]' "$build" |
     sort -u)
 targets=(bcd-train bcd_backend_cuda bench_train_device)
 for t in "${gpu_tests[@]}"; do targets+=("$(basename "$t")"); done
@@ -32,13 +32,17 @@ cp "$build/engine/bcd-train" "$build/engine/libbcd_backend_cuda.so" "$build/benc
     "$stage/bcd/bin/"
 for t in "${gpu_tests[@]}"; do cp "$t" "$stage/bcd/tests/"; done
 # The tests' command lines (arguments included), for gpu-check.sh to run without ctest files.
+# Paths inside the build folder become the bundle's own (./NAME, run from its tests folder).
 ctest --test-dir "$build" -N -L gpu --show-only=json-v1 | python3 -c '
 import json, os, shlex, sys
+build = os.path.abspath(sys.argv[1])
+def local(c, first):
+    if c.startswith(build): return os.path.basename(c) if first else "./" + os.path.basename(c)
+    return os.path.basename(c) if first else c
 for t in json.load(sys.stdin)["tests"]:
     cmd = t["command"]
-    print(t["name"] + "\t" + " ".join(shlex.quote(os.path.basename(cmd[0]) if i == 0 else c)
-                                      for i, c in enumerate(cmd)))
-' >"$stage/bcd/tests/list.tsv"
+    print(t["name"] + "\t" + " ".join(shlex.quote(local(c, i == 0)) for i, c in enumerate(cmd)))
+' "$build" >"$stage/bcd/tests/list.tsv"
 
 # Shared libraries beside glibc, the driver and the CUDA toolkit's.
 skip='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|libpthread\.|librt\.|libmvec\.|libcuda\.|libcudart|libcublas|libcudnn|libnccl|libnvrtc|libnvJitLink)'

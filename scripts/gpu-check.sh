@@ -94,7 +94,7 @@ if [ -n "$tests" ]; then
         shift
         if [ "$exe" = "compute-sanitizer" ]; then
             command -v compute-sanitizer >/dev/null || { printf '%s\tskipped\t0\n' "$name" >>"$results"; continue; }
-            run_test "$name" compute-sanitizer "$@"
+            (cd "$tests" && run_test "$name" compute-sanitizer "$@")
         else
             (cd "$tests" && run_test "$name" "./$exe" "$@")
         fi

@@ -5,10 +5,11 @@
 #include "backend/cpu/ops.h"
 #include "bcd/errors.h"
 #include "bcd/transformer.h"
+#include "kernels/rope_table.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numbers>
 
 namespace bcd {
 
@@ -263,44 +264,13 @@ void CpuTransformer::allocate(int B, int T) {
     dirty_ = false;
 }
 
-// cos/sin tables computed the way HF computes them, in fp32: inv_freq = 1 / base^(2i/D), then
-// angle = position · inv_freq rounded to fp32, so that long positions agree with transformers.
+// cos/sin tables: kernels/rope_table.h (shared with the CUDA backend).
 void CpuTransformer::build_rope(int T) {
     if (T <= rope_T_) return; // a longer table serves shorter sequences too
-    const int half = c_.head_dim / 2;
-    std::vector<float> inv(static_cast<std::size_t>(half));
-    for (int i = 0; i < half; ++i) {
-        const float e = static_cast<float>(2 * i) / static_cast<float>(c_.head_dim);
-        inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(static_cast<float>(c_.rope_theta), e);
-    }
-    const auto& rs = c_.rope_scaling;
-    if (rs.kind == RopeScaling::Kind::Linear) {
-        for (auto& f : inv) f = static_cast<float>(f / rs.factor);
-    } else if (rs.kind == RopeScaling::Kind::Llama3) {
-        const double old_len = rs.original_max_position_embeddings;
-        const double low_wl = old_len / rs.low_freq_factor, high_wl = old_len / rs.high_freq_factor;
-        for (auto& f : inv) {
-            const double wl = 2.0 * std::numbers::pi / f;
-            if (wl > low_wl) {
-                f = static_cast<float>(f / rs.factor);
-            } else if (wl >= high_wl) {
-                const double smooth = (old_len / wl - rs.low_freq_factor) /
-                                      (rs.high_freq_factor - rs.low_freq_factor);
-                f = static_cast<float>((1.0 - smooth) * f / rs.factor + smooth * f);
-            }
-        }
-    }
-    rope_.resize(static_cast<std::size_t>(2) * T * half);
-    float* cs = rope_.data();
-    float* sn = rope_.data() + static_cast<std::size_t>(T) * half;
-    for (int t = 0; t < T; ++t)
-        for (int i = 0; i < half; ++i) {
-            const float angle = static_cast<float>(t) * inv[static_cast<std::size_t>(i)];
-            cs[static_cast<std::size_t>(t) * half + i] =
-                static_cast<float>(std::cos(static_cast<double>(angle)));
-            sn[static_cast<std::size_t>(t) * half + i] =
-                static_cast<float>(std::sin(static_cast<double>(angle)));
-        }
+    std::vector<float> t;
+    kernels::rope_tables(c_, T, t);
+    rope_.resize(t.size());
+    std::copy(t.begin(), t.end(), rope_.data());
     rope_T_ = T;
 }
 
