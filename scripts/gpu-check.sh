@@ -99,6 +99,12 @@ if [ -n "$tests" ]; then
             (cd "$tests" && run_test "$name" "./$exe" "$@")
         fi
     done <"$tests/list.tsv"
+    # compute-sanitizer is part of the GPU machine's toolkit, not of the one the bundle was built
+    # with: the memcheck run is added here when the bundle's tests did not register it.
+    if ! grep -q memcheck "$tests/list.tsv" && command -v compute-sanitizer >/dev/null; then
+        (cd "$tests" && run_test tst_cuda_backend_memcheck compute-sanitizer --tool memcheck \
+            --error-exitcode 1 ./tst_cuda_backend state_round_trip_and_memory)
+    fi
 else
     if ! ctest --test-dir "$gpu_build" -L gpu --output-on-failure --timeout 240 >"$out/test-ctest.log" 2>&1; then
         echo "ctest-gpu	failed	0"
