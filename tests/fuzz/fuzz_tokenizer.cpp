@@ -74,6 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         "Café e\xCC\x81 Straße 日本語 👨\u200d👩\u200d👧",
         "<|endoftext|>a<s></s>[SEP]",
         "bad \xFF utf-8 \xE2\x82",
+        " \xE2\x96\x81\xE2\x96\x81 h<0x41> <s>hi</s>  ab\xC3\xA9 ",
     };
     for (const std::string_view s : fixed) check(*tok, s);
     check(*tok, input.substr(0, 512));

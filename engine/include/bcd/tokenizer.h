@@ -1,6 +1,7 @@
 #pragma once
-// Hugging Face `tokenizer.json` byte-level BPE tokenizers, as GPT-2, Llama 3 and Qwen2 ship them
-// (docs/tokenizer.md). encode() gives the ids HF `tokenizers` gives for
+// Hugging Face `tokenizer.json` BPE tokenizers: byte-level, as GPT-2, Llama 3 and Qwen2 ship
+// them, and SentencePiece style (Metaspace / "▁", <0xNN> byte fallback), as Llama 2, Mistral and
+// Phi-3 do (docs/tokenizer.md). encode() gives the ids HF `tokenizers` gives for
 // `Tokenizer.encode(text, add_special_tokens=False)`, decode() the text HF gives for
 // `decode(ids, skip_special_tokens=False)`. Anything in the file outside the supported subset is
 // refused by name when loading (InputError: file, key, what is supported), never ignored.

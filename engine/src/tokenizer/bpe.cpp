@@ -118,6 +118,36 @@ int char_to_byte(char32_t c) {
     return c < 0x144 ? tables().to_byte[c] : -1;
 }
 
+int fallback_byte(std::string_view token) {
+    // HF: token.len() == 6, "<0x" ... ">", then u8::from_str_radix(&token[3..5], 16), which
+    // also takes a leading '+'.
+    if (token.size() != 6 || !token.starts_with("<0x") || token[5] != '>') return -1;
+    const auto digit = [](char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+    };
+    const int lo = digit(token[4]);
+    if (lo < 0) return -1;
+    if (token[3] == '+') return lo;
+    const int hi = digit(token[3]);
+    return hi < 0 ? -1 : hi * 16 + lo;
+}
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    out.reserve(s.size());
+    std::size_t at = 0;
+    for (std::size_t hit; (hit = s.find(from, at)) != std::string_view::npos;
+         at = hit + from.size()) {
+        out.append(s.substr(at, hit - at));
+        out.append(to);
+    }
+    out.append(s.substr(at));
+    return out;
+}
+
 bool byte_level_to_bytes(std::string_view token, std::string& bytes) {
     bytes.clear();
     std::size_t i = 0;
@@ -172,9 +202,56 @@ void MergeTable::insert(std::int32_t left, std::int32_t right, Merge m) {
     }
 }
 
+void BpeModel::symbols_of_text(std::string_view piece, std::vector<std::int32_t>& s) const {
+    // HF's BPE::merge_word: a character with a token is that token; else its bytes' <0xNN>
+    // tokens when all exist; else unk. A pending (possibly fused) unk is written when the next
+    // known character comes or at the end, not before byte-fallback tokens: HF does the same.
+    s.clear();
+    bool pending_unk = false;
+    std::size_t i = 0;
+    while (i < piece.size()) {
+        const std::size_t begin = i;
+        const std::size_t n =
+            std::min(utf8_length(static_cast<unsigned char>(piece[i])), piece.size() - i);
+        i += n;
+        const std::string_view ch = piece.substr(begin, n);
+        if (const std::uint64_t* id = raw_vocab.find(ch, BytesMap::hash(ch))) {
+            if (pending_unk) s.push_back(unk_id);
+            pending_unk = false;
+            s.push_back(static_cast<std::int32_t>(*id));
+            continue;
+        }
+        if (byte_fallback) {
+            bool all = true;
+            for (const char b : ch) all = all && fallback_ids[static_cast<std::uint8_t>(b)] >= 0;
+            if (all) {
+                for (const char b : ch) s.push_back(fallback_ids[static_cast<std::uint8_t>(b)]);
+                continue;
+            }
+        }
+        if (unk_id < 0) continue;
+        if (pending_unk && !fuse_unk) s.push_back(unk_id);
+        pending_unk = true;
+    }
+    if (pending_unk) s.push_back(unk_id);
+}
+
 void BpeModel::tokenize(std::string_view piece, BpeScratch& scratch,
                         std::vector<std::int32_t>& out) const {
     if (piece.empty()) return;
+    if (!byte_level) {
+        if (ignore_merges) {
+            if (const std::uint64_t* id = raw_vocab.find(piece, BytesMap::hash(piece))) {
+                out.push_back(static_cast<std::int32_t>(*id));
+                return;
+            }
+        }
+        std::vector<std::int32_t>& s = scratch.symbols;
+        symbols_of_text(piece, s);
+        merge(s, scratch);
+        out.insert(out.end(), s.begin(), s.end());
+        return;
+    }
     if (piece.size() == 1 && byte_ids[static_cast<std::uint8_t>(piece[0])] >= 0) {
         out.push_back(byte_ids[static_cast<std::uint8_t>(piece[0])]);
         return;

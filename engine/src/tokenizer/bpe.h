@@ -26,6 +26,11 @@ bool byte_level_to_bytes(std::string_view token, std::string& bytes);
 // The byte-level string of raw bytes (the inverse of byte_level_to_bytes).
 std::string bytes_to_byte_level(std::string_view bytes);
 
+// The byte a "<0xNN>" token stands for in HF's ByteFallback decoder, or -1 for any other token.
+int fallback_byte(std::string_view token);
+// `s` with every non-overlapping occurrence of `from` (not empty), left to right, replaced.
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to);
+
 // Byte string → 64-bit value, open addressing with the hashes stored: the hot lookups of the
 // tokenizer (whole pre-tokens in the vocabulary, the per-thread pre-token cache). Keys are
 // copied into one arena; there is no erase, only clear().
@@ -131,11 +136,18 @@ struct BpeScratch {
     std::vector<Candidate> heap;
 };
 
+// Two kinds of files: byte-level (GPT-2 style: every token is a string of byte characters, a
+// pre-token's bytes are the starting symbols) and SentencePiece style (tokens are text; a
+// pre-token's characters are the starting symbols, a character without a token becomes its
+// bytes' <0xNN> tokens with byte_fallback, else unk).
 class BpeModel {
 public:
     StringIdMap vocab;  // token string (as in the file) → id
-    BytesMap raw_vocab; // bytes of every byte-level vocab token → id (for ignore_merges)
-    std::array<std::int32_t, 256> byte_ids{}; // id of each single byte's token, -1 when none
+    BytesMap raw_vocab; // the bytes every token stands for → id (byte-level: the decoded bytes)
+    std::array<std::int32_t, 256> byte_ids{}; // byte-level: id of each single byte's token, or -1
+    bool byte_level = true;
+    bool byte_fallback = false;
+    std::array<std::int32_t, 256> fallback_ids{}; // id of "<0xNN>" for each byte, -1 when none
     MergeTable merges;
     std::size_t merge_count = 0; // entries in the file's merges
     bool ignore_merges = false;
@@ -153,6 +165,7 @@ public:
                bool force_heap = false) const;
 
 private:
+    void symbols_of_text(std::string_view piece, std::vector<std::int32_t>& s) const;
     void merge_heap(std::vector<std::int32_t>& symbols, BpeScratch& scratch) const;
 };
 

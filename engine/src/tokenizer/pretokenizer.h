@@ -1,5 +1,6 @@
 #pragma once
-// The pre-tokenizer: HF `Split` (Isolated) and `ByteLevel` stages over PCRE2 regexes.
+// The pre-tokenizer: HF `Split` (Isolated), `ByteLevel` and `Metaspace` stages, the regexes
+// over PCRE2.
 //
 // HF tokenizers compiles its patterns with Oniguruma (Ruby syntax). PCRE2 reads the same syntax
 // for everything these files use, except a few escapes whose meaning differs; translate_pattern()
@@ -105,9 +106,16 @@ bool split_isolated(RegexMatcher& m, std::string_view s, std::string& error, Pie
 
 // One pre-tokenizer step applied to every piece: an optional space prefix (ByteLevel's
 // add_prefix_space: added when the piece does not start with a space), then an optional
-// Isolated split.
+// Isolated split; or, with `metaspace`, HF's Metaspace: every ' ' becomes `replacement`, which is
+// put before the piece by the prepend scheme, and with `metaspace_split` the piece is cut before
+// every replacement (MergedWithNext).
 struct PreTokenizerStage {
+    enum class Prepend { Always, First, Never };
     bool add_prefix_space = false;
+    bool metaspace = false;
+    std::string replacement; // Metaspace: one character, UTF-8
+    Prepend prepend = Prepend::Always;
+    bool metaspace_split = true;
     int regex = -1;      // index into TokenizerModel::regexes, -1 for none
     std::string key;     // where the stage is in the file, for error messages
     std::string pattern; // the pattern as written in the file (empty without a regex)

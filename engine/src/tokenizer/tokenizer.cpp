@@ -1,6 +1,7 @@
-// bcd::Tokenizer: the encode pipeline of HF tokenizers for byte-level BPE files —
-// added tokens on the raw text, the normaliser, added tokens on the normalised text, the
-// pre-tokenizer stages, BPE per pre-token — and the ByteLevel decoder.
+// bcd::Tokenizer: the encode pipeline of HF tokenizers for BPE files — added tokens on the raw
+// text, the normaliser, added tokens on the normalised text, the pre-tokenizer stages, BPE per
+// pre-token — and the decoders (ByteLevel; SentencePiece style's Replace / ByteFallback / Fuse /
+// Strip / Metaspace chain).
 
 #include "bcd/tokenizer.h"
 
@@ -43,14 +44,12 @@ void TokenizerModel::encode(std::string_view text, EncodeState& st,
                             std::vector<std::int32_t>& out) const {
     const std::string_view t = repair_utf8(text, st.repaired);
     const auto to_bpe = [&](std::string_view piece) { bpe_piece(piece, st, out); };
-    const auto segment = [&](std::string_view seg) {
+    // at_start: the segment begins at offset 0 of the text (HF's offsets_original().0 == 0).
+    const auto segment = [&](std::string_view seg, bool at_start) {
         if (seg.empty()) return;
-        if (nfc) {
-            tokenizer_detail::nfc(seg, st.normalized);
-            seg = st.normalized;
-        }
+        if (!normalizer.empty()) seg = normalize(seg, st.normalized, st.normalize_scratch);
         if (normalized_matcher.empty()) {
-            pre_tokenize(0, seg, st, to_bpe);
+            pre_tokenize(0, seg, at_start, st, to_bpe);
             return;
         }
         normalized_matcher.split(seg, added, st.normalized_splits);
@@ -58,11 +57,12 @@ void TokenizerModel::encode(std::string_view text, EncodeState& st,
             if (s.token >= 0)
                 out.push_back(added[static_cast<std::size_t>(s.token)].id);
             else
-                pre_tokenize(0, seg.substr(s.begin, s.end - s.begin), st, to_bpe);
+                pre_tokenize(0, seg.substr(s.begin, s.end - s.begin), at_start && s.begin == 0, st,
+                             to_bpe);
         }
     };
     if (raw_matcher.empty()) {
-        segment(t);
+        segment(t, true);
         return;
     }
     raw_matcher.split(t, added, st.raw_splits);
@@ -70,19 +70,151 @@ void TokenizerModel::encode(std::string_view text, EncodeState& st,
         if (s.token >= 0)
             out.push_back(added[static_cast<std::size_t>(s.token)].id);
         else
-            segment(t.substr(s.begin, s.end - s.begin));
+            segment(t.substr(s.begin, s.end - s.begin), s.begin == 0);
     }
 }
 
+std::string_view TokenizerModel::normalize(std::string_view text, std::string& out,
+                                           std::string& scratch) const {
+    std::string_view v = text;
+    for (const NormalizerStep& n : normalizer) {
+        switch (n.kind) {
+        case NormalizerStep::Kind::Nfc:
+            tokenizer_detail::nfc(v, scratch);
+            break;
+        case NormalizerStep::Kind::Prepend:
+            if (v.empty()) continue; // HF prepends to non-empty text only
+            scratch.assign(n.text);
+            scratch.append(v);
+            break;
+        case NormalizerStep::Kind::Replace:
+            if (v.find(n.text) == std::string_view::npos) continue;
+            scratch = replace_all(v, n.text, n.replacement);
+            break;
+        }
+        out.swap(scratch);
+        v = out;
+    }
+    return v;
+}
+
+std::string TokenizerModel::decode_chain(std::span<const std::int32_t> ids,
+                                         bool skip_special_tokens) const {
+    // HF's Decoder::decode: every step maps the list of token strings, then they are joined.
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (const std::int32_t id : ids) {
+        const TokenEntry* e = entry(id);
+        if (e == nullptr || (skip_special_tokens && e->special)) continue;
+        tokens.push_back(e->token);
+    }
+    const std::string fffd = "\xEF\xBF\xBD";
+    for (const DecoderStep& d : decoder) {
+        switch (d.kind) {
+        case DecoderStep::Kind::Replace:
+            for (std::string& t : tokens) t = replace_all(t, d.text, d.replacement);
+            break;
+        case DecoderStep::Kind::ByteFallback: {
+            // A run of <0xNN> tokens is one string when its bytes are valid UTF-8, else one
+            // U+FFFD per byte.
+            std::vector<std::string> next;
+            std::string run;
+            const auto flush = [&] {
+                if (run.empty()) return;
+                std::string repaired;
+                if (repair_utf8(run, repaired).size() == run.size() && repaired.empty())
+                    next.push_back(run);
+                else
+                    for (std::size_t i = 0; i < run.size(); ++i) next.push_back(fffd);
+                run.clear();
+            };
+            for (std::string& t : tokens) {
+                if (const int b = fallback_byte(t); b >= 0) {
+                    run += static_cast<char>(b);
+                } else {
+                    flush();
+                    next.push_back(std::move(t));
+                }
+            }
+            flush();
+            tokens.swap(next);
+            break;
+        }
+        case DecoderStep::Kind::Fuse: {
+            std::string all;
+            for (const std::string& t : tokens) all += t;
+            tokens.assign(1, std::move(all));
+            break;
+        }
+        case DecoderStep::Kind::Strip:
+            for (std::string& t : tokens) {
+                std::vector<std::size_t> starts; // byte offset of every character
+                for (std::size_t i = 0; i < t.size();) {
+                    starts.push_back(i);
+                    next_code_point(t, i);
+                }
+                const std::size_t n = starts.size();
+                const auto is_content = [&](std::size_t c) {
+                    const std::size_t end = c + 1 < n ? starts[c + 1] : t.size();
+                    return std::string_view(t).substr(starts[c], end - starts[c]) == d.text;
+                };
+                std::size_t first = 0, last = n;
+                while (first < std::min(d.start, n) && is_content(first)) ++first;
+                for (std::size_t k = 0; k < d.stop && last > 0 && is_content(last - 1); ++k) --last;
+                if (last < first) last = first; // HF would panic; keep what is left empty
+                const std::size_t b = first < n ? starts[first] : t.size();
+                const std::size_t e = last < n ? starts[last] : t.size();
+                t = t.substr(b, e - b);
+            }
+            break;
+        case DecoderStep::Kind::Metaspace:
+            for (std::size_t i = 0; i < tokens.size(); ++i)
+                tokens[i] = replace_all(tokens[i], d.text, i == 0 && d.strip_first ? "" : " ");
+            break;
+        }
+    }
+    std::string out;
+    for (const std::string& t : tokens) out += t;
+    return out;
+}
+
 template <class Sink>
-void TokenizerModel::pre_tokenize(std::size_t stage, std::string_view piece, EncodeState& st,
-                                  Sink& sink) const {
+void TokenizerModel::pre_tokenize(std::size_t stage, std::string_view piece, bool at_start,
+                                  EncodeState& st, Sink& sink) const {
     if (piece.empty()) return;
     if (stage == stages.size()) {
         sink(piece);
         return;
     }
     const PreTokenizerStage& s = stages[stage];
+    if (s.metaspace) {
+        std::string& buffer = st.prefixed[stage];
+        buffer.clear();
+        const bool prepend = s.prepend == PreTokenizerStage::Prepend::Always ||
+                             (s.prepend == PreTokenizerStage::Prepend::First && at_start);
+        if (prepend && piece[0] != ' ' && !piece.starts_with(s.replacement)) buffer = s.replacement;
+        for (const char c : piece) {
+            if (c == ' ')
+                buffer += s.replacement;
+            else
+                buffer += c;
+        }
+        const std::string_view text = buffer;
+        if (!s.metaspace_split) {
+            pre_tokenize(stage + 1, text, at_start, st, sink);
+            return;
+        }
+        // MergedWithNext: a new piece starts at every replacement but the first character.
+        std::size_t begin = 0;
+        for (std::size_t at = text.find(s.replacement, 1); at != std::string_view::npos;
+             at = text.find(s.replacement, at + 1)) {
+            pre_tokenize(stage + 1, text.substr(begin, at - begin), at_start && begin == 0, st,
+                         sink);
+            begin = at;
+        }
+        pre_tokenize(stage + 1, text.substr(begin), at_start && begin == 0, st, sink);
+        return;
+    }
     if (s.add_prefix_space && piece[0] != ' ') {
         std::string& buffer = st.prefixed[stage];
         buffer.assign(1, ' ');
@@ -90,13 +222,15 @@ void TokenizerModel::pre_tokenize(std::size_t stage, std::string_view piece, Enc
         piece = buffer;
     }
     if (s.regex < 0) {
-        pre_tokenize(stage + 1, piece, st, sink);
+        pre_tokenize(stage + 1, piece, at_start, st, sink);
         return;
     }
     st.error.clear();
-    const bool ok =
-        split_isolated(*st.matchers[static_cast<std::size_t>(s.regex)], piece, st.error,
-                       [&](std::string_view sub) { pre_tokenize(stage + 1, sub, st, sink); });
+    const bool ok = split_isolated(
+        *st.matchers[static_cast<std::size_t>(s.regex)], piece, st.error,
+        [&](std::string_view sub) {
+            pre_tokenize(stage + 1, sub, at_start && sub.data() == piece.data(), st, sink);
+        });
     if (!ok)
         throw InputError(label, s.key,
                          "matching the pattern failed on a " + std::to_string(piece.size()) +
@@ -230,6 +364,7 @@ std::string Tokenizer::decode_bytes(std::span<const std::int32_t> ids,
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skip_special_tokens) const {
+    if (!m_->byte_level) return m_->decode_chain(ids, skip_special_tokens);
     std::string bytes = decode_bytes(ids, skip_special_tokens);
     std::string repaired;
     const std::string_view v = tokenizer_detail::repair_utf8(bytes, repaired);
@@ -270,19 +405,16 @@ std::vector<std::string> Tokenizer::pre_tokenize(std::string_view text) const {
     const std::string_view t = tokenizer_detail::repair_utf8(text, repaired);
     std::vector<std::string> pieces;
     const auto collect = [&](std::string_view piece) { pieces.emplace_back(piece); };
-    m_->pre_tokenize(0, t, *st, collect);
+    m_->pre_tokenize(0, t, true, *st, collect);
     return pieces;
 }
 
 std::string Tokenizer::normalize(std::string_view text) const {
     std::string repaired;
     const std::string_view t = tokenizer_detail::repair_utf8(text, repaired);
-    std::string out;
-    if (m_->nfc)
-        tokenizer_detail::nfc(t, out);
-    else
-        out.assign(t);
-    return out;
+    std::string out, scratch;
+    const std::string_view n = m_->normalize(t, out, scratch);
+    return n.data() == out.data() ? out : std::string(n);
 }
 
 bool Tokenizer::round_trips() const {

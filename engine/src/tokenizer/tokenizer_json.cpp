@@ -134,10 +134,8 @@ private:
                          json_brief(*v) + " is not supported (expected null or \"\")");
             }
         }
-        if (flag(model, "model", "byte_fallback", false))
-            fail("model.byte_fallback",
-                 "true is not supported (expected false: byte-level BPE needs no fallback)");
         BpeModel& bpe = m_.bpe;
+        bpe.byte_fallback = flag(model, "model", "byte_fallback", false);
         bpe.fuse_unk = flag(model, "model", "fuse_unk", false);
         bpe.ignore_merges = flag(model, "model", "ignore_merges", false);
 
@@ -156,17 +154,6 @@ private:
                      "id " + std::to_string(id) + " is also the id of " +
                          json_quote(*other->second) + " (expected one token per id)");
         }
-        for (int b = 0; b < 256; ++b) {
-            const auto it =
-                bpe.vocab.find(bytes_to_byte_level(std::string(1, static_cast<char>(b))));
-            bpe.byte_ids[static_cast<std::size_t>(b)] = it == bpe.vocab.end() ? -1 : it->second;
-        }
-        std::string bytes;
-        bpe.raw_vocab.reserve(bpe.vocab.size());
-        for (const auto& [token, id] : bpe.vocab)
-            if (byte_level_to_bytes(token, bytes))
-                bpe.raw_vocab.insert(bytes, BytesMap::hash(bytes), static_cast<std::uint64_t>(id));
-
         if (const json* unk = find(model, "unk_token")) {
             if (!unk->is_string())
                 fail("model.unk_token", "expected a string or null, got " + json_brief(*unk));
@@ -177,6 +164,36 @@ private:
             bpe.unk_id = it->second;
         }
         parse_merges(model);
+    }
+
+    // The lookup tables of the BPE model, once the pre-tokenizer has said which kind it is.
+    void build_lookups() {
+        BpeModel& bpe = m_.bpe;
+        bpe.byte_ids.fill(-1);
+        bpe.fallback_ids.fill(-1);
+        bpe.raw_vocab.reserve(bpe.vocab.size());
+        if (!bpe.byte_level) {
+            static const char* hex = "0123456789ABCDEF";
+            for (int b = 0; b < 256; ++b) {
+                // HF looks up format!("<{:#04X}>", b): "<0x0A>".
+                const std::string name = std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">";
+                const auto it = bpe.vocab.find(name);
+                bpe.fallback_ids[static_cast<std::size_t>(b)] =
+                    it == bpe.vocab.end() ? -1 : it->second;
+            }
+            for (const auto& [token, id] : bpe.vocab)
+                bpe.raw_vocab.insert(token, BytesMap::hash(token), static_cast<std::uint64_t>(id));
+            return;
+        }
+        for (int b = 0; b < 256; ++b) {
+            const auto it =
+                bpe.vocab.find(bytes_to_byte_level(std::string(1, static_cast<char>(b))));
+            bpe.byte_ids[static_cast<std::size_t>(b)] = it == bpe.vocab.end() ? -1 : it->second;
+        }
+        std::string bytes;
+        for (const auto& [token, id] : bpe.vocab)
+            if (byte_level_to_bytes(token, bytes))
+                bpe.raw_vocab.insert(bytes, BytesMap::hash(bytes), static_cast<std::uint64_t>(id));
     }
 
     std::int32_t vocab_id(const std::string& token, const std::string& key) const {
@@ -232,9 +249,20 @@ private:
         if (depth > kMaxNesting)
             fail(key, "Sequences nested too deep (at most " + std::to_string(kMaxNesting) + ")");
         object_at(n, key);
-        const std::string type = type_of(n, key, "NFC, Sequence");
+        const std::string type = type_of(n, key, "NFC, Prepend, Replace, Sequence");
         if (type == "NFC") {
-            m_.nfc = true;
+            m_.normalizer.push_back({NormalizerStep::Kind::Nfc, {}, {}});
+            m_.has_nfc = true;
+            describe_normalizer("NFC");
+        } else if (type == "Prepend") {
+            const std::string text = string_at(n, key, "prepend");
+            m_.normalizer.push_back({NormalizerStep::Kind::Prepend, text, {}});
+            describe_normalizer("Prepend(" + json_quote(text) + ")");
+        } else if (type == "Replace") {
+            const auto [pattern, content] = replace_step(n, key);
+            m_.normalizer.push_back({NormalizerStep::Kind::Replace, pattern, content});
+            describe_normalizer("Replace(" + json_quote(pattern) + " → " + json_quote(content) +
+                                ")");
         } else if (type == "Sequence") {
             const json* list = find(n, "normalizers");
             if (list == nullptr || !list->is_array())
@@ -243,8 +271,63 @@ private:
                 parse_normalizer((*list)[i], key + ".normalizers[" + std::to_string(i) + "]",
                                  depth + 1);
         } else {
-            fail(key + ".type", json_quote(type) + " is not supported (expected NFC, Sequence)");
+            fail(key + ".type",
+                 json_quote(type) + " is not supported (expected NFC, Prepend, Replace, Sequence)");
         }
+    }
+
+    void describe_normalizer(const std::string& step) {
+        if (!normalizer_description_.empty()) normalizer_description_ += " + ";
+        normalizer_description_ += step;
+    }
+
+    std::string string_at(const json& obj, const std::string& key, std::string_view name) const {
+        const json* v = find(obj, name);
+        if (v == nullptr || !v->is_string())
+            fail(key + "." + std::string(name),
+                 "expected a string, got " +
+                     (v == nullptr ? std::string("nothing") : json_brief(*v)));
+        std::string text = v->get<std::string>();
+        std::string repaired;
+        if (repair_utf8(text, repaired).size() != text.size() || !repaired.empty())
+            fail(key + "." + std::string(name), "expected valid UTF-8");
+        return text;
+    }
+
+    // A Replace normalizer or decoder: {"pattern": {"String": P}, "content": C}, P not empty.
+    std::pair<std::string, std::string> replace_step(const json& r, const std::string& key) const {
+        const json* pattern = find(r, "pattern");
+        if (pattern == nullptr || !pattern->is_object() || pattern->size() != 1 ||
+            !pattern->contains("String") || !pattern->begin()->is_string())
+            fail(key + ".pattern",
+                 "expected {\"String\": \"...\"} (a Regex pattern is not supported)");
+        std::string text = string_at(*pattern, key + ".pattern", "String");
+        if (text.empty()) fail(key + ".pattern.String", "expected a non-empty string");
+        return {std::move(text), string_at(r, key, "content")};
+    }
+
+    // The one character of a Metaspace `replacement`.
+    std::string metaspace_replacement(const json& p, const std::string& key) const {
+        const std::string r = string_at(p, key, "replacement");
+        std::size_t i = 0;
+        if (r.empty() || (next_code_point(r, i), i != r.size()))
+            fail(key + ".replacement", "expected one character, got " + json_quote(r));
+        return r;
+    }
+
+    // Metaspace's prepend_scheme, or the older add_prefix_space (true: always, false: never).
+    PreTokenizerStage::Prepend prepend_scheme(const json& p, const std::string& key) const {
+        if (const json* v = find(p, "prepend_scheme")) {
+            const std::string s = v->is_string() ? v->get<std::string>() : "";
+            if (s == "always") return PreTokenizerStage::Prepend::Always;
+            if (s == "first") return PreTokenizerStage::Prepend::First;
+            if (s == "never") return PreTokenizerStage::Prepend::Never;
+            fail(key + ".prepend_scheme",
+                 json_brief(*v) +
+                     " is not supported (expected \"always\", \"first\" or \"never\")");
+        }
+        return flag(p, key, "add_prefix_space", true) ? PreTokenizerStage::Prepend::Always
+                                                      : PreTokenizerStage::Prepend::Never;
     }
 
     // --- pre-tokenizer ---------------------------------------------------------------------
@@ -269,7 +352,7 @@ private:
         if (depth > kMaxNesting)
             fail(key, "Sequences nested too deep (at most " + std::to_string(kMaxNesting) + ")");
         object_at(p, key);
-        const std::string type = type_of(p, key, "ByteLevel, Split, Sequence");
+        const std::string type = type_of(p, key, "ByteLevel, Split, Metaspace, Sequence");
         if (type == "Sequence") {
             const json* list = find(p, "pretokenizers");
             if (list == nullptr || !list->is_array())
@@ -277,6 +360,19 @@ private:
             for (std::size_t i = 0; i < list->size(); ++i)
                 pre_tokenizer_step((*list)[i], key + ".pretokenizers[" + std::to_string(i) + "]",
                                    depth + 1);
+        } else if (type == "Metaspace") {
+            PreTokenizerStage s;
+            s.key = key;
+            s.metaspace = true;
+            s.replacement = metaspace_replacement(p, key);
+            s.prepend = prepend_scheme(p, key);
+            s.metaspace_split = flag(p, key, "split", true);
+            static const char* scheme[] = {"always", "first", "never"};
+            describe("Metaspace(" + json_quote(s.replacement) + ", prepend " +
+                     scheme[static_cast<int>(s.prepend)] +
+                     (s.metaspace_split ? ", split)" : ", no split)"));
+            m_.stages.push_back(std::move(s));
+            ++metaspace_steps_;
         } else if (type == "ByteLevel") {
             PreTokenizerStage s;
             s.key = key;
@@ -316,7 +412,8 @@ private:
             m_.stages.push_back(std::move(s));
         } else {
             fail(key + ".type",
-                 json_quote(type) + " is not supported (expected ByteLevel, Split, Sequence)");
+                 json_quote(type) +
+                     " is not supported (expected ByteLevel, Split, Metaspace, Sequence)");
         }
     }
 
@@ -325,25 +422,88 @@ private:
         pre_description_ += step;
     }
 
+    // A byte-level file has exactly one ByteLevel step, the last; a SentencePiece-style file
+    // none (null, Metaspace, Split).
     void parse_pre_tokenizer(const json& root) {
-        const json* p = find(root, "pre_tokenizer");
-        if (p == nullptr)
-            fail("pre_tokenizer",
-                 "null is not supported (expected ByteLevel, Split, Sequence: a byte-level BPE)");
-        pre_tokenizer_step(*p, "pre_tokenizer");
-        if (byte_level_steps_ != 1)
-            fail("pre_tokenizer",
-                 std::to_string(byte_level_steps_) +
-                     " ByteLevel steps (expected exactly one, as the last step: a byte-level BPE)");
+        if (const json* p = find(root, "pre_tokenizer")) pre_tokenizer_step(*p, "pre_tokenizer");
+        if (byte_level_steps_ > 1)
+            fail("pre_tokenizer", std::to_string(byte_level_steps_) +
+                                      " ByteLevel steps (expected one, as the last step, or none)");
+        if (byte_level_steps_ == 1 && metaspace_steps_ > 0)
+            fail("pre_tokenizer", "Metaspace and ByteLevel together are not supported (expected "
+                                  "ByteLevel for a byte-level BPE or Metaspace for a "
+                                  "SentencePiece-style one)");
+        m_.byte_level = byte_level_steps_ == 1;
+        m_.bpe.byte_level = m_.byte_level;
+        if (pre_description_.empty()) pre_description_ = "none";
+        if (m_.byte_level && m_.bpe.byte_fallback)
+            fail("model.byte_fallback", "true is not supported with a ByteLevel pre-tokenizer "
+                                        "(expected false: byte-level BPE needs no fallback)");
     }
 
     void parse_decoder(const json& root) {
         const json* d = find(root, "decoder");
-        if (d == nullptr) fail("decoder", "null is not supported (expected ByteLevel)");
+        if (m_.byte_level) {
+            if (d == nullptr) fail("decoder", "null is not supported (expected ByteLevel)");
+            object_at(*d, "decoder");
+            const std::string type = type_of(*d, "decoder", "ByteLevel");
+            if (type != "ByteLevel")
+                fail("decoder.type", json_quote(type) + " is not supported (expected ByteLevel "
+                                                        "with a ByteLevel pre-tokenizer)");
+            return;
+        }
+        constexpr std::string_view kSteps = "Replace, ByteFallback, Fuse, Strip, Metaspace";
+        if (d == nullptr)
+            fail("decoder", "null is not supported (expected Sequence of " + std::string(kSteps) +
+                                " for a SentencePiece-style BPE)");
         object_at(*d, "decoder");
-        const std::string type = type_of(*d, "decoder", "ByteLevel");
-        if (type != "ByteLevel")
-            fail("decoder.type", json_quote(type) + " is not supported (expected ByteLevel)");
+        if (type_of(*d, "decoder", "Sequence") == "Sequence") {
+            const json* list = find(*d, "decoders");
+            if (list == nullptr || !list->is_array())
+                fail("decoder.decoders", "expected a list of decoders");
+            for (std::size_t i = 0; i < list->size(); ++i)
+                decoder_step((*list)[i], "decoder.decoders[" + std::to_string(i) + "]", kSteps);
+        } else {
+            decoder_step(*d, "decoder", kSteps);
+        }
+    }
+
+    void decoder_step(const json& d, const std::string& key, std::string_view steps) {
+        object_at(d, key);
+        const std::string type = type_of(d, key, steps);
+        DecoderStep s;
+        if (type == "Replace") {
+            s.kind = DecoderStep::Kind::Replace;
+            std::tie(s.text, s.replacement) = replace_step(d, key);
+        } else if (type == "ByteFallback") {
+            s.kind = DecoderStep::Kind::ByteFallback;
+        } else if (type == "Fuse") {
+            s.kind = DecoderStep::Kind::Fuse;
+        } else if (type == "Strip") {
+            s.kind = DecoderStep::Kind::Strip;
+            s.text = string_at(d, key, "content");
+            std::size_t i = 0;
+            if (s.text.empty() || (next_code_point(s.text, i), i != s.text.size()))
+                fail(key + ".content", "expected one character, got " + json_quote(s.text));
+            for (const char* name : {"start", "stop"}) {
+                const json* v = find(d, name);
+                if (v == nullptr || !v->is_number_unsigned() || v->get<std::uint64_t>() > 1u << 20)
+                    fail(key + "." + name, "expected a count of characters (0 to 1048576)");
+                (std::string_view(name) == "start" ? s.start : s.stop) =
+                    static_cast<std::size_t>(v->get<std::uint64_t>());
+            }
+        } else if (type == "ByteLevel") {
+            fail(key + ".type", "\"ByteLevel\" needs a ByteLevel pre-tokenizer (expected " +
+                                    std::string(steps) + " for a SentencePiece-style BPE)");
+        } else if (type == "Metaspace") {
+            s.kind = DecoderStep::Kind::Metaspace;
+            s.text = metaspace_replacement(d, key);
+            s.strip_first = prepend_scheme(d, key) != PreTokenizerStage::Prepend::Never;
+        } else {
+            fail(key + ".type",
+                 json_quote(type) + " is not supported (expected " + std::string(steps) + ")");
+        }
+        m_.decoder.push_back(std::move(s));
     }
 
     // --- added tokens ----------------------------------------------------------------------
@@ -407,21 +567,35 @@ private:
 
     // --- tables ----------------------------------------------------------------------------
 
+    std::string sp_token_bytes(const std::string& token) const {
+        std::string t = token;
+        for (const DecoderStep& s : m_.decoder) {
+            if (s.kind == DecoderStep::Kind::Replace) {
+                t = replace_all(t, s.text, s.replacement);
+            } else if (s.kind == DecoderStep::Kind::Metaspace) {
+                t = replace_all(t, s.text, " ");
+            } else if (s.kind == DecoderStep::Kind::ByteFallback) {
+                if (const int b = fallback_byte(t); b >= 0) t.assign(1, static_cast<char>(b));
+            }
+        }
+        return t;
+    }
+
     void finish() {
         TokenizerModel& m = m_;
+        build_lookups();
         // HF's tries hold the special tokens first, then the others, each in file order.
-        std::string normalized;
+        std::string normalized, scratch;
         for (const bool special : {true, false}) {
             for (std::size_t i = 0; i < m.added.size(); ++i) {
                 const AddedToken& t = m.added[i];
                 if (t.special != special) continue;
                 if (!t.normalized) {
                     m.raw_matcher.add(t.content, static_cast<int>(i));
-                } else if (m.nfc) {
-                    nfc(t.content, normalized);
-                    m.normalized_matcher.add(normalized, static_cast<int>(i));
                 } else {
-                    m.normalized_matcher.add(t.content, static_cast<int>(i));
+                    // HF matches a normalized token by its normalised content.
+                    m.normalized_matcher.add(m.normalize(t.content, normalized, scratch),
+                                             static_cast<int>(i));
                 }
             }
         }
@@ -440,8 +614,13 @@ private:
             TokenizerModel::TokenEntry e;
             e.token = token;
             // HF's ByteLevel decoder: a token made only of byte characters gives those bytes,
-            // any other token its own UTF-8.
-            if (!byte_level_to_bytes(token, e.bytes)) e.bytes = token;
+            // any other token its own UTF-8. SentencePiece style: what the decoder makes of the
+            // token alone, without the steps that look at its neighbours (Strip, the first
+            // token's Metaspace), so that pieces decode to the bytes of the whole.
+            if (!m.byte_level)
+                e.bytes = sp_token_bytes(token);
+            else if (!byte_level_to_bytes(token, e.bytes))
+                e.bytes = token;
             e.special = special.contains(token);
             auto& slot = m.id_entry[static_cast<std::size_t>(id)];
             if (slot == TokenizerModel::kNoToken) {
@@ -459,23 +638,23 @@ private:
         for (const PreTokenizerStage& s : m.stages) ok = ok && !s.add_prefix_space;
         for (const AddedToken& t : m.added) {
             ok = ok && !t.lstrip && !t.rstrip && m.entry(t.id)->bytes == t.content;
-            if (m.nfc && t.normalized) {
-                nfc(t.content, normalized);
-                ok = ok && normalized == t.content;
-            }
+            if (t.normalized) ok = ok && m.normalize(t.content, normalized, scratch) == t.content;
         }
-        m.round_trips = ok;
+        // SentencePiece style never promises it: a "▁" in the text decodes to a space, and the
+        // Strip decoder takes the space after a leading added token.
+        m.round_trips = ok && m.byte_level;
 
         std::vector<std::string> specials;
         for (const AddedToken& t : m.added)
             if (t.special) specials.push_back(t.content);
-        std::string s = "BPE, vocab " + std::to_string(m.vocab_size) + " (" +
-                        std::to_string(m.bpe.vocab.size()) + " tokens + " +
-                        std::to_string(m.added.size()) + " added), " +
-                        std::to_string(m.bpe.merge_count) + " merges" +
-                        (m.bpe.ignore_merges ? ", ignore_merges" : "") + "; pre-tokenizer " +
-                        pre_description_ + "; normalizer " + (m.nfc ? "NFC" : "none") + "; " +
-                        std::to_string(specials.size()) + " special tokens";
+        std::string s =
+            "BPE, vocab " + std::to_string(m.vocab_size) + " (" +
+            std::to_string(m.bpe.vocab.size()) + " tokens + " + std::to_string(m.added.size()) +
+            " added), " + std::to_string(m.bpe.merge_count) + " merges" +
+            (m.bpe.ignore_merges ? ", ignore_merges" : "") +
+            (m.bpe.byte_fallback ? ", byte_fallback" : "") + "; pre-tokenizer " + pre_description_ +
+            "; normalizer " + (normalizer_description_.empty() ? "none" : normalizer_description_) +
+            "; " + std::to_string(specials.size()) + " special tokens";
         for (std::size_t i = 0; i < specials.size() && i < 4; ++i)
             s += (i == 0 ? ": " : " ") + specials[i];
         if (specials.size() > 4) s += " ...";
@@ -485,6 +664,8 @@ private:
     const std::string& label_;
     TokenizerModel& m_;
     int byte_level_steps_ = 0;
+    int metaspace_steps_ = 0;
+    std::string normalizer_description_;
     std::unordered_map<std::int32_t, const std::string*> by_id_; // vocab id → token
     std::string pre_description_;
 };

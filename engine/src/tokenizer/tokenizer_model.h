@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,24 @@ namespace bcd::tokenizer_detail {
 
 struct TokenizerModel;
 
+// One step of the file's normalizer, applied in order to every piece of text between added
+// tokens.
+struct NormalizerStep {
+    enum class Kind { Nfc, Prepend, Replace } kind = Kind::Nfc;
+    std::string text;        // Prepend: what is put before a non-empty piece; Replace: the pattern
+    std::string replacement; // Replace: what every occurrence of `text` becomes
+};
+
+// One step of a SentencePiece-style decoder (`decoder.decoders[]`), applied to the list of token
+// strings as HF's decode_chain does.
+struct DecoderStep {
+    enum class Kind { Replace, ByteFallback, Fuse, Strip, Metaspace } kind = Kind::Fuse;
+    std::string text;        // Replace: pattern; Strip: the character; Metaspace: replacement
+    std::string replacement; // Replace: content
+    std::size_t start = 0, stop = 0; // Strip: at most this many characters from each end
+    bool strip_first = false;        // Metaspace: prepend_scheme is not "never"
+};
+
 // One thread's working memory: regex match data, BPE buffers, the piece cache. Taken from the
 // model's pool for the duration of a call, so that a thread never shares one.
 struct EncodeState {
@@ -25,7 +44,7 @@ struct EncodeState {
 
     std::vector<std::unique_ptr<RegexMatcher>> matchers; // one per TokenizerModel::regexes
     BpeScratch bpe;
-    std::string repaired, normalized;
+    std::string repaired, normalized, normalize_scratch;
     std::vector<std::string> prefixed; // one per pre-tokenizer stage
     std::vector<AddedSplit> raw_splits, normalized_splits;
     std::string error;
@@ -42,7 +61,8 @@ struct TokenizerModel {
     std::string label;
 
     BpeModel bpe;
-    bool nfc = false;
+    std::vector<NormalizerStep> normalizer;
+    bool has_nfc = false; // one of the steps is NFC
     std::vector<PreTokenizerStage> stages;
     std::vector<std::unique_ptr<Regex>> regexes;
 
@@ -68,6 +88,10 @@ struct TokenizerModel {
     }
     std::int32_t vocab_size = 0;
     bool round_trips = false;
+    // Byte-level files decode with the ByteLevel decoder (TokenEntry::bytes); SentencePiece-style
+    // files with these steps over the token strings.
+    bool byte_level = true;
+    std::vector<DecoderStep> decoder;
 
     std::string summary;
 
@@ -78,11 +102,18 @@ struct TokenizerModel {
     mutable std::vector<std::unique_ptr<EncodeState>> pool;
 
     void encode(std::string_view text, EncodeState& st, std::vector<std::int32_t>& out) const;
+    // The normalizer on `text` (valid UTF-8): a view of `text` itself when no step changes it,
+    // else of `out`. `scratch` is working memory.
+    std::string_view normalize(std::string_view text, std::string& out, std::string& scratch) const;
+    // HF's decoder chain on the strings of `ids` (SentencePiece-style files).
+    std::string decode_chain(std::span<const std::int32_t> ids, bool skip_special_tokens) const;
 
     // Runs the pre-tokenizer stages from `stage` on `piece`, calling sink(std::string_view) for
-    // every final pre-token (defined in tokenizer.cpp, the only user).
+    // every final pre-token (defined in tokenizer.cpp, the only user). `at_start`: the piece
+    // begins at offset 0 of the original text (Metaspace's prepend_scheme "first").
     template <class Sink>
-    void pre_tokenize(std::size_t stage, std::string_view piece, EncodeState& st, Sink& sink) const;
+    void pre_tokenize(std::size_t stage, std::string_view piece, bool at_start, EncodeState& st,
+                      Sink& sink) const;
 
 private:
     void bpe_piece(std::string_view piece, EncodeState& st, std::vector<std::int32_t>& out) const;

@@ -479,17 +479,21 @@ private slots:
         row("merge forms mixed", R"~({"model": {"merges": [["a", "b"], "a b"]}})~",
             "tokenizer.json: model.merges[1]: expected a pair of strings");
         row("normalizer", R"~({"normalizer": {"type": "NFKC"}})~",
-            R"~(tokenizer.json: normalizer.type: "NFKC" is not supported (expected NFC, Sequence))~");
+            R"~(tokenizer.json: normalizer.type: "NFKC" is not supported (expected NFC, Prepend, Replace, Sequence))~");
         row("normalizer seq",
             R"~({"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]}})~",
             R"~(tokenizer.json: normalizer.normalizers[1].type: "Lowercase" is not supported)~");
-        row("metaspace", R"~({"pre_tokenizer": {"type": "Metaspace"}})~",
-            R"~(tokenizer.json: pre_tokenizer.type: "Metaspace" is not supported (expected ByteLevel, Split, Sequence))~");
+        row("pre-tokenizer type", R"~({"pre_tokenizer": {"type": "Whitespace"}})~",
+            R"~(tokenizer.json: pre_tokenizer.type: "Whitespace" is not supported (expected ByteLevel, Split, Metaspace, Sequence))~");
+        // Without a ByteLevel step the file is SentencePiece style, whose decoder is not ByteLevel.
         row("no pre-tokenizer", R"~({"pre_tokenizer": null})~",
-            "tokenizer.json: pre_tokenizer: null is not supported");
+            R"~(tokenizer.json: decoder.type: "ByteLevel" needs a ByteLevel pre-tokenizer)~");
         row("split only",
             R"~({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Isolated", "invert": false}})~",
-            "tokenizer.json: pre_tokenizer: 0 ByteLevel steps");
+            R"~(tokenizer.json: decoder.type: "ByteLevel" needs a ByteLevel pre-tokenizer)~");
+        row("two bytelevel",
+            R"~({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}, {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}})~",
+            "tokenizer.json: pre_tokenizer: 2 ByteLevel steps");
         row("split behavior",
             R"~({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Removed", "invert": false}, {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}})~",
             R"~(tokenizer.json: pre_tokenizer.pretokenizers[0].behavior: "Removed" is not supported (expected "Isolated"))~");
@@ -511,7 +515,7 @@ private slots:
         row("bytelevel field", R"~({"pre_tokenizer": {"add_prefix_space": null}})~",
             "tokenizer.json: pre_tokenizer.add_prefix_space: is required");
         row("decoder", R"~({"decoder": {"type": "WordPiece"}})~",
-            R"~(tokenizer.json: decoder.type: "WordPiece" is not supported (expected ByteLevel))~");
+            R"~(tokenizer.json: decoder.type: "WordPiece" is not supported (expected ByteLevel with a ByteLevel pre-tokenizer))~");
         row("no decoder", R"~({"decoder": null})~",
             "tokenizer.json: decoder: null is not supported (expected ByteLevel)");
         row("version", R"~({"version": "2.0"})~",
