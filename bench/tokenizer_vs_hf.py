@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Tokenizer encode throughput: bcd::Tokenizer against HF tokenizers on the same file and text.
 
-One invocation trains (HF BpeTrainer, --vocab tokens) a tokenizer.json in each pre-tokenizer style
-(GPT-2, Llama 3, Qwen2), builds one document list (the bundled Shakespeare cut into ~4 kB
+One invocation trains (HF BpeTrainer, --vocab tokens) a tokenizer.json in each byte-level
+pre-tokenizer style (GPT-2, Llama 3, Qwen2), takes the published SentencePiece-style files of
+Mistral 7B v0.1 (Metaspace) and Phi-3-mini (Llama 2's vocabulary, Prepend + Replace) from the real
+data folder (--data, default ../shared/data/real beside the checkout; left out when absent), builds one document list (the bundled Shakespeare cut into ~4 kB
 documents, plus source code, accented / CJK / emoji text), checks that both sides give the same
 ids, and measures, alternating the sides, best of --repeats each:
 
@@ -12,6 +14,7 @@ ids, and measures, alternating the sides, best of --repeats each:
 and prints MB/s and the ratios engine / HF.
 
     PYTHON bench/tokenizer_vs_hf.py --build build [--vocab 32000] [--repeats 5] [--copies 2]
+                                    [--styles gpt2,llama3,qwen2,mistral,phi3] [--data DIR]
 
 PYTHON needs PyPI's tokenizers (the repository's .venv-oracle has it).
 """
@@ -94,7 +97,11 @@ def main():
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--copies", type=int, default=2, help="how many times the document list is repeated")
+    ap.add_argument("--styles", default="gpt2,llama3,qwen2,mistral,phi3")
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "real"),
+                    help="the real data folder with the published SentencePiece-style files")
     args = ap.parse_args()
+    published = {"mistral": "mistral-7b-v0.1", "phi3": "phi-3-mini"}
     bench = os.path.join(args.build, "bench", "bench_tokenizer")
     if not os.path.exists(bench):
         sys.exit(f"no {bench}: build the bench_tokenizer target first")
@@ -111,10 +118,16 @@ def main():
             json.dump(docs, f)
         train_texts = oracle.training_text(open(os.path.join(ROOT, "resources/sample/shakespeare-train.txt"),
                                                 encoding="utf-8").read())
-        for style in ("gpt2", "llama3", "qwen2"):
-            hf = train(style, args.vocab, train_texts)
-            path = os.path.join(tmp, f"{style}.json")
-            hf.save(path)
+        for style in args.styles.split(","):
+            if style in published:
+                path = os.path.join(args.data, "tokenizers", published[style], "tokenizer.json")
+                if not os.path.exists(path):
+                    print(f"{style}: left out, {path} is absent")
+                    continue
+            else:
+                hf = train(style, args.vocab, train_texts)
+                path = os.path.join(tmp, f"{style}.json")
+                hf.save(path)
             hf = Tokenizer.from_file(path)
             hf_tokens = sum(len(e.ids) for e in hf.encode_batch(docs, add_special_tokens=False))
             best = {"hf_single": 1e30, "hf_batch": 1e30, "single": 1e30, "batch": 1e30}

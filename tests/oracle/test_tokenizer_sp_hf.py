@@ -13,7 +13,8 @@ PYTHON must have PyPI's `tokenizers` (exit 77, skipped, without it). Two sets of
             legacy (Prepend + Replace) and non-legacy (Metaspace "first") forms, with and without
             byte fallback, and edited for the rarer options: prepend_scheme always / never,
             split, the older add_prefix_space key, the Metaspace decoder, ignore_merges, fuse_unk
-            off, added tokens (special or not, normalized, lstrip / rstrip).
+            off, a token with "▁" inside (BPE on the whole pre-token), added tokens (special or
+            not, normalized, lstrip / rstrip).
 
 Each file encodes a multilingual corpus (English, Russian, Chinese, Greek, Japanese, Korean and
 other scripts, code with CRLF and control characters, emoji, odd whitespace, invalid UTF-8, the
@@ -145,6 +146,10 @@ def build_trained(work, data_dir):
     variant("ms-decoder", "metaspace-bf", metaspace_decoder)
     variant("ignore-merges", "first-split", lambda j: j["model"].update(ignore_merges=True))
     variant("unfused-unk", "legacy-unk", lambda j: j["model"].update(fuse_unk=False))
+
+    def meta_inside(j):  # a token with "▁" inside: the engine may no longer run BPE word by word
+        j["model"]["vocab"]["e▁t"] = len(j["model"]["vocab"])
+    variant("meta-inside", "legacy-bf", meta_inside)
 
     paths = {}
     for name, j in files.items():

@@ -193,12 +193,13 @@ void TokenizerModel::pre_tokenize(std::size_t stage, std::string_view piece, boo
         const bool prepend = s.prepend == PreTokenizerStage::Prepend::Always ||
                              (s.prepend == PreTokenizerStage::Prepend::First && at_start);
         if (prepend && piece[0] != ' ' && !piece.starts_with(s.replacement)) buffer = s.replacement;
-        for (const char c : piece) {
-            if (c == ' ')
-                buffer += s.replacement;
-            else
-                buffer += c;
+        std::size_t from = 0;
+        for (std::size_t sp; (sp = piece.find(' ', from)) != std::string_view::npos;
+             from = sp + 1) {
+            buffer.append(piece.substr(from, sp - from));
+            buffer += s.replacement;
         }
+        buffer.append(piece.substr(from));
         const std::string_view text = buffer;
         if (!s.metaspace_split) {
             pre_tokenize(stage + 1, text, at_start, st, sink);
@@ -239,6 +240,24 @@ void TokenizerModel::pre_tokenize(std::size_t stage, std::string_view piece, boo
 
 void TokenizerModel::bpe_piece(std::string_view piece, EncodeState& st,
                                std::vector<std::int32_t>& out) const {
+    if (!bpe_by_word) {
+        bpe_word(piece, st, out);
+        return;
+    }
+    // Words: a run of "▁" and what follows it up to the next "▁".
+    constexpr std::string_view kMeta = "\xE2\x96\x81";
+    std::size_t begin = 0;
+    for (std::size_t at = piece.find(kMeta, 1); at != std::string_view::npos;
+         at = piece.find(kMeta, at + 1)) {
+        if (at >= kMeta.size() && piece.substr(at - kMeta.size(), kMeta.size()) == kMeta) continue;
+        bpe_word(piece.substr(begin, at - begin), st, out);
+        begin = at;
+    }
+    bpe_word(piece.substr(begin), st, out);
+}
+
+void TokenizerModel::bpe_word(std::string_view piece, EncodeState& st,
+                              std::vector<std::int32_t>& out) const {
     if (piece.size() < 2 || piece.size() > EncodeState::kCacheMaxPiece) {
         bpe.tokenize(piece, st.bpe, out);
         return;

@@ -181,8 +181,15 @@ private:
                 bpe.fallback_ids[static_cast<std::size_t>(b)] =
                     it == bpe.vocab.end() ? -1 : it->second;
             }
-            for (const auto& [token, id] : bpe.vocab)
+            const std::string meta = "\xE2\x96\x81";
+            bool mixed_meta = false; // a token with "▁" after a different character
+            for (const auto& [token, id] : bpe.vocab) {
                 bpe.raw_vocab.insert(token, BytesMap::hash(token), static_cast<std::uint64_t>(id));
+                if (token.find(meta, 1) == std::string::npos) continue;
+                for (std::size_t i = 0; i < token.size(); i += meta.size())
+                    mixed_meta = mixed_meta || token.compare(i, meta.size(), meta) != 0;
+            }
+            m_.bpe_by_word = !bpe.ignore_merges && !mixed_meta && bpe.vocab.contains(meta);
             return;
         }
         for (int b = 0; b < 256; ++b) {

@@ -92,6 +92,13 @@ struct TokenizerModel {
     // files with these steps over the token strings.
     bool byte_level = true;
     std::vector<DecoderStep> decoder;
+    // SentencePiece style: "▁" is a token, and every token that holds "▁" after its first
+    // character is made of "▁" only (Llama's "▁▁▁▁"). Then no merge joins a character to a
+    // "▁" after it, and BPE may run word by word — a word being a run of "▁" and what follows up
+    // to the next "▁" — through the cache, with the same ids as on the whole pre-token (Llama 2's
+    // legacy form has one pre-token per document). Off with ignore_merges, whose whole-piece
+    // lookup would see the words instead of the piece.
+    bool bpe_by_word = false;
 
     std::string summary;
 
@@ -117,6 +124,7 @@ struct TokenizerModel {
 
 private:
     void bpe_piece(std::string_view piece, EncodeState& st, std::vector<std::int32_t>& out) const;
+    void bpe_word(std::string_view word, EncodeState& st, std::vector<std::int32_t>& out) const;
 };
 
 // Parses and validates tokenizer.json text (tokenizer_json.cpp).

@@ -207,6 +207,23 @@ private slots:
         QCOMPARE(load(j).encode("hi"), (Ids{kSpaceHi}));
     }
 
+    void wordByWord() {
+        // A token made of "▁" only ("▁▁", as Llama's vocabulary has) keeps runs of spaces with
+        // the word after them; a token with "▁" after another character makes BPE run on the
+        // whole pre-token. Both give the ids of BPE on the whole pre-token (HF's, checked).
+        json j = sp_file();
+        j["model"]["vocab"][kMeta + kMeta] = 268;
+        j["model"]["merges"].push_back(json::array({kMeta, kMeta}));
+        const Tokenizer runs = load(j);
+        QCOMPARE(runs.encode("hi  hi"), (Ids{kSpaceHi, kSpace, kSpaceHi}));
+        QCOMPARE(runs.encode("   hi "), (Ids{268, kSpace, kSpaceHi, kSpace}));
+        QCOMPARE(runs.encode("ab ab"), (Ids{kSpace, kAb, kSpace, kAb}));
+        // "b▁", merged first, joins the words.
+        j["model"]["vocab"]["b" + kMeta] = 269;
+        j["model"]["merges"].insert(j["model"]["merges"].begin(), json::array({"b", kMeta}));
+        QCOMPARE(load(j).encode("ab ab"), (Ids{kSpace, kA, 269, kAb}));
+    }
+
     void decoders() {
         // The Metaspace decoder drops every replacement of the first token (HF does so).
         json j = sp_file(metaspace("first", false));
