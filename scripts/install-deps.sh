@@ -14,6 +14,7 @@ packages=(
     libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
     qt6-base-dev libqt6sql6-sqlite libsqlite3-dev libssh-dev openssh-client fonts-dejavu-core
     libqcustomplot-dev libqcustomplot2.1-qt6
+    libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--tests" ]; then
     packages+=(
