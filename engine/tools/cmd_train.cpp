@@ -1,6 +1,7 @@
 // bcd-train train / validate.
 
 #include "bcd/blocks.h"
+#include "bcd/communicator.h"
 #include "bcd/errors.h"
 #include "bcd/model_config.h"
 #include "bcd/run_config.h"
@@ -29,10 +30,35 @@ void on_signal(int sig) {
     if (sig == SIGINT && g_interrupts.fetch_add(1) > 0) ::_exit(kExitCancelled);
 }
 
+int train_with(Args& args, Communicator& comm);
+
 } // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
     Args args("train", argv, {"config"}, {"resume"});
+    // Started as one of several ranks by an engine without MPI: refused before anything else.
+    // MPI is initialised before the signal handlers are set, so that they are ours.
+    const std::unique_ptr<Communicator> comm = make_communicator();
+    if (comm->size() == 1) return train_with(args, *comm);
+    // A rank that fails ends the whole job (the others would wait in a collective for ever),
+    // with its message on stderr and its exit code as mpirun's.
+    int code = kExitInternal;
+    try {
+        return train_with(args, *comm);
+    } catch (const InputError& e) {
+        std::cerr << "bcd-train: rank " << comm->rank() << ": error: " << e.what() << std::endl;
+        code = kExitBadInput;
+    } catch (const std::exception& e) {
+        std::cerr << "bcd-train: rank " << comm->rank() << ": internal error: " << e.what()
+                  << std::endl;
+    }
+    comm->abort(code);
+    return code; // not reached: abort() ends the job
+}
+
+namespace {
+
+int train_with(Args& args, Communicator& comm) {
     const RunConfig cfg = RunConfig::load(args.required("config"));
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -42,8 +68,11 @@ int cmd_train(const std::vector<std::string>& argv) {
     TrainOptions opts;
     opts.resume = args.flag("resume");
     opts.cancel = &g_cancel;
+    opts.comm = &comm;
     return train(cfg, opts);
 }
+
+} // namespace
 
 int cmd_validate(const std::vector<std::string>& argv) {
     Args args("validate", argv, {"config"}, {});

@@ -8,10 +8,14 @@
 
 namespace bcd {
 
+class Communicator;
+
 struct TrainOptions {
     bool resume = false;
     // Set (e.g. by a signal handler) to stop after the current step with a checkpoint.
     const std::atomic<int>* cancel = nullptr;
+    // The ranks of a data-parallel run (docs/data-parallel.md); null: one process.
+    Communicator* comm = nullptr;
 };
 
 // Runs the configured training and returns the process exit code: 0 finished, 130 cancelled.

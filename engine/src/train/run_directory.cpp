@@ -40,13 +40,27 @@ void RunDirectory::metric(const nlohmann::ordered_json& record) {
     std::fflush(metrics_);
 }
 
-void RunDirectory::status(const std::string& state, long step, long steps,
-                          const std::string& message) {
+namespace {
+
+void write_status(const std::filesystem::path& dir, const std::string& state, long step, long steps,
+                  const std::string& message) {
     const auto now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     nlohmann::ordered_json j{{"state", state}, {"pid", ::getpid()},  {"step", step},
                              {"steps", steps}, {"message", message}, {"updated", now}};
-    write_file_atomic(dir_ / "status.json", j.dump() + "\n", false);
+    write_file_atomic(dir / "status.json", j.dump() + "\n", false);
+}
+
+} // namespace
+
+void RunDirectory::status(const std::string& state, long step, long steps,
+                          const std::string& message) {
+    write_status(dir_, state, step, steps, message);
+}
+
+void RunDirectory::write_failed_status(const std::filesystem::path& dir, long step, long steps,
+                                       const std::string& message) {
+    write_status(dir, "failed", step, steps, message);
 }
 
 void RunDirectory::log(const std::string& line) {

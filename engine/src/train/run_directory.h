@@ -22,6 +22,10 @@ public:
     void metric(const nlohmann::ordered_json& record);
     // status.json: {"state", "pid", "step", "steps", "message", "updated"}, written atomically.
     void status(const std::string& state, long step, long steps, const std::string& message = "");
+    // status.json "failed", written by a process that is not the folder's writer (a failing rank
+    // other than 0 of a data-parallel run).
+    static void write_failed_status(const std::filesystem::path& dir, long step, long steps,
+                                    const std::string& message);
     // A line in train.log and on stdout, prefixed with the wall-clock time in train.log.
     void log(const std::string& line);
 

@@ -8,6 +8,7 @@
 #include "bcd/backend.h"
 #include "bcd/block_schedule.h"
 #include "bcd/blocks.h"
+#include "bcd/communicator.h"
 #include "bcd/data.h"
 #include "bcd/dataset.h"
 #include "bcd/errors.h"
@@ -17,6 +18,7 @@
 #include "bcd/version.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
+#include "train/run_lock.h"
 
 #include <algorithm>
 #include <chrono>
@@ -72,7 +74,14 @@ const char* const kResumeFixedTrainKeys[] = {"batch_size", "grad_accum", "seed",
 
 class Trainer {
 public:
-    Trainer(const RunConfig& cfg, const TrainOptions& opts) : cfg_(cfg), opts_(opts) {}
+    Trainer(const RunConfig& cfg, const TrainOptions& opts) : cfg_(cfg), opts_(opts) {
+        if (!opts_.comm) {
+            own_comm_ = make_single_communicator();
+            opts_.comm = own_comm_.get();
+        }
+        comm_ = opts_.comm;
+        lead_ = comm_->rank() == 0;
+    }
     int run();
 
 private:
@@ -88,9 +97,28 @@ private:
     ojson step_record(long s, double loss, double lr, double gnorm, double step_s,
                       std::uint64_t step_tokens);
     std::string file() const { return cfg_.source.string(); }
+    void reduce_gradients();
+    // The run folder is rank 0's: the other ranks write nothing (a failing rank excepted).
+    void metric(const ojson& record) {
+        if (dir_) dir_->metric(record);
+    }
+    void log(const std::string& line) {
+        if (dir_) dir_->log(line);
+    }
+    void status(const std::string& state, long step, long steps, const std::string& msg = "") {
+        if (dir_) dir_->status(state, step, steps, msg);
+    }
+    void report_failure_of_rank(const std::string& what) const;
 
     const RunConfig& cfg_;
     TrainOptions opts_;
+    std::unique_ptr<Communicator> own_comm_; // a world of one when none is given
+    Communicator* comm_ = nullptr;
+    std::unique_ptr<Communicator> device_comm_; // NCCL, when the gradients live on GPUs
+    bool lead_ = true;                          // rank 0: writes the run folder
+    bool cancel_agreed_ = false;                // every rank saw a cancel request by this step
+    std::uint64_t step_comm_bytes_ = 0;
+    std::optional<RunLock> lock_;
     std::optional<Model> model_;
     std::unique_ptr<Backend> backend_;
     DeviceChoice device_;
@@ -121,6 +149,15 @@ void Trainer::validate_and_load() {
         throw InputError(file(), "device.kind",
                          "\"" + cfg_.device.kind + "\" cannot be used: " + e.what() +
                              " (use \"cpu\" or \"auto\" to train on the CPU)");
+    }
+    // Several ranks on a node share its GPUs: each takes its own (its rank on the node modulo
+    // their number) unless the config names one.
+    if (comm_->size() > 1 && device_.device.starts_with("cuda") &&
+        !cfg_.device.kind.starts_with("cuda:")) {
+        const int gpus = static_cast<int>(probe_cuda().gpus.size());
+        device_.device =
+            "cuda:" +
+            std::to_string(device_for_local_rank(launcher_environment().local_rank, gpus));
     }
     precision_ = parse_precision(cfg_.train.precision);
     if (device_.device == "cpu" && precision_ != TrainPrecision::FP32)
@@ -260,6 +297,9 @@ void Trainer::make_backend_for(Model& model) {
         throw InputError(file(), "device.kind",
                          "\"" + device_.device + "\" cannot be used: " + e.what());
     }
+    if (comm_->size() > 1 && backend_->kind() != "cpu" && !device_comm_)
+        device_comm_ = make_nccl_communicator(
+            *comm_, std::stoi(device_.device.substr(device_.device.find(':') + 1)));
 }
 
 // Makes `block` the active one: the backend makes its gradients and optimizer state (the previous
@@ -275,34 +315,85 @@ double Trainer::train_step(long s, double* grad_norm_out) {
     activate(schedule_->block_at(s));
     backend_->zero_grads();
     const int B = cfg_.train.batch_size, T = cfg_.data.seq_len, A = cfg_.train.grad_accum;
+    const int N = comm_->size(), rank = comm_->rank();
     const std::size_t micro = static_cast<std::size_t>(B) * T;
+    // The step's global batch: A micro-batches of N·B windows, in the stream's order, the same on
+    // every rank. Rank r trains on windows [r·B, (r+1)·B) of each, so that N ranks of batch B see
+    // what one process of batch N·B sees. Every rank reads the whole global batch's targets: the
+    // backward's scale (1 / the global count of predicted tokens) is then known without a round
+    // trip, and the ranks' streams stay at the same place.
     std::vector<std::int32_t> in(micro * A), tg(micro * A);
-    for (int i = 0; i < A * B; ++i)
-        train_data_->copy_window(stream_->next(), T, in.data() + static_cast<std::size_t>(i) * T,
-                                 tg.data() + static_cast<std::size_t>(i) * T);
-    const long count = std::count_if(tg.begin(), tg.end(), [](std::int32_t t) { return t >= 0; });
+    std::vector<std::int32_t> other_in(static_cast<std::size_t>(T)), other_tg(other_in.size());
+    long count = 0;
+    auto predicted = [](const std::int32_t* t, std::size_t n) {
+        return static_cast<long>(std::count_if(t, t + n, [](std::int32_t x) { return x >= 0; }));
+    };
+    for (int a = 0; a < A; ++a)
+        for (int j = 0; j < N * B; ++j) {
+            const std::uint64_t w = stream_->next();
+            if (j / B == rank) {
+                const std::size_t at = (static_cast<std::size_t>(a) * B + (j - rank * B)) * T;
+                train_data_->copy_window(w, T, in.data() + at, tg.data() + at);
+                count += predicted(tg.data() + at, static_cast<std::size_t>(T));
+            } else {
+                train_data_->copy_window(w, T, other_in.data(), other_tg.data());
+                count += predicted(other_tg.data(), other_tg.size());
+            }
+        }
     double loss_sum = 0.0;
     for (int a = 0; a < A; ++a) {
         const auto r = backend_->forward(in.data() + a * micro, tg.data() + a * micro, B, T);
         loss_sum += r.sum;
         backend_->backward(1.0f / static_cast<float>(std::max(1L, count)));
     }
+    if (N > 1) {
+        const std::uint64_t before =
+            comm_->bytes_reduced() + (device_comm_ ? device_comm_->bytes_reduced() : 0);
+        reduce_gradients();
+        // The loss and a cancel request travel together: every rank stops after the same step.
+        double scalars[2] = {loss_sum, opts_.cancel && opts_.cancel->load() != 0 ? 1.0 : 0.0};
+        comm_->all_reduce_sum(scalars);
+        loss_sum = scalars[0];
+        cancel_agreed_ = scalars[1] > 0.0;
+        step_comm_bytes_ =
+            comm_->bytes_reduced() + (device_comm_ ? device_comm_->bytes_reduced() : 0) - before;
+    }
     const double norm = backend_->grad_norm();
     if (cfg_.optim.grad_clip > 0.0) backend_->clip_gradients(norm, cfg_.optim.grad_clip);
     backend_->optimizer_step(opt_, lr_.at(s));
-    tokens_ += static_cast<std::uint64_t>(A) * micro;
+    tokens_ += static_cast<std::uint64_t>(A) * static_cast<std::uint64_t>(N) * micro;
     *grad_norm_out = norm;
     return loss_sum / static_cast<double>(std::max(1L, count));
 }
 
+// Only the active block's gradients cross between ranks: one contiguous fp32 range, summed. Each
+// rank's backward already scaled them by 1 / the global token count, so the sum is the gradient
+// of the global batch's mean loss.
+void Trainer::reduce_gradients() {
+    const GradientView g = backend_->gradients();
+    const std::span<float> grads(g.data, g.count);
+    if (!g.on_device) {
+        comm_->all_reduce_sum(grads);
+        return;
+    }
+    if (!device_comm_)
+        throw InternalError(
+            "the gradients are in device memory and no NCCL communicator is set up");
+    device_comm_->all_reduce_sum(grads);
+}
+
 double Trainer::evaluate() {
-    // Gradient-free: nothing is kept, and what the evaluation made is released afterwards.
+    // Gradient-free: nothing is kept, and what the evaluation made is released afterwards. The
+    // ranks share the validation windows (chunks of batch_size, dealt in turn) and sum.
     const int T = cfg_.data.seq_len, B = cfg_.train.batch_size;
     const std::size_t windows = val_data_->num_windows(T);
+    const auto N = static_cast<std::size_t>(comm_->size());
+    const auto rank = static_cast<std::size_t>(comm_->rank());
     std::vector<std::int32_t> in(static_cast<std::size_t>(B) * T), tg(in.size());
     double sum = 0.0;
     long count = 0;
-    for (std::size_t w0 = 0; w0 < windows; w0 += static_cast<std::size_t>(B)) {
+    for (std::size_t w0 = rank * static_cast<std::size_t>(B); w0 < windows;
+         w0 += N * static_cast<std::size_t>(B)) {
         const int b = static_cast<int>(std::min<std::size_t>(B, windows - w0));
         for (int i = 0; i < b; ++i)
             val_data_->copy_window(w0 + static_cast<std::size_t>(i), T,
@@ -313,6 +404,12 @@ double Trainer::evaluate() {
         count += r.count;
     }
     backend_->end_evaluation();
+    if (N > 1) {
+        double totals[2] = {sum, static_cast<double>(count)};
+        comm_->all_reduce_sum(totals);
+        sum = totals[0];
+        count = static_cast<long>(totals[1]);
+    }
     return sum / static_cast<double>(std::max(1L, count));
 }
 
@@ -334,6 +431,8 @@ void Trainer::copy_tokenizer_files(const fs::path& dst) const {
 }
 
 void Trainer::write_checkpoint(long s) {
+    last_ckpt_ = s;
+    if (!lead_) return; // every rank holds the same weights and state; rank 0 writes them
     json header{{"format", "bcd-train state"},
                 {"engine", BCD_VERSION},
                 {"step", s},
@@ -345,12 +444,13 @@ void Trainer::write_checkpoint(long s) {
                 {"threads", cpu_threads()},
                 {"device", backend_->kind()},
                 {"precision", precision_name(precision_)},
+                {"world_size", comm_->size()},
                 {"config", cfg_.to_json()}};
     bcd::write_checkpoint(
         dir_->path(), s, *model_, *backend_, std::move(header),
         [this](const fs::path& d) { copy_tokenizer_files(d); }, cfg_.output.keep_checkpoints);
     last_ckpt_ = s;
-    dir_->metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + checkpoint_name(s)}});
+    metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + checkpoint_name(s)}});
 }
 
 // Loads the newest complete checkpoint. Writes nothing: a checkpoint that cannot be used is an
@@ -371,7 +471,7 @@ bool Trainer::restore() {
 
 void Trainer::restore_from(const fs::path& dir) {
     // The resumed run must be the same run.
-    auto same_run = [this](const json& h) {
+    auto same_run = [this, &dir](const json& h) {
         const json now = cfg_.to_json();
         const json& then = h.at("config");
         for (const char* k : kResumeFixedKeys)
@@ -387,6 +487,13 @@ void Trainer::restore_from(const fs::path& dir) {
                 throw InputError(file(), std::string("train.") + k,
                                  "differs from the run being resumed (it had " +
                                      then.at("train").at(k).dump() + ")");
+        // The global batch is world_size · batch_size: another world size is another run.
+        const int ranks = h.value("world_size", 1);
+        if (ranks != comm_->size())
+            throw InputError((dir / "state.bin").string(), "world_size",
+                             "the run was trained on " + std::to_string(ranks) +
+                                 " rank(s); resume it on as many (mpirun -np " +
+                                 std::to_string(ranks) + "), not " + std::to_string(comm_->size()));
     };
     CheckpointState st =
         read_checkpoint_state(dir, same_run, ParamLayout(load_model_config(dir)), blocks_, opt_);
@@ -403,6 +510,17 @@ void Trainer::restore_from(const fs::path& dir) {
     last_ckpt_ = step_;
 }
 
+// A rank other than 0 that fails says so in the run folder before the job ends: rank 0 would be
+// stopped without knowing why.
+void Trainer::report_failure_of_rank(const std::string& what) const {
+    const fs::path out = cfg_.output.dir;
+    if (!fs::exists(out / "train.log")) return;
+    std::ofstream(out / "train.log", std::ios::app)
+        << "rank " << comm_->rank() << " of " << comm_->size() << " failed: " << what << "\n";
+    RunDirectory::write_failed_status(out, step_, cfg_.train.steps,
+                                      "rank " + std::to_string(comm_->rank()) + ": " + what);
+}
+
 ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double step_s,
                            std::uint64_t step_tokens) {
     const auto [rss, hwm] = rss_bytes();
@@ -415,6 +533,7 @@ ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double 
             {"grad_norm", gnorm},
             {"step_s", step_s},
             {"tok_s", static_cast<double>(step_tokens) / std::max(step_s, 1e-9)},
+            {"comm_bytes", step_comm_bytes_},
             {"mem_bytes", backend_->memory().total()},
             {"mem", mem_json(backend_->memory())},
             {"rss_bytes", rss},
@@ -425,9 +544,16 @@ ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double 
 int Trainer::run() {
     validate_and_load();
 
-    // The output folder: a new run never overwrites another; --resume needs one.
+    // The output folder: a new run never overwrites another; --resume needs one. Rank 0 locks
+    // it first (a second trainer is refused, naming the holder); the other ranks only read it.
     const fs::path out = cfg_.output.dir;
-    const bool has_run = fs::exists(out / "run.json") || fs::exists(out / "metrics.jsonl");
+    auto holds_run = [&out] {
+        return fs::exists(out / "run.json") || fs::exists(out / "metrics.jsonl");
+    };
+    if (opts_.resume && !holds_run())
+        throw InputError(file(), "output.dir", "'" + out.string() + "' holds no run to resume");
+    if (lead_) lock_.emplace(out, file());
+    const bool has_run = holds_run();
     if (has_run && !opts_.resume)
         throw InputError(
             file(), "output.dir",
@@ -437,22 +563,22 @@ int Trainer::run() {
         throw InputError(file(), "output.dir", "'" + out.string() + "' holds no run to resume");
 
     const bool resumed = opts_.resume && restore(); // may refuse; nothing written yet
-    dir_ = std::make_unique<RunDirectory>(out);
+    // Every rank has looked at the folder and restored before rank 0 writes in it.
+    comm_->barrier();
+    if (lead_) dir_ = std::make_unique<RunDirectory>(out);
     const long S = cfg_.train.steps;
     try {
         if (resumed) {
-            dir_->metric({{"t", "resume"},
-                          {"step", step_},
-                          {"checkpoint", "checkpoints/" + resumed_from_.filename().string()}});
-            dir_->log("resumed from " + resumed_from_.string() + " at step " +
-                      std::to_string(step_));
+            metric({{"t", "resume"},
+                    {"step", step_},
+                    {"checkpoint", "checkpoints/" + resumed_from_.filename().string()}});
+            log("resumed from " + resumed_from_.string() + " at step " + std::to_string(step_));
         } else {
             model_.emplace(Model::load(cfg_.model.path));
             make_backend_for(*model_);
             if (opts_.resume) {
-                dir_->metric({{"t", "resume"}, {"step", 0}, {"checkpoint", nullptr}});
-                dir_->log("no complete checkpoint in " + out.string() +
-                          "; starting again from step 0");
+                metric({{"t", "resume"}, {"step", 0}, {"checkpoint", nullptr}});
+                log("no complete checkpoint in " + out.string() + "; starting again from step 0");
             }
         }
         json blocks = json::array();
@@ -461,39 +587,45 @@ int Trainer::run() {
             blocks.push_back({{"id", b.id}, {"name", b.name}, {"params", b.params}});
             trainable += b.params;
         }
-        if (!opts_.resume || !fs::exists(out / "run.json")) {
+        if (lead_ && (!opts_.resume || !fs::exists(out / "run.json"))) {
             json run{{"engine", {{"name", "bcd-train"}, {"version", BCD_VERSION}}},
                      {"config", cfg_.to_json()},
                      {"created", unix_time()},
                      {"plan",
                       {{"device", backend_->kind()},
                        {"precision", precision_name(precision_)},
-                       {"world_size", 1},
+                       {"world_size", comm_->size()},
                        {"params", model_->num_params()},
                        {"trainable_params", trainable},
                        {"blocks", blocks}}}};
             dir_->write_run_json(run);
         }
         if (!resumed && !opts_.resume)
-            dir_->metric(ojson{{"t", "start"},
-                               {"time", unix_time()},
-                               {"device", backend_->kind()},
-                               {"precision", precision_name(precision_)},
-                               {"world_size", 1},
-                               {"threads", cpu_threads()},
-                               {"mode", cfg_.bcd.mode},
-                               {"params", model_->num_params()},
-                               {"trainable_params", trainable},
-                               {"steps", S},
-                               {"blocks", blocks}});
-        dir_->status("running", step_, S);
-        dir_->log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture +
-                  " " + std::to_string(model_->num_params()) + " parameters, " +
-                  std::to_string(blocks_.size()) + " block(s), mode " + cfg_.bcd.mode +
-                  ", device " + backend_->describe());
+            metric(ojson{{"t", "start"},
+                         {"time", unix_time()},
+                         {"device", backend_->kind()},
+                         {"precision", precision_name(precision_)},
+                         {"world_size", comm_->size()},
+                         {"threads", cpu_threads()},
+                         {"mode", cfg_.bcd.mode},
+                         {"params", model_->num_params()},
+                         {"trainable_params", trainable},
+                         {"steps", S},
+                         {"blocks", blocks}});
+        status("running", step_, S);
+        log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture + " " +
+            std::to_string(model_->num_params()) + " parameters, " +
+            std::to_string(blocks_.size()) + " block(s), mode " + cfg_.bcd.mode + ", device " +
+            backend_->describe());
         if (!device_.note.empty())
-            dir_->log("device.kind auto: training on the CPU (" + device_.note + ")");
-        for (const auto& line : data_log_) dir_->log(line);
+            log("device.kind auto: training on the CPU (" + device_.note + ")");
+        for (const auto& line : data_log_) log(line);
+        if (comm_->size() > 1) {
+            log("data parallel: " + std::to_string(comm_->size()) + " ranks, global batch " +
+                std::to_string(comm_->size()) + " x " + std::to_string(cfg_.train.batch_size) +
+                " x " + std::to_string(cfg_.train.grad_accum) + " windows; " + comm_->describe() +
+                (device_comm_ ? "; gradients over " + device_comm_->describe() : ""));
+        }
 
         const auto t_start = Clock::now();
         const double elapsed0 = elapsed_before_;
@@ -509,7 +641,7 @@ int Trainer::run() {
                 throw InternalError("the loss is not finite at step " + std::to_string(s));
             const double lr = lr_.at(s);
             if (s % cfg_.output.log_every == 0 || s == S) {
-                dir_->metric(step_record(s, loss, lr, gnorm, dt, tokens_ - tokens_before));
+                metric(step_record(s, loss, lr, gnorm, dt, tokens_ - tokens_before));
                 char line[256];
                 std::snprintf(
                     line, sizeof line,
@@ -517,51 +649,58 @@ int Trainer::run() {
                     s, S, loss, lr, active_,
                     blocks_[static_cast<std::size_t>(active_)].name.c_str(), gnorm,
                     static_cast<double>(tokens_ - tokens_before) / std::max(dt, 1e-9));
-                dir_->log(line);
-                dir_->status("running", s, S);
+                log(line);
+                status("running", s, S);
             }
             if (val_data_ &&
                 ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
                 const double vl = evaluate();
-                dir_->metric({{"t", "eval"}, {"step", s}, {"val_loss", vl}});
+                metric({{"t", "eval"}, {"step", s}, {"val_loss", vl}});
                 char line[96];
                 std::snprintf(line, sizeof line, "eval step %ld  val_loss %.4f", s, vl);
-                dir_->log(line);
+                log(line);
             }
             if (s < S && s % cfg_.bcd.switch_every == 0) {
                 const int next = schedule_->block_at(s + 1);
                 if (next != active_)
-                    dir_->metric({{"t", "switch"}, {"step", s}, {"from", active_}, {"to", next}});
+                    metric({{"t", "switch"}, {"step", s}, {"from", active_}, {"to", next}});
             }
             // The last step gets a checkpoint too, so that a finished run can be extended with
             // --resume and more train.steps.
             if (cfg_.output.checkpoint_every > 0 &&
                 (s % cfg_.output.checkpoint_every == 0 || s == S))
                 write_checkpoint(s);
-            if (opts_.cancel && opts_.cancel->load() != 0 && s < S) {
+            // Several ranks stop together, at the step where any of them saw the request.
+            const bool cancel =
+                comm_->size() > 1 ? cancel_agreed_ : opts_.cancel && opts_.cancel->load() != 0;
+            if (cancel && s < S) {
                 if (last_ckpt_ != s) write_checkpoint(s);
-                dir_->metric({{"t", "end"},
-                              {"status", "cancelled"},
-                              {"step", s},
-                              {"message", "cancelled by signal"}});
-                dir_->status("cancelled", s, S, "cancelled by signal");
-                dir_->log("cancelled at step " + std::to_string(s) + "; resume with --resume");
+                metric({{"t", "end"},
+                        {"status", "cancelled"},
+                        {"step", s},
+                        {"message", "cancelled by signal"}});
+                status("cancelled", s, S, "cancelled by signal");
+                log("cancelled at step " + std::to_string(s) + "; resume with --resume");
                 return kExitCancelled;
             }
         }
-        model_->save(out / "final", DType::F32);
-        copy_tokenizer_files(out / "final");
-        dir_->metric({{"t", "end"}, {"status", "finished"}, {"step", step_}, {"message", ""}});
-        dir_->status("finished", step_, S);
-        dir_->log("finished " + std::to_string(step_) + " steps; model in " +
-                  (out / "final").string());
+        if (lead_) {
+            model_->save(out / "final", DType::F32);
+            copy_tokenizer_files(out / "final");
+        }
+        metric({{"t", "end"}, {"status", "finished"}, {"step", step_}, {"message", ""}});
+        status("finished", step_, S);
+        log("finished " + std::to_string(step_) + " steps; model in " + (out / "final").string());
         return kExitOk;
     } catch (const std::exception& e) {
+        if (!lead_) {
+            report_failure_of_rank(e.what());
+            throw;
+        }
         try {
-            dir_->metric(
-                {{"t", "end"}, {"status", "failed"}, {"step", step_}, {"message", e.what()}});
-            dir_->status("failed", step_, S, e.what());
-            dir_->log(std::string("failed: ") + e.what());
+            metric({{"t", "end"}, {"status", "failed"}, {"step", step_}, {"message", e.what()}});
+            status("failed", step_, S, e.what());
+            log(std::string("failed: ") + e.what());
         } catch (...) {
         }
         throw;
