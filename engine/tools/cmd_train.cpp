@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -42,16 +43,19 @@ int cmd_train(const std::vector<std::string>& argv) {
     if (comm->size() == 1) return train_with(args, *comm);
     // A rank that fails ends the whole job (the others would wait in a collective for ever),
     // with its message on stderr and its exit code as mpirun's.
+    // One write per line: the ranks' lines share mpirun's output.
     int code = kExitInternal;
+    std::string line = "bcd-train: rank " + std::to_string(comm->rank()) + ": ";
     try {
         return train_with(args, *comm);
     } catch (const InputError& e) {
-        std::cerr << "bcd-train: rank " << comm->rank() << ": error: " << e.what() << std::endl;
+        line += std::string("error: ") + e.what() + "\n";
         code = kExitBadInput;
     } catch (const std::exception& e) {
-        std::cerr << "bcd-train: rank " << comm->rank() << ": internal error: " << e.what()
-                  << std::endl;
+        line += std::string("internal error: ") + e.what() + "\n";
     }
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
     comm->abort(code);
     return code; // not reached: abort() ends the job
 }

@@ -63,15 +63,33 @@ void RunDirectory::write_failed_status(const std::filesystem::path& dir, long st
     write_status(dir, "failed", step, steps, message);
 }
 
-void RunDirectory::log(const std::string& line) {
-    std::cout << line << std::endl;
+namespace {
+
+std::string stamped(const std::string& line) {
     char stamp[32];
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
     localtime_r(&t, &tm);
     std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-    std::fprintf(log_, "%s %s\n", stamp, line.c_str());
+    return std::string(stamp) + " " + line + "\n";
+}
+
+} // namespace
+
+void RunDirectory::log(const std::string& line) {
+    std::cout << line << std::endl;
+    const std::string text = stamped(line);
+    std::fwrite(text.data(), 1, text.size(), log_);
     std::fflush(log_);
+}
+
+void RunDirectory::append_log(const std::filesystem::path& dir, const std::string& line) {
+    // One write in append mode: the line lands whole after the writer's lines.
+    std::FILE* f = std::fopen((dir / "train.log").c_str(), "ab");
+    if (!f) return;
+    const std::string text = stamped(line);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
 }
 
 } // namespace bcd

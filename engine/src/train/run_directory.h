@@ -24,6 +24,8 @@ public:
     void status(const std::string& state, long step, long steps, const std::string& message = "");
     // status.json "failed", written by a process that is not the folder's writer (a failing rank
     // other than 0 of a data-parallel run).
+    // A line in <dir>/train.log, written by a process that is not the folder's writer.
+    static void append_log(const std::filesystem::path& dir, const std::string& line);
     static void write_failed_status(const std::filesystem::path& dir, long step, long steps,
                                     const std::string& message);
     // A line in train.log and on stdout, prefixed with the wall-clock time in train.log.

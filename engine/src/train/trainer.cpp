@@ -431,8 +431,10 @@ void Trainer::copy_tokenizer_files(const fs::path& dst) const {
 }
 
 void Trainer::write_checkpoint(long s) {
-    last_ckpt_ = s;
-    if (!lead_) return; // every rank holds the same weights and state; rank 0 writes them
+    if (!lead_) { // every rank holds the same weights and state; rank 0 writes them
+        last_ckpt_ = s;
+        return;
+    }
     json header{{"format", "bcd-train state"},
                 {"engine", BCD_VERSION},
                 {"step", s},
@@ -514,9 +516,9 @@ void Trainer::restore_from(const fs::path& dir) {
 // stopped without knowing why.
 void Trainer::report_failure_of_rank(const std::string& what) const {
     const fs::path out = cfg_.output.dir;
-    if (!fs::exists(out / "train.log")) return;
-    std::ofstream(out / "train.log", std::ios::app)
-        << "rank " << comm_->rank() << " of " << comm_->size() << " failed: " << what << "\n";
+    if (!fs::is_directory(out)) return; // rank 0 made it before any rank could fail here
+    RunDirectory::append_log(out, "rank " + std::to_string(comm_->rank()) + " of " +
+                                      std::to_string(comm_->size()) + " failed: " + what);
     RunDirectory::write_failed_status(out, step_, cfg_.train.steps,
                                       "rank " + std::to_string(comm_->rank()) + ": " + what);
 }
@@ -581,6 +583,9 @@ int Trainer::run() {
                 log("no complete checkpoint in " + out.string() + "; starting again from step 0");
             }
         }
+        // Every rank has its weights and its device: a rank that could not load them has said
+        // so (train.log, status.json) before rank 0 writes its first status and is stopped here.
+        comm_->barrier();
         json blocks = json::array();
         std::uint64_t trainable = 0;
         for (const auto& b : blocks_) {

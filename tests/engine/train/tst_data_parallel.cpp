@@ -330,6 +330,47 @@ private slots:
         QVERIFY2(resumed.code == 0, qPrintable(resumed.output));
     }
 
+    // A rank other than 0 that fails ends the whole job, its message in train.log and on
+    // stderr. Here rank 1's model weights are corrupt: mpirun's MPMD syntax (`A : B`) gives each
+    // rank its own config, and only the weights differ (they are read after the ranks meet).
+    void failing_rank_ends_the_job_with_its_message() {
+        if (!bcd::built_with_mpi()) QSKIP("skipped: this engine was built without MPI");
+        const fs::path bad = dir_ / "bad-model";
+        fs::remove_all(bad);
+        fs::create_directories(bad);
+        fs::copy_file(dir_ / "model/config.json", bad / "config.json");
+        std::ofstream(bad / "model.safetensors", std::ios::binary) << "not a safetensors file";
+        json good = config("failing", 2);
+        good["train"]["steps"] = 1000;
+        json worse = good;
+        worse["model"]["path"] = bad.string();
+        const auto a = write_config(dir_, good, "failing-0.json");
+        const auto b = write_config(dir_, worse, "failing-1.json");
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        QStringList args = QString(BCD_MPIEXEC_FLAGS).split(' ', Qt::SkipEmptyParts);
+        args << "-np"
+             << "1" << BCD_TRAIN_EXE << train_args(a, false) << ":"
+             << "-np"
+             << "1" << BCD_TRAIN_EXE << train_args(b, false);
+        p.start(BCD_MPIEXEC, args);
+        QVERIFY(p.waitForFinished(120000));
+        const QString out = p.readAll();
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY2(out.contains("bcd-train: rank 1: error:") && out.contains("model.safetensors"),
+                 qPrintable(out));
+        std::ifstream in(dir_ / "failing/train.log");
+        const std::string log((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+        QVERIFY2(log.find("rank 1 of 2 failed:") != std::string::npos &&
+                     log.find("model.safetensors") != std::string::npos,
+                 log.c_str());
+        QVERIFY(last_logged_step(dir_ / "failing") == 0); // nobody trained alone
+        const json status = read_json(dir_ / "failing/status.json");
+        QCOMPARE(status["state"].get<std::string>(), std::string("failed"));
+        QVERIFY(status["message"].get<std::string>().starts_with("rank 1: "));
+    }
+
     // An engine without MPI, started as one of several ranks, refuses instead of training alone
     // into the shared run folder. This engine has MPI: the decision is checked in process by
     // tst_communicator; here the real binary is checked when it was built without MPI.
