@@ -2,6 +2,7 @@
 
 #include "launch/launcher.h"
 
+#include <QHash>
 #include <QRegularExpression>
 #include <csignal>
 
@@ -52,6 +53,10 @@ MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath,
     if (ranks.isEmpty())
         throw LaunchError(QStringLiteral("a multi-node run needs at least one node"), true);
     MpiPlan plan;
+    // OpenMPI refuses a hostfile that gives one host's slots twice: nodes on the same host (two
+    // node records for one machine) share one line, in the order they first appear.
+    QStringList hosts;
+    QHash<QString, int> slotsOf;
     for (const MpiRank& r : ranks) {
         if (!hostRe.match(r.host).hasMatch())
             throw LaunchError(QStringLiteral("'%1' is not a host name mpirun can use").arg(r.host),
@@ -60,9 +65,12 @@ MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath,
             throw LaunchError(
                 QStringLiteral("%1: %2 slots (expected 1 to 1024)").arg(r.host).arg(r.slotCount),
                 true);
-        plan.hostfile += QStringLiteral("%1 slots=%2\n").arg(r.host).arg(r.slotCount);
+        if (!slotsOf.contains(r.host)) hosts << r.host;
+        slotsOf[r.host] += r.slotCount;
         plan.processes += r.slotCount;
     }
+    for (const QString& h : hosts)
+        plan.hostfile += QStringLiteral("%1 slots=%2\n").arg(h).arg(slotsOf[h]);
     plan.argv << mpirun;
     if (runAsRoot) plan.argv << QStringLiteral("--allow-run-as-root");
     plan.argv << QStringLiteral("--hostfile") << hostfilePath << QStringLiteral("-np")

@@ -227,6 +227,13 @@ private slots:
         QCOMPARE(root.argv.value(1), QStringLiteral("--allow-run-as-root"));
         QCOMPARE(root.processes, 1);
         QCOMPARE(root.hostfile, QStringLiteral("h slots=1\n"));
+        // Two node records on one host share its line (OpenMPI refuses a host given twice).
+        const launch::MpiPlan shared = launch::planMpirun({{QStringLiteral("127.0.0.1"), 1},
+                                                           {QStringLiteral("b"), 2},
+                                                           {QStringLiteral("127.0.0.1"), 1}},
+                                                          QStringLiteral("/hf"), engine, false);
+        QCOMPARE(shared.hostfile, QStringLiteral("127.0.0.1 slots=2\nb slots=2\n"));
+        QCOMPARE(shared.processes, 4);
         // Limits are inclusive.
         QCOMPARE(
             launch::planMpirun({{QStringLiteral("h"), 1024}}, QStringLiteral("/hf"), engine, false)
