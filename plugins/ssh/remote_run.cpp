@@ -72,6 +72,32 @@ qint64 RemoteRun::startMpi(const launch::LaunchRequest& req, const RunLocation& 
     return pid;
 }
 
+qint64 RemoteRun::resumeMpi(const RunLocation& at, const QString& engine, const QString& hostfile) {
+    const std::optional<QByteArray> text = node_.ssh().readFile(hostfile, 0, 1 << 20);
+    QVector<launch::MpiRank> ranks;
+    for (const QByteArray& line : text.value_or(QByteArray()).split('\n')) {
+        const QList<QByteArray> f = line.simplified().split(' ');
+        if (f.size() == 2 && f[1].startsWith("slots="))
+            ranks.push_back({QString::fromUtf8(f[0]), f[1].mid(6).toInt()});
+    }
+    if (ranks.isEmpty())
+        throw LaunchError(QStringLiteral("node %1: %2 names no host to resume the run on")
+                              .arg(node_.node().name, hostfile));
+    const launch::MpiPlan plan =
+        launch::planMpirun(ranks, hostfile,
+                           {engine, QStringLiteral("train"), QStringLiteral("--config"),
+                            at.configPath(), QStringLiteral("--resume")},
+                           runsAsRoot());
+    const nodes::ExecResult r =
+        node_.ssh().exec(launch::detachedStart(at.dir, plan.argv).text(), 60000);
+    bool ok = false;
+    const qint64 pid = QString::fromUtf8(r.out).trimmed().section('\n', -1).toLongLong(&ok);
+    if (r.exitStatus != 0 || !ok || pid <= 0)
+        throw LaunchError(QStringLiteral("node %1: mpirun did not start: %2")
+                              .arg(node_.node().name, launch::lastLine(r.err + r.out)));
+    return pid;
+}
+
 bool RemoteRun::runsAsRoot() {
     // The node's user may be left empty (the local user's name): ask the node.
     const nodes::ExecResult r = node_.ssh().exec(ShellCommand().op("id -u").text(), 30000);
@@ -91,7 +117,11 @@ RunLocation RemoteRun::resume(const RunLocation& at) {
         throw LaunchError(
             QStringLiteral("node %1: no run folder to resume").arg(node_.node().name));
     RunLocation next{at.dir, 0, {}};
-    next.pid = startOne(next, node_.engine(), true);
+    // A run over several nodes resumes on the same ones, from the hostfile its start left in the
+    // run folder: the engine refuses another number of ranks (its checkpoint records them).
+    const QString hostfile = at.dir + QStringLiteral("/hostfile");
+    next.pid = node_.ssh().exists(hostfile) ? resumeMpi(next, node_.engine(), hostfile)
+                                            : startOne(next, node_.engine(), true);
     return next;
 }
 

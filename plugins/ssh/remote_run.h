@@ -25,6 +25,8 @@ private:
     bool runsAsRoot(); // mpirun refuses root without --allow-run-as-root
     qint64 startMpi(const launch::LaunchRequest& req, const launch::RunLocation& at,
                     const QString& engine, const QJsonObject& config);
+    // mpirun ... --resume over the hosts of the run folder's hostfile.
+    qint64 resumeMpi(const launch::RunLocation& at, const QString& engine, const QString& hostfile);
 
     sdk::RemoteNode node_;
     launch::LauncherContext ctx_;

@@ -325,6 +325,62 @@ private slots:
         QVERIFY(QFile::exists(runDir + QStringLiteral("/final/model.safetensors")));
     }
 
+    // A run over two nodes, cancelled, then resumed from the workbench: the resume starts
+    // mpirun over the same hosts (the run folder's hostfile); one process would be refused by the
+    // engine, whose checkpoint records 2 ranks.
+    void severalNodesResume() {
+#ifndef BCD_ENGINE_WITH_MPI
+        QSKIP("this bcd-train was built without MPI (BCD_WITH_MPI off)");
+#endif
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        requireNode(QStringLiteral("n2"));
+        if (QTest::currentTestFailed()) return;
+        nodes::SshSession ssh(sshd_.endpoint(knownHosts_));
+        if (ssh.exec(QStringLiteral("command -v mpirun")).exitStatus != 0)
+            QSKIP("no mpirun on the node (Debian: openmpi-bin)");
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/ssh-multi-resume.json"), model_, 100000);
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1"), QStringLiteral("--node"),
+                 QStringLiteral("n2"), QStringLiteral("--detach")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const qint64 id = r.lastLine().toLongLong();
+        const QString runDir = test::showRun(db_, id).value(QLatin1String("run_dir")).toString();
+        const QString metrics = runDir + QStringLiteral("/metrics.jsonl");
+        const QString status = runDir + QStringLiteral("/status.json");
+        auto stopAndCheck = [&](long after) -> long {
+            const CliResult c =
+                cli({QStringLiteral("run"), QStringLiteral("cancel"), QString::number(id)});
+            if (c.code != 0) qWarning("run cancel: %s", c.err.constData());
+            const QJsonObject st = test::readJsonFile(status);
+            if (st.value(QLatin1String("state")).toString() != QStringLiteral("cancelled"))
+                return -1;
+            const long step = st.value(QLatin1String("step")).toInteger();
+            return step > after ? step : -1;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(test::stepRecords(metrics) >= 5, 60000);
+        const long first = stopAndCheck(0);
+        QVERIFY2(
+            first > 0,
+            qPrintable(QString::fromUtf8(
+                test::readJsonFile(status).value(QLatin1String("message")).toString().toUtf8())));
+        const CliResult res = cli({QStringLiteral("run"), QStringLiteral("resume"),
+                                   QString::number(id), QStringLiteral("--detach")});
+        QVERIFY2(res.code == 0, res.err.constData());
+        QTRY_VERIFY_WITH_TIMEOUT(test::stepRecords(metrics) >= first + 5, 60000);
+        const long second = stopAndCheck(first);
+        QVERIFY2(second > first, "the resumed run did not go on");
+        QFile log(runDir + QStringLiteral("/train.log"));
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        const QByteArray text = log.readAll();
+        QCOMPARE(text.count("data parallel: 2 ranks"), 2);
+        QVERIFY(text.contains("resumed from"));
+        const QString bad = test::checkStepsExactlyOnce(test::showRun(db_, id), second);
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    }
+
     // Several nodes: one mpirun from the first. Without mpirun on the head the launch fails with
     // a clear message instead of a pid that dies at once; with it, see severalNodesLive.
     void severalNodes() {
