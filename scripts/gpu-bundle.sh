@@ -21,7 +21,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBCD_WITH_CUDA=ON \
 mapfile -t gpu_tests < <(ctest --test-dir "$build" -N -L gpu --show-only=json-v1 |
     python3 -c 'import json,sys,os; [print(t["command"][0]) for t in json.load(sys.stdin)["tests"] if t["command"][0].startswith(os.path.abspath(sys.argv[1]))]' "$build" |
     sort -u)
-targets=(bcd-train bcd_backend_cuda bench_train_device)
+targets=(bcd-train bcd_backend_cuda bcd_dist_nccl bench_train_device)
 for t in "${gpu_tests[@]}"; do targets+=("$(basename "$t")"); done
 cmake --build "$build" --parallel "$(nproc)" --target "${targets[@]}"
 
@@ -31,6 +31,9 @@ mkdir -p "$stage/bcd/bin" "$stage/bcd/lib" "$stage/bcd/tests"
 cp "$build/engine/bcd-train" "$build/engine/libbcd_backend_cuda.so" "$build/bench/bench_train_device" \
     "$stage/bcd/bin/"
 for t in "${gpu_tests[@]}"; do cp "$t" "$stage/bcd/tests/"; done
+# The NCCL communicator library (docs/data-parallel.md), found beside bcd-train and the tests.
+cp "$build/engine/libbcd_dist_nccl.so" "$stage/bcd/bin/"
+cp "$build/engine/libbcd_dist_nccl.so" "$stage/bcd/tests/"
 # The tests' command lines (arguments included), for gpu-check.sh to run without ctest files.
 # Paths inside the build folder become the bundle's own (./NAME, run from its tests folder).
 ctest --test-dir "$build" -N -L gpu --show-only=json-v1 | python3 -c '
