@@ -27,5 +27,14 @@ if [ "${1:-}" = "--tests" ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# Another apt/dpkg process (unattended-upgrades, cloud-init, a second install) may hold the lock on a
+# fresh machine: wait for it, bounded, instead of failing at once. apt-get's DPkg::Lock::Timeout
+# covers both the dpkg lock and the lists lock (apt >= 1.9.11, Debian 11+).
+lock_wait_s="${BCD_APT_LOCK_TIMEOUT:-600}"
+apt_wait=(-o "DPkg::Lock::Timeout=${lock_wait_s}")
+if command -v fuser >/dev/null 2>&1 &&
+    $SUDO fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock >/dev/null 2>&1; then
+    echo "install-deps: another apt/dpkg process holds the package lock; waiting up to ${lock_wait_s} s for it" >&2
+fi
+$SUDO apt-get "${apt_wait[@]}" update -qq
+$SUDO apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${packages[@]}"
