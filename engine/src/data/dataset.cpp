@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -385,6 +386,16 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
     return e;
 }
 
+// Raises an exception caught while encoding the record at `where` ("FILE:LINE"). A tokenizer
+// error names tokenizer.json and its key; the record that triggered it is what the user can fix.
+[[noreturn]] void rethrow_for_record(const std::exception_ptr& failure, const std::string& where) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const InputError& e) {
+        throw InputError(where, "", "cannot be encoded: " + std::string(e.what()));
+    }
+}
+
 // Reads, encodes in parallel batches, and hands each example to `sink` in input order.
 template <class Sink>
 void encode_records(const fs::path& path, const TextEncoder& enc, const DataOptions& o,
@@ -397,10 +408,19 @@ void encode_records(const fs::path& path, const TextEncoder& enc, const DataOpti
     std::size_t bytes = 0;
     auto run = [&] {
         std::vector<Example> ex(batch.size());
+        // An exception leaving an OpenMP region is std::terminate: each one stays with its record
+        // and the first in input order is raised after the region, as for any malformed line.
+        std::vector<std::exception_ptr> failed(batch.size());
 #pragma omp parallel for schedule(dynamic, 1)
-        for (std::size_t i = 0; i < batch.size(); ++i)
-            ex[i] = build_example(batch[i], enc, o, chat);
         for (std::size_t i = 0; i < batch.size(); ++i) {
+            try {
+                ex[i] = build_example(batch[i], enc, o, chat);
+            } catch (...) {
+                failed[i] = std::current_exception();
+            }
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (failed[i]) rethrow_for_record(failed[i], batch[i].where);
             if (!ex[i].error.empty()) {
                 if (!o.skip_malformed)
                     throw InputError(batch[i].where, "",

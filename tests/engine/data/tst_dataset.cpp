@@ -255,6 +255,44 @@ private slots:
         QVERIFY(why.find("not one this engine knows") != std::string::npos);
     }
 
+    // A tokenizer error raised while records are encoded in parallel (here PCRE2's match limit
+    // on a pattern that backtracks catastrophically) is an InputError naming the record's file
+    // and line and the tokenizer's key, never std::terminate out of the OpenMP region.
+    void tokenizer_error_in_parallel_encoding_names_the_record() {
+        const auto d = dir_for("tokenizer_error");
+        const auto tok = write_chatml_tokenizer(d, false);
+        json t = json::parse(std::ifstream(tok));
+        t["pre_tokenizer"] = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"},
+                                 {"pattern", {{"Regex", "(a+)+$"}}},
+                                 {"behavior", "Isolated"},
+                                 {"invert", false}},
+                                {{"type", "ByteLevel"},
+                                 {"add_prefix_space", false},
+                                 {"trim_offsets", true},
+                                 {"use_regex", false}}}}};
+        std::ofstream(tok) << t.dump();
+        const auto enc = bcd::TextEncoder::from_spec(tok.string());
+        std::string lines;
+        for (int i = 0; i < 200; ++i)
+            lines += "{\"text\": \"fine line " + std::to_string(i) + "\"}\n";
+        lines += "{\"text\": \"" + std::string(60, 'a') + "c\"}\n"; // line 201
+        for (int i = 0; i < 200; ++i) lines += "{\"text\": \"fine again\"}\n";
+        const auto f = write(d / "a.jsonl", lines);
+        bcd::DataOptions o;
+        o.format = "jsonl";
+        try {
+            bcd::TokenDataset::load(f, enc, o);
+            QFAIL("expected an InputError");
+        } catch (const bcd::InputError& e) {
+            const QString m = e.what();
+            QVERIFY2(m.startsWith(QString::fromStdString(f.string() + ":201: ")), e.what());
+            QVERIFY2(m.contains("tokenizer.json") && m.contains("pattern.Regex"), e.what());
+            QVERIFY2(m.contains("match limit"), e.what());
+        }
+    }
+
     void sft_malformed_records_data() {
         QTest::addColumn<QString>("line");
         QTest::addColumn<QString>("expect");

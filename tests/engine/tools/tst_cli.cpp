@@ -54,6 +54,46 @@ void expect_bad_input(const Result& r, const QStringList& must_contain) {
         QVERIFY2(e.contains(m), qPrintable(e + " (expected: " + m + ")"));
 }
 
+// A byte-level BPE tokenizer without merges (ids 0..255 are the bytes) whose Split pattern
+// backtracks catastrophically on a long run of 'a' not followed by the end of a line.
+void write_backtracking_tokenizer(const fs::path& dir) {
+    json vocab = json::object();
+    std::vector<int> cp(256, -1);
+    int extra = 0;
+    for (int c = 0; c < 256; ++c)
+        if ((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF))
+            cp[static_cast<std::size_t>(c)] = c;
+    for (int c = 0; c < 256; ++c) {
+        int& u = cp[static_cast<std::size_t>(c)];
+        if (u < 0) u = 256 + extra++;
+        std::string ch;
+        if (u < 0x80) {
+            ch += static_cast<char>(u);
+        } else {
+            ch += static_cast<char>(0xC0 | (u >> 6));
+            ch += static_cast<char>(0x80 | (u & 0x3F));
+        }
+        vocab[ch] = c;
+    }
+    const json split{{"type", "Split"},
+                     {"pattern", {{"Regex", "(a+)+$"}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}};
+    const json byte_level{{"type", "ByteLevel"},
+                          {"add_prefix_space", false},
+                          {"trim_offsets", true},
+                          {"use_regex", false}};
+    const json tok{
+        {"version", "1.0"},
+        {"added_tokens", json::array()},
+        {"normalizer", nullptr},
+        {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}}},
+        {"decoder", byte_level},
+        {"model",
+         {{"type", "BPE"}, {"unk_token", nullptr}, {"vocab", vocab}, {"merges", json::array()}}}};
+    std::ofstream(dir / "tokenizer.json") << tok.dump();
+}
+
 } // namespace
 
 class TestCli : public QObject {
@@ -111,6 +151,22 @@ private slots:
         expect_bad_input(
             run({"eval", "--model", q(d / "m"), "--data", q(d / "short.txt"), "--seq-len", "64"}),
             {"short.txt", "too short"});
+    }
+
+    // A tokenizer error inside the parallel encoding of the data (PCRE2's match limit) is exit
+    // code 2 naming the data file and line and the tokenizer's key, not std::terminate.
+    void tokenizer_error_while_encoding_is_bad_input() {
+        const auto d = tmp("tokenizer_error");
+        QCOMPARE(run({"init", "--preset", "tiny", "--out", q(d / "m")}).code, 0);
+        write_backtracking_tokenizer(d / "m");
+        std::string text;
+        for (int i = 0; i < 100; ++i) text += "paragraph " + std::to_string(i) + "\n\n";
+        text += std::string(60, 'a') + "c\n"; // line 201
+        for (int i = 0; i < 100; ++i) text += "\nmore text\n";
+        std::ofstream(d / "t.txt") << text;
+        expect_bad_input(
+            run({"eval", "--model", q(d / "m"), "--data", q(d / "t.txt"), "--seq-len", "16"}),
+            {q(d / "t.txt") + ":201: ", "tokenizer.json", "pattern.Regex", "match limit"});
     }
 
     // A corrupt weights file is exit code 2 naming it, never a crash.
