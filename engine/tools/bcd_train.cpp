@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
     } catch (const bcd::InputError& e) {
         std::cerr << "bcd-train: error: " << e.what() << "\n";
         return bcd::kExitBadInput;
+    } catch (const bcd::DiskFullError& e) {
+        // The disk, not the engine: said as such, exit code 1 (DESIGN.md §3 has no code for it).
+        std::cerr << "bcd-train: error: " << e.what() << "\n";
+        return bcd::kExitInternal;
     } catch (const std::bad_alloc&) {
         std::cerr << "bcd-train: internal error: out of memory\n";
         return bcd::kExitInternal;

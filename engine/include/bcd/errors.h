@@ -37,4 +37,19 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The disk (or quota) holding a folder the engine writes to is full: the user's to fix, not a
+// bug. what() is "no space left on the device holding DIR (writing FILE)".
+class DiskFullError : public InternalError {
+public:
+    DiskFullError(const std::string& dir, const std::string& file)
+        : InternalError("no space left on the device holding " + dir + " (writing " + file + ")"),
+          dir_(dir), file_(file) {}
+    const std::string& dir() const noexcept { return dir_; }
+    const std::string& file() const noexcept { return file_; }
+
+private:
+    std::string dir_;
+    std::string file_;
+};
+
 } // namespace bcd

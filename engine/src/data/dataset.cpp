@@ -4,6 +4,7 @@
 
 #include "bcd/dataset.h"
 
+#include "bcd/atomic_file.h"
 #include "bcd/errors.h"
 #include "core/json_reader.h"
 
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -608,83 +610,75 @@ ShardStats tokenize_to_shard(const fs::path& input, const TextEncoder& enc, cons
     const std::uint32_t vocab =
         static_cast<std::uint32_t>(std::max(enc.vocab_size(), o.eos_id + 1));
     const std::uint32_t width = vocab <= 65536 ? 2 : 4;
-    const std::string tmp = out.string() + ".tmp." + std::to_string(::getpid());
-    const std::string mask_tmp = tmp + ".mask";
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    std::FILE* m = std::fopen(mask_tmp.c_str(), "w+b");
-    if (!f || !m) {
-        if (f) std::fclose(f);
-        if (m) std::fclose(m);
-        std::remove(tmp.c_str());
-        std::remove(mask_tmp.c_str());
-        throw InputError(out.string(), "", std::string("cannot write: ") + std::strerror(errno));
-    }
-    ShardStats st;
-    bool any_mask = false, ok = true;
-    auto cleanup = [&] {
-        std::fclose(f);
-        std::fclose(m);
-        std::remove(tmp.c_str());
-        std::remove(mask_tmp.c_str());
-    };
+    // The shard is written through the durable writer; the mask goes to a scratch file beside
+    // it (removed in every case) and is appended once the token count is known.
+    // The output path is the user's (tokenize --out): a folder that cannot be written is input.
+    std::optional<AtomicFileWriter> writer;
     try {
-        std::uint8_t header[kShardHeader] = {};
-        ok = std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
-        std::vector<std::uint8_t> buf;
-        encode_records(input, enc, o, &st.documents, &st.skipped, [&](const Example& e) {
-            buf.resize(e.ids.size() * width);
-            for (std::size_t i = 0; i < e.ids.size(); ++i) {
-                const auto v = static_cast<std::uint32_t>(e.ids[i]);
-                std::memcpy(buf.data() + i * width, &v, width); // little-endian host
-            }
-            ok = ok && std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-            if (e.mask.empty()) {
-                buf.assign(e.ids.size(), 1);
-            } else {
-                buf.assign(e.mask.begin(), e.mask.end());
-                any_mask = true;
-                st.masked += static_cast<std::size_t>(std::count(e.mask.begin(), e.mask.end(), 0));
-            }
-            ok = ok && std::fwrite(buf.data(), 1, buf.size(), m) == buf.size();
-            st.tokens += e.ids.size();
-            if (progress && st.documents % 100000 == 0)
-                progress(std::to_string(st.documents) + " documents, " + std::to_string(st.tokens) +
-                         " tokens");
-        });
-        if (any_mask) {
-            std::rewind(m);
-            char chunk[1 << 16];
-            std::size_t got;
-            while ((got = std::fread(chunk, 1, sizeof chunk, m)) > 0)
-                ok = ok && std::fwrite(chunk, 1, got, f) == got;
-        }
-        std::memcpy(header, kShardMagic, 8);
-        const std::uint32_t version = 1, flags = any_mask ? 1 : 0;
-        const std::uint64_t count = st.tokens;
-        std::memcpy(header + 8, &version, 4);
-        std::memcpy(header + 12, &width, 4);
-        std::memcpy(header + 16, &count, 8);
-        std::memcpy(header + 24, &vocab, 4);
-        std::memcpy(header + 28, &flags, 4);
-        ok = ok && std::fseek(f, 0, SEEK_SET) == 0 &&
-             std::fwrite(header, 1, kShardHeader, f) == kShardHeader;
-        ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-    } catch (...) {
-        cleanup();
+        writer.emplace(out);
+    } catch (const DiskFullError&) {
         throw;
+    } catch (const InternalError& e) {
+        throw InputError(out.string(), "",
+                         std::string("cannot write the shard (") + e.what() + ")");
     }
-    if (!ok) {
-        const std::string err = std::strerror(errno);
-        cleanup();
-        throw InternalError("cannot write " + out.string() + ": " + err);
+    AtomicFileWriter& f = *writer;
+    const fs::path mask_tmp = f.temp_path().string() + ".mask";
+    struct Scratch {
+        fs::path path;
+        std::FILE* file = nullptr;
+        ~Scratch() {
+            if (file) std::fclose(file);
+            ::unlink(path.c_str());
+        }
+    } m{mask_tmp, std::fopen(mask_tmp.c_str(), "w+b")};
+    if (!m.file) throw_write_error(mask_tmp, "create", errno);
+    ShardStats st;
+    bool any_mask = false;
+    std::uint8_t header[kShardHeader] = {};
+    f.write(header, kShardHeader);
+    std::vector<std::uint8_t> buf;
+    encode_records(input, enc, o, &st.documents, &st.skipped, [&](const Example& e) {
+        buf.resize(e.ids.size() * width);
+        for (std::size_t i = 0; i < e.ids.size(); ++i) {
+            const auto v = static_cast<std::uint32_t>(e.ids[i]);
+            std::memcpy(buf.data() + i * width, &v, width); // little-endian host
+        }
+        f.write(buf.data(), buf.size());
+        if (e.mask.empty()) {
+            buf.assign(e.ids.size(), 1);
+        } else {
+            buf.assign(e.mask.begin(), e.mask.end());
+            any_mask = true;
+            st.masked += static_cast<std::size_t>(std::count(e.mask.begin(), e.mask.end(), 0));
+        }
+        if (std::fwrite(buf.data(), 1, buf.size(), m.file) != buf.size())
+            throw_write_error(mask_tmp, "write", errno);
+        st.tokens += e.ids.size();
+        if (progress && st.documents % 100000 == 0)
+            progress(std::to_string(st.documents) + " documents, " + std::to_string(st.tokens) +
+                     " tokens");
+    });
+    if (any_mask) {
+        if (std::fflush(m.file) != 0) throw_write_error(mask_tmp, "write", errno);
+        std::rewind(m.file);
+        std::vector<char> chunk(1 << 16);
+        std::size_t got;
+        while ((got = std::fread(chunk.data(), 1, chunk.size(), m.file)) > 0)
+            f.write(chunk.data(), got);
+        if (std::ferror(m.file)) throw_write_error(mask_tmp, "read", errno);
     }
-    std::fclose(f);
-    std::fclose(m);
-    std::remove(mask_tmp.c_str());
-    if (std::rename(tmp.c_str(), out.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw InternalError("cannot rename " + tmp + " to " + out.string());
-    }
+    std::memcpy(header, kShardMagic, 8);
+    const std::uint32_t version = 1, flags = any_mask ? 1 : 0;
+    const std::uint64_t count = st.tokens;
+    std::memcpy(header + 8, &version, 4);
+    std::memcpy(header + 12, &width, 4);
+    std::memcpy(header + 16, &count, 8);
+    std::memcpy(header + 24, &vocab, 4);
+    std::memcpy(header + 28, &flags, 4);
+    f.seek(0);
+    f.write(header, kShardHeader);
+    f.commit();
     return st;
 }
 

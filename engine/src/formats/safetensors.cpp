@@ -1,5 +1,6 @@
 #include "bcd/safetensors.h"
 
+#include "bcd/atomic_file.h"
 #include "bcd/errors.h"
 
 #include <algorithm>
@@ -446,59 +447,6 @@ void SafetensorsFile::read_f32(const TensorEntry& t, std::span<float> dst) const
 
 namespace {
 
-// A temporary file next to the target that becomes the target on commit(), and is removed
-// otherwise; every failure is an InternalError naming the target and the system's reason.
-class AtomicFile {
-public:
-    explicit AtomicFile(std::filesystem::path target)
-        : target_(std::move(target)),
-          tmp_(target_.parent_path() /
-               (target_.filename().string() + ".tmp." + std::to_string(::getpid()))) {
-        file_ = std::fopen(tmp_.c_str(), "wb");
-        if (!file_) fail("cannot create " + tmp_.string());
-    }
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-    ~AtomicFile() {
-        if (file_) std::fclose(file_);
-        if (!committed_) ::unlink(tmp_.c_str());
-    }
-
-    void write(const void* p, std::size_t n) {
-        if (n > 0 && std::fwrite(p, 1, n, file_) != n) fail("cannot write " + tmp_.string());
-    }
-
-    void commit() {
-        if (std::fflush(file_) != 0) fail("cannot write " + tmp_.string());
-        if (::fsync(::fileno(file_)) != 0) fail("cannot sync " + tmp_.string());
-        const int rc = std::fclose(std::exchange(file_, nullptr));
-        if (rc != 0) fail("cannot close " + tmp_.string());
-        if (std::rename(tmp_.c_str(), target_.c_str()) != 0)
-            fail("cannot rename " + tmp_.string() + " to " + target_.string());
-        committed_ = true;
-        // Make the rename itself durable. Best effort: some file systems refuse to sync folders.
-        const auto dir =
-            target_.parent_path().empty() ? std::filesystem::path(".") : target_.parent_path();
-        const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            ::fsync(dfd);
-            ::close(dfd);
-        }
-    }
-
-private:
-    [[noreturn]] void fail(const std::string& what) const {
-        const int e = errno;
-        throw InternalError("cannot write " + target_.string() + ": " + what + ": " +
-                            errno_text(e));
-    }
-
-    std::filesystem::path target_;
-    std::filesystem::path tmp_;
-    std::FILE* file_ = nullptr;
-    bool committed_ = false;
-};
-
 std::uint64_t checked_numel(const TensorToWrite& t) {
     std::uint64_t n = 1;
     for (std::int64_t d : t.shape) {
@@ -553,7 +501,7 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Tensor
     text.append((8 - text.size() % 8) % 8, ' '); // 8 + size is then a multiple of 8
     const std::uint64_t header_len = text.size();
 
-    AtomicFile out(path);
+    AtomicFileWriter out(path);
     out.write(&header_len, sizeof header_len);
     out.write(text.data(), text.size());
     std::vector<std::uint16_t> chunk;

@@ -1,5 +1,6 @@
 #include "bcd/state_file.h"
 
+#include "bcd/atomic_file.h"
 #include "bcd/errors.h"
 
 #include <cerrno>
@@ -26,42 +27,6 @@ struct Fnv {
     }
 };
 
-// A FILE* that becomes the target only once everything is written and synced.
-class AtomicFile {
-public:
-    explicit AtomicFile(std::filesystem::path target)
-        : target_(std::move(target)),
-          tmp_(target_.string() + ".tmp." + std::to_string(::getpid())) {
-        f_ = std::fopen(tmp_.c_str(), "wb");
-        if (!f_) throw InternalError("cannot create " + tmp_ + ": " + std::strerror(errno));
-    }
-    ~AtomicFile() {
-        if (f_) {
-            std::fclose(f_);
-            std::remove(tmp_.c_str());
-        }
-    }
-    void write(const void* p, std::size_t n) {
-        if (n && std::fwrite(p, 1, n, f_) != n)
-            throw InternalError("cannot write " + tmp_ + ": " + std::strerror(errno));
-    }
-    void commit() {
-        if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0)
-            throw InternalError("cannot flush " + tmp_ + ": " + std::strerror(errno));
-        std::fclose(f_);
-        f_ = nullptr;
-        if (std::rename(tmp_.c_str(), target_.c_str()) != 0) {
-            std::remove(tmp_.c_str());
-            throw InternalError("cannot rename " + tmp_ + ": " + std::strerror(errno));
-        }
-    }
-
-private:
-    std::filesystem::path target_;
-    std::string tmp_;
-    std::FILE* f_ = nullptr;
-};
-
 } // namespace
 
 void write_state_file(const std::filesystem::path& path, nlohmann::json header,
@@ -70,7 +35,7 @@ void write_state_file(const std::filesystem::path& path, nlohmann::json header,
     for (const auto& a : arrays)
         header["arrays"].push_back({{"name", a.name}, {"count", a.data.size()}});
     const std::string h = header.dump();
-    AtomicFile f(path);
+    AtomicFileWriter f(path);
     Fnv fnv;
     auto put = [&](const void* p, std::size_t n) {
         f.write(p, n);

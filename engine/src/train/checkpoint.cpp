@@ -36,15 +36,11 @@ std::vector<std::pair<long, fs::path>> complete_checkpoints(const fs::path& run_
     return out;
 }
 
-fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Backend& backend,
-                          json header, const std::function<void(const fs::path&)>& add_files,
-                          int keep) {
-    const fs::path root = run_dir / "checkpoints";
-    const fs::path dir = root / checkpoint_name(step);
-    std::error_code ec;
-    fs::remove_all(dir, ec); // an incomplete attempt at the same step
-    fs::create_directories(dir, ec);
-    if (ec) throw InternalError("cannot create " + dir.string() + ": " + ec.message());
+namespace {
+
+// Everything of a checkpoint, DONE last: model files, the caller's files, state.bin.
+void write_checkpoint_files(const fs::path& dir, long step, Model& model, Backend& backend,
+                            json header, const std::function<void(const fs::path&)>& add_files) {
     backend.sync_to_host();
     model.save(dir, DType::F32);
     if (add_files) add_files(dir);
@@ -69,7 +65,35 @@ fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Back
     }
     header["blocks"] = blocks;
     write_state_file(dir / "state.bin", header, arrays);
-    write_file_atomic(dir / "DONE", std::to_string(step) + "\n", true);
+    write_file_atomic(dir / "DONE", std::to_string(step) + "\n");
+}
+
+} // namespace
+
+fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Backend& backend,
+                          json header, const std::function<void(const fs::path&)>& add_files,
+                          int keep) {
+    const fs::path root = run_dir / "checkpoints";
+    const fs::path dir = root / checkpoint_name(step);
+    std::error_code ec;
+    fs::remove_all(dir, ec); // an incomplete attempt at the same step
+    fs::create_directories(dir, ec);
+    if (ec) {
+        if (ec == std::errc::no_space_on_device) throw DiskFullError(root.string(), dir.string());
+        throw InternalError("cannot create " + dir.string() + ": " + ec.message());
+    }
+    try {
+        write_checkpoint_files(dir, step, model, backend, std::move(header), add_files);
+    } catch (const DiskFullError& e) {
+        // A partial folder is never a checkpoint (no DONE); removing it gives back the space it
+        // took, so that the status and the end record of the failed run can still be written.
+        fs::remove_all(dir, ec);
+        throw DiskFullError(root.string(), e.file());
+    } catch (...) {
+        fs::remove_all(dir, ec);
+        throw;
+    }
+    sync_directory(root); // the new folder's name is durable before older ones are dropped
 
     // Keep the newest `keep` complete ones; drop incomplete leftovers of crashes.
     auto done = complete_checkpoints(run_dir);

@@ -31,13 +31,15 @@ RunDirectory::~RunDirectory() {
 }
 
 void RunDirectory::write_run_json(const nlohmann::json& j) {
-    write_file_atomic(dir_ / "run.json", j.dump(2) + "\n", true);
+    write_file_atomic(dir_ / "run.json", j.dump(2) + "\n");
 }
 
 void RunDirectory::metric(const nlohmann::ordered_json& record) {
     const std::string line = record.dump() + "\n";
-    std::fwrite(line.data(), 1, line.size(), metrics_);
-    std::fflush(metrics_);
+    // Checked: a full disk ends the run with its reason, never with silently missing lines.
+    if (std::fwrite(line.data(), 1, line.size(), metrics_) != line.size() ||
+        std::fflush(metrics_) != 0)
+        throw_write_error(dir_ / "metrics.jsonl", "append to", errno);
 }
 
 namespace {
@@ -79,8 +81,9 @@ std::string stamped(const std::string& line) {
 void RunDirectory::log(const std::string& line) {
     std::cout << line << std::endl;
     const std::string text = stamped(line);
-    std::fwrite(text.data(), 1, text.size(), log_);
-    std::fflush(log_);
+    // Checked like the metrics: a full disk ends the run with its reason.
+    if (std::fwrite(text.data(), 1, text.size(), log_) != text.size() || std::fflush(log_) != 0)
+        throw_write_error(dir_ / "train.log", "append to", errno);
 }
 
 void RunDirectory::append_log(const std::filesystem::path& dir, const std::string& line) {

@@ -5,6 +5,7 @@
 
 #include "bcd/trainer.h"
 
+#include "bcd/atomic_file.h"
 #include "bcd/backend.h"
 #include "bcd/block_schedule.h"
 #include "bcd/blocks.h"
@@ -137,6 +138,7 @@ private:
     std::uint64_t tokens_ = 0;
     double elapsed_before_ = 0.0;
     long last_ckpt_ = -1;
+    bool in_checkpoint_ = false; // a failure inside write_checkpoint is not retried
     fs::path resumed_from_;
     std::unique_ptr<RunDirectory> dir_;
 };
@@ -422,11 +424,12 @@ void Trainer::copy_tokenizer_files(const fs::path& dst) const {
         fs::path src = cfg_.model.path / name;
         if (std::string(name) == "tokenizer.json" && cfg_.data.tokenizer != "byte")
             src = cfg_.data.tokenizer;
-        if (fs::exists(src))
-            fs::copy_file(src, dst / name, fs::copy_options::overwrite_existing, ec);
-        if (ec)
-            throw InternalError("cannot copy " + src.string() + " to " + dst.string() + ": " +
-                                ec.message());
+        if (!fs::exists(src, ec)) continue;
+        // Through the durable writer, like every file of a checkpoint (DONE comes after it).
+        std::ifstream in(src, std::ios::binary);
+        if (!in) throw InternalError("cannot read " + src.string());
+        write_file_atomic(dst / name, std::string(std::istreambuf_iterator<char>(in),
+                                                  std::istreambuf_iterator<char>()));
     }
 }
 
@@ -435,6 +438,11 @@ void Trainer::write_checkpoint(long s) {
         last_ckpt_ = s;
         return;
     }
+    in_checkpoint_ = true;
+    struct Leave {
+        bool& flag;
+        ~Leave() { flag = false; }
+    } leave{in_checkpoint_};
     json header{{"format", "bcd-train state"},
                 {"engine", BCD_VERSION},
                 {"step", s},
@@ -702,10 +710,27 @@ int Trainer::run() {
             report_failure_of_rank(e.what());
             throw;
         }
+        const bool disk_full = dynamic_cast<const DiskFullError*>(&e) != nullptr;
+        // A full disk outside a checkpoint (a metrics or log line, the final model): one last
+        // attempt at a checkpoint of the steps done since the last one. Should it not fit either,
+        // write_checkpoint removes its partial folder and the last complete one stays.
+        if (disk_full && !in_checkpoint_ && step_ > 0 && last_ckpt_ != step_) {
+            try {
+                write_checkpoint(step_);
+            } catch (const std::exception&) {
+            }
+        }
         try {
             metric({{"t", "end"}, {"status", "failed"}, {"step", step_}, {"message", e.what()}});
             status("failed", step_, S, e.what());
             log(std::string("failed: ") + e.what());
+            if (disk_full) {
+                const auto done = complete_checkpoints(cfg_.output.dir);
+                log(done.empty() ? std::string("no complete checkpoint")
+                                 : "the last complete checkpoint is " +
+                                       done.back().second.filename().string() +
+                                       "; free space and continue with --resume");
+            }
         } catch (...) {
         }
         throw;
