@@ -5,6 +5,8 @@
 // header is validated before any data is touched, so a corrupt or hostile file is an InputError
 // (exit code 2), never a crash.
 
+#include "bcd/mapped_file.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -64,8 +66,7 @@ private:
     SafetensorsFile() = default;
 
     std::string label_;
-    void* map_ = nullptr; // mmap base when opened from a file
-    std::size_t map_size_ = 0;
+    MappedFile map_;                  // when opened from a file
     std::span<const std::byte> data_; // the data section
     std::vector<TensorEntry> tensors_;
     std::map<std::string, std::string> metadata_;

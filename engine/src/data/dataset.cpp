@@ -6,6 +6,7 @@
 
 #include "bcd/atomic_file.h"
 #include "bcd/errors.h"
+#include "bcd/mapped_file.h"
 #include "core/json_reader.h"
 
 #include <algorithm>
@@ -13,12 +14,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -455,14 +453,6 @@ void encode_records(const fs::path& path, const TextEncoder& enc, const DataOpti
 constexpr char kShardMagic[8] = {'B', 'C', 'D', 'T', 'O', 'K', 'E', 'N'};
 constexpr std::size_t kShardHeader = 32;
 
-struct Mapping {
-    void* p = nullptr;
-    std::size_t n = 0;
-    ~Mapping() {
-        if (p) ::munmap(p, n);
-    }
-};
-
 } // namespace
 
 RecordTokens encode_record(std::string_view record, const TextEncoder& enc, const DataOptions& o) {
@@ -527,26 +517,11 @@ TokenDataset TokenDataset::load(const fs::path& path, const TextEncoder& enc,
         if (fs::is_directory(path))
             throw InputError(path.string(), "",
                              "expected one token shard file (bcd-train tokenize writes one)");
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            throw InputError(path.string(), "",
-                             std::string("cannot open: ") + std::strerror(errno));
-        struct stat st {};
-        ::fstat(fd, &st);
-        const auto size = static_cast<std::size_t>(st.st_size);
-        if (size < kShardHeader) {
-            ::close(fd);
+        auto map = std::make_shared<MappedFile>(MappedFile::open(path, "a token shard"));
+        const std::size_t size = map->size();
+        if (size < kShardHeader)
             throw InputError(path.string(), "header", "file too short for a token shard");
-        }
-        auto map = std::make_shared<Mapping>();
-        map->p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        ::close(fd);
-        if (map->p == MAP_FAILED) {
-            map->p = nullptr;
-            throw InternalError("cannot map " + path.string());
-        }
-        map->n = size;
-        const auto* b = static_cast<const std::uint8_t*>(map->p);
+        const auto* b = reinterpret_cast<const std::uint8_t*>(map->bytes().data());
         std::uint32_t version, width, vocab, flags;
         std::uint64_t count;
         std::memcpy(&version, b + 8, 4);

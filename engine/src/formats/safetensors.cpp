@@ -2,23 +2,18 @@
 
 #include "bcd/atomic_file.h"
 #include "bcd/errors.h"
+#include "bcd/mapped_file.h"
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <stdexcept>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <system_error>
-#include <unistd.h>
 #include <utility>
 
 namespace bcd {
@@ -37,10 +32,6 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 constexpr std::string_view kMetadataKey = "__metadata__";
 // Elements converted per chunk by the writer: bounds its extra memory to 2 MB per 16-bit tensor.
 constexpr std::size_t kWriteChunk = std::size_t{1} << 20;
-
-std::string errno_text(int e) {
-    return std::error_code(e, std::generic_category()).message();
-}
 
 // Quotes a name from the file for an error message: hostile files may hold control characters
 // or megabyte-long names, neither of which belongs on a terminal line.
@@ -343,69 +334,15 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, std::st
 }
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-    std::string label = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw InputError(label, "", "cannot open the file: " + errno_text(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        throw InputError(label, "", "cannot read the file: " + errno_text(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw InputError(label, "", "expected a safetensors file, found a directory or device");
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
-    if (size == 0) { // mmap refuses empty mappings; parse() reports the file as too short
-        ::close(fd);
-        return parse({}, std::move(label));
-    }
-    // Should another process truncate the file while it is mapped, touching the lost pages
-    // raises SIGBUS; the engine's own writer never truncates in place (it renames a new file
-    // over the old one), so only outside tampering can cause that.
-    void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int map_errno = errno;
-    ::close(fd); // the mapping keeps the file referenced
-    if (base == MAP_FAILED)
-        throw InternalError(label + ": cannot map the file into memory: " + errno_text(map_errno));
-
-    struct Unmap {
-        void* base;
-        std::size_t size;
-        ~Unmap() {
-            if (base) ::munmap(base, size);
-        }
-    } guard{base, size};
-    SafetensorsFile f =
-        parse(std::span(static_cast<const std::byte*>(base), size), std::move(label));
-    f.map_ = base;
-    f.map_size_ = size;
-    guard.base = nullptr;
+    MappedFile map = MappedFile::open(path, "a safetensors file");
+    SafetensorsFile f = parse(map.bytes(), path.string()); // an empty file is "too short"
+    f.map_ = std::move(map); // data_ points into the mapping, which a move keeps in place
     return f;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept
-    : label_(std::move(o.label_)), map_(std::exchange(o.map_, nullptr)),
-      map_size_(std::exchange(o.map_size_, 0)), data_(std::exchange(o.data_, {})),
-      tensors_(std::move(o.tensors_)), metadata_(std::move(o.metadata_)) {}
-
-SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
-    if (this != &o) {
-        if (map_) ::munmap(map_, map_size_);
-        label_ = std::move(o.label_);
-        map_ = std::exchange(o.map_, nullptr);
-        map_size_ = std::exchange(o.map_size_, 0);
-        data_ = std::exchange(o.data_, {});
-        tensors_ = std::move(o.tensors_);
-        metadata_ = std::move(o.metadata_);
-    }
-    return *this;
-}
-
-SafetensorsFile::~SafetensorsFile() {
-    if (map_) ::munmap(map_, map_size_);
-}
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept = default;
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept = default;
+SafetensorsFile::~SafetensorsFile() = default;
 
 const TensorEntry* SafetensorsFile::find(std::string_view name) const {
     const auto it = std::lower_bound(
