@@ -84,7 +84,7 @@ BackendOptions options(const Model& m, const std::string& device, TrainPrecision
 std::vector<float> host_gradients(Backend& be) {
     const GradientView g = be.gradients();
     std::vector<float> out(g.count);
-    if (g.on_device)
+    if (g.on_device) // gradients() returns a finished view
         cudaMemcpy(out.data(), g.data, g.count * sizeof(float), cudaMemcpyDeviceToHost);
     else
         std::copy_n(g.data, g.count, out.data());

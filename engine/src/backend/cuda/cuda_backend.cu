@@ -150,7 +150,11 @@ public:
         return run_forward(inputs, targets, B, T, true);
     }
     void backward(float scale) override;
-    GradientView gradients() override { return {grad_, book_.region_floats(), true}; }
+    // Finished before it is handed out: a communicator reduces it on a stream of its own.
+    GradientView gradients() override {
+        ck(cudaStreamSynchronize(st_), "gradients");
+        return {grad_, book_.region_floats(), true};
+    }
     double grad_norm() override;
     void clip_gradients(double norm, double max_norm) override {
         const double k = kernels::clip_factor(norm, max_norm);
@@ -224,6 +228,13 @@ private:
              accumulate ? 1.0f : 0.0f);
     }
 
+    // A copy on the backend's stream, finished on return: ordered after the kernels before it
+    // (the stream does not synchronise with the legacy default stream, where cudaMemcpy runs),
+    // and the host buffer is free to reuse.
+    cudaError_t copy_now(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
+        const cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, st_);
+        return e != cudaSuccess ? e : cudaStreamSynchronize(st_);
+    }
     void upload_weights();
     void master_to_host(int block);
     void ensure_rope(int T);
@@ -327,7 +338,7 @@ void CudaBackend::upload_weights() {
     const std::size_t n = model_.num_floats();
     weights_.reserve(n * S_, "the weights");
     if (act_ == Dtype::F32) {
-        ck(cudaMemcpy(weights_.get(), model_.params(), n * sizeof(float), cudaMemcpyHostToDevice),
+        ck(copy_now(weights_.get(), model_.params(), n * sizeof(float), cudaMemcpyHostToDevice),
            "upload weights");
         return;
     }
@@ -339,7 +350,7 @@ void CudaBackend::upload_weights() {
     for (std::size_t at = 0; at < n; at += kChunk) {
         const std::size_t k = std::min(kChunk, n - at);
         for (std::size_t i = 0; i < k; ++i) h[i] = kernels::float_to_bf16(src[at + i]);
-        ck(cudaMemcpy(weights_.get() + at * 2, h, k * 2, cudaMemcpyHostToDevice), "upload weights");
+        ck(copy_now(weights_.get() + at * 2, h, k * 2, cudaMemcpyHostToDevice), "upload weights");
     }
 }
 
@@ -432,7 +443,7 @@ void CudaBackend::ensure_rope(int T) {
     std::vector<float> t;
     kernels::rope_tables(c_, T, t);
     rope_.reserve(t.size() * sizeof(float), "rotary tables");
-    ck(cudaMemcpy(rope_.get(), t.data(), t.size() * sizeof(float), cudaMemcpyHostToDevice),
+    ck(copy_now(rope_.get(), t.data(), t.size() * sizeof(float), cudaMemcpyHostToDevice),
        "rotary tables");
     rope_T_ = T;
 }
@@ -840,10 +851,10 @@ BlockState CudaBackend::read_state(int b) {
     if (std::find(act.begin(), act.end(), b) != act.end()) {
         const std::size_t base = book_.base(b);
         if (nstate >= 1)
-            ck(cudaMemcpy(out.m.data(), m_ + base, total * sizeof(float), cudaMemcpyDeviceToHost),
+            ck(copy_now(out.m.data(), m_ + base, total * sizeof(float), cudaMemcpyDeviceToHost),
                "read state");
         if (nstate >= 2)
-            ck(cudaMemcpy(out.v.data(), v_ + base, total * sizeof(float), cudaMemcpyDeviceToHost),
+            ck(copy_now(out.v.data(), v_ + base, total * sizeof(float), cudaMemcpyDeviceToHost),
                "read state");
     } else if (auto it = kept_.find(b); it != kept_.end()) {
         if (nstate >= 1) std::copy_n(it->second.first.data(), total, out.m.data());
@@ -864,10 +875,10 @@ void CudaBackend::write_state(int b, BlockState state) {
     if (std::find(act.begin(), act.end(), b) != act.end()) {
         const std::size_t base = book_.base(b);
         if (nstate >= 1)
-            ck(cudaMemcpy(m_ + base, state.m.data(), total * sizeof(float), cudaMemcpyHostToDevice),
+            ck(copy_now(m_ + base, state.m.data(), total * sizeof(float), cudaMemcpyHostToDevice),
                "write state");
         if (nstate >= 2)
-            ck(cudaMemcpy(v_ + base, state.v.data(), total * sizeof(float), cudaMemcpyHostToDevice),
+            ck(copy_now(v_ + base, state.v.data(), total * sizeof(float), cudaMemcpyHostToDevice),
                "write state");
     } else {
         auto& [hm, hv] = kept_[b];
