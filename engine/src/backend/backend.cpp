@@ -17,6 +17,7 @@ namespace bcd {
 
 namespace {
 
+#ifdef BCD_WITH_CUDA
 fs::path executable_dir() {
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -38,12 +39,14 @@ std::vector<fs::path> library_candidates() {
 #endif
     return out;
 }
+#endif
 
 struct Loaded {
     const CudaBackendEntry* entry = nullptr;
     std::string why; // when entry is null
 };
 
+#ifdef BCD_WITH_CUDA
 // Why dlopen failed, in the user's words where the cause is known.
 std::string explain_dlerror(const fs::path& lib, const std::string& err) {
     if (err.find("libcuda.so") != std::string::npos)
@@ -55,6 +58,7 @@ std::string explain_dlerror(const fs::path& lib, const std::string& err) {
                    "LD_LIBRARY_PATH)";
     return "cannot load " + lib.string() + ": " + err;
 }
+#endif
 
 Loaded load_cuda_library() {
     Loaded out;
