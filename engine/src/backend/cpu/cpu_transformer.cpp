@@ -2,6 +2,7 @@
 // Forward and backward follow HF's modeling_llama.py operation by operation; see ops.h for the
 // kernels and transformer.h for the truncation rules.
 
+#include "backend/batch_check.h"
 #include "backend/cpu/ops.h"
 #include "bcd/errors.h"
 #include "bcd/transformer.h"
@@ -304,22 +305,8 @@ void CpuTransformer::layer_forward(int l, const LayerActs& a, float* out) {
 
 LossSum CpuTransformer::forward(const std::int32_t* inputs, const std::int32_t* targets, int B,
                                 int T) {
-    if (B <= 0 || T <= 0) throw std::invalid_argument("forward: empty batch");
-    if (c_.sliding_window > 0 && T > c_.sliding_window)
-        throw InputError("config.json", "sliding_window",
-                         "sequence length " + std::to_string(T) + " exceeds the sliding window (" +
-                             std::to_string(c_.sliding_window) +
-                             "); sliding-window attention is not supported, use a shorter seq_len");
+    check_batch(c_, inputs, targets, B, T);
     const int N = B * T, V = c_.vocab_size, C = c_.hidden_size;
-    for (int n = 0; n < N; ++n) {
-        if (inputs[n] < 0 || inputs[n] >= V)
-            throw InputError("", "token id " + std::to_string(inputs[n]),
-                             "expected ids below the model's vocab_size (" + std::to_string(V) +
-                                 ")");
-        if (targets[n] >= V || (targets[n] < 0 && targets[n] != -100))
-            throw InputError("", "target id " + std::to_string(targets[n]),
-                             "expected ids below vocab_size (" + std::to_string(V) + ") or -100");
-    }
     allocate(B, T);
     build_rope(T);
     inputs_.assign(inputs, inputs + N);

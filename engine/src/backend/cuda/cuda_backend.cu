@@ -13,6 +13,7 @@
 //     from the saved log-sum-exp; the head's cross-entropy in row chunks, so the fp32 logits of the
 //     whole batch never exist.
 
+#include "backend/batch_check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/host_plan.h"
 #include "backend/cuda/ops.h"
@@ -473,24 +474,9 @@ double CudaBackend::reduce_to_host(const float* x, std::size_t n, bool squares) 
 
 LossSum CudaBackend::run_forward(const std::int32_t* inputs, const std::int32_t* targets, int B,
                                  int T, bool training) {
-    if (B <= 0 || T <= 0) throw std::invalid_argument("forward: empty batch");
-    if (c_.sliding_window > 0 && T > c_.sliding_window)
-        throw InputError("config.json", "sliding_window",
-                         "sequence length " + std::to_string(T) + " exceeds the sliding window (" +
-                             std::to_string(c_.sliding_window) +
-                             "); sliding-window attention is not supported, use a shorter seq_len");
-    const int N = B * T, V = c_.vocab_size, C = c_.hidden_size, L = c_.num_layers;
     LossSum r;
-    for (int n = 0; n < N; ++n) {
-        if (inputs[n] < 0 || inputs[n] >= V)
-            throw InputError("", "token id " + std::to_string(inputs[n]),
-                             "expected ids below the model's vocab_size (" + std::to_string(V) +
-                                 ")");
-        if (targets[n] >= V || (targets[n] < 0 && targets[n] != -100))
-            throw InputError("", "target id " + std::to_string(targets[n]),
-                             "expected ids below vocab_size (" + std::to_string(V) + ") or -100");
-        if (targets[n] >= 0) ++r.count;
-    }
+    r.count = check_batch(c_, inputs, targets, B, T);
+    const int N = B * T, V = c_.vocab_size, C = c_.hidden_size, L = c_.num_layers;
     have_forward_ = false;
     ensure_plan(B, T, training);
     ensure_rope(T);
