@@ -20,13 +20,29 @@ fs::path resolve(const fs::path& base, const std::string& p) {
     return path.lexically_normal();
 }
 
+// Why `p` cannot be used, or "" when it exists. Never throws: a path a user wrote may be too
+// long or cross an unreadable folder, and that is an answer for the error message, not a crash.
+std::string missing_reason(const fs::path& p) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(p, ec);
+    if (fs::exists(st)) return "";
+    if (!ec || ec == std::errc::no_such_file_or_directory) return "not found";
+    return ec.message();
+}
+
 void require_file(const JsonObject& o, std::string_view key, const fs::path& p, bool dir) {
     std::error_code ec;
     const bool ok = dir ? fs::is_directory(p, ec) : fs::is_regular_file(p, ec);
-    if (!ok)
+    if (!ok) {
+        const std::string why = missing_reason(p);
         o.fail(key, std::string("expected an existing ") + (dir ? "folder" : "file") + ", got '" +
-                        p.string() + "' (" + (fs::exists(p, ec) ? "wrong kind" : "not found") +
-                        ")");
+                        p.string() + "' (" + (why.empty() ? "wrong kind" : why) + ")");
+    }
+}
+
+void require_exists(const JsonObject& o, std::string_view key, const fs::path& p) {
+    if (const std::string why = missing_reason(p); !why.empty())
+        o.fail(key, "expected an existing file or folder, got '" + p.string() + "' (" + why + ")");
 }
 
 } // namespace
@@ -57,19 +73,15 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
         const JsonObject o = top.object("data");
         o.reject_unknown({"train", "val", "format", "tokenizer", "seq_len", "skip_malformed"});
         c.data.train = resolve(base, o.string("train"));
-        if (!fs::exists(c.data.train))
-            o.fail("train", "expected an existing file or folder, got '" + c.data.train.string() +
-                                "' (not found)");
+        require_exists(o, "train", c.data.train);
         if (o.has("val")) {
             c.data.val = resolve(base, o.string("val"));
-            if (!fs::exists(c.data.val))
-                o.fail("val", "expected an existing file or folder, got '" + c.data.val.string() +
-                                  "' (not found)");
+            require_exists(o, "val", c.data.val);
         }
         c.data.format = o.choice("format", "text", {"text", "jsonl", "sft", "tokens"});
         const fs::path model_tok = c.model.path / "tokenizer.json";
         std::string tok =
-            o.string("tokenizer", fs::exists(model_tok) ? model_tok.string() : "byte");
+            o.string("tokenizer", missing_reason(model_tok).empty() ? model_tok.string() : "byte");
         if (tok != "byte") {
             tok = resolve(base, tok).string();
             require_file(o, "tokenizer", tok, false);

@@ -340,6 +340,15 @@ private slots:
                                 << "data.format";
         QTest::newRow("tokenizer") << R"({"data": {"tokenizer": "/nonexistent/tokenizer.json"}})"
                                    << "data.tokenizer";
+        // A name longer than the file system allows (found by the run.json fuzzer: the check for
+        // the file threw a filesystem_error instead of naming the key).
+        const QString long_name = QString("x").repeated(5000);
+        QTest::newRow("train name too long")
+            << QString(R"({"data": {"train": "%1"}})").arg(long_name) << "data.train";
+        QTest::newRow("val name too long")
+            << QString(R"({"data": {"val": "%1"}})").arg(long_name) << "data.val";
+        QTest::newRow("model name too long")
+            << QString(R"({"model": {"path": "%1"}})").arg(long_name) << "model.path";
     }
     void bad_configs_name_the_key() {
         QFETCH(QString, patch);
