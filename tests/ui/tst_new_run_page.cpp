@@ -10,10 +10,17 @@
 #include "ui/widgets/plan_view.h"
 #include "ui/workbench.h"
 
+#include <QApplication>
 #include <QComboBox>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QMessageBox>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QWheelEvent>
 #include <QtTest>
 #include <memory>
 
@@ -110,6 +117,158 @@ private slots:
         noVal["data"] = data;
         page.setConfig(noVal);
         QCOMPARE(page.config(), noVal);
+    }
+
+    // Inputs never change silently: the wheel over an unfocused spin or combo box scrolls the
+    // page instead of editing the value; once the field has the focus the wheel edits it.
+    void wheelEditsOnlyFocusedInputs() {
+        NewRunPage page(*wb_);
+        page.setConfig(fullConfig(dir_ + "/models/tiny"));
+        page.resize(900, 420);
+        page.show();
+        page.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&page));
+        QSpinBox* steps = page.form()->steps();
+        auto* combo = page.form()->findChild<QComboBox*>();
+        QVERIFY(combo);
+        auto* area = page.findChild<QScrollArea*>();
+        auto wheel = [](QWidget* w, int dy) {
+            const QPointF at(w->width() / 2.0, w->height() / 2.0);
+            QWheelEvent e(at, w->mapToGlobal(at), QPoint(), QPoint(0, dy), Qt::NoButton,
+                          Qt::NoModifier, Qt::NoScrollPhase, false);
+            QApplication::sendEvent(w, &e);
+        };
+        QCOMPARE(steps->value(), 321);
+        const int comboIndex = combo->currentIndex();
+        const int scrolledBefore = area ? area->verticalScrollBar()->value() : 0;
+        QVERIFY(!steps->hasFocus());
+        wheel(steps, -120);
+        wheel(steps, -120);
+        wheel(combo, -120);
+        QCOMPARE(steps->value(), 321);
+        QCOMPARE(combo->currentIndex(), comboIndex);
+        if (area && area->verticalScrollBar()->maximum() > 0)
+            QVERIFY2(area->verticalScrollBar()->value() != scrolledBefore,
+                     "the wheel goes to the scroll area");
+        steps->setFocus();
+        QTRY_VERIFY(steps->hasFocus());
+        wheel(steps, -120);
+        QCOMPARE(steps->value(), 320);
+    }
+
+    // A config file with values the form cannot show is refused, naming each field; nothing is
+    // clamped and the form keeps what it showed.
+    void invalidConfigIsRefusedNotClamped() {
+        NewRunPage page(*wb_);
+        const QJsonObject good = fullConfig(dir_ + "/models/tiny");
+        page.setConfig(good);
+        QJsonObject bad = launch::withConfigValue(good, "train.steps", -5);
+        bad = launch::withConfigValue(bad, "train.batch_size", 0);
+        bad = launch::withConfigValue(bad, "bcd.order", "sideways");
+        bad = launch::withConfigValue(bad, "optim.lr", "fast");
+        bad = launch::withConfigValue(bad, "bcd.switch_every", 2.5);
+        bad = launch::withConfigValue(bad, "train.recompute", 1);
+        const QString file = dir_ + "/bad-config.json";
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QJsonDocument(bad).toJson());
+        f.close();
+        QVERIFY(!page.loadConfig(file));
+        QCOMPARE(page.config(), good);
+        auto* box = page.findChild<QMessageBox*>(QStringLiteral("configProblems"));
+        QVERIFY(box);
+        const QString text = box->informativeText();
+        for (const char* key : {"train.steps: expected an integer from 1 to", "got -5",
+                                "train.batch_size", "bcd.order: expected one of", "\"sideways\"",
+                                "optim.lr", "bcd.switch_every", "train.recompute"})
+            QVERIFY2(text.contains(QLatin1String(key)), qPrintable(key + (": " + text)));
+        QCOMPARE(text.count(QLatin1Char('\n')), 5); // one line per field
+        box->close();
+
+        QFile g(dir_ + "/good-config.json");
+        QVERIFY(g.open(QIODevice::WriteOnly));
+        g.write(QJsonDocument(launch::withConfigValue(good, "train.steps", 77)).toJson());
+        g.close();
+        QVERIFY(page.loadConfig(g.fileName()));
+        QCOMPARE(page.form()->steps()->value(), 77);
+    }
+
+    // Settings that cannot run are validation errors under the form (and refused at launch),
+    // cleared as soon as the field is fixed.
+    void impossibleSettingsAreFieldErrors() {
+        NewRunPage page(*wb_);
+        QJsonObject c =
+            launch::withConfigValue(fullConfig(dir_ + "/models/tiny"), "bcd.mode", "bcd");
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        page.setNode(QStringLiteral("local"));
+        page.setConfig(c);
+        const auto model = page.form()->modelConfig();
+        QVERIFY(model);
+        QVERIFY(page.form()->fieldErrors().isEmpty());
+        auto* label = page.form()->findChild<QLabel*>(QStringLiteral("fieldErrors"));
+        QVERIFY(label);
+        QVERIFY(!label->isVisibleTo(&page));
+        page.setConfig(launch::withConfigValue(c, "bcd.layers_per_block", model->num_layers + 1));
+        QCOMPARE(page.form()->fieldErrors().size(), 1);
+        QVERIFY(page.form()->fieldErrors()[0].startsWith("bcd.layers_per_block"));
+        QVERIFY(label->isVisibleTo(&page));
+        QSignalSpy finished(&page, &NewRunPage::launchFinished);
+        page.launch();
+        QCOMPARE(finished.size(), 1);
+        QCOMPARE(finished[0][1].toBool(), false);
+        QVERIFY2(finished[0][2].toString().contains("bcd.layers_per_block"),
+                 qPrintable(finished[0][2].toString()));
+        page.setConfig(launch::withConfigValue(c, "bcd.layers_per_block", model->num_layers));
+        QVERIFY(page.form()->fieldErrors().isEmpty());
+        QVERIFY(!label->isVisibleTo(&page));
+    }
+
+    // Precision follows the node (bf16 on GPU nodes, fp32 on the CPU) until the user or a loaded
+    // config chooses it; bf16 on a node probed without GPUs is refused at launch.
+    void precisionFollowsTheNode() {
+        nodes::NodeProbe probe;
+        nodes::GpuInfo g;
+        g.name = QStringLiteral("NVIDIA GeForce RTX 4090");
+        g.memoryMiB = 24564;
+        probe.gpus << g;
+        probe.memoryBytes = 64LL << 30;
+        probe.cpuThreads = 16;
+        store::NodeRecord n;
+        n.name = QStringLiteral("rtx");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("rtx.lab");
+        nodes::NodeProbe cpuOnly = probe;
+        cpuOnly.gpus.clear();
+        wb_->store().callBlocking([n, probe, cpuOnly](store::RunStore& s) {
+            s.addNode(n);
+            s.setNodeProbe(n.name, probe.toJson());
+            s.setNodeProbe(QStringLiteral("local"), cpuOnly.toJson());
+        });
+        emit wb_->nodesChanged();
+        NewRunPage page(*wb_);
+        QTRY_VERIFY(page.nodeNames().contains(QStringLiteral("rtx")));
+        page.setConfig({});
+        page.setNode(QStringLiteral("local"));
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("fp32"));
+        page.setNode(QStringLiteral("rtx"));
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("bf16"));
+        QCOMPARE(launch::configValue(page.config(), "train.precision").toString(), "bf16");
+        page.setNode(QStringLiteral("local"));
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("fp32"));
+        // A loaded config's own precision stays, whatever the node.
+        page.setConfig(
+            launch::withConfigValue(fullConfig(dir_ + "/models/tiny"), "train.precision", "fp32"));
+        page.setNode(QStringLiteral("rtx"));
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("fp32"));
+        // bf16 where the probe found no GPU: refused at launch with the reason.
+        page.setConfig(
+            launch::withConfigValue(fullConfig(dir_ + "/models/tiny"), "train.precision", "bf16"));
+        page.setNode(QStringLiteral("local"));
+        QSignalSpy finished(&page, &NewRunPage::launchFinished);
+        page.launch();
+        QCOMPARE(finished.size(), 1);
+        QVERIFY2(finished[0][2].toString().startsWith("train.precision: bf16 needs a GPU"),
+                 qPrintable(finished[0][2].toString()));
     }
 
     void planFollowsBatchSize() {

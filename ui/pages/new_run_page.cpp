@@ -1,6 +1,7 @@
 #include "ui/pages/new_run_page.h"
 
 #include "launch/run_config.h"
+#include "nodes/node_probe.h"
 #include "ui/widgets/config_form.h"
 #include "ui/widgets/plan_view.h"
 #include "ui/widgets/preset_model.h"
@@ -19,6 +20,7 @@
 #include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QRegularExpression>
@@ -120,10 +122,14 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
             wantedNode_ = nodes_[node_->currentIndex()].name;
             plan_->setNode(nodes_[node_->currentIndex()]);
             partition_->setNode(nodes_[node_->currentIndex()]);
+            applyNodePrecision();
             planPartition();
         }
         updatePreview();
     });
+    // A precision the user picked (or a loaded config named) stays; otherwise it follows the
+    // node: bf16 where the node has GPUs, fp32 on the CPU.
+    connect(form_->precision(), &QComboBox::activated, this, [this] { precisionChosen_ = true; });
     connect(partition_, &QComboBox::currentIndexChanged, this, [this] {
         planPartition();
         updatePreview();
@@ -169,7 +175,22 @@ QJsonObject NewRunPage::defaultConfig() const {
 
 void NewRunPage::setConfig(const QJsonObject& config) {
     form_->setConfig(config.isEmpty() ? defaultConfig() : config);
+    precisionChosen_ =
+        !launch::configValue(config, QStringLiteral("train.precision")).isUndefined();
+    applyNodePrecision();
     formChanged();
+}
+
+bool NewRunPage::nodeHasGpus() const {
+    const store::NodeRecord n = nodes_.value(node_->currentIndex());
+    return !n.probe.isEmpty() && !nodes::NodeProbe::fromJson(n.probe).cpuOnly();
+}
+
+void NewRunPage::applyNodePrecision() {
+    if (precisionChosen_ || node_->currentIndex() < 0) return;
+    const QString want = nodeHasGpus() ? QStringLiteral("bf16") : QStringLiteral("fp32");
+    QComboBox* p = form_->precision();
+    if (p->currentText() != want) p->setCurrentIndex(p->findText(want));
 }
 
 QJsonObject NewRunPage::config() const {
@@ -306,6 +327,23 @@ bool NewRunPage::loadConfig(const QString& file) {
     try {
         const QJsonObject c =
             launch::resolveConfigPaths(launch::loadRunConfig(file), QFileInfo(file).absolutePath());
+        // A value the form cannot show as it is refuses the whole file: loading it clamped
+        // ("steps -5" shown as 1) would launch a run the file never described.
+        if (const QStringList problems = form_->problems(c); !problems.isEmpty()) {
+            auto* box =
+                new QMessageBox(QMessageBox::Warning, tr("Config not loaded"),
+                                tr("%1 was not loaded: %n setting(s) cannot be used as written.",
+                                   nullptr, int(problems.size()))
+                                    .arg(QDir::toNativeSeparators(file)),
+                                QMessageBox::Ok, this);
+            box->setObjectName(QStringLiteral("configProblems"));
+            box->setInformativeText(problems.join(QLatin1Char('\n')));
+            box->setAttribute(Qt::WA_DeleteOnClose);
+            box->open();
+            emit wb_.message(
+                tr("Not loaded %1: %2").arg(file, problems.join(QStringLiteral("; "))));
+            return false;
+        }
         setConfig(c);
         if (name_->text().isEmpty()) name_->setText(QFileInfo(file).completeBaseName());
         emit wb_.message(tr("Loaded %1").arg(file));
@@ -353,6 +391,14 @@ void NewRunPage::launch() {
                  .toString()
                  .isEmpty())
         problem = tr("Choose the training data.");
+    else if (const QStringList errors = form_->fieldErrors(); !errors.isEmpty())
+        problem = errors.join(QLatin1Char(' '));
+    else if (launch::configValue(cfg, QStringLiteral("train.precision")).toString() ==
+                 QLatin1String("bf16") &&
+             !nodes_.value(node_->currentIndex()).probe.isEmpty() && !nodeHasGpus())
+        problem = tr("train.precision: bf16 needs a GPU and %1 has none (probed); choose fp32 or "
+                     "a GPU node.")
+                      .arg(node());
     else if (form_->preset().isEmpty() && !form_->modelConfig())
         problem = tr("The model folder holds no model (config.json).");
     else if (form_->shapeOnly() &&

@@ -67,6 +67,8 @@ private:
     void updatePreview();
     void startLaunch();
     void setBusy(bool busy, const QString& text = {});
+    bool nodeHasGpus() const;
+    void applyNodePrecision();
 
     Workbench& wb_;
     ConfigForm* form_;
@@ -81,6 +83,7 @@ private:
     QVector<store::NodeRecord> nodes_;
     QString wantedNode_ = QStringLiteral("local");
     bool launching_ = false;
+    bool precisionChosen_ = false; // by the user or a loaded config: the node no longer decides
 };
 
 } // namespace bcd::ui

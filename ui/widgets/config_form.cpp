@@ -1,6 +1,7 @@
 #include "ui/widgets/config_form.h"
 
 #include "launch/run_config.h"
+#include "ui/widgets/wheel_guard.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -187,6 +188,13 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
                      "all their tokens"),
                   trainBox);
     seed_ = spin(0, 2147483647, tr("train.seed: data order and random block order"), trainBox);
+    precision_ = choice(
+        {QStringLiteral("fp32"), QStringLiteral("bf16")},
+        tr("train.precision — bf16: weights and activations in bfloat16 with an fp32 master copy "
+           "of the active block (GPUs; about half the memory of fp32); fp32: everything in "
+           "float32 (the CPU engine's precision)"),
+        trainBox);
+    precision_->setObjectName(QStringLiteral("precision"));
     recompute_ = new QCheckBox(tr("recompute activations"), trainBox);
     recompute_->setToolTip(
         tr("train.recompute: layers keep only their input and are re-run before their backward — "
@@ -214,6 +222,7 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     batchRow->addWidget(new QLabel(tr("accumulation"), trainBox));
     batchRow->addStretch(1);
     tf->addRow(tr("Steps"), steps_);
+    tf->addRow(tr("Precision"), precision_);
     tf->addRow(tr("Batch"), batchRow);
     tf->addRow(tr("Seed"), seed_);
     tf->addRow(QString(), recompute_);
@@ -318,7 +327,7 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
         connect(s, &QSpinBox::valueChanged, this, emitChanged);
     for (QDoubleSpinBox* s : {clip_, momentum_})
         connect(s, &QDoubleSpinBox::valueChanged, this, emitChanged);
-    for (QComboBox* c : {format_, optim_, schedule_, mode_, order_})
+    for (QComboBox* c : {format_, optim_, schedule_, mode_, order_, precision_})
         connect(c, &QComboBox::currentIndexChanged, this, emitChanged);
     for (QCheckBox* c : {recompute_, resetState_, offload_, embedBlock_, headBlock_})
         connect(c, &QCheckBox::toggled, this, emitChanged);
@@ -347,8 +356,130 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     connect(mode_, &QComboBox::currentIndexChanged, this, modeChanged);
     connect(optim_, &QComboBox::currentIndexChanged, this, modeChanged);
 
+    fieldErrors_ = new QLabel(this);
+    fieldErrors_->setObjectName(QStringLiteral("fieldErrors"));
+    fieldErrors_->setWordWrap(true);
+    fieldErrors_->setStyleSheet(QStringLiteral("color: #d62728"));
+    fieldErrors_->hide();
+    grid->addWidget(fieldErrors_, grid->rowCount(), 0, 1, grid->columnCount());
+    connect(this, &ConfigForm::changed, this, &ConfigForm::updateFieldErrors);
+
     setConfig({});
     modeChanged();
+    guardWheel(this);
+}
+
+QStringList ConfigForm::problems(const QJsonObject& config) const {
+    QStringList out;
+    auto brief = [](const QJsonValue& v) {
+        if (v.isString()) return QStringLiteral("\"%1\"").arg(v.toString());
+        if (v.isNull()) return QStringLiteral("null");
+        if (v.isBool()) return v.toBool() ? QStringLiteral("true") : QStringLiteral("false");
+        if (v.isDouble()) return numberText(v.toDouble());
+        return v.isArray() ? QStringLiteral("a list") : QStringLiteral("an object");
+    };
+    auto value = [&config](const char* key) { return configValue(config, QLatin1String(key)); };
+    auto integer = [&](const char* key, const QSpinBox* s) {
+        const QJsonValue v = value(key);
+        if (v.isUndefined()) return;
+        const double d = v.toDouble();
+        if (!v.isDouble() || d != std::floor(d) || d < s->minimum() || d > s->maximum())
+            out << tr("%1: expected an integer from %2 to %3, got %4")
+                       .arg(QLatin1String(key))
+                       .arg(s->minimum())
+                       .arg(s->maximum())
+                       .arg(brief(v));
+    };
+    auto real = [&](const char* key, double lo, double hi, bool loOpen) {
+        const QJsonValue v = value(key);
+        if (v.isUndefined()) return;
+        const double d = v.toDouble();
+        if (!v.isDouble() || !std::isfinite(d) || d < lo || (loOpen && d == lo) || d > hi)
+            out << tr("%1: expected a number %2 %3%4, got %5")
+                       .arg(QLatin1String(key), loOpen ? QStringLiteral(">") : QStringLiteral(">="))
+                       .arg(numberText(lo))
+                       .arg(hi < 1e300 ? tr(" and at most %1").arg(numberText(hi)) : QString())
+                       .arg(brief(v));
+    };
+    auto oneOf = [&](const char* key, const QComboBox* c) {
+        const QJsonValue v = value(key);
+        if (v.isUndefined()) return;
+        if (!v.isString() || c->findText(v.toString()) < 0) {
+            QStringList items;
+            for (int i = 0; i < c->count(); ++i)
+                items << QStringLiteral("\"%1\"").arg(c->itemText(i));
+            out << tr("%1: expected one of %2, got %3")
+                       .arg(QLatin1String(key), items.join(QStringLiteral(", ")), brief(v));
+        }
+    };
+    auto boolean = [&](const char* key) {
+        const QJsonValue v = value(key);
+        if (!v.isUndefined() && !v.isBool())
+            out << tr("%1: expected true or false, got %2").arg(QLatin1String(key), brief(v));
+    };
+    auto text = [&](const char* key) {
+        const QJsonValue v = value(key);
+        if (!v.isUndefined() && !v.isString())
+            out << tr("%1: expected a path (a string), got %2").arg(QLatin1String(key), brief(v));
+    };
+    for (const char* section : {"model", "data", "train", "optim", "bcd", "device", "output"}) {
+        const QJsonValue v = config.value(QLatin1String(section));
+        if (!v.isUndefined() && !v.isObject())
+            out << tr("%1: expected an object, got %2").arg(QLatin1String(section), brief(v));
+    }
+    text("model.path");
+    text("data.train");
+    text("data.val");
+    text("data.tokenizer");
+    oneOf("data.format", format_);
+    integer("data.seq_len", seqLen_);
+    integer("train.steps", steps_);
+    integer("train.batch_size", batch_);
+    integer("train.grad_accum", accum_);
+    integer("train.seed", seed_);
+    oneOf("train.precision", precision_);
+    boolean("train.recompute");
+    integer("device.threads", threads_);
+    integer("output.log_every", logEvery_);
+    integer("output.eval_every", evalEvery_);
+    integer("output.checkpoint_every", ckptEvery_);
+    oneOf("optim.name", optim_);
+    real("optim.lr", 0, 1e300, true);
+    oneOf("optim.schedule", schedule_);
+    integer("optim.warmup_steps", warmup_);
+    real("optim.min_lr", 0, 1e300, false);
+    real("optim.weight_decay", 0, 1e300, false);
+    real("optim.grad_clip", clip_->minimum(), clip_->maximum(), false);
+    real("optim.momentum", momentum_->minimum(), momentum_->maximum(), false);
+    oneOf("bcd.mode", mode_);
+    integer("bcd.layers_per_block", layersPerBlock_);
+    oneOf("bcd.order", order_);
+    integer("bcd.switch_every", switchEvery_);
+    boolean("bcd.reset_state_on_switch");
+    boolean("bcd.offload_states");
+    boolean("bcd.embed_block");
+    boolean("bcd.head_block");
+    return out;
+}
+
+QStringList ConfigForm::fieldErrors() const {
+    QStringList out;
+    const bool bcdMode = mode_->currentText() == QLatin1String("bcd");
+    if (const auto m = modelConfig(); m && bcdMode && layersPerBlock_->value() > m->num_layers)
+        out << tr("bcd.layers_per_block: the model has %1 layers; a block holds at most all of "
+                  "them, got %2")
+                   .arg(m->num_layers)
+                   .arg(layersPerBlock_->value());
+    if (numberOf(minLr_, 0) > numberOf(lr_, 3e-4))
+        out << tr("optim.min_lr: expected a value no larger than the learning rate (%1), got %2")
+                   .arg(numberText(numberOf(lr_, 3e-4)), numberText(numberOf(minLr_, 0)));
+    return out;
+}
+
+void ConfigForm::updateFieldErrors() {
+    const QStringList errors = fieldErrors();
+    fieldErrors_->setText(errors.join(QLatin1Char('\n')));
+    fieldErrors_->setVisible(!errors.isEmpty());
 }
 
 void ConfigForm::setConfig(const QJsonObject& config) {
@@ -390,6 +521,7 @@ void ConfigForm::setConfig(const QJsonObject& config) {
     batch_->setValue(static_cast<int>(num("train.batch_size", 8)));
     accum_->setValue(static_cast<int>(num("train.grad_accum", 1)));
     seed_->setValue(static_cast<int>(num("train.seed", 1)));
+    setCombo(precision_, str("train.precision", QStringLiteral("fp32")));
     recompute_->setChecked(boolean("train.recompute", false));
     threads_->setValue(static_cast<int>(num("device.threads", 0)));
     logEvery_->setValue(static_cast<int>(num("output.log_every", 1)));
@@ -443,6 +575,7 @@ QJsonObject ConfigForm::config() const {
     set("train.batch_size", batch_->value());
     set("train.grad_accum", accum_->value());
     set("train.seed", seed_->value());
+    set("train.precision", precision_->currentText());
     set("train.recompute", recompute_->isChecked());
     set("device.threads", threads_->value());
     set("output.log_every", logEvery_->value());

@@ -29,6 +29,15 @@ public:
     void setConfig(const QJsonObject& config);
     QJsonObject config() const;
 
+    // What setConfig(config) could not show as it is: a value of the wrong type, outside the
+    // field's range or not among its choices, one line each ("train.steps: expected an integer
+    // from 1 to 100000000, got -5"). Empty when the config loads unchanged. A loaded file with
+    // problems is refused, never clamped.
+    QStringList problems(const QJsonObject& config) const;
+    // Settings of the form as it stands that cannot run (layers per block above the model's
+    // layers, ...), one line each naming the key; shown under the form and refused at launch.
+    QStringList fieldErrors() const;
+
     // The presets the form offers (and can create): tiny, small, medium.
     static QStringList presets();
     // The shapes of real models (llama3-8b, qwen2-7b, ...): the planner knows them, but there are
@@ -46,6 +55,7 @@ public:
     // Fields tests and the page reach by name.
     QSpinBox* batchSize() const { return batch_; }
     QSpinBox* steps() const { return steps_; }
+    QComboBox* precision() const { return precision_; }
 
 signals:
     void changed();
@@ -53,6 +63,7 @@ signals:
 private:
     void updateModelSummary();
     void updatePreview();
+    void updateFieldErrors();
     void browseModel();
     void browseData(QLineEdit* edit);
     QString modelPath() const;
@@ -76,6 +87,7 @@ private:
     QSpinBox* batch_;
     QSpinBox* accum_;
     QSpinBox* seed_;
+    QComboBox* precision_;
     QCheckBox* recompute_;
     QSpinBox* threads_;
     QSpinBox* logEvery_;
@@ -97,6 +109,7 @@ private:
     QCheckBox* offload_;
     QCheckBox* embedBlock_;
     QCheckBox* headBlock_;
+    QLabel* fieldErrors_;
 };
 
 } // namespace bcd::ui

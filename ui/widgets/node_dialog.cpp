@@ -1,6 +1,7 @@
 #include "ui/widgets/node_dialog.h"
 
 #include "ui/widgets/slurm_job_form.h"
+#include "ui/widgets/wheel_guard.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -101,6 +102,7 @@ NodeDialog::NodeDialog(QWidget* parent) : QDialog(parent) {
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     layout->addWidget(buttons);
     setMinimumWidth(480);
+    guardWheel(this);
 }
 
 void NodeDialog::setRecord(const store::NodeRecord& n) {

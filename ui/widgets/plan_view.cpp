@@ -4,6 +4,7 @@
 #include "nodes/node_probe.h"
 #include "ui/widgets/block_strip.h"
 #include "ui/widgets/memory_bar.h"
+#include "ui/widgets/wheel_guard.h"
 
 #include <QComboBox>
 #include <QDir>
@@ -272,6 +273,7 @@ PlanView::PlanView(QWidget* parent) : QWidget(parent) {
     });
     connect(gpuCount_, &QSpinBox::valueChanged, this, [this] { debounce_->start(debounceMs); });
     fillHardwareChoices();
+    guardWheel(this);
 }
 
 PlanView::~PlanView() {

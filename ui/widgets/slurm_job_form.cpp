@@ -1,5 +1,7 @@
 #include "ui/widgets/slurm_job_form.h"
 
+#include "ui/widgets/wheel_guard.h"
+
 #include <QFormLayout>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -51,6 +53,7 @@ SlurmJobForm::SlurmJobForm(QWidget* parent) : QGroupBox(tr("Slurm job defaults")
     form->addRow(tr("CPUs per task"), cpus_);
     form->addRow(tr("Memory per task"), mem_);
     form->addRow(tr("Extra lines"), extra_);
+    guardWheel(this);
 }
 
 void SlurmJobForm::setDefaults(const nodes::SlurmJobDefaults& d) {
