@@ -70,4 +70,16 @@ QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs)
     return out;
 }
 
+QJsonObject withDefaults(const QJsonObject& config, const QJsonObject& defaults) {
+    QJsonObject out = config;
+    for (auto it = defaults.begin(); it != defaults.end(); ++it) {
+        const auto mine = out.constFind(it.key());
+        if (mine == out.constEnd())
+            out.insert(it.key(), *it);
+        else if (mine->isObject() && it->isObject())
+            out.insert(it.key(), withDefaults(mine->toObject(), it->toObject()));
+    }
+    return out;
+}
+
 } // namespace bcd::store

@@ -32,6 +32,10 @@ struct ConfigDifference {
 };
 QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs);
 
+// `config` with every key of `defaults` it lacks filled in (recursively): what the engine runs.
+// Compared after this, a value written out equal to its default is no difference.
+QJsonObject withDefaults(const QJsonObject& config, const QJsonObject& defaults);
+
 // Leaves of a JSON object as dotted keys ("optim.lr"); arrays are leaves.
 QVector<QPair<QString, QJsonValue>> flattenJson(const QJsonObject& o);
 

@@ -60,13 +60,35 @@ QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromS
     return out;
 }
 
-qint64 RunStore::pointCount(qint64 runId, PointType type) {
+qint64 RunStore::pointCount(qint64 runId, PointType type, qint64 afterStep) {
     d_->checkThread();
-    SqliteStatement q(d_->handle,
-                      "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND type = ?2");
+    SqliteStatement q(d_->handle, "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND "
+                                  "type = ?2 AND step > ?3");
     q.bind(1, runId);
     q.bind(2, static_cast<qint64>(type));
+    q.bind(3, afterStep);
     return q.next() ? q.int64(0) : 0;
+}
+
+ColumnValues RunStore::column(qint64 runId, MetricColumn column, qint64 afterStep, qint64 toStep) {
+    d_->checkThread();
+    const qint64 type =
+        static_cast<qint64>(column == MetricColumn::ValLoss ? PointType::Eval : PointType::Step);
+    const std::string sql = "SELECT step, " + std::string(columnName(column)) +
+                            " FROM metric_points WHERE run_id = ?1 AND type = ?2 AND step > ?3 "
+                            "AND step <= ?4 AND " +
+                            columnName(column) + " IS NOT NULL ORDER BY step";
+    SqliteStatement q(d_->handle, sql.c_str());
+    q.bind(1, runId);
+    q.bind(2, type);
+    q.bind(3, afterStep);
+    q.bind(4, toStep);
+    ColumnValues out;
+    while (q.next()) {
+        out.steps.push_back(double(q.int64(0)));
+        out.values.push_back(q.real(1));
+    }
+    return out;
 }
 
 QVector<SeriesBucket> RunStore::series(qint64 runId, MetricColumn column, qint64 fromStep,

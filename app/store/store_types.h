@@ -84,6 +84,11 @@ struct SeriesBucket {
     qint64 maxStep = 0;
 };
 
+// One column's stored values with their steps (RunStore::column).
+struct ColumnValues {
+    QVector<double> steps, values;
+};
+
 struct EventRecord {
     qint64 id = 0;
     QString source; // "engine" (from metrics.jsonl) | "workbench"

@@ -88,12 +88,39 @@ private slots:
         QCOMPARE(t->item(0, 1)->text(), QStringLiteral("0.001"));
         QCOMPARE(t->item(0, 2)->text(), QStringLiteral("0.0003"));
         page.setDifferencesOnly(false);
+        // Every key the engine resolves, defaults included (bcd.switch_every is in no config).
         const QStringList all = column(t, 0);
-        QCOMPARE(all.size(), int(store::flattenJson(config(1, 1, {})).size()));
+        QVERIFY(all.size() > int(store::flattenJson(config(1, 1, {})).size()));
         QVERIFY(all.contains(QStringLiteral("data.seq_len")));
         QVERIFY(all.contains(QStringLiteral("optim.name")));
+        const qsizetype switchRow = all.indexOf(QStringLiteral("bcd.switch_every"));
+        QVERIFY(switchRow >= 0);
+        QCOMPARE(t->item(int(switchRow), 1)->text(), QStringLiteral("50"));
         page.setDifferencesOnly(true);
         QCOMPARE(t->rowCount(), 2);
+
+        // Defaults written out are no difference: a run whose config states optim.name adamw,
+        // bcd.switch_every 50 and train.seed 1 matches one that leaves them to the engine.
+        QJsonObject explicitCfg = config(1e-3, 300, dir_ + "/d");
+        explicitCfg["optim"] = QJsonObject{{"lr", 1e-3}, {"name", "adamw"}};
+        explicitCfg["bcd"] = QJsonObject{{"switch_every", 50}};
+        explicitCfg["train"] = QJsonObject{{"steps", 300}, {"batch_size", 2}, {"seed", 1}};
+        test::writeMetrics(dir_ + "/d", 10, 0, 0);
+        const qint64 d =
+            test::storeRun(wb_->store(), "d", dir_ + "/d", explicitCfg, std::nullopt, 300).id;
+        ComparePage same(*wb_);
+        same.setRuns({ids_[0], d});
+        QTRY_COMPARE_WITH_TIMEOUT(same.tableRefreshes(), 1, 10000);
+        QCOMPARE(same.configTable()->rowCount(), 0);
+        explicitCfg["bcd"] = QJsonObject{{"switch_every", 40}};
+        const qint64 e =
+            test::storeRun(wb_->store(), "e", dir_ + "/d", explicitCfg, std::nullopt, 300).id;
+        ComparePage differs(*wb_);
+        differs.setRuns({ids_[0], e});
+        QTRY_COMPARE_WITH_TIMEOUT(differs.tableRefreshes(), 1, 10000);
+        QCOMPARE(column(differs.configTable(), 0), QStringList{"bcd.switch_every"});
+        QCOMPARE(differs.configTable()->item(0, 1)->text(), QStringLiteral("50"));
+        QCOMPARE(differs.configTable()->item(0, 2)->text(), QStringLiteral("40"));
     }
     void summaryMatchesTheStore() {
         ComparePage page(*wb_);

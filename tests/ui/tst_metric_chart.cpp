@@ -6,7 +6,10 @@
 #include "ui/widgets/smoothing.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <qcustomplot.h>
 
 using namespace bcd::ui;
 
@@ -51,6 +54,47 @@ private slots:
         const auto s = emaSmooth({1, nan, 3}, 0.5);
         QVERIFY(std::isnan(s[1]));
         QVERIFY(std::abs(s[2] - emaSmooth({1, 3}, 0.5)[1]) < 1e-12);
+    }
+    // The whole-run smoothing read off at some steps is emaSmooth at those steps, bitwise,
+    // including non-finite points and steps between points; NaN before the first point.
+    void emaAtStepsEqualsWholeSeries() {
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        QVector<double> steps, values;
+        for (int i = 0; i < 500; ++i) {
+            steps << 3.0 * i + 2;
+            values << (i == 17 ? nan : std::sin(i * 0.37) + 4);
+        }
+        const QVector<double> all = emaSmooth(values, 0.93);
+        const QVector<double> at = {0, 2, 5, 6, 53, 53, 54, 1000, 1499, 5000};
+        const QVector<double> got = emaSmoothAt(steps, values, 0.93, at);
+        QCOMPARE(got.size(), at.size());
+        QVERIFY(std::isnan(got[0])); // before the first point
+        for (qsizetype k = 1; k < at.size(); ++k) {
+            const qsizetype i =
+                std::upper_bound(steps.begin(), steps.end(), at[k]) - steps.begin() - 1;
+            QVERIFY2(got[k] == all[i] || (std::isnan(got[k]) && std::isnan(all[i])),
+                     qPrintable(QString::number(at[k])));
+        }
+        QVERIFY(std::isnan(got[4])); // step 53 is the non-finite point: passed through
+    }
+    // A flat series gets ±10 % of its value, not a band of rounding noise.
+    void flatSeriesGetsASensibleRange() {
+        MetricChart chart(QStringLiteral("lr"));
+        chart.resize(600, 400);
+        ChartCurve c;
+        c.name = QStringLiteral("lr");
+        for (int i = 1; i <= 50; ++i) {
+            c.data.steps << i;
+            c.data.values << 3e-4;
+        }
+        c.map.steps = {1, 50};
+        c.map.tokens = {100, 5000};
+        c.smooth = false;
+        chart.setCurves({c});
+        chart.replotNow();
+        const QCPRange r = chart.plot()->yAxis->range();
+        QVERIFY2(std::abs(r.lower - 2.7e-4) < 1e-12 && std::abs(r.upper - 3.3e-4) < 1e-12,
+                 qPrintable(QStringLiteral("%1 .. %2").arg(r.lower).arg(r.upper)));
     }
     void emaCountsStandForRepeatedPoints() {
         // A sample that stands for two raw points smooths like those two points.

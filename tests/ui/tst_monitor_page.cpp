@@ -5,9 +5,14 @@
 #include "chart_test_runs.h"
 #include "ui/pages/monitor_page.h"
 #include "ui/widgets/metric_chart.h"
+#include "ui/widgets/smoothing.h"
 #include "ui/workbench.h"
 
+#include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QMouseEvent>
+#include <QStandardItemModel>
 #include <QtTest>
 #include <memory>
 #include <qcustomplot.h>
@@ -75,7 +80,45 @@ private slots:
         const auto elapsed = test::fileColumn(metrics, "step", "elapsed_s");
         QVERIFY(!cost->rawY(0).isEmpty());
         QVERIFY(std::abs(cost->rawY(0).back() - elapsed.last() * 3.6 / 3600) < 1e-9);
+        QCOMPARE(cost->rawX(0).front(), 0.0); // cumulative cost starts at 0
+        QCOMPARE(cost->rawY(0).front(), 0.0);
         QVERIFY(page.findChild<QComboBox*>(QStringLiteral("runPicker"))->count() >= 2);
+        // Learning rate and gradient norm, every step, with the block switches marked.
+        MetricChart* lr = page.chart(MonitorPage::LearningRate);
+        MetricChart* gn = page.chart(MonitorPage::GradNorm);
+        lr->replotNow();
+        gn->replotNow();
+        const auto lrs = test::fileColumn(metrics, "step", "lr");
+        QCOMPARE(lr->rawY(0), QVector<double>(lrs.begin(), lrs.end()));
+        const auto norms = test::fileColumn(metrics, "step", "grad_norm");
+        QCOMPARE(gn->rawY(0), QVector<double>(norms.begin(), norms.end()));
+        QCOMPARE(gn->markerX(), switches);
+        // The readout at step 60: the step, the loss there, the block that trained and the lr.
+        const QString readout = loss->readoutAt(60);
+        QVERIFY2(readout.startsWith(QStringLiteral("step 60\n")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("loss: ")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("(smoothed ")), qPrintable(readout));
+        const auto blocks = test::fileColumn(metrics, "step", "block");
+        QVERIFY2(readout.contains(QStringLiteral("block %1 · lr ").arg(qint64(blocks.value(60)))),
+                 qPrintable(readout));
+        // The mouse over the plot shows it, leaving hides it.
+        QCustomPlot* plot = loss->plot();
+        const QPointF mid = plot->axisRect()->center();
+        QMouseEvent move(QEvent::MouseMove, mid, plot->mapToGlobal(mid), Qt::NoButton, Qt::NoButton,
+                         Qt::NoModifier);
+        QApplication::sendEvent(plot, &move);
+        QVERIFY(loss->readoutVisible());
+        QEvent leave(QEvent::Leave);
+        QApplication::sendEvent(plot, &leave);
+        QVERIFY(!loss->readoutVisible());
+        // Log loss.
+        auto* logLoss = page.findChild<QCheckBox*>(QStringLiteral("logLoss"));
+        QVERIFY(logLoss);
+        logLoss->setChecked(true);
+        QVERIFY(loss->logY());
+        loss->replotNow();
+        QCOMPARE(loss->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+        QVERIFY(loss->plot()->yAxis->range().lower > 0);
         QVERIFY(page.grab().save(dir_ + "/monitor.png"));
     }
     void xAxisSwitchesToTokens() {
@@ -115,6 +158,14 @@ private slots:
         // Without a price the cost chart says so.
         page.chart(MonitorPage::Cost)->replotNow();
         QVERIFY(page.chart(MonitorPage::Cost)->note().contains(QStringLiteral("price")));
+        QVERIFY(page.chart(MonitorPage::Cost)->note().contains(QStringLiteral("Nodes")));
+        // ... and the cost axis cannot be chosen for it.
+        auto* xAxis = page.findChild<QComboBox*>(QStringLiteral("xAxis"));
+        QVERIFY(xAxis);
+        const int costItem = xAxis->findData(int(XAxisKind::Cost));
+        QVERIFY(costItem >= 0);
+        auto* model = qobject_cast<QStandardItemModel*>(xAxis->model());
+        QVERIFY(model && !model->item(costItem)->isEnabled());
         // Zoom to 101 steps: the page fetches them at full resolution.
         const int before = page.refreshes();
         loss->zoomTo(5000, 5100);
@@ -125,6 +176,57 @@ private slots:
         QCOMPARE(xs.front(), 5000.0);
         QCOMPARE(page.chart(MonitorPage::Memory)->visibleX().lower,
                  5000.0); // the charts zoom together
+    }
+
+    // Smoothing is computed over the whole run: the smoothed loss at a step is the same on the
+    // whole run, zoomed in and panned, and equals TensorBoard's debiased EMA over every stored
+    // point up to that step (computed here from the metrics file).
+    void smoothingDoesNotChangeWithZoom() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        showAndWait(page, longRun_.id);
+        MetricChart* loss = page.chart(MonitorPage::Loss);
+        QVERIFY(loss->smoothing() > 0.5);
+        const QMap<qint64, double> file =
+            test::fileColumn(longRun_.dir + "/metrics.jsonl", "step", "loss");
+        const QVector<double> all =
+            emaSmooth(QVector<double>(file.begin(), file.end()), loss->smoothing());
+        QVector<double> fileSteps;
+        for (qint64 s : file.keys()) fileSteps << double(s);
+        auto truth = [&](double step) {
+            const qsizetype i =
+                std::lower_bound(fileSteps.begin(), fileSteps.end(), step) - fileSteps.begin();
+            return all[i];
+        };
+        auto drawn = [&] {
+            loss->replotNow();
+            QMap<double, double> out;
+            const QVector<double> xs = loss->rawX(0), ys = loss->smoothedY(0);
+            for (qsizetype i = 0; i < xs.size(); ++i) out[xs[i]] = ys[i];
+            return out;
+        };
+        const QMap<double, double> whole = drawn();
+        QVERIFY(whole.size() > 100);
+        for (auto it = whole.begin(); it != whole.end(); ++it)
+            QCOMPARE(it.value(), truth(it.key()));
+
+        for (const auto& [lo, hi] : {std::pair{5000.0, 5100.0}, std::pair{12000.0, 12600.0}}) {
+            const int before = page.refreshes();
+            loss->zoomTo(lo, hi);
+            QTRY_VERIFY_WITH_TIMEOUT(page.refreshes() > before, 5000);
+            const QMap<double, double> zoomed = drawn();
+            QVERIFY(zoomed.size() > 50);
+            int common = 0;
+            for (auto it = zoomed.begin(); it != zoomed.end(); ++it) {
+                QCOMPARE(it.value(), truth(it.key()));
+                if (whole.contains(it.key())) {
+                    QCOMPARE(it.value(), whole.value(it.key()));
+                    ++common;
+                }
+            }
+            QVERIFY2(common > 0, "the zoomed view shares steps with the whole view");
+        }
     }
 };
 

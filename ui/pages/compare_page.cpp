@@ -1,5 +1,6 @@
 #include "ui/pages/compare_page.h"
 
+#include "bcd/run_config.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/workbench.h"
 
@@ -22,6 +23,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <qcustomplot.h>
 
 namespace bcd::ui {
@@ -311,6 +313,9 @@ void ComparePage::fetchCurves() {
     for (qint64 id : selected_) {
         CurveRequest r;
         r.columns = {column};
+        for (const auto& m : kMetrics)
+            if (m.column == column && m.smooth) r.whole = {column};
+        r.cache = wholeCache_;
         r.switches = false;
         r.stepMap = chart_->xAxisKind() != XAxisKind::Step;
         r.buckets = chart_->plotWidth();
@@ -408,11 +413,38 @@ void ComparePage::applyTables(const QVector<RunComparison>& rows) {
     fillConfigTable();
 }
 
+namespace {
+
+// The engine's defaults for every key of a run config (its own config library: a default
+// RunConfig printed), without the keys that have no default (paths, the tokenizer, which
+// follows the model folder).
+QJsonObject engineDefaults() {
+    static const QJsonObject defaults = [] {
+        QJsonObject d =
+            QJsonDocument::fromJson(QByteArray::fromStdString(bcd::RunConfig{}.to_json().dump()))
+                .object();
+        const auto drop = [&d](const char* section, std::initializer_list<const char*> keys) {
+            QJsonObject o = d.value(QLatin1String(section)).toObject();
+            for (const char* k : keys) o.remove(QLatin1String(k));
+            d.insert(QLatin1String(section), o);
+        };
+        d.remove(QStringLiteral("model"));
+        drop("data", {"train", "val", "tokenizer"});
+        drop("output", {"dir"});
+        return d;
+    }();
+    return defaults;
+}
+
+} // namespace
+
 void ComparePage::fillConfigTable() {
     QVector<QJsonObject> configs;
     QStringList headers;
     for (const auto& c : rows_) {
-        configs << c.summary.run.config;
+        // Resolved with the engine's defaults: "differences only" then shows what differs in
+        // the runs, not which keys one config happened to write out.
+        configs << store::withDefaults(c.summary.run.config, engineDefaults());
         headers << runLabel(c.summary.run);
     }
     const auto differences = store::configDifferences(configs);

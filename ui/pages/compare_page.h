@@ -80,6 +80,8 @@ private:
     QVector<RunCurves> curves_;
     QVector<RunComparison> rows_;
     bool fetching_ = false;
+    // Whole-run values of the smoothed metrics, used on the store thread only.
+    std::shared_ptr<WholeSeriesCache> wholeCache_ = std::make_shared<WholeSeriesCache>();
     bool fetchAgain_ = false;
     int curveRefreshes_ = 0;
     int tableRefreshes_ = 0;

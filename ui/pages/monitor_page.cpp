@@ -4,6 +4,7 @@
 #include "ui/widgets/metric_chart.h"
 #include "ui/workbench.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
 #include <QDir>
@@ -19,7 +20,9 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 namespace bcd::ui {
@@ -92,6 +95,10 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     const ChartControls chartControls = addChartControls(controls, this, 180);
     xAxis_ = chartControls.xAxis;
     smoothing_ = chartControls.smoothing;
+    logLoss_ = new QCheckBox(tr("log loss"), this);
+    logLoss_->setObjectName(QStringLiteral("logLoss"));
+    logLoss_->setToolTip(tr("Loss on a logarithmic y axis"));
+    controls->addWidget(logLoss_);
     controls->addStretch(1);
     auto* hint = new QLabel(tr("wheel: zoom · drag: pan · double-click: whole run"), this);
     hint->setStyleSheet(QStringLiteral("color: gray"));
@@ -107,14 +114,23 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     charts_[Throughput] = new MetricChart(tr("Tokens / s"), chartArea);
     charts_[Cost] = new MetricChart(tr("Cumulative cost ($)"), chartArea);
     charts_[Memory] = new MetricChart(tr("Memory (GiB)"), chartArea);
-    const char* names[] = {"lossChart", "throughputChart", "costChart", "memoryChart"};
-    for (int i = 0; i < 4; ++i) charts_[i]->setObjectName(QLatin1String(names[i]));
+    charts_[LearningRate] = new MetricChart(tr("Learning rate"), chartArea);
+    charts_[GradNorm] =
+        new MetricChart(tr("Gradient norm (active block, before clipping)"), chartArea);
+    const char* names[] = {"lossChart",   "throughputChart", "costChart",
+                           "memoryChart", "lrChart",         "gradNormChart"};
+    for (int i = 0; i < ChartCount; ++i) charts_[i]->setObjectName(QLatin1String(names[i]));
     grid->addWidget(charts_[Loss], 0, 0, 1, 3);
     grid->addWidget(charts_[Throughput], 1, 0);
-    grid->addWidget(charts_[Cost], 1, 1);
-    grid->addWidget(charts_[Memory], 1, 2);
+    grid->addWidget(charts_[LearningRate], 1, 1);
+    grid->addWidget(charts_[GradNorm], 1, 2);
+    grid->addWidget(charts_[Cost], 2, 0);
+    grid->addWidget(charts_[Memory], 2, 1, 1, 2);
     grid->setRowStretch(0, 3);
     grid->setRowStretch(1, 2);
+    grid->setRowStretch(2, 2);
+    // The loss chart's readout also names the block that trained and the learning rate.
+    charts_[Loss]->setReadoutExtra([this](double step) { return blockAndLr(step); });
     log_ = new QPlainTextEdit(splitter);
     log_->setObjectName(QStringLiteral("logTail"));
     log_->setReadOnly(true);
@@ -143,6 +159,7 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
         for (auto* c : charts_) c->setSmoothing(v / 1000.0);
     });
     connect(cancel_, &QPushButton::clicked, this, &MonitorPage::cancelRun);
+    connect(logLoss_, &QCheckBox::toggled, charts_[Loss], &MetricChart::setLogY);
     for (auto* c : charts_) {
         c->setSmoothing(smoothing_->value() / 1000.0);
         connect(c, &MetricChart::userXRangeChanged, this, [this, c](double lo, double hi) {
@@ -160,6 +177,23 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     });
     reloadRunList();
     log_->setPlainText(tr("Choose a run above, or open one from the Runs page."));
+}
+
+QString MonitorPage::blockAndLr(double step) const {
+    if (!curves_) return {};
+    // The nearest sample of each (the series are downsampled like the curves).
+    auto at = [&](MetricColumn col) -> std::optional<double> {
+        const StepSeries s = curves_->metric(col);
+        if (s.steps.isEmpty()) return std::nullopt;
+        const auto it = std::lower_bound(s.steps.begin(), s.steps.end(), step);
+        qsizetype i = it - s.steps.begin();
+        if (i == s.steps.size() || (i > 0 && step - s.steps[i - 1] < s.steps[i] - step)) --i;
+        return s.values[i];
+    };
+    QStringList parts;
+    if (const auto b = at(MetricColumn::Block)) parts << tr("block %1").arg(qint64(*b));
+    if (const auto lr = at(MetricColumn::Lr)) parts << tr("lr %1").arg(*lr, 0, 'e', 2);
+    return parts.join(QStringLiteral(" · "));
 }
 
 MetricChart* MonitorPage::chart(Chart which) const {
@@ -243,7 +277,10 @@ void MonitorPage::refresh() {
     req.toStep = to;
     req.buckets = charts_[Loss]->plotWidth();
     req.columns = {MetricColumn::Loss, MetricColumn::ValLoss, MetricColumn::TokS,
-                   MetricColumn::Mem};
+                   MetricColumn::Mem,  MetricColumn::Lr,      MetricColumn::GradNorm,
+                   MetricColumn::Block};
+    req.whole = {MetricColumn::Loss, MetricColumn::TokS, MetricColumn::GradNorm}; // smoothed
+    req.cache = wholeCache_;
     const qint64 id = runId_;
     const auto done = [this] {
         fetching_ = false;
@@ -278,14 +315,40 @@ void MonitorPage::apply(const RunCurves& c) {
     charts_[Loss]->setMarkers(c.switchSteps, c.map);
     charts_[Throughput]->setCurves({ChartCurve{
         tr("tokens/s"), curveColor(2), c.metric(MetricColumn::TokS), c.map, true, false, 1.0}});
+    charts_[LearningRate]->setCurves({ChartCurve{
+        tr("lr"), curveColor(5), c.metric(MetricColumn::Lr), c.map, false, false, 1.0}});
+    charts_[LearningRate]->setMarkers(c.switchSteps, c.map);
+    charts_[GradNorm]->setCurves(
+        {ChartCurve{tr("gradient norm"), curveColor(6), c.metric(MetricColumn::GradNorm), c.map,
+                    true, false, 1.0}});
+    charts_[GradNorm]->setMarkers(c.switchSteps, c.map);
     StepSeries cost;
     cost.steps = c.map.steps;
     if (run.pricePerHour) {
         for (double e : c.map.elapsed) cost.values << e * *run.pricePerHour / 3600.0;
+        // Cumulative cost starts at 0 (step 0, nothing spent) when the view starts there.
+        if (!cost.steps.isEmpty() && cost.steps.front() > 0 && charts_[Cost]->followsAll()) {
+            cost.steps.prepend(0);
+            cost.values.prepend(0);
+        }
         charts_[Cost]->setNote({});
     } else {
-        charts_[Cost]->setNote(tr("No price per hour for this run: no cost to show"));
+        charts_[Cost]->setNote(
+            tr("No price per hour for this run: set one in Nodes (it applies to runs started "
+               "after)"));
         cost.steps.clear();
+    }
+    // The cost axis needs a price: without one it cannot be chosen (and the step axis stands in
+    // if it was).
+    if (auto* model = qobject_cast<QStandardItemModel*>(xAxis_->model())) {
+        const int costItem = xAxis_->findData(int(XAxisKind::Cost));
+        if (QStandardItem* item = costItem >= 0 ? model->item(costItem) : nullptr) {
+            item->setEnabled(run.pricePerHour.has_value());
+            item->setToolTip(run.pricePerHour ? QString()
+                                              : tr("No price per hour: set one in Nodes"));
+        }
+        if (!run.pricePerHour && xAxis_->currentData().toInt() == int(XAxisKind::Cost))
+            xAxis_->setCurrentIndex(xAxis_->findData(int(XAxisKind::Step)));
     }
     charts_[Cost]->setCurves(
         {ChartCurve{tr("$ spent"), curveColor(3), cost, c.map, false, false, 1.0}});

@@ -1,15 +1,18 @@
 #pragma once
-// Monitor: one run, live (DESIGN.md §4). Loss (raw and smoothed) with validation loss and
-// block-switch markers, tokens/s, cumulative cost, memory; x axis step / tokens / wall time / cost;
-// progress and ETA; status; the tail of train.log; cancel. Data comes from the store, pulled at
-// most ~30 times a second after Workbench::newData for the shown run.
+// Monitor: one run, live (DESIGN.md §4). Loss (raw and smoothed, linear or log y) with validation
+// loss and block-switch markers, tokens/s, learning rate, gradient norm, cumulative cost, memory;
+// a hover readout (step, values, block and lr at the mouse); x axis step / tokens / wall time /
+// cost; progress and ETA; status; the tail of train.log; cancel. Data comes from the store, pulled
+// at most ~30 times a second after Workbench::newData for the shown run.
 
 #include "ui/widgets/series_model.h"
 
 #include <QTimer>
 #include <QWidget>
+#include <memory>
 #include <optional>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QPlainTextEdit;
@@ -29,7 +32,7 @@ public:
     void showRun(qint64 runId);
     qint64 runId() const { return runId_; }
 
-    enum Chart { Loss, Throughput, Cost, Memory };
+    enum Chart { Loss, Throughput, Cost, Memory, LearningRate, GradNorm, ChartCount };
     MetricChart* chart(Chart which) const;
     void setXAxisKind(XAxisKind kind);
     void setSmoothing(double weight);
@@ -52,10 +55,13 @@ private:
     void readLog();
     void cancelRun();
     void syncZoom(MetricChart* from);
+    QString blockAndLr(double step) const; // for the loss chart's readout
 
     Workbench& wb_;
     qint64 runId_ = 0;
     std::optional<RunCurves> curves_;
+    // Whole-run values of the smoothed metrics, used on the store thread only.
+    std::shared_ptr<WholeSeriesCache> wholeCache_ = std::make_shared<WholeSeriesCache>();
     bool fetching_ = false;
     bool refreshAgain_ = false;
     int refreshes_ = 0;
@@ -64,13 +70,14 @@ private:
     qint64 logSize_ = -1;
 
     QComboBox* runPicker_;
+    QCheckBox* logLoss_;
     QLabel* status_;
     QPushButton* cancel_;
     QProgressBar* progress_;
     QLabel* progressLabel_;
     QComboBox* xAxis_;
     QSlider* smoothing_;
-    MetricChart* charts_[4];
+    MetricChart* charts_[ChartCount];
     QPlainTextEdit* log_;
 };
 

@@ -3,12 +3,16 @@
 #include "ui/widgets/smoothing.h"
 
 #include <QComboBox>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
+#include <QMouseEvent>
 #include <QSlider>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <qcustomplot.h>
 
 namespace bcd::ui {
@@ -17,6 +21,15 @@ namespace {
 constexpr int kMinReplotMs = 33; // ~30 Hz
 constexpr int kViewDebounceMs = 150;
 constexpr int kMaxDrawnMarkers = 400;
+
+// Four significant digits, thousands separated ("3.912", "12,345", "3.00e-4").
+QString formatValue(double v) {
+    if (!std::isfinite(v)) return QStringLiteral("—");
+    const double a = std::abs(v);
+    if (a != 0 && (a < 1e-2 || a >= 1e7)) return QString::number(v, 'e', 2);
+    if (a >= 1000) return QLocale().toString(v, 'f', 0);
+    return QLocale().toString(v, 'g', 4);
+}
 } // namespace
 
 QColor curveColor(int i) {
@@ -65,7 +78,122 @@ MetricChart::MetricChart(const QString& title, QWidget* parent)
     connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
             &MetricChart::onRangeChanged);
     connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this] { resetZoom(); });
+
+    // The hover readout: a crosshair and a box with the values at the mouse's x.
+    cursor_ = new QCPItemStraightLine(plot_);
+    cursor_->setPen(QPen(QColor(90, 90, 90, 160), 1));
+    cursor_->setClipToAxisRect(true);
+    cursor_->setVisible(false);
+    readout_ = new QCPItemText(plot_);
+    readout_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    readout_->position->setCoords(0.01, 0.02);
+    readout_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    readout_->setTextAlignment(Qt::AlignLeft);
+    readout_->setBrush(QColor(255, 255, 255, 225));
+    readout_->setPen(QPen(QColor(180, 180, 180)));
+    readout_->setColor(QColor(30, 30, 30));
+    readout_->setPadding(QMargins(5, 3, 5, 3));
+    readout_->setClipToAxisRect(true);
+    readout_->setVisible(false);
+    plot_->setMouseTracking(true);
+    connect(plot_, &QCustomPlot::mouseMove, this, &MetricChart::showReadout);
+    plot_->installEventFilter(this);
     sinceRebuild_.start();
+}
+
+void MetricChart::setLogY(bool on) {
+    if (on == logY_) return;
+    logY_ = on;
+    plot_->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (on)
+        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    else
+        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    scheduleRebuild();
+}
+
+void MetricChart::setReadoutExtra(std::function<QString(double)> extra) {
+    readoutExtra_ = std::move(extra);
+}
+
+bool MetricChart::readoutVisible() const {
+    return readout_->visible();
+}
+
+QString MetricChart::readoutAt(double x) const {
+    // The step under x, from the first curve's map (the charts of one page share one run's).
+    double step = std::numeric_limits<double>::quiet_NaN();
+    for (const ChartCurve& c : curves_)
+        if (c.map.has(kind_)) {
+            step = c.map.step(kind_, x);
+            break;
+        }
+    if (!std::isfinite(step)) return {};
+    QStringList lines;
+    lines << tr("step %1").arg(QLocale().toString(qint64(std::llround(step))));
+    auto nearest = [x](const QCPGraph* g, double* value) {
+        if (!g || g->data()->isEmpty()) return false;
+        auto it = g->data()->findBegin(x, false);
+        auto best = it;
+        if (it != g->data()->constBegin()) {
+            auto prev = it - 1;
+            if (it == g->data()->constEnd() || std::abs(prev->key - x) < std::abs(it->key - x))
+                best = prev;
+        }
+        if (best == g->data()->constEnd()) return false;
+        *value = best->value;
+        return true;
+    };
+    for (int i = 0; i < drawn_.size() && i < curves_.size(); ++i) {
+        double raw = 0, smooth = 0;
+        if (!nearest(drawn_[i].raw, &raw)) continue;
+        QString line = QStringLiteral("%1: %2").arg(curves_[i].name, formatValue(raw));
+        if (nearest(drawn_[i].smoothed, &smooth))
+            line += tr(" (smoothed %1)").arg(formatValue(smooth));
+        lines << line;
+    }
+    if (readoutExtra_) {
+        const QString extra = readoutExtra_(step);
+        if (!extra.isEmpty()) lines << extra;
+    }
+    return lines.join(QLatin1Char('\n'));
+}
+
+void MetricChart::showReadout(QMouseEvent* event) {
+    const QPointF pos = event->position();
+    if (!plot_->axisRect()->rect().contains(pos.toPoint())) {
+        hideReadout();
+        return;
+    }
+    const double x = plot_->xAxis->pixelToCoord(pos.x());
+    const QString text = readoutAt(x);
+    if (text.isEmpty()) {
+        hideReadout();
+        return;
+    }
+    const QCPRange yr = plot_->yAxis->range();
+    cursor_->point1->setCoords(x, yr.lower);
+    cursor_->point2->setCoords(x, yr.upper);
+    readout_->setText(text);
+    // The box on the side away from the mouse.
+    const bool right = pos.x() < plot_->axisRect()->center().x();
+    readout_->position->setCoords(right ? 0.99 : 0.01, 0.02);
+    readout_->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+    cursor_->setVisible(true);
+    readout_->setVisible(true);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricChart::hideReadout() {
+    if (!readout_->visible() && !cursor_->visible()) return;
+    cursor_->setVisible(false);
+    readout_->setVisible(false);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool MetricChart::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plot_ && event->type() == QEvent::Leave) hideReadout();
+    return QWidget::eventFilter(watched, event);
 }
 
 void MetricChart::setTitle(const QString& title) {
@@ -177,7 +305,8 @@ void MetricChart::rebuild() {
     plot_->clearGraphs();
     drawn_.clear();
     for (int i = plot_->itemCount() - 1; i >= 0; --i)
-        if (plot_->item(i) != noteItem_) plot_->removeItem(i);
+        if (plot_->item(i) != noteItem_ && plot_->item(i) != cursor_ && plot_->item(i) != readout_)
+            plot_->removeItem(i);
 
     QStringList notShown;
     const bool smoothOn = smoothing_ > 0;
@@ -209,10 +338,18 @@ void MetricChart::rebuild() {
             d.smoothed = plot_->addGraph();
             d.smoothed->setName(c.name);
             d.smoothed->setPen(QPen(c.color, 1));
-            d.smoothed->setData(
-                x,
-                emaSmooth(y, smoothing_, c.data.downsampled ? c.data.weights : QVector<double>{}),
-                true);
+            QVector<double> smoothed;
+            if (!c.data.wholeSteps.isEmpty()) {
+                // Over the whole run, read off at the samples' steps: the same value at a step
+                // whatever the zoom.
+                smoothed =
+                    emaSmoothAt(c.data.wholeSteps, c.data.wholeValues, smoothing_, c.data.steps);
+                for (double& v : smoothed) v *= c.scale;
+            } else {
+                smoothed = emaSmooth(y, smoothing_,
+                                     c.data.downsampled ? c.data.weights : QVector<double>{});
+            }
+            d.smoothed->setData(x, smoothed, true);
         }
         drawn_.push_back(d);
     }
@@ -268,7 +405,8 @@ void MetricChart::fitRanges() {
     const QCPRange xr = plot_->xAxis->range();
     for (int g = 0; g < plot_->graphCount(); ++g) {
         bool found = false;
-        const QCPRange v = plot_->graph(g)->getValueRange(found, QCP::sdBoth, xr);
+        const QCPRange v =
+            plot_->graph(g)->getValueRange(found, logY_ ? QCP::sdPositive : QCP::sdBoth, xr);
         if (!found) continue;
         values = anyValue
                      ? QCPRange(std::min(values.lower, v.lower), std::max(values.upper, v.upper))
@@ -276,8 +414,18 @@ void MetricChart::fitRanges() {
         anyValue = true;
     }
     if (!anyValue) return;
-    const double pad =
-        std::max((values.upper - values.lower) * 0.05, std::abs(values.upper) * 1e-3 + 1e-12);
+    if (logY_) {
+        // A decade's tenth of margin; a flat series spans a factor of 2 around its value.
+        const bool flat = values.upper <= values.lower * (1 + 1e-9);
+        plot_->yAxis->setRange(values.lower / (flat ? std::sqrt(2.0) : 1.12),
+                               values.upper * (flat ? std::sqrt(2.0) : 1.12));
+        return;
+    }
+    const double span = values.upper - values.lower;
+    const double size = std::max(std::abs(values.lower), std::abs(values.upper));
+    // A flat series (a constant learning rate, a fixed memory) gets ±10 % of its value (±1 at 0),
+    // not a magnified band of rounding noise.
+    const double pad = span <= size * 1e-9 ? (size > 0 ? size * 0.1 : 1.0) : span * 0.05;
     plot_->yAxis->setRange(values.lower - pad, values.upper + pad);
 }
 

@@ -14,13 +14,16 @@
 #include <QElapsedTimer>
 #include <QTimer>
 #include <QWidget>
+#include <functional>
 
 class QComboBox;
 class QHBoxLayout;
 class QSlider;
 class QCustomPlot;
 class QCPGraph;
+class QCPItemStraightLine;
 class QCPItemText;
+class QMouseEvent;
 class QCPTextElement;
 struct QCPRange;
 
@@ -49,6 +52,14 @@ public:
     XAxisKind xAxisKind() const { return kind_; }
     void setSmoothing(double weight); // 0 .. 0.999
     double smoothing() const { return smoothing_; }
+    // Logarithmic y axis (values <= 0 are not drawn there).
+    void setLogY(bool on);
+    bool logY() const { return logY_; }
+    // The hover readout: a crosshair at the mouse and, for that x, the step, each curve's value
+    // (and smoothed value) at its nearest sample, and `extra(step)` (e.g. the block and lr).
+    void setReadoutExtra(std::function<QString(double step)> extra);
+    QString readoutAt(double x) const;
+    bool readoutVisible() const;
     // A line of text in the plot (e.g. why a run is not drawn); empty hides it.
     void setNote(const QString& text);
     QString note() const;
@@ -85,14 +96,23 @@ signals:
 public slots:
     void setXRange(double lower, double upper); // as another chart's user did: no signal back
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
     void scheduleRebuild();
     void rebuild();
     void fitRanges();
     void onRangeChanged(const QCPRange& range);
+    void showReadout(QMouseEvent* event);
+    void hideReadout();
 
     QCustomPlot* plot_;
     QCPItemText* noteItem_ = nullptr;
+    QCPItemStraightLine* cursor_ = nullptr;
+    QCPItemText* readout_ = nullptr;
+    std::function<QString(double)> readoutExtra_;
+    bool logY_ = false;
     QCPTextElement* title_ = nullptr;
     QVector<ChartCurve> curves_;
     struct Drawn {

@@ -137,6 +137,22 @@ StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
     return m;
 }
 
+store::ColumnValues WholeSeriesCache::get(store::RunStore& s, qint64 runId, MetricColumn column) {
+    const auto type =
+        column == MetricColumn::ValLoss ? store::PointType::Eval : store::PointType::Step;
+    Entry& e = entries_[qMakePair(runId, static_cast<int>(column))];
+    auto lastStep = [&e] { return e.values.steps.isEmpty() ? -1 : qint64(e.values.steps.back()); };
+    // Only the points after the last one read, unless points at earlier steps appeared or
+    // vanished since (a store rebuilt from the file): then everything again.
+    const qint64 total = s.pointCount(runId, type);
+    if (total - s.pointCount(runId, type, lastStep()) != e.points) e = Entry{};
+    const store::ColumnValues fresh = s.column(runId, column, lastStep());
+    e.values.steps += fresh.steps;
+    e.values.values += fresh.values;
+    e.points = total - s.pointCount(runId, type, lastStep());
+    return e.values;
+}
+
 RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r) {
     RunCurves c;
     const auto run = s.run(runId);
@@ -154,7 +170,14 @@ RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r
         const auto found = s.series(runId, col, r.fromStep, r.toStep, buckets);
         if (!r.stepMap && col != MetricColumn::ValLoss)
             for (const auto& b : found) c.stepPoints += b.count;
-        c.metrics.insert(static_cast<int>(col), seriesFromBuckets(found));
+        StepSeries series = seriesFromBuckets(found);
+        if (r.whole.contains(col)) {
+            const store::ColumnValues all =
+                r.cache ? r.cache->get(s, runId, col) : s.column(runId, col);
+            series.wholeSteps = all.steps;
+            series.wholeValues = all.values;
+        }
+        c.metrics.insert(static_cast<int>(col), series);
     }
     if (run->lastStep) {
         const auto tail = s.points(runId, store::PointType::Step, *run->lastStep);

@@ -6,8 +6,10 @@
 #include "store/run_store.h"
 
 #include <QMap>
+#include <QPair>
 #include <QString>
 #include <QVector>
+#include <memory>
 #include <optional>
 
 namespace bcd::ui {
@@ -33,6 +35,10 @@ struct StepMap {
 // One metric over steps. weights[i]: how many stored points sample i stands for (1 when raw).
 struct StepSeries {
     QVector<double> steps, values, weights;
+    // The whole run's values of this metric, at every stored step (CurveRequest::whole): the
+    // smoothed line is computed over them, so that zoom and pan never change a smoothed value.
+    // Empty when not asked for: the chart then smooths the samples above.
+    QVector<double> wholeSteps, wholeValues;
     bool downsampled = false;
     bool isEmpty() const { return steps.isEmpty(); }
 };
@@ -44,6 +50,21 @@ StepSeries seriesFromBuckets(const QVector<store::SeriesBucket>& buckets);
 StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
                            const QVector<store::SeriesBucket>& elapsed);
 
+// The whole-run values of smoothed metrics, kept between fetches so that the refresh of a live
+// run reads only its new points. Lives on the store's thread: only fetchRunCurves touches it (the
+// page holds the pointer and hands it to each request).
+class WholeSeriesCache {
+public:
+    store::ColumnValues get(store::RunStore& store, qint64 runId, store::MetricColumn column);
+
+private:
+    struct Entry {
+        store::ColumnValues values;
+        qint64 points = 0; // stored points of the column's type when last read
+    };
+    QMap<QPair<qint64, int>, Entry> entries_;
+};
+
 struct CurveRequest {
     qint64 fromStep = 0;
     qint64 toStep = store::RunStore::kLastStep;
@@ -51,6 +72,10 @@ struct CurveRequest {
     QVector<store::MetricColumn> columns;
     bool switches = true; // block-switch steps from the engine's events
     bool stepMap = true;  // tokens and elapsed for the other x axes (not needed on the step axis)
+    // Columns that also get their whole run's values (StepSeries::wholeSteps), read through the
+    // cache when one is given.
+    QVector<store::MetricColumn> whole;
+    std::shared_ptr<WholeSeriesCache> cache;
 };
 
 struct RunCurves {

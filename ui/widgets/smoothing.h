@@ -14,4 +14,11 @@ namespace bcd::ui {
 QVector<double> emaSmooth(const QVector<double>& values, double weight,
                           const QVector<double>& counts = {});
 
+// The same smoothing over a whole run's values (steps ascending), read off at the steps `at`
+// (ascending; each one of `steps`, else the value at the last step before it, NaN before the
+// first): emaSmooth(values, weight)[i] at steps[i], bitwise. The value at a step then depends on
+// the run's points up to that step only, never on which part of the run a chart shows.
+QVector<double> emaSmoothAt(const QVector<double>& steps, const QVector<double>& values,
+                            double weight, const QVector<double>& at);
+
 } // namespace bcd::ui
