@@ -11,6 +11,30 @@ namespace bcd::nodes {
 
 namespace {
 
+// libssh's connect errors in plain words, what it said kept at the end: what a user can check
+// (the daemon, the port, the name, the network) rather than a socket call's wording.
+QString plainConnectError(const QString& libssh, const QString& host, int port, long timeoutS) {
+    const QString l = libssh.toLower();
+    QString plain;
+    if (l.contains(QLatin1String("connection refused")))
+        plain = QStringLiteral("connection refused: nothing accepts SSH connections on port %1 "
+                               "of %2 (is sshd running there, is the port right?)")
+                    .arg(port)
+                    .arg(host);
+    else if (l.contains(QLatin1String("imeout")) || l.contains(QLatin1String("timed out")))
+        plain = QStringLiteral("timed out: %1 did not answer as an SSH server within %2 s (host "
+                               "down, a firewall, or not an SSH port)")
+                    .arg(host)
+                    .arg(timeoutS);
+    else if (l.contains(QLatin1String("resolve")) || l.contains(QLatin1String("not known")))
+        plain = QStringLiteral("unknown host: the name %1 cannot be resolved (check its spelling "
+                               "and the DNS)")
+                    .arg(host);
+    else if (l.contains(QLatin1String("no route")) || l.contains(QLatin1String("unreachable")))
+        plain = QStringLiteral("no route to %1 (network unreachable)").arg(host);
+    return plain.isEmpty() ? libssh : plain + QStringLiteral(" [libssh: %1]").arg(libssh);
+}
+
 // Frees what libssh hands out.
 struct KeyHolder {
     ssh_key key = nullptr;
@@ -84,7 +108,8 @@ SshSession::SshSession(const SshEndpoint& ep, HostKeyTrust trust, const QString&
         const QString e = d_->error();
         const bool timedOut = e.contains(QLatin1String("imeout"));
         throw SshError(timedOut ? SshError::Kind::Timeout : SshError::Kind::Connect,
-                       QStringLiteral("cannot connect to %1: %2").arg(where, e));
+                       QStringLiteral("cannot connect to %1: %2")
+                           .arg(where, plainConnectError(e, ep.host, ep.port, timeout)));
     }
 
     // The host key, before anything is sent to the server.

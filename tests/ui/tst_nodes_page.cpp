@@ -15,6 +15,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableWidget>
+#include <QTcpServer>
 #include <QtTest>
 #include <memory>
 
@@ -258,6 +259,40 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("gone")), 5000);
         page.removeNode(QStringLiteral("gone"));
         QTRY_VERIFY_WITH_TIMEOUT(!page.nodeNames().contains(QStringLiteral("gone")), 5000);
+    }
+
+    // A probe that cannot reach the node says why in its row, in plain words, until a probe
+    // succeeds.
+    void unreachableNodeSaysWhy() {
+        int port = 0;
+        {
+            QTcpServer s; // a port that was free a moment ago, and is closed again
+            QVERIFY(s.listen(QHostAddress::LocalHost, 0));
+            port = s.serverPort();
+        }
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        store::NodeRecord n;
+        n.name = QStringLiteral("closed");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("127.0.0.1");
+        n.port = port;
+        wb_->store().callBlocking([n](store::RunStore& s) { return s.addNode(n); });
+        page.refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("closed")), 5000);
+        QSignalSpy done(&page, &NodesPage::probeFinished);
+        page.probe(QStringLiteral("closed"));
+        QTRY_VERIFY_WITH_TIMEOUT(!done.isEmpty(), 30000);
+        QCOMPARE(done.first().at(1).toBool(), false);
+        QString gpus;
+        for (int r = 0; r < page.table()->rowCount(); ++r)
+            if (page.table()->item(r, NodesPage::Name)->text() == QStringLiteral("closed"))
+                gpus = page.table()->item(r, NodesPage::Gpus)->text();
+        QVERIFY2(gpus.startsWith(QStringLiteral("unreachable: connection refused: nothing accepts "
+                                                "SSH connections on port %1")
+                                     .arg(port)),
+                 qPrintable(gpus));
+        if (auto* box = page.findChild<QWidget*>(QStringLiteral("probeFailed"))) box->close();
     }
 };
 

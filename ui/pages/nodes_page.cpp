@@ -6,6 +6,7 @@
 #include "ui/widgets/node_probe_task.h"
 #include "ui/workbench.h"
 
+#include <QColor>
 #include <QDateTime>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -117,8 +118,11 @@ void NodesPage::showNodes(const QVector<store::NodeRecord>& nodes) {
         const nodes::NodeProbe p = nodes::NodeProbe::fromJson(n.probe);
         const bool probed = !n.probe.isEmpty();
         QString gpus;
+        const QString failed = unreachable_.value(n.name);
         if (probing_.contains(n.name))
             gpus = tr("probing …");
+        else if (!failed.isEmpty())
+            gpus = tr("unreachable: %1").arg(failed);
         else if (!probed)
             gpus = tr("not probed");
         else if (!p.partitions.isEmpty()) {
@@ -163,7 +167,14 @@ void NodesPage::showNodes(const QVector<store::NodeRecord>& nodes) {
         const QStringList cells{n.name, n.kind, host, gpus, engine, when, price};
         for (int c = 0; c < ColumnCount; ++c)
             table_->setItem(row, c, new QTableWidgetItem(cells[c]));
-        if (probed) table_->item(row, Gpus)->setToolTip(p.summary());
+        if (!failed.isEmpty()) {
+            table_->item(row, Gpus)->setForeground(QColor(0xd6, 0x27, 0x28));
+            table_->item(row, Gpus)->setToolTip(
+                probed ? tr("%1\n\nThe last successful probe: %2").arg(failed, p.summary())
+                       : failed);
+        } else if (probed) {
+            table_->item(row, Gpus)->setToolTip(p.summary());
+        }
         if (n.name == selected || (selected.isEmpty() && row == 0)) table_->selectRow(row);
     }
     updateActions();
@@ -294,6 +305,7 @@ void NodesPage::probeDone(const ProbeOutcome& o) {
     probing_.removeAll(o.node);
     using P = ProbeOutcome::Problem;
     if (o.problem == P::None) {
+        unreachable_.remove(o.node);
         const QJsonObject probe = o.probe;
         const QString name = o.node;
         wb_.store().call(
@@ -310,6 +322,15 @@ void NodesPage::probeDone(const ProbeOutcome& o) {
             });
         return;
     }
+    // The row says why (the message without the "cannot connect to host:" preamble the row
+    // already shows).
+    QString reason = o.message;
+    if (const qsizetype at = reason.indexOf(QLatin1String(": "));
+        at > 0 && reason.startsWith("cannot connect"))
+        reason = reason.mid(at + 2);
+    if (o.problem == P::HostKeyUnknown) reason = tr("host key not yet trusted");
+    if (o.problem == P::HostKeyChanged) reason = tr("host key changed, connection refused");
+    unreachable_.insert(o.node, reason);
     showNodes(nodes_);
     if (o.problem == P::HostKeyUnknown) {
         store::NodeRecord node;

@@ -8,6 +8,7 @@
 #include "ui/widgets/host_key_dialog.h"
 
 #include <QList>
+#include <QMap>
 #include <QPointer>
 #include <QVector>
 #include <QWidget>
@@ -70,6 +71,9 @@ private:
     QPointer<HostKeyDialog> hostKeyDialog_;
     QList<QPointer<QThread>> probes_;
     QStringList probing_;
+    // The reason the last probe of a node failed (cleared by a probe that succeeds): its row says
+    // "unreachable: reason" until then.
+    QMap<QString, QString> unreachable_;
 };
 
 } // namespace bcd::ui

@@ -359,6 +359,8 @@ private slots:
         t.start();
         const auto e = failure([&] { SshSession{ep}; });
         EXPECT_SSH_ERROR(e, SshError::Kind::Timeout);
+        QVERIFY2(QString::fromUtf8(e->what()).contains(QStringLiteral("timed out: 127.0.0.1")),
+                 e->what());
         QVERIFY2(t.elapsed() >= 900 && t.elapsed() < 8000,
                  qPrintable(QString::number(t.elapsed())));
     }
@@ -377,9 +379,25 @@ private slots:
         const auto e = failure([&] { SshSession{ep}; });
         EXPECT_SSH_ERROR(e, SshError::Kind::Connect);
         QVERIFY2(QString::fromUtf8(e->what()).startsWith(
-                     QStringLiteral("cannot connect to %1").arg(ep.display())),
+                     QStringLiteral("cannot connect to %1: connection refused: nothing accepts "
+                                    "SSH connections on port %2")
+                         .arg(ep.display())
+                         .arg(port)),
                  e->what());
         QVERIFY(t.elapsed() < 5000);
+    }
+
+    // A name that cannot be resolved is said in plain words.
+    void unknownHostName() {
+        auto ep = sshd_.endpoint(known_);
+        ep.host = QStringLiteral("no-such-host.invalid");
+        ep.timeoutSeconds = 5;
+        const auto e = failure([&] { SshSession{ep}; });
+        QVERIFY(e.has_value());
+        QVERIFY2(QString::fromUtf8(e->what()).contains(
+                     QStringLiteral("unknown host: the name no-such-host.invalid cannot be "
+                                    "resolved")),
+                 e->what());
     }
 
     // A command that does not finish, or never stops printing, times out; the remote process is
