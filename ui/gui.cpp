@@ -164,7 +164,8 @@ private:
             nodes->probe(QStringLiteral("local"));
             after(3000, [this] {
                 grab(QStringLiteral("nodes"));
-                QApplication::quit();
+                // exit(), not quit(): no close events, so no "runs continue" question.
+                QApplication::exit(0);
             });
             break;
         }

@@ -32,7 +32,8 @@ commands:
   tokenize --data PATH --out FILE (--model DIR | --tokenizer FILE|byte) [--format text|jsonl|sft]
            [--skip-malformed] [--threads N]
                                    pre-tokenise data into a token shard (data.format "tokens")
-  sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--seed S]
+  sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]
+           [--seed S]
            [--device auto|cpu|cuda|cuda:N] [--precision fp32|bf16] [--threads N]
                                    generate text (byte-level; temperature 0 = greedy)
   inspect  --model DIR [--json]    tensors, parameter counts, default BCD blocks

@@ -1,5 +1,5 @@
 // bcd-train sample: text from a model, token by token with a key/value cache; greedy
-// (temperature 0) or sampled with temperature and top-k, seeded.
+// (temperature 0) or sampled with temperature, top-k and top-p (nucleus), seeded.
 
 #include "bcd/dataset.h"
 #include "bcd/errors.h"
@@ -17,14 +17,18 @@ namespace bcd::cli {
 
 int cmd_sample(const std::vector<std::string>& argv) {
     Args args("sample", argv,
-              {"model", "prompt", "max-new", "temperature", "top-k", "seed", "threads", "device",
-               "precision"},
+              {"model", "prompt", "max-new", "temperature", "top-k", "top-p", "seed", "threads",
+               "device", "precision"},
               {});
     const std::filesystem::path dir = args.required("model");
     const std::string prompt = args.value("prompt").value_or("");
     const int max_new = static_cast<int>(args.integer("max-new", 200, 0, 1 << 20));
     const double temperature = args.number("temperature", 0.8, 0.0, 100.0);
     const int top_k = static_cast<int>(args.integer("top-k", 0, 0, 1 << 24));
+    // Nucleus sampling: the fewest most likely tokens whose probability reaches top-p (1: all).
+    const double top_p = args.number("top-p", 1.0, 0.0, 1.0);
+    if (top_p <= 0.0)
+        throw InputError("bcd-train sample", "--top-p", "expected a value in (0, 1], got 0");
     Rng rng(static_cast<std::uint64_t>(args.integer("seed", 1, 0, 1L << 62)));
     Model model = Model::load(dir);
     const int V = model.config().vocab_size;
@@ -74,9 +78,22 @@ int cmd_sample(const std::vector<std::string>& argv) {
                     temperature));
                 sum += probs[static_cast<std::size_t>(j)];
             }
+            // Keep the head of the sorted distribution up to top_p of its mass.
+            int kept = k;
+            if (top_p < 1.0) {
+                double mass = 0.0;
+                for (int j = 0; j < k; ++j) {
+                    mass += probs[static_cast<std::size_t>(j)];
+                    if (mass >= top_p * sum) {
+                        kept = j + 1;
+                        break;
+                    }
+                }
+                sum = mass;
+            }
             double u = rng.uniform() * sum;
-            next = idx[static_cast<std::size_t>(k - 1)];
-            for (int j = 0; j < k; ++j) {
+            next = idx[static_cast<std::size_t>(kept - 1)];
+            for (int j = 0; j < kept; ++j) {
                 u -= probs[static_cast<std::size_t>(j)];
                 if (u <= 0) {
                     next = idx[static_cast<std::size_t>(j)];

@@ -1,17 +1,25 @@
 // The main window: opens on a fresh store without errors, offers the local node and the bundled
 // sample, switches pages with Ctrl+1 … Ctrl+5, and follows the pages' navigation requests.
 
+#include "store/run_status.h"
 #include "test_runs.h"
 #include "ui/main_window.h"
+#include "ui/pages/monitor_page.h"
 #include "ui/pages/new_run_page.h"
 #include "ui/pages/nodes_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/workbench.h"
 
+#include <QAction>
+#include <QApplication>
 #include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTimer>
 #include <QtTest>
 #include <memory>
 
@@ -86,6 +94,64 @@ private slots:
         QCOMPARE(window.currentPage(), MainWindow::Compare);
         emit wb.message(QStringLiteral("hello"));
         QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("hello"));
+    }
+
+    // The title names the store; the status bar is there before any message (pages never
+    // shift); the menus offer open store, quit (Ctrl+Q), the user guide (F1) and about.
+    void titleMenusAndStatusBar() {
+        Workbench wb(dir_ + "/menus/store.sqlite");
+        MainWindow window(wb);
+        QVERIFY(window.windowTitle().contains(dir_ + "/menus/store.sqlite"));
+        QVERIFY(window.findChild<QStatusBar*>() != nullptr);
+        const auto menus = window.menuBar()->actions();
+        QCOMPARE(menus.size(), 2);
+        QVERIFY(menus[0]->text().contains("File"));
+        QVERIFY(menus[1]->text().contains("Help"));
+        auto* quit = window.findChild<QAction*>(QStringLiteral("quit"));
+        QVERIFY(quit && quit->shortcut() == QKeySequence(Qt::CTRL | Qt::Key_Q));
+        auto* guide = window.findChild<QAction*>(QStringLiteral("userGuide"));
+        QVERIFY(guide && guide->shortcut() == QKeySequence(Qt::Key_F1));
+        // The guide is found (the source tree's, for this build).
+        QVERIFY(MainWindow::userGuidePath().endsWith("user-guide.md"));
+        window.show();
+        QVERIFY(window.isVisible());
+        quit->trigger();
+        QVERIFY(!window.isVisible());
+    }
+
+    // At start Monitor shows the newest active run; closing the window while runs are active
+    // says they go on, and Cancel keeps the window open.
+    void activeRunsAtStartAndClose() {
+        Workbench wb(dir_ + "/active/store.sqlite");
+        const qint64 id = wb.store().callBlocking([](store::RunStore& s) {
+            store::NewRun n;
+            n.name = QStringLiteral("long one");
+            n.node = QStringLiteral("local");
+            const qint64 a = s.createRun(n);
+            s.setRunStatus(a, store::status::kRunning);
+            n.name = QStringLiteral("done");
+            s.setRunStatus(s.createRun(n), store::status::kFinished);
+            return a;
+        });
+        MainWindow window(wb);
+        window.show();
+        auto* monitor = static_cast<MonitorPage*>(window.page(MainWindow::Monitor));
+        QTRY_COMPARE_WITH_TIMEOUT(window.activeRuns(), 1, 10000);
+        QTRY_COMPARE(monitor->runId(), id);
+        auto answer = [](QMessageBox::StandardButton b) {
+            QTimer::singleShot(0, [b] {
+                auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+                QVERIFY(box && box->objectName() == QStringLiteral("runsContinue"));
+                QVERIFY(box->text().contains(QStringLiteral("1 run")));
+                box->button(b)->click();
+            });
+        };
+        answer(QMessageBox::Cancel);
+        window.close();
+        QVERIFY(window.isVisible());
+        answer(QMessageBox::Close);
+        window.close();
+        QVERIFY(!window.isVisible());
     }
 };
 

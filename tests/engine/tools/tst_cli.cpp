@@ -217,6 +217,20 @@ private slots:
         QCOMPARE(s.code, 0);
         QVERIFY(s.out.startsWith("To be"));
         QCOMPARE(s.raw_out.size(), qsizetype(5 + 20 + 1)); // prompt, 20 new bytes, a newline
+        // top-p keeps the fewest most likely tokens reaching p: a tiny p keeps the likeliest
+        // alone, so any temperature and seed give the greedy text; p = 1 samples from all.
+        const auto nucleus =
+            run({"sample", "--model", q(d / "run/final"), "--prompt", "To be", "--max-new", "20",
+                 "--temperature", "1.5", "--top-p", "1e-9", "--seed", "7"});
+        QCOMPARE(nucleus.code, 0);
+        QCOMPARE(nucleus.raw_out, s.raw_out);
+        const auto wide =
+            run({"sample", "--model", q(d / "run/final"), "--prompt", "To be", "--max-new", "20",
+                 "--temperature", "1.5", "--top-p", "1", "--seed", "7"});
+        QCOMPARE(wide.code, 0);
+        QVERIFY(wide.raw_out != s.raw_out); // 20 bytes drawn at temperature 1.5 are not greedy's
+        expect_bad_input(run({"sample", "--model", q(d / "run/final"), "--top-p", "0"}),
+                         {"--top-p"});
 
         json bad = cfg;
         bad["bcd"]["order"] = "sideways";
