@@ -86,10 +86,14 @@ MainWindow::MainWindow(Workbench& wb, QWidget* parent) : QMainWindow(parent), wb
         static_cast<ComparePage*>(page(Compare))->setRuns(ids);
         showPage(Compare);
     });
-    connect(&wb, &Workbench::openNewRun, this, [this](const QJsonObject& config) {
-        static_cast<NewRunPage*>(page(NewRun))->setConfig(config);
-        showPage(NewRun);
-    });
+    connect(&wb, &Workbench::openNewRun, this,
+            [this](const QJsonObject& config, const QString& name, const QStringList& tags) {
+                auto* p = static_cast<NewRunPage*>(page(NewRun));
+                p->setConfig(config);
+                if (!name.isEmpty()) p->setRunName(name);
+                p->setRunTags(tags);
+                showPage(NewRun);
+            });
 
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());

@@ -38,7 +38,9 @@ signals:
     // Navigation requests, handled by the main window.
     void openMonitor(qint64 runId);
     void openCompare(const QList<qint64>& runIds);
-    void openNewRun(const QJsonObject& config); // a config to start from (e.g. "run again")
+    // A config to start from (Run again, Fork), with the new run's name and tags when given.
+    void openNewRun(const QJsonObject& config, const QString& name = {},
+                    const QStringList& tags = {});
     // Something the user should see in the status bar.
     void message(const QString& text);
     // The set of runs or nodes changed (a launch, an end, a node added): lists refresh.

@@ -50,6 +50,13 @@ runs:
   run attach ID              follow a run (after a restart: from where the store stopped)
   run resume ID [--detach]   start a stopped run again from its newest checkpoint (a Slurm
                              run: its batch script submitted again) and follow it
+  run fork ID [--checkpoint final|step-N] [--set KEY=VALUE]... [--node NAME]... [--name N]
+           [--tag T]... [--detach]
+                             a new run from a checkpoint of a local run (its weights; optimizer
+                             and schedule start afresh) with changed settings (--set
+                             optim.lr=1e-4); tagged fork-of:ID@CHECKPOINT
+  run delete ID [--files]    remove a stopped or finished run from the store (--files: its
+                             folder too, for runs on this machine)
   run cancel ID [--grace SECONDS]
                              SIGTERM (the engine checkpoints), SIGKILL after the grace period (30)
   run export ID --csv FILE   the metric points as CSV
@@ -118,7 +125,8 @@ int dispatch(const QStringList& all) {
     ctx.args = rest;
     if (group == QLatin1String("node")) return cmdNode(verb, ctx);
     if (verb == QLatin1String("launch") || verb == QLatin1String("attach") ||
-        verb == QLatin1String("resume") || verb == QLatin1String("cancel"))
+        verb == QLatin1String("resume") || verb == QLatin1String("cancel") ||
+        verb == QLatin1String("fork"))
         return cmdFollow(verb, ctx);
     return cmdRun(verb, ctx);
 }

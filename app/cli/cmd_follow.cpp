@@ -6,10 +6,13 @@
 #include "launch/run_config.h"
 #include "launch/run_controller.h"
 #include "nodes/local_probe.h"
+#include "store/run_store.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QSocketNotifier>
 #include <csignal>
 #include <sys/socket.h>
@@ -93,6 +96,64 @@ int cmdFollow(const QString& verb, Context& ctx) {
         input.follow = !detach;
         launch::loadRunConfig(
             input.configFile); // bad input fails here, before the store is touched
+    } else if (verb == QLatin1String("fork")) {
+        // A new run from a checkpoint of a stopped or finished run, with changed settings.
+        const Args a(QStringLiteral("run fork"), ctx.args,
+                     {{"checkpoint", "name", "notes", "price-per-hour"},
+                      {"detach"},
+                      {"node", "tag", "set"},
+                      {}});
+        if (a.positional().size() != 1)
+            throw UsageError(QStringLiteral("run fork: expected one ID"));
+        const qint64 parent = parseRunId(a.positional().front());
+        store::RunRecord r;
+        {
+            store::RunStore s(ctx.db);
+            const auto found = s.run(parent);
+            if (!found) throw UsageError(QStringLiteral("no run %1 (run list)").arg(parent));
+            r = *found;
+        }
+        if (r.node != QLatin1String("local"))
+            throw UsageError(QStringLiteral("run fork: run %1 is on node %2; its checkpoints are "
+                                            "there (copy one here and run launch with "
+                                            "model.path set to it)")
+                                 .arg(parent)
+                                 .arg(r.node));
+        const QStringList found = launch::localCheckpoints(r.remoteDir);
+        const QString checkpoint = a.value(QStringLiteral("checkpoint"), QStringLiteral("final"));
+        if (!found.contains(checkpoint))
+            throw UsageError(
+                QStringLiteral("run fork: --checkpoint: run %1 has no complete checkpoint '%2' "
+                               "(it has: %3)")
+                    .arg(parent)
+                    .arg(checkpoint, found.isEmpty() ? QStringLiteral("none")
+                                                     : found.join(QStringLiteral(", "))));
+        QJsonObject config = launch::forkConfig(r.config, r.remoteDir, checkpoint);
+        for (const QString& set : a.values(QStringLiteral("set"))) {
+            const qsizetype eq = set.indexOf(QLatin1Char('='));
+            if (eq <= 0)
+                throw UsageError(
+                    QStringLiteral("run fork: --set: expected KEY=VALUE (e.g. optim.lr=1e-4), "
+                                   "got '%1'")
+                        .arg(set));
+            const QString value = set.mid(eq + 1);
+            // JSON where it parses (numbers, true, [..]), else the text itself.
+            const QJsonDocument doc =
+                QJsonDocument::fromJson(QByteArrayLiteral("[") + value.toUtf8() + "]");
+            const QJsonValue v =
+                doc.isArray() && doc.array().size() == 1 ? doc.array().at(0) : QJsonValue(value);
+            config = launch::withConfigValue(config, set.left(eq), v);
+        }
+        input.config = config;
+        input.nodes = a.values(QStringLiteral("node"));
+        if (input.nodes.isEmpty()) input.nodes = {r.node};
+        input.name = a.value(QStringLiteral("name"), r.name + QStringLiteral(" fork"));
+        input.tags = a.values(QStringLiteral("tag")) << launch::forkTag(parent, checkpoint);
+        input.notes = a.value(QStringLiteral("notes"));
+        if (a.has(QStringLiteral("price-per-hour")))
+            input.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+        detach = a.flag(QStringLiteral("detach"));
+        input.follow = !detach;
     } else {
         const bool cancel = verb == QLatin1String("cancel");
         const bool resume = verb == QLatin1String("resume");
@@ -222,7 +283,7 @@ int cmdFollow(const QString& verb, Context& ctx) {
                          finish(cancelDone ? kExitOk : exitFor(status));
                      });
 
-    if (verb == QLatin1String("launch"))
+    if (verb == QLatin1String("launch") || verb == QLatin1String("fork"))
         runs.launch(input);
     else if (verb == QLatin1String("attach"))
         runs.attach(runId);

@@ -1,12 +1,14 @@
-// bcd-workbench run list | show | export, and compare.
+// bcd-workbench run list | show | export | delete, and compare.
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
 #include "store/compare.h"
+#include "store/run_status.h"
 #include "store/run_store.h"
 
 #include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
 
@@ -149,15 +151,43 @@ int runExport(Context& ctx) {
     return kExitOk;
 }
 
+int runDelete(Context& ctx) {
+    const Args a(QStringLiteral("run delete"), ctx.args, {{}, {"files"}, {}, {}});
+    if (a.positional().size() != 1) throw UsageError(QStringLiteral("run delete: expected one ID"));
+    RunStore s(ctx.db);
+    const store::RunRecord r = existing(s, parseRunId(a.positional().front()));
+    if (!store::status::isTerminal(r.status))
+        throw UsageError(QStringLiteral("run delete: run %1 is %2; cancel it first (run cancel %1)")
+                             .arg(r.id)
+                             .arg(r.status));
+    s.deleteRun(r.id);
+    QString files = QStringLiteral("its files are kept");
+    if (!r.remoteDir.isEmpty()) files += QStringLiteral(" (%1 on %2)").arg(r.remoteDir, r.node);
+    if (a.flag(QStringLiteral("files")) && !r.remoteDir.isEmpty()) {
+        if (r.node == QLatin1String("local"))
+            files = QDir(r.remoteDir).removeRecursively()
+                        ? QStringLiteral("its folder %1 removed").arg(r.remoteDir)
+                        : QStringLiteral("its folder %1 could not be removed entirely")
+                              .arg(r.remoteDir);
+        else
+            files = QStringLiteral("its folder %1 on node %2 is kept: remove it there")
+                        .arg(r.remoteDir, r.node);
+    }
+    out(QStringLiteral("deleted run %1 from the store; %2").arg(r.id).arg(files));
+    return kExitOk;
+}
+
 } // namespace
 
 int cmdRun(const QString& verb, Context& ctx) {
     if (verb == QLatin1String("list")) return runList(ctx);
+    if (verb == QLatin1String("delete")) return runDelete(ctx);
     if (verb == QLatin1String("show")) return runShow(ctx);
     if (verb == QLatin1String("export")) return runExport(ctx);
     throw UsageError(
         QStringLiteral(
-            "run %1: unknown command (expected launch, list, show, attach, cancel or export)")
+            "run %1: unknown command (expected launch, list, show, attach, resume, fork, cancel, "
+            "delete or export)")
             .arg(verb));
 }
 

@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonParseError>
+#include <algorithm>
 
 namespace bcd::launch {
 
@@ -99,6 +100,41 @@ QString runSlug(const QString& name) {
 
 QString runFolderName(qint64 id, const QString& name) {
     return QString::number(id) + '-' + runSlug(name);
+}
+
+QStringList localCheckpoints(const QString& runDir) {
+    QStringList out;
+    if (QFileInfo(runDir + QStringLiteral("/final/config.json")).isFile())
+        out << QStringLiteral("final");
+    QStringList steps =
+        QDir(runDir + QStringLiteral("/checkpoints"))
+            .entryList({QStringLiteral("step-*")}, QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    std::reverse(steps.begin(), steps.end());
+    for (const QString& s : steps)
+        if (QFileInfo(runDir + QStringLiteral("/checkpoints/") + s + QStringLiteral("/DONE"))
+                .isFile())
+            out << s;
+    return out;
+}
+
+QString checkpointDir(const QString& runDir, const QString& checkpoint) {
+    return checkpoint == QLatin1String("final")
+               ? runDir + QStringLiteral("/final")
+               : runDir + QStringLiteral("/checkpoints/") + checkpoint;
+}
+
+QJsonObject forkConfig(const QJsonObject& config, const QString& runDir,
+                       const QString& checkpoint) {
+    QJsonObject c =
+        withConfigValue(config, QStringLiteral("model.path"), checkpointDir(runDir, checkpoint));
+    QJsonObject out = c.value(QStringLiteral("output")).toObject();
+    out.remove(QStringLiteral("dir"));
+    c.insert(QStringLiteral("output"), out);
+    return c;
+}
+
+QString forkTag(qint64 runId, const QString& checkpoint) {
+    return QStringLiteral("fork-of:%1@%2").arg(runId).arg(checkpoint);
 }
 
 } // namespace bcd::launch

@@ -1,5 +1,6 @@
 #include "store/run_store.h"
 
+#include "store/run_status.h"
 #include "store/run_store_impl.h"
 #include "store/schema.h"
 
@@ -400,6 +401,18 @@ void RunStore::updateRunInfo(qint64 id, const QString& name, const QStringList& 
     q.addBindValue(id);
     execQuery(q);
     if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
+}
+
+void RunStore::deleteRun(qint64 id) {
+    d_->checkThread();
+    const auto r = run(id);
+    if (!r) throw StoreError("no run " + std::to_string(id));
+    if (!status::isTerminal(r->status))
+        throw StoreError("run " + std::to_string(id) + " is " + r->status.toStdString() +
+                         ": cancel it before deleting it");
+    QSqlQuery q = prepared(d_->db, QStringLiteral("DELETE FROM runs WHERE id = ?"));
+    q.addBindValue(id);
+    execQuery(q); // points, levels of detail and events go with it (ON DELETE CASCADE)
 }
 
 void RunStore::setRunLocation(qint64 id, const QString& remoteDir, qint64 pid,

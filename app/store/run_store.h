@@ -63,6 +63,9 @@ public:
     void setRunJobState(qint64 id, const QString& jobState, const QString& reason);
     // Sets the status (and started/ended times); an empty message keeps the stored one.
     void setRunStatus(qint64 id, const QString& status, const QString& message = {});
+    // Removes a run with its points and events; throws StoreError for an unknown run or one that
+    // is not over (starting, queued, running: cancel it first). Its files are not touched.
+    void deleteRun(qint64 id);
     // A workbench event (launch, attach, cancel, error, ...): appended, never merged.
     void addEvent(qint64 runId, const QString& kind, const QJsonObject& data);
 

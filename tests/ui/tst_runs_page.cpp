@@ -8,6 +8,8 @@
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
+#include <QDir>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -274,6 +276,82 @@ private slots:
         QCOMPARE(saved.first().at(1).toBool(), false);
         QCOMPARE(wb_->store().callBlocking([id](store::RunStore& s) { return s.run(id); })->name,
                  QStringLiteral("epsilon, renamed"));
+    }
+
+    // The run lifecycle from the Runs page: Run again proposes a new name, Resume is offered for
+    // cancelled and failed runs, Fork opens New run on a checkpoint's weights with the lineage as
+    // a tag, Delete removes a finished run (and, when asked, its folder) and refuses live ones.
+    void resumeForkAndDelete() {
+        QCOMPARE(RunsPage::againName("lr sweep"), QStringLiteral("lr sweep (2)"));
+        QCOMPARE(RunsPage::againName("lr sweep (2)"), QStringLiteral("lr sweep (3)"));
+        const QString folder = dir_ + "/delta-run";
+        QDir().mkpath(folder + "/final");
+        QDir().mkpath(folder + "/checkpoints/step-00000005");
+        QDir().mkpath(folder + "/checkpoints/step-00000009"); // no DONE: incomplete
+        for (const QString f :
+             {folder + "/final/config.json", folder + "/checkpoints/step-00000005/DONE"}) {
+            QFile file(f);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+        }
+        const qint64 delta = wb_->store().callBlocking([&](store::RunStore& s) {
+            store::NewRun r;
+            r.name = QStringLiteral("delta");
+            r.node = QStringLiteral("local");
+            r.config = QJsonObject{{"model", QJsonObject{{"path", "/m/tiny"}}},
+                                   {"optim", QJsonObject{{"lr", 1e-3}}},
+                                   {"output", QJsonObject{{"dir", folder}}}};
+            const qint64 id = s.createRun(r);
+            s.setRunLocation(id, folder, 0);
+            s.setRunStatus(id, store::status::kFinished);
+            return id;
+        });
+        RunsPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.visibleRuns().contains(delta), 10000);
+        QSignalSpy newRun(wb_.get(), &Workbench::openNewRun);
+
+        page.selectRuns({ids_["beta full"]}); // failed
+        QVERIFY(page.button("resume")->isEnabled());
+        QVERIFY(page.button("delete")->isEnabled());
+        page.button("again")->click();
+        QCOMPARE(newRun.size(), 1);
+        QCOMPARE(newRun[0][1].toString(), QStringLiteral("beta full (2)"));
+        page.selectRuns({ids_["gamma"]}); // starting: neither resumed nor deleted
+        QVERIFY(!page.button("resume")->isEnabled());
+        QVERIFY(!page.button("delete")->isEnabled());
+
+        page.selectRuns({delta});
+        QVERIFY(!page.button("resume")->isEnabled()); // finished: nothing to resume
+        QVERIFY(page.button("fork")->isEnabled());
+        QStringList offered;
+        page.setForkChooser([&](const QStringList& c) {
+            offered = c;
+            return QStringLiteral("step-00000005");
+        });
+        page.button("fork")->click();
+        QCOMPARE(offered, (QStringList{"final", "step-00000005"}));
+        QCOMPARE(newRun.size(), 2);
+        const QJsonObject forked = newRun[1][0].toJsonObject();
+        QCOMPARE(forked["model"].toObject()["path"].toString(),
+                 folder + "/checkpoints/step-00000005");
+        QCOMPARE(forked["optim"].toObject()["lr"].toDouble(), 1e-3);
+        QVERIFY(!forked["output"].toObject().contains("dir"));
+        QCOMPARE(newRun[1][1].toString(), QStringLiteral("delta fork@step-00000005"));
+        QCOMPARE(newRun[1][2].toStringList(),
+                 QStringList{QStringLiteral("fork-of:%1@step-00000005").arg(delta)});
+
+        // Delete, cancelled first: nothing happens; then with the folder.
+        page.setDeleteConfirm([](const QStringList&) { return std::optional<bool>(); });
+        page.button("delete")->click();
+        QTest::qWait(100);
+        QVERIFY(wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }));
+        page.setDeleteConfirm(
+            [](const QStringList& names) { return std::optional<bool>(names.size() == 1); });
+        page.button("delete")->click();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }), 5000);
+        QTRY_VERIFY(!QFileInfo::exists(folder));
+        QTRY_VERIFY(!page.visibleRuns().contains(delta));
+        QVERIFY(page.visibleRuns().contains(ids_["alpha bcd"]));
     }
 };
 

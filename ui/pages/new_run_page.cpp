@@ -217,6 +217,17 @@ void NewRunPage::setRunName(const QString& name) {
     name_->setText(name);
 }
 
+void NewRunPage::setRunTags(const QStringList& tags) {
+    tags_->setText(tags.join(QStringLiteral(", ")));
+}
+
+QStringList NewRunPage::runTags() const {
+    QStringList out;
+    for (const QString& t : tags_->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!t.trimmed().isEmpty()) out << t.trimmed();
+    return out;
+}
+
 void NewRunPage::refreshNodes() {
     wb_.store().call([](store::RunStore& s) { return s.nodes(); }, this,
                      [this](const QVector<store::NodeRecord>& nodes) {

@@ -45,6 +45,8 @@ public:
     QStringList nodeNames() const;
     void setNode(const QString& name);
     void setRunName(const QString& name);
+    void setRunTags(const QStringList& tags);
+    QStringList runTags() const;
     QString commandPreview() const;
     // The name a launch without one gets: "<model>-<mode>".
     QString defaultRunName() const;

@@ -4,11 +4,14 @@
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDir>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QItemSelectionModel>
 #include <QJsonDocument>
 #include <QLabel>
@@ -16,6 +19,7 @@
 #include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStandardItemModel>
@@ -143,6 +147,17 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     compare_ =
         button(tr("Compare selected"), tr("Overlay the selected runs and diff their configs"));
     again_ = button(tr("Run again…"), tr("Open the selected run's config in the New run page"));
+    again_->setObjectName(QStringLiteral("again"));
+    resume_ = button(tr("Resume"), tr("Start the selected cancelled or failed run again from its "
+                                      "newest checkpoint"));
+    resume_->setObjectName(QStringLiteral("resume"));
+    fork_ = button(tr("Fork…"), tr("A new run from one of the selected run's checkpoints, with "
+                                   "settings you change in New run (its weights; the optimizer "
+                                   "starts afresh)"));
+    fork_->setObjectName(QStringLiteral("fork"));
+    delete_ = button(tr("Delete…"), tr("Remove the selected runs from the store (and, if you "
+                                       "choose, their folders on this machine)"));
+    delete_->setObjectName(QStringLiteral("delete"));
     cancel_ = button(tr("Cancel"), tr("Stop the selected runs: SIGTERM (the engine checkpoints), "
                                       "SIGKILL after a grace period"));
     export_ = button(tr("Export CSV…"), tr("Write the selected run's metric points as CSV"));
@@ -186,9 +201,37 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
             QJsonObject out = c.value(QStringLiteral("output")).toObject();
             out.remove(QStringLiteral("dir"));
             c.insert(QStringLiteral("output"), out);
-            emit wb_.openNewRun(c);
+            emit wb_.openNewRun(c, againName(r->run.name), r->run.tags);
         }
     });
+    connect(resume_, &QPushButton::clicked, this, [this] {
+        for (qint64 id : selectedRuns()) {
+            wb_.runs().resume(id);
+            emit wb_.message(tr("Resuming run %1 from its newest checkpoint …").arg(id));
+        }
+    });
+    connect(fork_, &QPushButton::clicked, this, [this] {
+        const auto ids = selectedRuns();
+        const auto r = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
+        if (!r) return;
+        const QStringList found = launch::localCheckpoints(r->run.remoteDir);
+        if (found.isEmpty()) {
+            emit wb_.message(tr("Run %1 has no complete checkpoint on this machine to fork from")
+                                 .arg(r->run.id));
+            return;
+        }
+        bool ok = false;
+        const QString checkpoint =
+            forkChooser_ ? forkChooser_(found)
+                         : QInputDialog::getItem(this, tr("Fork run %1").arg(r->run.id),
+                                                 tr("Start the new run from the checkpoint:"),
+                                                 found, 0, false, &ok);
+        if (checkpoint.isEmpty() || (!forkChooser_ && !ok)) return;
+        emit wb_.openNewRun(launch::forkConfig(r->run.config, r->run.remoteDir, checkpoint),
+                            tr("%1 fork@%2").arg(r->run.name, checkpoint),
+                            QStringList{launch::forkTag(r->run.id, checkpoint)});
+    });
+    connect(delete_, &QPushButton::clicked, this, [this] { deleteSelected(); });
     connect(cancel_, &QPushButton::clicked, this, [this] {
         for (qint64 id : selectedRuns())
             if (const auto r = rowOf(id); r && !store::status::isTerminal(r->run.status)) {
@@ -353,6 +396,18 @@ void RunsPage::updateActions() {
     monitor_->setEnabled(ids.size() >= 1);
     compare_->setEnabled(ids.size() >= 2);
     again_->setEnabled(ids.size() == 1);
+    bool resumable = !ids.isEmpty(), over = !ids.isEmpty();
+    for (qint64 id : ids)
+        if (const auto r = rowOf(id)) {
+            resumable = resumable && (r->run.status == store::status::kCancelled ||
+                                      r->run.status == store::status::kFailed);
+            over = over && store::status::isTerminal(r->run.status);
+        }
+    resume_->setEnabled(resumable);
+    delete_->setEnabled(over);
+    const auto one = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
+    fork_->setEnabled(one && one->run.node == QLatin1String("local") &&
+                      store::status::isTerminal(one->run.status));
     export_->setEnabled(ids.size() == 1);
     edit_->setEnabled(ids.size() == 1);
     cancel_->setEnabled(live);
@@ -404,7 +459,8 @@ void RunsPage::showDetails() {
 void RunsPage::contextMenu(const QPoint& pos) {
     if (selectedRuns().isEmpty()) return;
     QMenu menu(this);
-    for (QPushButton* b : {monitor_, compare_, again_, cancel_, export_, edit_}) {
+    for (QPushButton* b :
+         {monitor_, compare_, again_, resume_, fork_, cancel_, delete_, export_, edit_}) {
         QAction* a = menu.addAction(b->text(), b, &QPushButton::click);
         a->setEnabled(b->isEnabled());
     }
@@ -447,6 +503,77 @@ bool RunsPage::exportCsv(qint64 runId, const QString& file) {
         [this, runId, file] { emit wb_.message(tr("Run %1 exported to %2").arg(runId).arg(file)); },
         [this](const QString& m) { emit wb_.message(tr("Export failed: %1").arg(m)); });
     return true;
+}
+
+QPushButton* RunsPage::button(const QString& objectName) const {
+    return findChild<QPushButton*>(objectName);
+}
+
+QString RunsPage::againName(const QString& name) {
+    // "name" → "name (2)", "name (2)" → "name (3)": Run again never reuses a name.
+    static const QRegularExpression numbered(QStringLiteral("^(.*) \\((\\d+)\\)$"));
+    const auto m = numbered.match(name);
+    return m.hasMatch()
+               ? QStringLiteral("%1 (%2)").arg(m.captured(1)).arg(m.captured(2).toInt() + 1)
+               : name + QStringLiteral(" (2)");
+}
+
+void RunsPage::deleteSelected() {
+    QVector<store::RunRecord> runs;
+    for (qint64 id : selectedRuns())
+        if (const auto r = rowOf(id); r && store::status::isTerminal(r->run.status)) runs << r->run;
+    if (runs.isEmpty()) return;
+    QStringList names;
+    bool localFiles = false;
+    for (const auto& r : runs) {
+        names << QStringLiteral("#%1 %2").arg(r.id).arg(r.name);
+        localFiles = localFiles || (r.node == QLatin1String("local") && !r.remoteDir.isEmpty());
+    }
+    bool withFiles = false;
+    if (deleteConfirm_) {
+        const auto answer = deleteConfirm_(names);
+        if (!answer) return;
+        withFiles = *answer;
+    } else {
+        QMessageBox box(QMessageBox::Warning, tr("Delete runs"),
+                        tr("Remove %n run(s) from the store, with their metrics and events?",
+                           nullptr, int(runs.size())),
+                        QMessageBox::Cancel, this);
+        box.setInformativeText(names.join(QLatin1Char('\n')));
+        QPushButton* del = box.addButton(tr("Delete"), QMessageBox::DestructiveRole);
+        auto* files = new QCheckBox(tr("Also delete the run folders on this machine (checkpoints, "
+                                       "logs); folders on other nodes are kept"),
+                                    &box);
+        files->setEnabled(localFiles);
+        box.setCheckBox(files);
+        box.exec();
+        if (box.clickedButton() != del) return;
+        withFiles = files->isChecked();
+    }
+    wb_.store().call(
+        [runs, withFiles](store::RunStore& s) {
+            QStringList kept;
+            for (const auto& r : runs) {
+                s.deleteRun(r.id);
+                if (withFiles && r.node == QLatin1String("local") && !r.remoteDir.isEmpty())
+                    QDir(r.remoteDir).removeRecursively();
+                else if (!r.remoteDir.isEmpty())
+                    kept << QStringLiteral("%1 on %2").arg(r.remoteDir, r.node);
+            }
+            return kept;
+        },
+        this,
+        [this, n = runs.size()](const QStringList& kept) {
+            emit wb_.message(kept.isEmpty() ? tr("Deleted %1 run(s) and their folders").arg(n)
+                                            : tr("Deleted %1 run(s); folders kept: %2")
+                                                  .arg(n)
+                                                  .arg(kept.join(QStringLiteral(", "))));
+            emit wb_.runsChanged();
+        },
+        [this](const QString& m) {
+            emit wb_.message(tr("Delete failed: %1").arg(m));
+            emit wb_.runsChanged();
+        });
 }
 
 } // namespace bcd::ui

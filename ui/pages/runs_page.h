@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QWidget>
+#include <functional>
 #include <optional>
 
 class QComboBox;
@@ -49,6 +50,17 @@ public:
     void saveRunInfo(qint64 runId, const QString& name, const QStringList& tags,
                      const QString& notes);
 
+    // Resume, Fork… and Delete… act on the selection (buttons and context menu). Tests answer
+    // their dialogs: the checkpoint a fork starts from, and for a delete nullopt (cancel) or
+    // whether the run folders on this machine go too.
+    void setForkChooser(std::function<QString(const QStringList&)> f) { forkChooser_ = f; }
+    void setDeleteConfirm(std::function<std::optional<bool>(const QStringList&)> f) {
+        deleteConfirm_ = f;
+    }
+    QPushButton* button(const QString& objectName) const;
+    // "name (2)" for "name", "name (3)" for "name (2)": the name Run again proposes.
+    static QString againName(const QString& name);
+
 signals:
     void refreshed();
     void runInfoSaved(qint64 runId, bool ok, const QString& message);
@@ -63,6 +75,7 @@ private:
     void showDetails();
     void contextMenu(const QPoint& pos);
     std::optional<Row> rowOf(qint64 id) const;
+    void deleteSelected();
 
     Workbench& wb_;
     QVector<Row> rows_;
@@ -75,7 +88,12 @@ private:
     QLabel* count_;
     QPushButton* monitor_;
     QPushButton* compare_;
+    std::function<QString(const QStringList&)> forkChooser_;
+    std::function<std::optional<bool>(const QStringList&)> deleteConfirm_;
     QPushButton* again_;
+    QPushButton* resume_;
+    QPushButton* fork_;
+    QPushButton* delete_;
     QPushButton* cancel_;
     QPushButton* export_;
     QPushButton* edit_;

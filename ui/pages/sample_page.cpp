@@ -1,5 +1,6 @@
 #include "ui/pages/sample_page.h"
 
+#include "launch/run_config.h"
 #include "store/run_status.h"
 #include "ui/workbench.h"
 
@@ -23,34 +24,8 @@
 
 namespace bcd::ui {
 
-namespace {
-
-constexpr const char* kFinal = "final";
-
-// The checkpoints of a local run folder that can be sampled, newest first after "final": complete
-// ones only (DONE written last).
-QStringList localCheckpoints(const QString& runDir) {
-    QStringList out;
-    if (QFileInfo(runDir + QStringLiteral("/final/config.json")).isFile())
-        out << QString::fromLatin1(kFinal);
-    QStringList steps =
-        QDir(runDir + QStringLiteral("/checkpoints"))
-            .entryList({QStringLiteral("step-*")}, QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    std::reverse(steps.begin(), steps.end());
-    for (const QString& s : steps)
-        if (QFileInfo(runDir + QStringLiteral("/checkpoints/") + s + QStringLiteral("/DONE"))
-                .isFile())
-            out << s;
-    return out;
-}
-
-QString checkpointDir(const QString& runDir, const QString& checkpoint) {
-    return checkpoint == QLatin1String(kFinal)
-               ? runDir + QStringLiteral("/final")
-               : runDir + QStringLiteral("/checkpoints/") + checkpoint;
-}
-
-} // namespace
+using launch::checkpointDir;
+using launch::localCheckpoints;
 
 SamplePage::SamplePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     auto* layout = new QVBoxLayout(this);

@@ -211,7 +211,7 @@ private slots:
             << launch({QStringLiteral("--config"), good, QStringLiteral("--node"),
                        QStringLiteral("local"), QStringLiteral("--node"), QStringLiteral("local")})
             << QStringLiteral("SSH nodes");
-        for (const char* verb : {"show", "attach", "cancel"}) {
+        for (const char* verb : {"show", "attach", "cancel", "fork", "delete"}) {
             QTest::newRow(qPrintable(QStringLiteral("run %1 abc").arg(QLatin1String(verb))))
                 << QStringList{QStringLiteral("run"), QLatin1String(verb), QStringLiteral("abc")}
                 << QStringLiteral("'abc' is not a run id");
@@ -355,6 +355,42 @@ private slots:
                             .value(QLatin1String("signal"))
                             .toString();
         QCOMPARE(sent, (QStringList{QStringLiteral("SIGTERM"), QStringLiteral("SIGKILL")}));
+    }
+
+    // run fork: a new run from a checkpoint with changed settings, tagged with its lineage;
+    // run delete: gone from the store, its folder removed with --files; live runs are refused.
+    void forkAndDelete() {
+        QVERIFY(finishedB_ > 0);
+        const CliResult bad = cli({"run", "fork", QString::number(finishedB_), "--checkpoint",
+                                   "step-00000007", "--node", "local"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("has no complete checkpoint 'step-00000007' (it has: final)"),
+                 bad.err.constData());
+        const CliResult f = cli({"run", "fork", QString::number(finishedB_), "--set",
+                                 "optim.lr=5e-4", "--set", "train.steps=10", "--node", "local"});
+        QVERIFY2(f.code == 0, f.err.constData());
+        const qint64 fork = f.lastLine().toLongLong();
+        QVERIFY(fork > finishedB_);
+        const QJsonObject show = test::showRun(db_, fork);
+        QCOMPARE(show["status"].toString(), QStringLiteral("finished"));
+        QCOMPARE(show["name"].toString(), QStringLiteral("run b fork"));
+        const QJsonObject cfg = show["config"].toObject();
+        QVERIFY2(cfg["model"].toObject()["path"].toString().endsWith("/final"),
+                 qPrintable(cfg["model"].toObject()["path"].toString()));
+        QCOMPARE(cfg["optim"].toObject()["lr"].toDouble(), 5e-4);
+        QVERIFY(show["tags"].toArray().contains(
+            QJsonValue(QStringLiteral("fork-of:%1@final").arg(finishedB_))));
+        QVERIFY(test::checkStepsExactlyOnce(show, 10).isEmpty());
+
+        const QString folder = test::showRun(db_, fork)["run_dir"].toString();
+        QVERIFY2(QFileInfo(folder).isDir(), qPrintable(folder));
+        const CliResult del = cli({"run", "delete", QString::number(fork), "--files"});
+        QVERIFY2(del.code == 0, del.err.constData());
+        QVERIFY2(del.out.contains("removed"), del.out.constData());
+        QVERIFY(!QFileInfo::exists(folder));
+        const CliResult gone = cli({"run", "show", QString::number(fork)});
+        QCOMPARE(gone.code, 2);
+        QVERIFY(cli({"run", "show", QString::number(finishedB_)}).code == 0);
     }
 
     void hostileName() { test::hostileName(db_, dir_, model_, QStringLiteral("local")); }

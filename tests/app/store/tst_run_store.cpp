@@ -607,6 +607,31 @@ private slots:
         QVERIFY(!s.run(9999));
     }
 
+    // A run is deleted with its points and events (levels of detail too); live runs and unknown
+    // ids are refused; other runs stay untouched.
+    void deleteRun() {
+        RunStore s(freshDir(QStringLiteral("run_store/delete")) + QStringLiteral("/store.sqlite"));
+        const qint64 gone = bcd::test::addRun(s, QStringLiteral("gone"));
+        const qint64 kept = bcd::test::addRun(s, QStringLiteral("kept"));
+        for (qint64 id : {gone, kept}) {
+            s.setRunStatus(id, status::kRunning);
+            QVERIFY(
+                s.ingest(id, 0, bcd::test::startLine() + bcd::test::stepLines(1, 300)).accepted);
+            s.addEvent(id, QStringLiteral("launch"), QJsonObject{{"pid", 12}});
+        }
+        QVERIFY(storeError([&] { s.deleteRun(gone); }).contains(QLatin1String("cancel it")));
+        QVERIFY(s.run(gone));
+        s.setRunStatus(gone, status::kCancelled);
+        s.deleteRun(gone);
+        QVERIFY(!s.run(gone));
+        QCOMPARE(s.pointCount(gone, PointType::Step), 0);
+        QVERIFY(s.events(gone).isEmpty());
+        QVERIFY(s.series(gone, MetricColumn::Loss, 0, RunStore::kLastStep, 10).isEmpty());
+        QCOMPARE(s.pointCount(kept, PointType::Step), 300);
+        QVERIFY(!s.events(kept).isEmpty());
+        QVERIFY(storeError([&] { s.deleteRun(gone); }).contains(QLatin1String("no run")));
+    }
+
     void workbenchEventsAppend() {
         RunStore s(freshDir(QStringLiteral("run_store/events")) + QStringLiteral("/store.sqlite"));
         const qint64 id = bcd::test::addRun(s);
