@@ -42,9 +42,11 @@ nodes:
 
 runs:
   run launch --config RUN.json --node NAME [--node NAME]... [--name N] [--tag T]...
-             [--notes TEXT] [--price-per-hour USD] [--detach]
+             [--notes TEXT] [--price-per-hour USD] [--processes-per-node N] [--detach]
                              start bcd-train on the node(s) (several: mpirun from the first) and
-                             follow it; prints the run's id alone on the last line of stdout
+                             follow it; prints the run's id alone on the last line of stdout;
+                             --processes-per-node: N ranks on each node (mpirun; default: one
+                             per GPU over several nodes, one on a single node)
   run list [--json]
   run show ID [--json]       the run, its config, events and every step
   run attach ID              follow a run (after a restart: from where the store stopped)

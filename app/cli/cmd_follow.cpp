@@ -76,9 +76,11 @@ int cmdFollow(const QString& verb, Context& ctx) {
     int graceMs = 30000;
     bool detach = false;
     if (verb == QLatin1String("launch")) {
-        const Args a(
-            QStringLiteral("run launch"), ctx.args,
-            {{"config", "name", "notes", "price-per-hour"}, {"detach"}, {"node", "tag"}, {}});
+        const Args a(QStringLiteral("run launch"), ctx.args,
+                     {{"config", "name", "notes", "price-per-hour", "processes-per-node"},
+                      {"detach"},
+                      {"node", "tag"},
+                      {}});
         if (!a.positional().isEmpty())
             throw UsageError(
                 QStringLiteral("run launch: unexpected argument '%1'").arg(a.positional().front()));
@@ -92,6 +94,13 @@ int cmdFollow(const QString& verb, Context& ctx) {
         input.notes = a.value(QStringLiteral("notes"));
         if (a.has(QStringLiteral("price-per-hour")))
             input.pricePerHour = a.number(QStringLiteral("price-per-hour"));
+        if (a.has(QStringLiteral("processes-per-node"))) {
+            const double n = a.number(QStringLiteral("processes-per-node"));
+            if (n < 1 || n > 1024 || n != static_cast<int>(n))
+                throw UsageError(QStringLiteral(
+                    "run launch: --processes-per-node: expected a whole number from 1 to 1024"));
+            input.processesPerNode = static_cast<int>(n);
+        }
         detach = a.flag(QStringLiteral("detach"));
         input.follow = !detach;
         launch::loadRunConfig(

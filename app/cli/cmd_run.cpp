@@ -99,6 +99,10 @@ int runShow(Context& ctx) {
             .arg(r.node, r.hosts.isEmpty()
                              ? QString()
                              : QStringLiteral(" (hosts: %1)").arg(r.hosts.join(", "))));
+    out(QStringLiteral("  ranks     %1%2")
+            .arg(r.worldSize ? QString::number(*r.worldSize) : QStringLiteral("-"),
+                 r.processesPerNode > 0 ? QStringLiteral(" (%1 per node)").arg(r.processesPerNode)
+                                        : QString()));
     out(QStringLiteral("  folder    %1 (%2)")
             .arg(r.remoteDir.isEmpty() ? QStringLiteral("-") : r.remoteDir)
             .arg(r.jobId.isEmpty() ? QStringLiteral("pid %1").arg(r.pid)

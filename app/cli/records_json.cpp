@@ -36,6 +36,8 @@ QJsonObject runJson(const store::RunRecord& r) {
                   {"message", r.message},
                   {"node", r.node},
                   {"hosts", QJsonArray::fromStringList(r.hosts)},
+                  {"processes_per_node", r.processesPerNode},
+                  {"world_size", r.worldSize ? QJsonValue(*r.worldSize) : QJsonValue()},
                   {"run_dir", r.remoteDir},
                   {"pid", r.pid},
                   {"metrics_offset", r.metricsOffset},

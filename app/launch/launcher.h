@@ -32,7 +32,7 @@ namespace bcd::launch {
 inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
 inline constexpr int kLauncherApiMajor = 2;
-inline constexpr int kLauncherApiMinor = 0;
+inline constexpr int kLauncherApiMinor = 1; // 1: LaunchRequest::processesPerNode
 
 // What the workbench tells every plugin about this machine.
 struct LauncherContext {
@@ -47,6 +47,10 @@ struct LaunchRequest {
     QString name;       // shown to people; only its slug (run_config.h) reaches a path
     QJsonObject config; // paths absolute on this machine; output.dir is set by the launcher
     QVector<nodes::NodeRecord> nodes; // one, or the ranks' nodes of a multi-node run (first = head)
+    // Engine processes (ranks) per node, started by mpirun (docs/data-parallel.md); 0: one per
+    // GPU of each node on a run over several nodes, one process on a single node. Added in 2.1:
+    // a 2.0 plugin never reads it.
+    int processesPerNode = 0;
 };
 
 // Where a run lives: its folder on the (first) node and the process that runs it.

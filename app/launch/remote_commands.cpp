@@ -1,9 +1,11 @@
 #include "launch/remote_commands.h"
 
 #include "launch/launcher.h"
+#include "nodes/node_probe.h"
 
 #include <QHash>
 #include <QRegularExpression>
+#include <algorithm>
 #include <csignal>
 
 namespace bcd::launch {
@@ -45,6 +47,30 @@ bool commandLineHas(const QByteArray& cmdline, const QString& arg) {
     for (const QByteArray& a : cmdline.split('\0'))
         if (a == want) return true;
     return false;
+}
+
+QVector<int> ranksPerNode(const QVector<nodes::NodeRecord>& nodes, int perNode) {
+    if (perNode < 0 || perNode > 1024)
+        throw LaunchError(
+            QStringLiteral("processes per node: %1 (expected 1 to 1024, or 0 for the default)")
+                .arg(perNode),
+            true);
+    QVector<int> ranks;
+    for (const nodes::NodeRecord& n : nodes) {
+        if (perNode > 0)
+            ranks << perNode;
+        else if (nodes.size() > 1)
+            ranks << std::max(1, static_cast<int>(nodes::NodeProbe::fromJson(n.probe).gpus.size()));
+        else
+            ranks << 1;
+    }
+    return ranks;
+}
+
+int worldSize(const QVector<nodes::NodeRecord>& nodes, int perNode) {
+    int n = 0;
+    for (int r : ranksPerNode(nodes, perNode)) n += r;
+    return n;
 }
 
 MpiPlan planMpirun(const QVector<MpiRank>& ranks, const QString& hostfilePath,

@@ -2,6 +2,7 @@
 // The command lines the workbench runs on nodes, every variable part a quoted argument
 // (nodes/shell_command.h), and the plan of a multi-node (mpirun) start.
 
+#include "nodes/node_record.h"
 #include "nodes/shell_command.h"
 
 #include <QVector>
@@ -33,6 +34,17 @@ struct MpiPlan {
     QStringList argv; // mpirun ... ENGINE train --config CONFIG
     int processes = 0;
 };
+
+// The processes (ranks) each node runs: `perNode` when it is ≥ 1; otherwise one per GPU of the
+// node's last probe (at least one) on a run over several nodes, and one on a single node. Throws
+// LaunchError(badInput) for a count outside 0..1024.
+QVector<int> ranksPerNode(const QVector<nodes::NodeRecord>& nodes, int perNode);
+// Their sum: the run's world size.
+int worldSize(const QVector<nodes::NodeRecord>& nodes, int perNode);
+
+// Several processes on the node the command runs on: mpirun over "localhost" (OpenMPI starts
+// them itself, no ssh).
+inline constexpr char kLocalMpiHost[] = "localhost";
 
 // One process per slot, ranks in host order, environment forwarded. Throws LaunchError(badInput)
 // for a host name that is not a plain host name or address, or a slot count outside 1..1024.

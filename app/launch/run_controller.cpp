@@ -1,5 +1,6 @@
 #include "launch/run_controller.h"
 
+#include "launch/remote_commands.h"
 #include "launch/run_config.h"
 
 #include <QFileInfo>
@@ -101,6 +102,13 @@ void RunController::launch(const LaunchInput& input) {
                                 .arg(n, node->kind);
                     return p;
                 }
+                if (input.processesPerNode > 0 && node->kind == QLatin1String("slurm")) {
+                    p.bad = QStringLiteral(
+                                "processes per node: node '%1' is a Slurm cluster, whose job "
+                                "runs one process per GPU it asks for (its job defaults)")
+                                .arg(n);
+                    return p;
+                }
                 NodeRecord record = *node;
                 if (record.kind == QLatin1String("slurm"))
                     for (auto it = input.jobOverrides.begin(); it != input.jobOverrides.end(); ++it)
@@ -114,10 +122,21 @@ void RunController::launch(const LaunchInput& input) {
             r.config = config;
             r.node = input.nodes.front();
             if (input.nodes.size() > 1) r.hosts = input.nodes;
+            r.processesPerNode = input.processesPerNode;
+            if (p.nodes.front().kind != QLatin1String("slurm")) {
+                try {
+                    r.worldSize = worldSize(p.nodes, input.processesPerNode);
+                } catch (const LaunchError& e) {
+                    p.bad = QString::fromUtf8(e.what());
+                    return p;
+                }
+            }
             r.pricePerHour = input.pricePerHour;
             r.stepsTotal = configSteps(config);
             p.id = s.createRun(r);
             QJsonObject launchEvent{{"nodes", QJsonArray::fromStringList(input.nodes)}};
+            if (input.processesPerNode > 0)
+                launchEvent["processes_per_node"] = input.processesPerNode;
             if (!input.jobOverrides.isEmpty()) launchEvent["job"] = input.jobOverrides;
             s.addEvent(p.id, QStringLiteral("launch"), launchEvent);
             return p;
@@ -142,6 +161,7 @@ void RunController::launch(const LaunchInput& input) {
             req.name = name;
             req.config = config;
             req.nodes = p.nodes;
+            req.processesPerNode = input.processesPerNode;
             const bool follow = input.follow;
             connect(f, &RunFollower::launched, this,
                     [this, f, follow](qint64 id, const RunLocation& at) {

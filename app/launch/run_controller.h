@@ -32,7 +32,10 @@ struct LaunchInput {
     QString configFile; // read and resolved against its folder; or, when empty:
     QJsonObject config; // a config built in memory (absolute paths)
     QStringList nodes;  // node names; several: one mpirun over them, the first is the head
-    QString name;       // default: the config file's base name
+    // Engine processes (ranks) per node, one mpirun for them all (docs/data-parallel.md); 0: one
+    // per GPU of each node over several nodes, one process on a single node. Local and SSH nodes.
+    int processesPerNode = 0;
+    QString name; // default: the config file's base name
     QStringList tags;
     QString notes;
     std::optional<double> pricePerHour; // default: the node's

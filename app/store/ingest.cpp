@@ -211,6 +211,9 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
         "started_at = CASE WHEN ?1 = 'running' AND started_at IS NULL THEN ?3 ELSE started_at END, "
         "ended_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 ELSE NULL END "
         "WHERE id = ?4");
+    // The engine's own count of ranks wins over the one the launch computed.
+    SqliteStatement& setWorldSize =
+        d_->stmt(d_->setWorldSize, "UPDATE runs SET world_size = ?1 WHERE id = ?2");
 
     IngestResult res;
     SqliteTransaction tx(d_->handle);
@@ -296,6 +299,18 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
         QString newStatus, message;
         if (rec->kind == RecordKind::Start || rec->kind == RecordKind::Resume) {
             newStatus = status::kRunning;
+            if (rec->kind == RecordKind::Start) {
+                const QJsonValue ws =
+                    QJsonDocument::fromJson(
+                        QByteArray(line.data(), static_cast<qsizetype>(line.size())))
+                        .object()
+                        .value(QLatin1String("world_size"));
+                if (ws.isDouble() && ws.toInt() >= 1) {
+                    setWorldSize.bind(1, static_cast<qint64>(ws.toInt()));
+                    setWorldSize.bind(2, runId);
+                    setWorldSize.exec();
+                }
+            }
         } else if (rec->kind == RecordKind::End) {
             newStatus = QString::fromStdString(rec->status);
             message = QJsonDocument::fromJson(

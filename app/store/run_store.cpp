@@ -54,6 +54,9 @@ QVariant orNull(const std::optional<double>& v) {
 QVariant orNull(const std::optional<qint64>& v) {
     return v ? QVariant(*v) : QVariant();
 }
+QVariant orNull(const std::optional<int>& v) {
+    return v ? QVariant(*v) : QVariant();
+}
 QVariant orNull(const QString& s) {
     return s.isEmpty() ? QVariant() : QVariant(s);
 }
@@ -104,7 +107,7 @@ const char* kRunColumns =
     "r.id, r.name, r.tags, r.notes, r.config, r.status, r.message, n.name, r.hosts, r.remote_dir, "
     "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, "
     "r.last_step, "
-    "r.steps_total, r.job_id, r.job_state, r.job_reason";
+    "r.steps_total, r.job_id, r.job_state, r.job_reason, r.processes_per_node, r.world_size";
 
 RunRecord runFrom(const QSqlQuery& q) {
     RunRecord r;
@@ -129,6 +132,8 @@ RunRecord runFrom(const QSqlQuery& q) {
     r.jobId = q.value(18).toString();
     r.jobState = q.value(19).toString();
     r.jobReason = q.value(20).toString();
+    r.processesPerNode = q.value(21).toInt();
+    r.worldSize = opt<int>(q.value(22));
     return r;
 }
 
@@ -349,7 +354,8 @@ qint64 RunStore::createRun(const NewRun& r) {
         d_->db,
         QStringLiteral(
             "INSERT INTO runs(name, tags, notes, config, status, node_id, hosts, price_per_hour, "
-            "steps_total, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+            "steps_total, created_at, processes_per_node, world_size) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
     q.addBindValue(r.name);
     q.addBindValue(jsonText(r.tags));
     q.addBindValue(r.notes.isNull() ? QStringLiteral("") : r.notes);
@@ -360,6 +366,8 @@ qint64 RunStore::createRun(const NewRun& r) {
     q.addBindValue(orNull(r.pricePerHour ? r.pricePerHour : n->pricePerHour));
     q.addBindValue(orNull(r.stepsTotal));
     q.addBindValue(nowSeconds());
+    q.addBindValue(r.processesPerNode);
+    q.addBindValue(orNull(r.worldSize));
     execQuery(q);
     return q.lastInsertId().toLongLong();
 }

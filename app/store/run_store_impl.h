@@ -21,6 +21,7 @@ struct RunStore::Impl {
 
     // Prepared on first use, finalized before the connection closes.
     std::unique_ptr<SqliteStatement> runOffset, setOffset, upsertPoint, upsertEvent, setStatus;
+    std::unique_ptr<SqliteStatement> setWorldSize;
     std::unique_ptr<SqliteStatement> lodRaw, lodUpper, lodWrite, stepRange;
     std::map<int, SqliteStatement> rawColumn, lodColumn;
 
@@ -34,6 +35,7 @@ struct RunStore::Impl {
         upsertPoint.reset();
         upsertEvent.reset();
         setStatus.reset();
+        setWorldSize.reset();
         lodRaw.reset();
         lodUpper.reset();
         lodWrite.reset();

@@ -83,6 +83,19 @@ std::vector<std::string> v3Statements() {
     };
 }
 
+// Version 4: data-parallel runs. The processes per node asked for at launch (0: the default) and
+// the run's world size (ranks); runs of earlier versions take it from their engine's start record
+// where one was stored (metrics.jsonl's "world_size"), else it stays unknown (NULL).
+std::vector<std::string> v4Statements() {
+    return {
+        "ALTER TABLE runs ADD COLUMN processes_per_node INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN world_size INTEGER",
+        "UPDATE runs SET world_size = (SELECT json_extract(e.data, '$.world_size') FROM events e "
+        "WHERE e.run_id = runs.id AND e.kind = 'start' AND e.source = 'engine' AND "
+        "json_valid(e.data) ORDER BY e.id DESC LIMIT 1)",
+    };
+}
+
 void execAll(QSqlDatabase& db, const std::vector<std::string>& statements) {
     for (const auto& s : statements) exec(db, QString::fromStdString(s));
 }
@@ -155,6 +168,8 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                     rebuildLod();
                 } else if (v == 2) {
                     execAll(db, v3Statements());
+                } else if (v == 3) {
+                    execAll(db, v4Statements());
                 }
                 QSqlQuery check(db);
                 if (!check.exec(QStringLiteral("PRAGMA foreign_key_check")))

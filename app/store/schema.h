@@ -8,7 +8,7 @@
 
 namespace bcd::store::schema {
 
-inline constexpr int kVersion = 3;
+inline constexpr int kVersion = 4;
 
 // Levels of detail of metric_lod: level L summarises kLodFactor^L consecutive steps.
 inline constexpr int kLodFactor = 16;

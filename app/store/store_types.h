@@ -32,9 +32,11 @@ struct NewRun {
     QString name;
     QStringList tags;
     QString notes;
-    QJsonObject config; // as launched (paths resolved)
-    QString node;       // the first node's name
-    QStringList hosts;  // every node of a multi-node run, in rank order; empty for one node
+    QJsonObject config;       // as launched (paths resolved)
+    QString node;             // the first node's name
+    QStringList hosts;        // every node of a multi-node run, in rank order; empty for one node
+    int processesPerNode = 0; // as asked at launch; 0: the default (launch/remote_commands.h)
+    std::optional<int> worldSize; // the ranks the launch starts
     std::optional<double> pricePerHour;
     std::optional<qint64> stepsTotal;
 };
@@ -49,11 +51,13 @@ struct RunRecord {
     QString message;
     QString node;
     QStringList hosts;
-    QString remoteDir; // the run folder on the node (output.dir)
-    qint64 pid = 0;    // the engine (or mpirun) process on the node; 0 unknown
-    QString jobId;     // a Slurm run's batch job; empty for other runs
-    QString jobState;  // the scheduler's last word on it: PENDING, RUNNING, TIMEOUT, ...
-    QString jobReason; // PENDING's reason (Priority, Resources, JobHeldUser, ...)
+    int processesPerNode = 0;     // as asked at launch; 0: the default
+    std::optional<int> worldSize; // ranks: set at launch, then by the engine's start record
+    QString remoteDir;            // the run folder on the node (output.dir)
+    qint64 pid = 0;               // the engine (or mpirun) process on the node; 0 unknown
+    QString jobId;                // a Slurm run's batch job; empty for other runs
+    QString jobState;             // the scheduler's last word on it: PENDING, RUNNING, TIMEOUT, ...
+    QString jobReason;            // PENDING's reason (Priority, Resources, JobHeldUser, ...)
     qint64 metricsOffset = 0;
     std::optional<double> pricePerHour;
     double createdAt = 0;

@@ -11,8 +11,10 @@
 #include <QJsonDocument>
 #include <QProcess>
 #include <QSaveFile>
+#include <QStandardPaths>
 #include <csignal>
 #include <sys/types.h>
+#include <unistd.h>
 
 namespace bcd::plugins {
 
@@ -37,7 +39,13 @@ public:
     }
 
     launch::Outcome<RunLocation> resume(const RunLocation& at) override {
-        return launch::guarded([&] { return RunLocation{at.dir, startEngine(at, true), {}}; });
+        // A run of several processes resumes with as many (the engine refuses another world
+        // size): the hostfile its start left in the folder says how many.
+        return launch::guarded([&] {
+            const int ranks = hostfileSlots(at.dir + QStringLiteral("/hostfile"));
+            return RunLocation{
+                at.dir, ranks > 0 ? startMpi(at, ranks, true) : startEngine(at, true), {}};
+        });
     }
 
     launch::Outcome<launch::MetricsRead> readMetrics(const RunLocation& at, qint64 offset,
@@ -103,15 +111,57 @@ private:
         if (check.exitCode() != 0)
             throw LaunchError(launch::lastLine(check.readAllStandardError()),
                               check.exitCode() == 2);
-        at.pid = startEngine(at, false);
+        const int ranks = launch::worldSize(req.nodes, req.processesPerNode);
+        at.pid = ranks > 1 ? startMpi(at, ranks, false) : startEngine(at, false);
         return at;
     }
 
+    // The slots of the single "localhost" line a multi-process start wrote; 0 without one.
+    static int hostfileSlots(const QString& path) {
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly)) return 0;
+        const QList<QByteArray> fields = f.readAll().simplified().split(' ');
+        if (fields.size() != 2 || !fields[1].startsWith("slots="))
+            throw LaunchError(
+                QStringLiteral("%1: expected one line 'localhost slots=N'").arg(path));
+        return fields[1].mid(6).toInt();
+    }
+
+    // mpirun -np N over this machine (a hostfile "localhost slots=N" in the run folder), detached
+    // like a single engine; its pid is mpirun's, whose command line holds the config path.
+    qint64 startMpi(const RunLocation& at, int ranks, bool resume) {
+        const QString mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
+        if (mpirun.isEmpty())
+            throw LaunchError(QStringLiteral("%1 processes need OpenMPI's mpirun, which is not on "
+                                             "PATH (Debian: apt install openmpi-bin)")
+                                  .arg(ranks),
+                              true);
+        QStringList engineArgv{ctx_.localEngine, QStringLiteral("train"),
+                               QStringLiteral("--config"), at.configPath()};
+        if (resume) engineArgv << QStringLiteral("--resume");
+        const QString hostfile = at.dir + QStringLiteral("/hostfile");
+        const launch::MpiPlan plan =
+            launch::planMpirun({{QString::fromLatin1(launch::kLocalMpiHost), ranks}}, hostfile,
+                               engineArgv, ::geteuid() == 0, mpirun);
+        if (!resume) {
+            QSaveFile f(hostfile);
+            if (!f.open(QIODevice::WriteOnly) || f.write(plan.hostfile.toUtf8()) < 0 || !f.commit())
+                throw LaunchError(
+                    QStringLiteral("cannot write %1: %2").arg(hostfile, f.errorString()));
+        }
+        return startDetached(at, plan.argv.front(), plan.argv.mid(1));
+    }
+
     qint64 startEngine(const RunLocation& at, bool resume) {
-        QProcess p;
-        p.setProgram(ctx_.localEngine);
         QStringList args{QStringLiteral("train"), QStringLiteral("--config"), at.configPath()};
         if (resume) args << QStringLiteral("--resume");
+        return startDetached(at, ctx_.localEngine, args);
+    }
+
+    static qint64 startDetached(const RunLocation& at, const QString& program,
+                                const QStringList& args) {
+        QProcess p;
+        p.setProgram(program);
         p.setArguments(args);
         p.setWorkingDirectory(at.dir);
         p.setStandardInputFile(QProcess::nullDevice());
@@ -121,8 +171,7 @@ private:
         qint64 pid = 0;
         // Detached (a session of its own): the run survives the workbench; no pipe to break.
         if (!p.startDetached(&pid) || pid <= 0)
-            throw LaunchError(
-                QStringLiteral("cannot start %1: %2").arg(ctx_.localEngine, p.errorString()));
+            throw LaunchError(QStringLiteral("cannot start %1: %2").arg(program, p.errorString()));
         return pid;
     }
 

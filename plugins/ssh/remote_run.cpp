@@ -35,14 +35,17 @@ qint64 RemoteRun::startMpi(const launch::LaunchRequest& req, const RunLocation& 
             .exitStatus != 0)
         throw LaunchError(
             QStringLiteral(
-                "node %1: mpirun is not on its PATH; a run over several nodes needs OpenMPI on "
+                "node %1: mpirun is not on its PATH; a run of several processes needs OpenMPI on "
                 "the head node (Debian: apt install openmpi-bin)")
                 .arg(node_.node().name));
+    // Several processes on one node: mpirun starts them there itself ("localhost"), with no ssh
+    // to the node's own name, which it might not reach.
+    const QVector<int> perNode = launch::ranksPerNode(req.nodes, req.processesPerNode);
     QVector<launch::MpiRank> ranks;
-    for (const nodes::NodeRecord& n : req.nodes) {
-        const int gpus = static_cast<int>(nodes::NodeProbe::fromJson(n.probe).gpus.size());
-        ranks.push_back({n.host, std::max(1, gpus)});
-    }
+    for (qsizetype i = 0; i < req.nodes.size(); ++i)
+        ranks.push_back(
+            {req.nodes.size() == 1 ? QString::fromLatin1(launch::kLocalMpiHost) : req.nodes[i].host,
+             perNode[i]});
     const QString hostfile = at.dir + QStringLiteral("/hostfile");
     const launch::MpiPlan plan = launch::planMpirun(
         ranks, hostfile,
@@ -107,8 +110,9 @@ bool RemoteRun::runsAsRoot() {
 RunLocation RemoteRun::start(const launch::LaunchRequest& req) {
     const QString eng = node_.engine();
     sdk::RemoteNode::PreparedRun p = node_.prepareRun(req, eng);
-    p.at.pid =
-        req.nodes.size() > 1 ? startMpi(req, p.at, eng, p.config) : startOne(p.at, eng, false);
+    p.at.pid = launch::worldSize(req.nodes, req.processesPerNode) > 1
+                   ? startMpi(req, p.at, eng, p.config)
+                   : startOne(p.at, eng, false);
     return p.at;
 }
 

@@ -8,6 +8,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTest>
@@ -279,6 +280,31 @@ private slots:
             QFAIL("accepted");
         } catch (const launch::LaunchError& e) {
             QVERIFY(e.badInput());
+        }
+    }
+
+    // Processes per node: the asked count on every node; by default one per probed GPU (at
+    // least one) over several nodes and one on a single node; a count out of range is bad input.
+    void ranksPerNode() {
+        nodes::NodeRecord gpus4, cpu, unprobed;
+        gpus4.probe = QJsonObject{
+            {"gpus", QJsonArray{QJsonObject{{"name", "A"}}, QJsonObject{{"name", "A"}},
+                                QJsonObject{{"name", "A"}}, QJsonObject{{"name", "A"}}}}};
+        cpu.probe = QJsonObject{{"cpu_only", true}, {"gpus", QJsonArray{}}};
+        QCOMPARE(launch::ranksPerNode({gpus4}, 0), QVector<int>{1});
+        QCOMPARE(launch::ranksPerNode({gpus4, cpu, unprobed}, 0), (QVector<int>{4, 1, 1}));
+        QCOMPARE(launch::ranksPerNode({gpus4, cpu}, 3), (QVector<int>{3, 3}));
+        QCOMPARE(launch::worldSize({cpu}, 2), 2);
+        QCOMPARE(launch::worldSize({gpus4, cpu}, 0), 5);
+        for (int bad : {-1, 1025}) {
+            try {
+                launch::ranksPerNode({cpu}, bad);
+                QFAIL("accepted");
+            } catch (const launch::LaunchError& e) {
+                QVERIFY(e.badInput());
+                QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("processes per node")),
+                         e.what());
+            }
         }
     }
 };

@@ -284,6 +284,31 @@ private slots:
         QVERIFY(run->endedAt);
     }
 
+    // The world size stored at launch is replaced by the engine's own (its start record); a
+    // run launched without one learns it there.
+    void worldSizeFromStartRecord() {
+        RunStore s(storePath(QStringLiteral("world-size")));
+        NewRun n;
+        n.name = QStringLiteral("dp");
+        n.node = QStringLiteral("local");
+        n.config = QJsonObject{{"model", QJsonObject{{"path", "/m"}}}};
+        n.processesPerNode = 3;
+        n.worldSize = 3;
+        const qint64 id = s.createRun(n);
+        QCOMPARE(s.run(id)->processesPerNode, 3);
+        QCOMPARE(s.run(id)->worldSize, std::optional<int>(3));
+        QByteArray start = startLine();
+        start.replace("\"world_size\":1", "\"world_size\":2");
+        s.ingest(id, 0, start);
+        QCOMPARE(s.run(id)->worldSize, std::optional<int>(2));
+        QCOMPARE(s.run(id)->processesPerNode, 3);
+
+        const qint64 other = addRun(s);
+        QVERIFY(!s.run(other)->worldSize);
+        s.ingest(other, 0, startLine());
+        QCOMPARE(s.run(other)->worldSize, std::optional<int>(1));
+    }
+
     void ingestFileGrowsAndShrinks() {
         const QString dir = freshDir(QStringLiteral("ingest/file"));
         RunStore s(dir + QStringLiteral("/store.sqlite"));

@@ -1,5 +1,6 @@
-// The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) to version 3: nodes and runs
-// intact, the new columns empty; then a Slurm node's job defaults and a run's batch job stored
+// The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) through version 3 to 4: nodes
+// and runs intact, the new columns empty, a run's world size taken from its engine's stored start
+// record (version 4); then a Slurm node's job defaults and a run's batch job stored
 // and read back, and the queue state followed by the run's status.
 
 #include "nodes/slurm_job.h"
@@ -46,7 +47,7 @@ private slots:
         RunStore s(path);
         QCOMPARE(s.versionFoundOnOpen(), 2);
         QCOMPARE(s.schemaVersion(), schema::kVersion);
-        QCOMPARE(schema::kVersion, 3);
+        QCOMPARE(schema::kVersion, 4);
 
         const auto box = s.node(QStringLiteral("box"));
         QVERIFY(box);
@@ -69,6 +70,13 @@ private slots:
         QVERIFY(r->jobState.isEmpty());
         QVERIFY(r->jobReason.isEmpty());
         QCOMPARE(s.pointCount(1, PointType::Step), qint64(3));
+        // Version 4: the world size of the start record; unknown for a run that never started.
+        QCOMPARE(r->worldSize, std::optional<int>(2));
+        QCOMPARE(r->processesPerNode, 0);
+        const auto never = s.run(2);
+        QVERIFY(never);
+        QCOMPARE(never->status, status::kFailed);
+        QVERIFY(!never->worldSize);
         QCOMPARE(test::rawInt(path, "PRAGMA foreign_key_check"), qint64(-1)); // no row
     }
 
