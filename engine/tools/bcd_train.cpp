@@ -21,8 +21,10 @@ commands:
                                    train (BCD or full); writes the run folder output.dir
   validate --config RUN.json       check a run config and print it resolved
   plan     --config RUN.json [--gpu "NAME[:MEM][ xN][ @NODES]"]... [--json]
+           [--ranks N] [--nodes M]
                                    memory, time and cost per device, full against BCD
-                                   (without --gpu: this machine's CPU; docs/planner.md)
+                                   (without --gpu: this machine's CPU, N processes on each
+                                   of M such nodes; docs/planner.md)
   init     --preset NAME --out DIR [--seed S] [--dtype f32|bf16|f16] [--shard-size BYTES] [--force]
                                    write a random-initialised model in Hugging Face layout
   eval     --model DIR --data PATH [--format text|jsonl|sft|tokens] [--seq-len N]

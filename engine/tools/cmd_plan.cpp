@@ -17,7 +17,7 @@ namespace bcd::cli {
 int cmd_plan(const std::vector<std::string>& argv) {
     Args args("plan", argv,
               {"config", "gpu", "link", "network", "efficiency", "margin", "sharding", "offload",
-               "gpu-table", "prices"},
+               "gpu-table", "prices", "ranks", "nodes"},
               {"json"});
     const std::string where = "bcd-train plan";
     const RunConfig cfg = RunConfig::load(args.required("config"));
@@ -37,7 +37,16 @@ int cmd_plan(const std::vector<std::string>& argv) {
                 throw InputError(where, std::string("--") + o,
                                  "applies to GPUs only (expected --gpu as well)");
         in.hardware = Hardware::local_cpu(cfg.device.threads);
+        // Data parallel on CPUs: processes per node (mpirun -np) and nodes like this one.
+        if (args.value("ranks"))
+            in.hardware.cpu.ranks = static_cast<int>(args.number("ranks", 1, 1, 1024));
+        if (args.value("nodes"))
+            in.hardware.cpu.nodes = static_cast<int>(args.number("nodes", 1, 1, 100000));
     } else {
+        for (const char* o : {"ranks", "nodes"})
+            if (args.value(o))
+                throw InputError(where, std::string("--") + o,
+                                 "applies to the CPU only (GPUs: --gpu \"NAME xPER_NODE @NODES\")");
         std::vector<GpuGroup> groups;
         groups.reserve(specs.size());
         for (const auto& s : specs) groups.push_back(parse_gpu_spec(s, gpus, where));

@@ -46,14 +46,21 @@ struct PlanConstants {
     double pcie_gbps = 20.0;               // host ↔ GPU copies (offload), per GPU
     double cpu_memory_gbps = 20.0;         // CPU backend optimizer step (memory-bound)
     double cpu_flops_per_cycle = 32.0;     // fp32 per core per cycle: two 256-bit FMA pipes
+    double cpu_network_gbps = 1.25;        // between CPU nodes of a data-parallel run (10 GbE)
 };
 
 // The CPU the fp32 engine runs on.
 struct CpuDevice {
     std::string name = "CPU";
     std::uint64_t memory_bytes = 0; // physical memory
-    int threads = 1;                // threads the run uses (OpenMP and the attention scratch)
+    int threads = 1;                // threads each process uses (OpenMP and the attention scratch)
     double ghz = 2.5;
+    int cores = 0; // hardware threads of a node; 0: unknown (no sharing between ranks assumed)
+    // Data parallelism on CPUs (docs/planner.md#data-parallel-cpu): processes per node, each with
+    // `threads` threads, a full copy of the model and an equal share of the node's memory; and
+    // the nodes. World size = ranks × nodes.
+    int ranks = 1;
+    int nodes = 1;
 };
 
 // The devices of a run: GPUs (one or more groups, all in every node) or the CPU.
@@ -71,7 +78,7 @@ struct Hardware {
     int world_size() const;
     int nodes() const;
     int per_node() const;
-    std::uint64_t memory_bytes() const; // the smallest device's
+    std::uint64_t memory_bytes() const; // the smallest device's; CPU: one rank's share
     // Dense peak FLOP/s of the slowest device for `p` (0 when unknown).
     double peak_flops(Precision p, const PlanConstants& k) const;
     double memory_gbps() const; // the slowest device's DRAM bandwidth (0 when unknown)

@@ -48,31 +48,40 @@ std::string to_string(Mode m) {
 }
 
 int Hardware::world_size() const {
-    if (is_cpu()) return 1;
     return per_node() * nodes();
 }
 
 int Hardware::nodes() const {
+    if (is_cpu()) return std::max(1, cpu.nodes);
     int n = 1;
     for (const auto& g : gpus) n = std::max(n, g.nodes);
     return n;
 }
 
 int Hardware::per_node() const {
+    if (is_cpu()) return std::max(1, cpu.ranks);
     int n = 0;
     for (const auto& g : gpus) n += g.per_node;
     return std::max(1, n);
 }
 
 std::uint64_t Hardware::memory_bytes() const {
-    if (is_cpu()) return cpu.memory_bytes;
+    // Every rank of a node holds a whole model: each gets an equal share of the node's memory.
+    if (is_cpu()) return cpu.memory_bytes / static_cast<std::uint64_t>(per_node());
     std::uint64_t m = UINT64_MAX;
     for (const auto& g : gpus) m = std::min(m, g.type.memory_bytes);
     return m;
 }
 
 double Hardware::peak_flops(Precision p, const PlanConstants& k) const {
-    if (is_cpu()) return std::max(1, cpu.threads) * cpu.ghz * 1e9 * k.cpu_flops_per_cycle;
+    if (is_cpu()) {
+        // Per rank: its threads, but ranks sharing a node get no more than their share of its
+        // cores.
+        int threads = std::max(1, cpu.threads);
+        if (per_node() > 1 && cpu.cores > 0)
+            threads = std::min(threads, std::max(1, cpu.cores / per_node()));
+        return threads * cpu.ghz * 1e9 * k.cpu_flops_per_cycle;
+    }
     double peak = 0.0;
     bool first = true;
     for (const auto& g : gpus) {
@@ -106,9 +115,13 @@ std::optional<double> Hardware::usd_per_hour() const {
 }
 
 std::string Hardware::describe() const {
-    if (is_cpu())
-        return cpu.name + " (" + std::to_string(cpu.threads) + " threads, " +
-               format_bytes(cpu.memory_bytes) + ")";
+    if (is_cpu()) {
+        std::string s = cpu.name + " (" + std::to_string(cpu.threads) + " threads, " +
+                        format_bytes(cpu.memory_bytes) + ")";
+        if (per_node() > 1) s = std::to_string(per_node()) + " processes on " + s;
+        if (nodes() > 1) s = std::to_string(nodes()) + " nodes, " + s;
+        return s;
+    }
     std::string s;
     for (const auto& g : gpus) {
         if (!s.empty()) s += " + ";
@@ -163,8 +176,8 @@ Hardware Hardware::from_gpus(std::vector<GpuGroup> groups, const GpuTable& table
 
 Hardware Hardware::local_cpu(int threads) {
     Hardware hw;
-    hw.cpu.threads =
-        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    hw.cpu.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    hw.cpu.threads = threads > 0 ? threads : hw.cpu.cores;
     std::ifstream mem("/proc/meminfo");
     for (std::string line; std::getline(mem, line);)
         if (line.starts_with("MemTotal:")) hw.cpu.memory_bytes = std::stoull(line.substr(9)) * 1024;

@@ -66,6 +66,18 @@ StepTime block_time(const PlanInput& in, Mode mode, const Setting& s, const Bloc
         // write) through memory.
         t.optimizer_s = static_cast<double>(b.padded_floats) * 4.0 * (3.0 + 2.0 * states) /
                         (k.cpu_memory_gbps * 1e9);
+        // Data parallel: the trained block's fp32 gradients are all-reduced after the backward
+        // (MPI on host buffers, not overlapped): through memory between the ranks of a node, over
+        // the network between nodes.
+        if (hw.world_size() > 1) {
+            const double bytes = 4.0 * static_cast<double>(b.params);
+            const double G = hw.per_node(), M = hw.nodes();
+            if (G > 1) t.comm_s += 2.0 * (G - 1) / G * bytes / (k.cpu_memory_gbps * 1e9);
+            if (M > 1) {
+                const double gbps = hw.network.gbps > 0 ? hw.network.gbps : k.cpu_network_gbps;
+                t.comm_s += 2.0 * (M - 1) / M * bytes / (gbps * 1e9);
+            }
+        }
         return t;
     }
 

@@ -277,6 +277,64 @@ private slots:
         QCOMPARE(bcd::make_plan(one, bcd::Mode::Bcd).time.comm_s, 0.0);
     }
 
+    // Data parallelism on CPUs: the world size is ranks × nodes; each rank plans for its share
+    // of the node's memory and cores; a step's tokens are the world's; only the trained block's
+    // fp32 gradients are all-reduced, through memory between the ranks of a node and over the
+    // network between nodes.
+    void cpu_data_parallel() {
+        bcd::PlanInput in;
+        in.model = wide_model();
+        in.seq_len = 128;
+        in.batch_size = 4;
+        in.grad_accum = 2;
+        in.precision = bcd::Precision::Fp32;
+        in.efficiency = 0.5;
+        in.hardware.cpu.memory_bytes = 16ULL << 30;
+        in.hardware.cpu.threads = 4;
+        in.hardware.cpu.cores = 8;
+        const bcd::PlanPair one = bcd::make_plan(in);
+        QCOMPARE(one.bcd.world_size, 1);
+        QCOMPARE(one.bcd.time.comm_s, 0.0);
+        QCOMPARE(one.full.time.comm_s, 0.0);
+
+        bcd::PlanInput twoIn = in;
+        twoIn.hardware.cpu.ranks = 2;
+        const bcd::PlanPair two = bcd::make_plan(twoIn);
+        QCOMPARE(two.bcd.world_size, 2);
+        QCOMPARE(two.bcd.capacity_bytes, one.bcd.capacity_bytes / 2);
+        QCOMPARE(two.bcd.setting.micro_batch, one.bcd.setting.micro_batch);
+        QCOMPARE(two.bcd.time.tokens_per_step, 2 * one.bcd.time.tokens_per_step);
+        // 2 ranks × 4 threads fit in 8 cores: each computes as fast as one process alone.
+        QCOMPARE(two.bcd.time.compute_s, one.bcd.time.compute_s);
+        const double memory = in.constants.cpu_memory_gbps * 1e9;
+        // Ring all-reduce of 2 ranks: 2(n−1)/n = 1 × the bytes; full training: every parameter.
+        QVERIFY(rel(two.full.time.comm_s, 4.0 * static_cast<double>(two.full.params) / memory) <
+                1e-9);
+        // BCD: the active block's share only (4 layers and the embedding and head blocks).
+        QVERIFY(two.bcd.time.comm_s > 0);
+        QVERIFY(two.bcd.time.comm_s < 0.5 * two.full.time.comm_s);
+        QVERIFY(QString::fromStdString(two.bcd.device).startsWith("2 processes on"));
+
+        // 4 ranks of 4 threads on 8 cores: each gets 2 cores.
+        bcd::PlanInput fourIn = in;
+        fourIn.hardware.cpu.ranks = 4;
+        const bcd::PlanPair four = bcd::make_plan(fourIn);
+        QCOMPARE(four.bcd.world_size, 4);
+        QCOMPARE(four.bcd.time.peak_flops, one.bcd.time.peak_flops / 2);
+        QVERIFY(rel(four.full.time.comm_s,
+                    1.5 * 4.0 * static_cast<double>(four.full.params) / memory) < 1e-9);
+
+        // 2 nodes of one rank: the network between them (10 GbE by default).
+        bcd::PlanInput nodesIn = in;
+        nodesIn.hardware.cpu.nodes = 2;
+        const bcd::PlanPair nodes = bcd::make_plan(nodesIn);
+        QCOMPARE(nodes.full.world_size, 2);
+        QCOMPARE(nodes.full.capacity_bytes, one.full.capacity_bytes);
+        QVERIFY(rel(nodes.full.time.comm_s, 4.0 * static_cast<double>(nodes.full.params) /
+                                                (in.constants.cpu_network_gbps * 1e9)) < 1e-9);
+        QVERIFY(QString::fromStdString(nodes.full.device).startsWith("2 nodes, "));
+    }
+
     // The search: 7B on eight 24 GB cards fits full training only sharded or offloaded, and BCD;
     // on one card, without sharding or offload, full training cannot fit and the advice says how
     // much memory it needs; the advised sequence length and GPU count are checked by planning
