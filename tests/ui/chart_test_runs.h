@@ -45,14 +45,16 @@ inline QJsonObject trainTinyRun(const QString& dir, int steps) {
 
 // A metrics.jsonl of `steps` steps written by hand into DIR: loss = 5 - step/steps + a small
 // wiggle, 1000 tokens a step, 0.01 s a step, an eval every evalEvery steps, a switch every
-// switchEvery steps.
+// switchEvery steps; its start record says `worldSize` ranks.
 inline void writeMetrics(const QString& dir, int steps, int evalEvery, int switchEvery,
-                         double lossOffset = 0) {
+                         double lossOffset = 0, int worldSize = 1) {
     QDir().mkpath(dir);
     QFile f(dir + "/metrics.jsonl");
     (void)f.open(QIODevice::WriteOnly | QIODevice::Truncate);
     QTextStream out(&f);
-    out << R"({"t":"start","time":1,"device":"cpu","world_size":1,"params":10,"blocks":[]})"
+    out << QStringLiteral(
+               R"({"t":"start","time":1,"device":"cpu","world_size":%1,"params":10,"blocks":[]})")
+               .arg(worldSize)
         << '\n';
     for (int s = 1; s <= steps; ++s) {
         const double loss = lossOffset + 5.0 - double(s) / steps + 0.05 * ((s * 7919) % 13) / 13.0;

@@ -43,7 +43,7 @@ private slots:
         dir_ = test::freshDir(QStringLiteral("compare"));
         wb_ = std::make_unique<Workbench>(dir_ + "/store.sqlite");
         test::writeMetrics(dir_ + "/a", 300, 50, 25);
-        test::writeMetrics(dir_ + "/b", 500, 100, 0, -0.5);
+        test::writeMetrics(dir_ + "/b", 500, 100, 0, -0.5, /*worldSize=*/2);
         test::writeMetrics(dir_ + "/c", 100, 0, 0, 0.3);
         ids_ << test::storeRun(wb_->store(), "a", dir_ + "/a", config(1e-3, 300, dir_ + "/a"), 2.0,
                                300)
@@ -141,6 +141,8 @@ private slots:
             QCOMPARE(value(7).toDouble(), *s.meanTokS);
             if (s.cost) QCOMPARE(value(8).toDouble(), *s.cost);
             QCOMPARE(value(10).toDouble(), 1000000.0 + *s.lastStep); // peak memory, bytes
+            // Ranks: the world size of the engine's start record (run b: 2 ranks).
+            QCOMPARE(value(11).toDouble(), id == ids_[1] ? 2.0 : 1.0);
         }
         // Run a: evals every 50 steps, val = 5.5 - s/300; best = the last; $/M tokens from its
         // cost.

@@ -144,6 +144,21 @@ private slots:
         run.status = store::status::kCancelled;
         QVERIFY(!MonitorPage::formatProgress(run, 30, 60.0).contains(QStringLiteral("ETA")));
     }
+    // The status line says how many ranks a data-parallel run has, and over how many nodes.
+    void statusShowsRanks() {
+        store::RunRecord run;
+        run.status = store::status::kRunning;
+        run.node = QStringLiteral("n1");
+        QVERIFY(!MonitorPage::formatStatus(run).contains(QStringLiteral("ranks")));
+        run.worldSize = 1;
+        QVERIFY(!MonitorPage::formatStatus(run).contains(QStringLiteral("ranks")));
+        run.worldSize = 2;
+        QCOMPARE(MonitorPage::formatStatus(run), QStringLiteral("<b>running</b> on n1 · 2 ranks"));
+        run.worldSize = 4;
+        run.hosts = {QStringLiteral("n1"), QStringLiteral("n2")};
+        QCOMPARE(MonitorPage::formatStatus(run),
+                 QStringLiteral("<b>running</b> on n1 · 4 ranks on 2 nodes"));
+    }
     void longRunIsDownsampledAndRefetchedOnZoom() {
         MonitorPage page(*wb_);
         page.resize(1280, 800);

@@ -11,6 +11,7 @@
 #include "ui/workbench.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QJsonDocument>
 #include <QLabel>
@@ -375,6 +376,64 @@ private slots:
         QVERIFY(partition->isHidden());
         QVERIFY(page.commandPreview().contains(QStringLiteral(" train --config ")));
         QCOMPARE(saved.count(), 0);
+    }
+
+    // A data-parallel run: processes per node on the local node make the preview an mpirun
+    // over "localhost slots=N" and the plan a world of N; a second SSH node beside the chosen
+    // one adds its ranks (one each when not probed) and a hostfile of both hosts.
+    void dataParallelPreviewAndPlan() {
+        store::NodeRecord a, b;
+        a.name = QStringLiteral("dp-a");
+        a.kind = QStringLiteral("ssh");
+        a.host = QStringLiteral("10.0.0.1");
+        b = a;
+        b.name = QStringLiteral("dp-b");
+        b.host = QStringLiteral("10.0.0.2");
+        wb_->store().callBlocking([a, b](store::RunStore& s) {
+            s.addNode(a);
+            s.addNode(b);
+        });
+        emit wb_->nodesChanged();
+        NewRunPage page(*wb_);
+        page.show();
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("dp-b")), 10000);
+        page.setNode(QStringLiteral("local"));
+        QCOMPARE(page.processesPerNode(), 0);
+        QVERIFY(!page.commandPreview().contains(QStringLiteral("mpirun")));
+        QVERIFY(page.findChild<QWidget*>(QStringLiteral("extraNodes"))->isHidden());
+        page.setProcessesPerNode(2);
+        QVERIFY2(page.commandPreview().contains(QStringLiteral("# localhost slots=2\n")),
+                 qPrintable(page.commandPreview()));
+        QVERIFY2(page.commandPreview().contains(QStringLiteral(" -np 2 ")),
+                 qPrintable(page.commandPreview()));
+        QVERIFY(page.commandPreview().contains(QStringLiteral(" train --config ")));
+        page.planView()->replan();
+        QVERIFY2(page.planView()->plan().has_value(), qPrintable(page.planView()->error()));
+        QCOMPARE(page.planView()->plan()->bcd.world_size, 2);
+        QCOMPARE(page.launchNodes(), QStringList{QStringLiteral("local")});
+
+        page.setProcessesPerNode(0);
+        page.setNode(QStringLiteral("dp-a"));
+        auto* extra = page.findChild<QWidget*>(QStringLiteral("extraNodes"));
+        QTRY_VERIFY(extra->isVisible());
+        const auto boxes = extra->findChildren<QCheckBox*>(QStringLiteral("extraNode"));
+        QCOMPARE(boxes.size(), 1); // dp-b; the head is not offered
+        page.setExtraNodes({QStringLiteral("dp-b")});
+        QVERIFY(boxes.front()->isChecked());
+        QCOMPARE(page.launchNodes(), (QStringList{QStringLiteral("dp-a"), QStringLiteral("dp-b")}));
+        const QString preview = page.commandPreview();
+        QVERIFY2(preview.contains(QStringLiteral("# 10.0.0.1 slots=1\n# 10.0.0.2 slots=1\n")),
+                 qPrintable(preview));
+        QVERIFY2(preview.contains(QStringLiteral("mpirun --hostfile ")), qPrintable(preview));
+        QVERIFY(preview.contains(QStringLiteral(" -np 2 ")));
+        // The local node runs nothing on others: the extra nodes are not part of its launch.
+        page.setNode(QStringLiteral("local"));
+        QCOMPARE(page.launchNodes(), QStringList{QStringLiteral("local")});
+        wb_->store().callBlocking([](store::RunStore& s) {
+            s.removeNode(QStringLiteral("dp-a"));
+            s.removeNode(QStringLiteral("dp-b"));
+        });
+        emit wb_->nodesChanged();
     }
 
     void shapeOnlyPresetPlansButDoesNotLaunch() {

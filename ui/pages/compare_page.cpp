@@ -161,11 +161,11 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     summary_->setObjectName(QStringLiteral("summaryTable"));
     summary_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     summary_->verticalHeader()->setVisible(false);
-    summary_->setColumnCount(11);
+    summary_->setColumnCount(12);
     summary_->setHorizontalHeaderLabels({tr("Run"), tr("Status"), tr("Steps"), tr("Final loss"),
                                          tr("Final val loss"), tr("Best val loss"), tr("Tokens"),
                                          tr("Tokens/s"), tr("$ spent"), tr("$ / M tokens"),
-                                         tr("Peak memory")});
+                                         tr("Peak memory"), tr("Ranks")});
     summary_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     tabs->addTab(summary_, tr("Summary"));
     auto* configPage = new QWidget(tabs);
@@ -408,6 +408,12 @@ void ComparePage::applyTables(const QVector<RunComparison>& rows) {
         auto* mem = numberItem(c.peakMem, 0);
         if (c.peakMem) mem->setText(formatBytes(*c.peakMem));
         summary_->setItem(r, 10, mem);
+        // The world size: data-parallel processes (docs/data-parallel.md); "—" when unknown.
+        auto* ranks = numberItem(
+            s.run.worldSize ? std::optional<double>(*s.run.worldSize) : std::nullopt, 0, true);
+        if (s.run.processesPerNode > 0)
+            ranks->setToolTip(tr("%1 per node").arg(s.run.processesPerNode));
+        summary_->setItem(r, 11, ranks);
         if (!s.cost) summary_->item(r, 8)->setToolTip(tr("No price per hour for this run"));
     }
     fillConfigTable();

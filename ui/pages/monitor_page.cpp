@@ -362,17 +362,7 @@ void MonitorPage::apply(const RunCurves& c) {
                                            gib ? 1.0 / kGiB : 1.0 / (1024.0 * 1024.0)}});
 
     // Status and progress.
-    QString statusLine =
-        QStringLiteral("<b>%1</b> on %2").arg(run.status.toHtmlEscaped(), run.node.toHtmlEscaped());
-    if (!run.jobId.isEmpty())
-        statusLine += tr(" · Slurm job %1 %2%3")
-                          .arg(run.jobId, run.jobState.toHtmlEscaped(),
-                               run.jobReason.isEmpty() || run.jobReason == QLatin1String("None")
-                                   ? QString()
-                                   : QStringLiteral(" (%1)").arg(run.jobReason.toHtmlEscaped()));
-    if (run.pricePerHour) statusLine += tr(" · $%1/h").arg(*run.pricePerHour, 0, 'f', 2);
-    if (!run.message.isEmpty()) statusLine += QStringLiteral(" · ") + run.message.toHtmlEscaped();
-    status_->setText(statusLine);
+    status_->setText(formatStatus(run));
     cancel_->setEnabled(!store::status::isTerminal(run.status));
     std::optional<qint64> done = run.lastStep;
     std::optional<double> elapsed;
@@ -402,6 +392,24 @@ void MonitorPage::apply(const RunCurves& c) {
         for (const auto& e : c.recentEvents) lines << eventLine(e);
         log_->setPlainText(lines.join('\n'));
     }
+}
+
+QString MonitorPage::formatStatus(const store::RunRecord& run) {
+    QString statusLine =
+        QStringLiteral("<b>%1</b> on %2").arg(run.status.toHtmlEscaped(), run.node.toHtmlEscaped());
+    if (!run.jobId.isEmpty())
+        statusLine += tr(" · Slurm job %1 %2%3")
+                          .arg(run.jobId, run.jobState.toHtmlEscaped(),
+                               run.jobReason.isEmpty() || run.jobReason == QLatin1String("None")
+                                   ? QString()
+                                   : QStringLiteral(" (%1)").arg(run.jobReason.toHtmlEscaped()));
+    if (run.worldSize && *run.worldSize > 1)
+        statusLine += run.hosts.size() > 1
+                          ? tr(" · %1 ranks on %2 nodes").arg(*run.worldSize).arg(run.hosts.size())
+                          : tr(" · %1 ranks").arg(*run.worldSize);
+    if (run.pricePerHour) statusLine += tr(" · $%1/h").arg(*run.pricePerHour, 0, 'f', 2);
+    if (!run.message.isEmpty()) statusLine += QStringLiteral(" · ") + run.message.toHtmlEscaped();
+    return statusLine;
 }
 
 QString MonitorPage::formatProgress(const store::RunRecord& run, std::optional<qint64> done,

@@ -44,6 +44,8 @@ public:
     int refreshes() const { return refreshes_; }
 
     // "step D / T · P % · E elapsed · ETA R"; the ETA only while the run is running.
+    // "<b>running</b> on NODE · 4 ranks on 2 nodes · $2.50/h · message" (rich text).
+    static QString formatStatus(const store::RunRecord& run);
     static QString formatProgress(const store::RunRecord& run, std::optional<qint64> done,
                                   std::optional<double> elapsed);
 

@@ -1,5 +1,6 @@
 #include "ui/pages/new_run_page.h"
 
+#include "launch/remote_commands.h"
 #include "launch/run_config.h"
 #include "nodes/node_probe.h"
 #include "ui/widgets/config_form.h"
@@ -8,6 +9,7 @@
 #include "ui/widgets/slurm_partition_box.h"
 #include "ui/workbench.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
@@ -26,9 +28,11 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QScrollArea>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QThread>
 #include <QVBoxLayout>
+#include <unistd.h>
 
 namespace bcd::ui {
 
@@ -53,6 +57,15 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     node_->setObjectName(QStringLiteral("node"));
     node_->setMinimumWidth(140);
     node_->setToolTip(tr("The node to run on (Nodes page: add and probe SSH nodes)"));
+    perNode_ = new QSpinBox(this);
+    perNode_->setObjectName(QStringLiteral("processesPerNode"));
+    perNode_->setRange(0, 1024);
+    perNode_->setSpecialValueText(tr("auto"));
+    perNode_->setPrefix(tr("× "));
+    perNode_->setToolTip(
+        tr("Processes per node: data-parallel ranks started by mpirun, each with the whole model "
+           "and its share of the global batch (auto: one per GPU over several nodes, one process "
+           "on a single node)"));
     name_ = new QLineEdit(this);
     name_->setObjectName(QStringLiteral("runName"));
     name_->setPlaceholderText(tr("name (default: model and mode)"));
@@ -71,6 +84,7 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     launch_->setToolTip(tr("Start the run on the chosen node and open the Monitor"));
     top->addWidget(new QLabel(tr("Node"), this));
     top->addWidget(node_);
+    top->addWidget(perNode_);
     partition_ = new SlurmPartitionBox(this);
     top->addWidget(partition_);
     top->addWidget(name_, 2);
@@ -79,6 +93,16 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     top->addWidget(save);
     top->addWidget(launch_);
     layout->addLayout(top);
+    // Further SSH nodes of a run over several nodes (the chosen node is the head: mpirun runs
+    // there); shown when the chosen node is an SSH node and there are others.
+    extraBox_ = new QWidget(this);
+    extraBox_->setObjectName(QStringLiteral("extraNodes"));
+    extraRow_ = new QHBoxLayout(extraBox_);
+    extraRow_->setContentsMargins(0, 0, 0, 0);
+    extraRow_->addWidget(new QLabel(tr("Also on:"), extraBox_));
+    extraRow_->addStretch(1);
+    extraBox_->hide();
+    layout->addWidget(extraBox_);
     state_ = new QLabel(this);
     state_->setObjectName(QStringLiteral("launchState"));
     state_->setWordWrap(true);
@@ -125,11 +149,13 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
             applyNodePrecision();
             planPartition();
         }
-        updatePreview();
+        refreshExtraNodes();
+        worldChanged();
     });
     // A precision the user picked (or a loaded config named) stays; otherwise it follows the
     // node: bf16 where the node has GPUs, fp32 on the CPU.
     connect(form_->precision(), &QComboBox::activated, this, [this] { precisionChosen_ = true; });
+    connect(perNode_, &QSpinBox::valueChanged, this, &NewRunPage::worldChanged);
     connect(partition_, &QComboBox::currentIndexChanged, this, [this] {
         planPartition();
         updatePreview();
@@ -213,6 +239,67 @@ void NewRunPage::setNode(const QString& name) {
         if (nodes_[i].name == name) node_->setCurrentIndex(i);
 }
 
+int NewRunPage::processesPerNode() const {
+    return perNode_->value();
+}
+
+void NewRunPage::setProcessesPerNode(int n) {
+    perNode_->setValue(n);
+}
+
+QStringList NewRunPage::extraNodes() const {
+    QStringList names;
+    if (nodes_.value(node_->currentIndex()).kind != QLatin1String("ssh")) return names;
+    for (const QCheckBox* c : extraChecks_)
+        if (c->isChecked()) names << c->property("node").toString();
+    return names;
+}
+
+void NewRunPage::setExtraNodes(const QStringList& names) {
+    wantedExtra_ = names;
+    for (QCheckBox* c : extraChecks_) {
+        const QSignalBlocker block(c);
+        c->setChecked(names.contains(c->property("node").toString()));
+    }
+    worldChanged();
+}
+
+QStringList NewRunPage::launchNodes() const {
+    return node().isEmpty() ? QStringList() : QStringList{node()} + extraNodes();
+}
+
+void NewRunPage::refreshExtraNodes() {
+    for (QCheckBox* c : extraChecks_) delete c;
+    extraChecks_.clear();
+    const store::NodeRecord head = nodes_.value(node_->currentIndex());
+    if (head.kind == QLatin1String("ssh")) {
+        for (const store::NodeRecord& n : nodes_) {
+            if (n.kind != QLatin1String("ssh") || n.name == head.name) continue;
+            auto* c = new QCheckBox(QStringLiteral("%1 (%2)").arg(n.name, n.host), extraBox_);
+            c->setObjectName(QStringLiteral("extraNode"));
+            c->setProperty("node", n.name);
+            c->setChecked(wantedExtra_.contains(n.name));
+            c->setToolTip(tr("Run ranks on %1 too (OpenMPI over ssh from %2; inputs and engine "
+                             "copied there)")
+                              .arg(n.name, head.name));
+            connect(c, &QCheckBox::toggled, this, [this, c](bool on) {
+                const QString name = c->property("node").toString();
+                wantedExtra_.removeAll(name);
+                if (on) wantedExtra_ << name;
+                worldChanged();
+            });
+            extraRow_->insertWidget(extraRow_->count() - 1, c);
+            extraChecks_ << c;
+        }
+    }
+    extraBox_->setVisible(!extraChecks_.isEmpty());
+}
+
+void NewRunPage::worldChanged() {
+    plan_->setWorld(perNode_->value(), 1 + static_cast<int>(extraNodes().size()));
+    updatePreview();
+}
+
 void NewRunPage::setRunName(const QString& name) {
     name_->setText(name);
 }
@@ -253,7 +340,8 @@ void NewRunPage::refreshNodes() {
                              partition_->setNode(nodes_[index]);
                              planPartition();
                          }
-                         updatePreview();
+                         refreshExtraNodes();
+                         worldChanged();
                      });
 }
 
@@ -326,8 +414,40 @@ void NewRunPage::updatePreview() {
     if (name.isEmpty()) name = defaultRunName();
     const QString dir = root + QStringLiteral("/<id>-") + launch::runSlug(name);
     QJsonObject shown = launch::withConfigValue(cfg, QStringLiteral("output.dir"), dir);
-    QString text = QStringLiteral("%1 train --config %2\n")
-                       .arg(shellQuoted(engine), shellQuoted(dir + QStringLiteral("/launch.json")));
+    const QString configPath = dir + QStringLiteral("/launch.json");
+    QString text =
+        QStringLiteral("%1 train --config %2\n").arg(shellQuoted(engine), shellQuoted(configPath));
+    // A data-parallel run: mpirun over a hostfile written into the run folder, as the launcher
+    // plans it (launch/remote_commands.h).
+    QVector<store::NodeRecord> records{n};
+    for (const QString& extra : extraNodes())
+        for (const auto& r : nodes_)
+            if (r.name == extra) records << r;
+    try {
+        const QVector<int> perNode = launch::ranksPerNode(records, perNode_->value());
+        int world = 0;
+        for (int r : perNode) world += r;
+        if (world > 1) {
+            QVector<launch::MpiRank> ranks;
+            for (qsizetype i = 0; i < records.size(); ++i)
+                ranks.push_back({records.size() == 1 ? QString::fromLatin1(launch::kLocalMpiHost)
+                                                     : records[i].host,
+                                 perNode[i]});
+            const launch::MpiPlan plan = launch::planMpirun(
+                ranks, dir + QStringLiteral("/hostfile"),
+                {engine, QStringLiteral("train"), QStringLiteral("--config"), configPath},
+                local && ::geteuid() == 0);
+            QStringList quoted;
+            for (const QString& a : plan.argv) quoted << shellQuoted(a);
+            text =
+                QStringLiteral("# %1 ranks; hostfile:\n# %2\n%3\n")
+                    .arg(world)
+                    .arg(plan.hostfile.trimmed().replace(QLatin1Char('\n'), QStringLiteral("\n# ")))
+                    .arg(quoted.join(QLatin1Char(' ')));
+        }
+    } catch (const std::exception& e) {
+        text = tr("# this launch cannot start: %1\n").arg(QString::fromUtf8(e.what()));
+    }
     if (!local) text.prepend(QStringLiteral("# on %1 (%2), detached\n").arg(n.name, n.host));
     text += QStringLiteral("\n# launch.json (<id>: the run's number in the store)\n");
     text += QString::fromUtf8(QJsonDocument(shown).toJson(QJsonDocument::Indented));
@@ -451,13 +571,14 @@ void NewRunPage::startLaunch() {
     const QJsonObject cfg = form_->config();
     launch::LaunchInput in;
     in.config = cfg;
-    in.nodes = {node()};
+    in.nodes = launchNodes();
+    in.processesPerNode = perNode_->value();
     in.jobOverrides = jobOverrides();
     in.name = name_->text().trimmed();
     if (in.name.isEmpty()) in.name = defaultRunName();
     for (const QString& t : tags_->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
         if (!t.trimmed().isEmpty()) in.tags << t.trimmed();
-    setBusy(true, tr("Launching %1 on %2 …").arg(in.name, node()));
+    setBusy(true, tr("Launching %1 on %2 …").arg(in.name, in.nodes.join(QStringLiteral(", "))));
     // One launch at a time from this page: the next launched/launchFailed is ours.
     auto* conn = new QList<QMetaObject::Connection>;
     auto finish = [this, conn](qint64 id, bool ok, const QString& message) {

@@ -1,6 +1,7 @@
 #pragma once
 // The New run page: the run config as a form (ConfigForm) with the planner's live view beside it
-// (PlanView), the node to run on, name and tags, load / save of config JSON, and a preview of the
+// (PlanView), the node to run on (with processes per node and further SSH nodes for a
+// data-parallel run), name and tags, load / save of config JSON, and a preview of the
 // exact command the node will run. Launch hands the config to RunController and opens the
 // Monitor on the new run. On a fresh store the form holds a working default — the `small`
 // preset (created in the store's models/ folder at launch) on the bundled Shakespeare sample, on
@@ -13,8 +14,11 @@
 #include <QVector>
 #include <QWidget>
 
+class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
+class QSpinBox;
 class QLineEdit;
 class QPlainTextEdit;
 class QPushButton;
@@ -44,6 +48,14 @@ public:
     QString node() const;
     QStringList nodeNames() const;
     void setNode(const QString& name);
+    // A data-parallel run (docs/data-parallel.md): processes per node (0: the default) and the
+    // further SSH nodes that run ranks besides the chosen (head) node.
+    int processesPerNode() const;
+    void setProcessesPerNode(int n);
+    QStringList extraNodes() const;
+    void setExtraNodes(const QStringList& names);
+    // Every node of the launch, the head first.
+    QStringList launchNodes() const;
     void setRunName(const QString& name);
     void setRunTags(const QStringList& tags);
     QStringList runTags() const;
@@ -65,6 +77,8 @@ private:
     void planPartition();
     QJsonObject jobOverrides() const;
     void refreshNodes();
+    void refreshExtraNodes();
+    void worldChanged();
     void formChanged();
     void updatePreview();
     void startLaunch();
@@ -77,6 +91,11 @@ private:
     PlanView* plan_;
     SlurmPartitionBox* partition_;
     QComboBox* node_;
+    QSpinBox* perNode_;
+    QWidget* extraBox_;
+    QHBoxLayout* extraRow_;
+    QList<QCheckBox*> extraChecks_; // one per other SSH node, its name as object name
+    QStringList wantedExtra_;
     QLineEdit* name_;
     QLineEdit* tags_;
     QPlainTextEdit* preview_;

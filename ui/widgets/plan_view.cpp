@@ -180,6 +180,7 @@ std::optional<bcd::Hardware> nodeHardware(const store::NodeRecord& node, int thr
     hw.cpu.name = probe.cpuName.isEmpty() ? std::string("CPU") : probe.cpuName.toStdString();
     hw.cpu.memory_bytes = static_cast<std::uint64_t>(probe.memoryBytes);
     hw.cpu.threads = threads > 0 ? threads : std::max(1, probe.cpuThreads);
+    hw.cpu.cores = probe.cpuThreads;
     if (description)
         *description =
             QObject::tr("%1: CPU, %2").arg(node.name, QString::fromStdString(hw.describe()));
@@ -309,6 +310,13 @@ void PlanView::setGpuChoice(const QString& gpuName, int count) {
     debounce_->start(debounceMs);
 }
 
+void PlanView::setWorld(int processesPerNode, int nodes) {
+    if (processesPerNode == processesPerNode_ && nodes == nodes_) return;
+    processesPerNode_ = processesPerNode;
+    nodes_ = std::max(1, nodes);
+    debounce_->start(debounceMs);
+}
+
 void PlanView::setNode(const store::NodeRecord& node) {
     node_ = node;
     fillHardwareChoices();
@@ -341,6 +349,21 @@ void PlanView::replan() {
             if (node_.name.isEmpty())
                 description =
                     tr("this machine: CPU, %1").arg(QString::fromStdString(hw->describe()));
+        }
+        if (hw && (processesPerNode_ > 0 || nodes_ > 1)) {
+            // The run's world: ranks per node on each of its nodes (a CPU: processes sharing
+            // the node's memory and cores; GPUs: one process per GPU).
+            if (hw->is_cpu()) {
+                hw->cpu.ranks = std::max(1, processesPerNode_);
+                hw->cpu.nodes = nodes_;
+            } else {
+                for (bcd::GpuGroup& g : hw->gpus) g.nodes = nodes_;
+                if (processesPerNode_ > 0 && hw->gpus.size() == 1)
+                    hw->gpus.front().per_node = processesPerNode_;
+            }
+            description = tr("%1 ranks: %2")
+                              .arg(hw->world_size())
+                              .arg(QString::fromStdString(hw->describe()));
         }
     } catch (const std::exception& e) {
         error_ = QString::fromStdString(e.what());

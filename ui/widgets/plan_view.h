@@ -46,6 +46,9 @@ public:
     void replan();
     // Plans for GPUs of the planner's table instead of the node ("" goes back to the node).
     void setGpuChoice(const QString& gpuName, int count = 1);
+    // A data-parallel run: processes per node (0: one per GPU, one on a CPU) over `nodes` nodes
+    // like the chosen one (docs/data-parallel.md).
+    void setWorld(int processesPerNode, int nodes);
     // The planner's GPU names (its table), for matching a node's GPUs to them.
     static QStringList gpuNames();
 
@@ -62,6 +65,8 @@ private:
     void showPlan(Column& c, const bcd::Plan& p, bool chosenMode);
 
     store::NodeRecord node_;
+    int processesPerNode_ = 0;
+    int nodes_ = 1;
     QJsonObject config_;
     std::optional<bcd::ModelConfig> model_;
     std::optional<bcd::PlanPair> plan_;
