@@ -322,7 +322,49 @@ private slots:
         QCOMPARE(
             run.value(QLatin1String("plan")).toObject().value(QLatin1String("world_size")).toInt(),
             2);
+        QCOMPARE(show.value(QLatin1String("world_size")).toInt(), 2); // stored with the run
         QVERIFY(QFile::exists(runDir + QStringLiteral("/final/model.safetensors")));
+    }
+
+    // Two processes on one SSH node (--processes-per-node 2): mpirun on the node over a hostfile
+    // "localhost slots=2" (OpenMPI starts both ranks there, no ssh), one run trained to the end,
+    // every step stored once, the world size stored and in run.json. A count of 0 is a usage
+    // error before anything runs.
+    void oneNodeTwoProcesses() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/ssh-np2.json"), model_, 10);
+        const CliResult zero =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1"),
+                 QStringLiteral("--processes-per-node"), QStringLiteral("0")});
+        QVERIFY2(zero.code == 2 && zero.err.contains("--processes-per-node"), zero.err.constData());
+        nodes::SshSession ssh(sshd_.endpoint(knownHosts_));
+        if (ssh.exec(QStringLiteral("command -v mpirun")).exitStatus != 0)
+            QSKIP("skipped: no mpirun on the fixture node (apt install openmpi-bin)");
+#ifndef BCD_ENGINE_WITH_MPI
+        QSKIP("skipped: this bcd-train was built without MPI (BCD_WITH_MPI off)");
+#endif
+        const CliResult r =
+            cli({QStringLiteral("run"), QStringLiteral("launch"), QStringLiteral("--config"), cfg,
+                 QStringLiteral("--node"), QStringLiteral("n1"),
+                 QStringLiteral("--processes-per-node"), QStringLiteral("2")},
+                300000);
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QJsonObject show = test::showRun(db_, r.lastLine().toLongLong());
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+        const QString bad = test::checkStepsExactlyOnce(show, 10);
+        QVERIFY2(bad.isEmpty(), qPrintable(bad));
+        QCOMPARE(show.value(QLatin1String("processes_per_node")).toInt(), 2);
+        QCOMPARE(show.value(QLatin1String("world_size")).toInt(), 2);
+        const QString runDir = show.value(QLatin1String("run_dir")).toString();
+        QFile hostfile(runDir + QStringLiteral("/hostfile"));
+        QVERIFY(hostfile.open(QIODevice::ReadOnly));
+        QCOMPARE(hostfile.readAll(), QByteArray("localhost slots=2\n"));
+        const QJsonObject run = test::readJsonFile(runDir + QStringLiteral("/run.json"));
+        QCOMPARE(
+            run.value(QLatin1String("plan")).toObject().value(QLatin1String("world_size")).toInt(),
+            2);
     }
 
     // A run over two nodes, cancelled, then resumed from the workbench: the resume starts
