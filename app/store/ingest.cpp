@@ -184,15 +184,17 @@ void RunStore::rebuildLod() {
 
 IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) {
     d_->checkThread();
-    static const std::string upsertSql = "INSERT INTO metric_points(run_id, type, step" +
-                                         pointColumnsSql() +
-                                         ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-                                         "?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(run_id, type, "
-                                         "step) DO UPDATE SET tokens = excluded.tokens, "
-                                         "elapsed = excluded.elapsed, loss = excluded.loss, lr = "
-                                         "excluded.lr, block = excluded.block, "
-                                         "grad_norm = excluded.grad_norm, tok_s = excluded.tok_s, "
-                                         "mem = excluded.mem, val_loss = excluded.val_loss";
+    static const std::string upsertSql = [] {
+        std::string sql = "INSERT INTO metric_points(run_id, type, step" + pointColumnsSql() +
+                          ") VALUES(?1, ?2, ?3";
+        for (int c = 0; c < kMetricColumns; ++c) sql += ", ?" + std::to_string(4 + c);
+        sql += ") ON CONFLICT(run_id, type, step) DO UPDATE SET ";
+        for (int c = 0; c < kMetricColumns; ++c) {
+            const std::string name = columnName(static_cast<MetricColumn>(c));
+            sql += (c ? ", " : "") + name + " = excluded." + name;
+        }
+        return sql;
+    }();
     SqliteStatement& runOffset =
         d_->stmt(d_->runOffset, "SELECT metrics_offset FROM runs WHERE id = ?1");
     SqliteStatement& upsert = d_->stmt(d_->upsertPoint, upsertSql.c_str());

@@ -25,6 +25,7 @@ constexpr std::array<ColumnInfo, kMetricColumns> kColumns{{
     {"tok_s", "tok_s", false},
     {"mem", "mem_bytes", true},
     {"val_loss", "val_loss", false},
+    {"comm_bytes", "comm_bytes", true},
 }};
 
 constexpr int kMaxDepth = 64;

@@ -12,15 +12,27 @@
 namespace bcd::store {
 
 // The numeric columns of a metric point, in storage order.
-enum class MetricColumn : int { Tokens, Elapsed, Loss, Lr, Block, GradNorm, TokS, Mem, ValLoss };
-inline constexpr int kMetricColumns = 9;
+// CommBytes: the bytes a step all-reduced (data-parallel runs; schema 4).
+enum class MetricColumn : int {
+    Tokens,
+    Elapsed,
+    Loss,
+    Lr,
+    Block,
+    GradNorm,
+    TokS,
+    Mem,
+    ValLoss,
+    CommBytes
+};
+inline constexpr int kMetricColumns = 10;
 
 // Column name in the store, in CSV headers and in JSON output.
 const char* columnName(MetricColumn c);
 // The metrics.jsonl key a column is read from ("elapsed_s", "mem_bytes", ...).
 const char* columnRecordKey(MetricColumn c);
 std::optional<MetricColumn> columnFromName(std::string_view name);
-// Whether the column holds integers (tokens, block, mem).
+// Whether the column holds integers (tokens, block, mem, comm_bytes).
 bool columnIsInteger(MetricColumn c);
 
 enum class RecordKind { Start, Step, Eval, Switch, Checkpoint, Resume, End, Other };

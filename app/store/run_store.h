@@ -99,8 +99,8 @@ public:
     QVector<EventRecord> events(qint64 runId);
 
     // --- CSV ----------------------------------------------------------------------------------
-    // Header: type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss; ordered by
-    // step, then type; empty cells for missing values.
+    // Header: type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,comm_bytes;
+    // ordered by step, then type; empty cells for missing values.
     void writeCsv(qint64 runId, QIODevice& out);
     void exportCsv(qint64 runId, const QString& file); // atomically (QSaveFile)
 

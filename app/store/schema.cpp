@@ -85,9 +85,14 @@ std::vector<std::string> v3Statements() {
 
 // Version 4: data-parallel runs. The processes per node asked for at launch (0: the default) and
 // the run's world size (ranks); runs of earlier versions take it from their engine's start record
-// where one was stored (metrics.jsonl's "world_size"), else it stays unknown (NULL).
+// where one was stored (metrics.jsonl's "world_size"), else it stays unknown (NULL). Metric points
+// get comm_bytes (bytes all-reduced in the step); the levels of detail are made again with it
+// (migrate() rebuilds them after this version).
 std::vector<std::string> v4Statements() {
     return {
+        "ALTER TABLE metric_points ADD COLUMN comm_bytes INTEGER",
+        "DROP TABLE IF EXISTS metric_lod",
+        lodTableSql(),
         "ALTER TABLE runs ADD COLUMN processes_per_node INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN world_size INTEGER",
         "UPDATE runs SET world_size = (SELECT json_extract(e.data, '$.world_size') FROM events e "
@@ -164,12 +169,14 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                 if (v == 0) {
                     for (const char* s : kV1) exec(db, QString::fromUtf8(s));
                 } else if (v == 1) {
+                    // The levels of detail are built by version 4 (below), when metric_points
+                    // has every column that lodTableSql() (today's columns) summarises.
                     execAll(db, v2Statements());
-                    rebuildLod();
                 } else if (v == 2) {
                     execAll(db, v3Statements());
                 } else if (v == 3) {
                     execAll(db, v4Statements());
+                    rebuildLod();
                 }
                 QSqlQuery check(db);
                 if (!check.exec(QStringLiteral("PRAGMA foreign_key_check")))

@@ -19,11 +19,11 @@ std::string lodTableSql();
 
 // Brings the database to kVersion, one migration per version, each in its own transaction with
 // foreign keys off (SQLite's procedure for table rebuilds) and checked afterwards. `rebuildLod`
-// runs inside the 1 → 2 transaction, after metric_points has its new shape. Throws StoreError
-// (naming `path`) for a newer schema than this build knows or a failed statement; a failed
-// migration leaves the file as it was. Returns the version found before migrating.
-// Each step reads the version again inside its write transaction, so that two connections opening
-// a store at once migrate it once.
+// runs inside the 3 → 4 transaction, after metric_points has its last column (comm_bytes). Throws
+// StoreError (naming `path`) for a newer schema than this build knows or a failed statement; a
+// failed migration leaves the file as it was. Returns the version found before migrating. Each step
+// reads the version again inside its write transaction, so that two connections opening a store at
+// once migrate it once.
 int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& rebuildLod);
 
 // Throws StoreError (naming `path`) when `version` is newer than this build's schema.

@@ -45,7 +45,8 @@ inline QJsonObject trainTinyRun(const QString& dir, int steps) {
 
 // A metrics.jsonl of `steps` steps written by hand into DIR: loss = 5 - step/steps + a small
 // wiggle, 1000 tokens a step, 0.01 s a step, an eval every evalEvery steps, a switch every
-// switchEvery steps; its start record says `worldSize` ranks.
+// switchEvery steps; its start record says `worldSize` ranks and, with more than one, every step
+// all-reduced 4096 bytes (comm_bytes).
 inline void writeMetrics(const QString& dir, int steps, int evalEvery, int switchEvery,
                          double lossOffset = 0, int worldSize = 1) {
     QDir().mkpath(dir);
@@ -59,13 +60,14 @@ inline void writeMetrics(const QString& dir, int steps, int evalEvery, int switc
     for (int s = 1; s <= steps; ++s) {
         const double loss = lossOffset + 5.0 - double(s) / steps + 0.05 * ((s * 7919) % 13) / 13.0;
         out << QStringLiteral(
-                   R"({"t":"step","step":%1,"tokens":%2,"loss":%3,"lr":0.001,"block":0,"grad_norm":1,"step_s":0.01,"tok_s":%4,"mem_bytes":%5,"elapsed_s":%6})")
+                   R"({"t":"step","step":%1,"tokens":%2,"loss":%3,"lr":0.001,"block":0,"grad_norm":1,"step_s":0.01,"tok_s":%4,"mem_bytes":%5,"elapsed_s":%6%7})")
                    .arg(s)
                    .arg(qint64(s) * 1000)
                    .arg(loss, 0, 'g', 12)
                    .arg(100000 - s)
                    .arg(1000000 + s)
                    .arg(s * 0.01, 0, 'g', 12)
+                   .arg(worldSize > 1 ? QStringLiteral(",\"comm_bytes\":4096") : QString())
             << '\n';
         if (evalEvery > 0 && s % evalEvery == 0)
             out << QStringLiteral(R"({"t":"eval","step":%1,"val_loss":%2})")

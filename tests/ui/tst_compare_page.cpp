@@ -143,6 +143,13 @@ private slots:
             QCOMPARE(value(10).toDouble(), 1000000.0 + *s.lastStep); // peak memory, bytes
             // Ranks: the world size of the engine's start record (run b: 2 ranks).
             QCOMPARE(value(11).toDouble(), id == ids_[1] ? 2.0 : 1.0);
+            // Bytes all-reduced per step: run b's steps say 4096; a and c have no comm_bytes.
+            if (id == ids_[1]) {
+                QCOMPARE(value(12).toDouble(), 4096.0);
+                QCOMPARE(t->item(r, 12)->text(), QStringLiteral("4.0 KiB"));
+            } else {
+                QCOMPARE(t->item(r, 12)->text(), QStringLiteral("—"));
+            }
         }
         // Run a: evals every 50 steps, val = 5.5 - s/300; best = the last; $/M tokens from its
         // cost.
@@ -175,7 +182,8 @@ private slots:
         QCOMPARE(
             lines.front(),
             QByteArray(
-                "run_id,run,type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss"));
+                "run_id,run,type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,"
+                "comm_bytes"));
         QCOMPARE(lines.size(), 1 + (300 + 6) + 100); // a: 300 steps, 6 evals; c: 100 steps
         QVERIFY(page.grab().save(dir_ + "/compare.png"));
     }

@@ -107,6 +107,14 @@ RunComparison compareRun(store::RunStore& s, qint64 runId) {
         if (const auto v = p.value(MetricColumn::ValLoss);
             v && (!c.bestValLoss || *v < *c.bestValLoss))
             c.bestValLoss = v;
+    double commSum = 0;
+    qint64 commSteps = 0;
+    for (const auto& p : s.points(runId, store::PointType::Step))
+        if (const auto v = p.value(MetricColumn::CommBytes)) {
+            commSum += *v;
+            ++commSteps;
+        }
+    if (commSteps > 0) c.meanCommBytes = commSum / static_cast<double>(commSteps);
     const auto mem = s.series(runId, MetricColumn::Mem, 0, store::RunStore::kLastStep, 1);
     if (!mem.isEmpty() && mem.front().hasValue) c.peakMem = mem.front().max;
     if (c.summary.cost && c.summary.tokens && *c.summary.tokens > 0)
@@ -161,11 +169,11 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     summary_->setObjectName(QStringLiteral("summaryTable"));
     summary_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     summary_->verticalHeader()->setVisible(false);
-    summary_->setColumnCount(12);
+    summary_->setColumnCount(13);
     summary_->setHorizontalHeaderLabels({tr("Run"), tr("Status"), tr("Steps"), tr("Final loss"),
                                          tr("Final val loss"), tr("Best val loss"), tr("Tokens"),
                                          tr("Tokens/s"), tr("$ spent"), tr("$ / M tokens"),
-                                         tr("Peak memory"), tr("Ranks")});
+                                         tr("Peak memory"), tr("Ranks"), tr("All-reduced / step")});
     summary_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     tabs->addTab(summary_, tr("Summary"));
     auto* configPage = new QWidget(tabs);
@@ -414,6 +422,11 @@ void ComparePage::applyTables(const QVector<RunComparison>& rows) {
         if (s.run.processesPerNode > 0)
             ranks->setToolTip(tr("%1 per node").arg(s.run.processesPerNode));
         summary_->setItem(r, 11, ranks);
+        auto* comm = numberItem(c.meanCommBytes, 0);
+        if (c.meanCommBytes) comm->setText(formatBytes(*c.meanCommBytes));
+        comm->setToolTip(tr("Bytes all-reduced per step (mean): the active block's gradients "
+                            "between the ranks; 0 for one process"));
+        summary_->setItem(r, 12, comm);
         if (!s.cost) summary_->item(r, 8)->setToolTip(tr("No price per hour for this run"));
     }
     fillConfigTable();

@@ -28,6 +28,9 @@ struct RunComparison {
     std::optional<double> bestValLoss;
     std::optional<double> peakMem;       // bytes
     std::optional<double> usdPerMTokens; // cost / (tokens / 1e6)
+    // Bytes all-reduced per step (the steps' comm_bytes), mean over the stored steps that have it;
+    // 0 for one process, nullopt when no step has it (an engine before data parallelism).
+    std::optional<double> meanCommBytes;
 };
 // Reads it on the store's thread; throws StoreError for an unknown run.
 RunComparison compareRun(store::RunStore& store, qint64 runId);

@@ -362,7 +362,12 @@ void MonitorPage::apply(const RunCurves& c) {
                                            gib ? 1.0 / kGiB : 1.0 / (1024.0 * 1024.0)}});
 
     // Status and progress.
-    status_->setText(formatStatus(run));
+    QString statusLine = formatStatus(run);
+    // A data-parallel step's traffic: the bytes all-reduced in the last stored step.
+    if (const auto comm = c.last ? c.last->value(MetricColumn::CommBytes) : std::nullopt;
+        comm && *comm > 0)
+        statusLine += tr(" · %1 all-reduced per step").arg(formatBytes(*comm).toHtmlEscaped());
+    status_->setText(statusLine);
     cancel_->setEnabled(!store::status::isTerminal(run.status));
     std::optional<qint64> done = run.lastStep;
     std::optional<double> elapsed;

@@ -121,15 +121,17 @@ private slots:
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
         QCOMPARE(lines.value(0).trimmed(),
-                 QByteArray("type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss"));
+                 QByteArray("type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,"
+                            "comm_bytes"));
         QCOMPARE(lines.size(), 1 + 40);
         const auto losses = test::fileStepLosses(
             test::showRun(db_, finishedA_).value(QLatin1String("run_dir")).toString() +
             QStringLiteral("/metrics.jsonl"));
         for (int i = 1; i < lines.size(); ++i) {
             const QList<QByteArray> cells = lines[i].trimmed().split(',');
-            QCOMPARE(cells.size(), 11);
+            QCOMPARE(cells.size(), 12);
             QCOMPARE(cells[0], QByteArray("step"));
+            QCOMPARE(cells[11], QByteArray("0")); // comm_bytes: one process all-reduces nothing
             QCOMPARE(cells[1].toLongLong(), qint64(i));
             QVERIFY2(qAbs(cells[4].toDouble() - losses.value(i)) <= 1e-9 * qAbs(losses.value(i)),
                      lines[i].constData());

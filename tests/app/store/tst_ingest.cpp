@@ -299,9 +299,20 @@ private slots:
         QCOMPARE(s.run(id)->worldSize, std::optional<int>(3));
         QByteArray start = startLine();
         start.replace("\"world_size\":1", "\"world_size\":2");
-        s.ingest(id, 0, start);
+        const IngestResult r = s.ingest(id, 0, start);
         QCOMPARE(s.run(id)->worldSize, std::optional<int>(2));
         QCOMPARE(s.run(id)->processesPerNode, 3);
+        // A step's comm_bytes is stored with it (and summarised in the levels of detail).
+        QByteArray step = stepLine(1, 5.0);
+        step.replace("\"elapsed_s\"", "\"comm_bytes\":4819408,\"elapsed_s\"");
+        s.ingest(id, r.offset, step);
+        const auto points = s.points(id, PointType::Step);
+        QCOMPARE(points.size(), 1);
+        QCOMPARE(points[0].value(MetricColumn::CommBytes), std::optional<double>(4819408));
+        const auto lod = s.series(id, MetricColumn::CommBytes, 0, RunStore::kLastStep, 1);
+        QCOMPARE(lod.size(), 1);
+        QVERIFY(lod[0].hasValue);
+        QCOMPARE(lod[0].max, 4819408.0);
 
         const qint64 other = addRun(s);
         QVERIFY(!s.run(other)->worldSize);

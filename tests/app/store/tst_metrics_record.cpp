@@ -42,11 +42,11 @@ class TestMetricsRecord : public QObject {
     Q_OBJECT
 private slots:
     void columnTable() {
-        QCOMPARE(kMetricColumns, 9);
-        const char* names[] = {"tokens",    "elapsed", "loss", "lr",      "block",
-                               "grad_norm", "tok_s",   "mem",  "val_loss"};
-        const char* keys[] = {"tokens",    "elapsed_s", "loss",      "lr",      "block",
-                              "grad_norm", "tok_s",     "mem_bytes", "val_loss"};
+        QCOMPARE(kMetricColumns, 10);
+        const char* names[] = {"tokens",    "elapsed", "loss", "lr",       "block",
+                               "grad_norm", "tok_s",   "mem",  "val_loss", "comm_bytes"};
+        const char* keys[] = {"tokens",    "elapsed_s", "loss",      "lr",       "block",
+                              "grad_norm", "tok_s",     "mem_bytes", "val_loss", "comm_bytes"};
         for (int c = 0; c < kMetricColumns; ++c) {
             const auto mc = static_cast<MetricColumn>(c);
             QCOMPARE(columnName(mc), names[c]);
@@ -58,6 +58,7 @@ private slots:
         QVERIFY(columnIsInteger(MetricColumn::Tokens));
         QVERIFY(columnIsInteger(MetricColumn::Block));
         QVERIFY(columnIsInteger(MetricColumn::Mem));
+        QVERIFY(columnIsInteger(MetricColumn::CommBytes));
         QVERIFY(!columnIsInteger(MetricColumn::Loss));
         QVERIFY(!columnIsInteger(MetricColumn::ValLoss));
     }
@@ -205,8 +206,8 @@ private slots:
                                    bcd::test::ckptLine(50),
                                    bcd::test::resumeLine(50),
                                    bcd::test::endLine("failed", 51, "out of memory")};
-        const char* keys[] = {"tokens",    "elapsed_s", "loss",      "lr",       "block",
-                              "grad_norm", "tok_s",     "mem_bytes", "val_loss", "extra"};
+        const char* keys[] = {"tokens", "elapsed_s", "loss",     "lr",         "block", "grad_norm",
+                              "tok_s",  "mem_bytes", "val_loss", "comm_bytes", "extra"};
         for (int i = 0; i < 2000; ++i) {
             QList<QByteArray> fields;
             fields << R"("t":"step")"

@@ -73,6 +73,13 @@ private slots:
         // Version 4: the world size of the start record; unknown for a run that never started.
         QCOMPARE(r->worldSize, std::optional<int>(2));
         QCOMPARE(r->processesPerNode, 0);
+        // The levels of detail were made again with comm_bytes; the old points have none.
+        const auto loss = s.series(1, MetricColumn::Loss, 0, RunStore::kLastStep, 1);
+        QCOMPARE(loss.size(), 1);
+        QCOMPARE(loss[0].count, qint64(3));
+        QCOMPARE(loss[0].min, 4.0);
+        QCOMPARE(loss[0].max, 5.0);
+        QVERIFY(!s.points(1, PointType::Step)[0].value(MetricColumn::CommBytes));
         const auto never = s.run(2);
         QVERIFY(never);
         QCOMPARE(never->status, status::kFailed);
