@@ -220,14 +220,16 @@ int cmdCompare(Context& ctx) {
         printJson(QJsonObject{{"runs", runs}, {"config_differences", differences}});
         return kExitOk;
     }
-    out(QStringLiteral("id\tname\tstatus\tsteps\tfinal loss\tmin loss\tval loss\ttok/s\tcost"));
+    out(QStringLiteral(
+        "id\tname\tstatus\tsteps\tfinal loss\tmin loss\tval loss\ttok/s\tcost\tranks"));
     for (const auto& x : sums)
-        out(QStringLiteral("%1\t%2\t%3\t%4\t%5\t%6\t%7\t%8\t%9")
+        out(QStringLiteral("%1\t%2\t%3\t%4\t%5\t%6\t%7\t%8\t%9\t%10")
                 .arg(x.run.id)
                 .arg(x.run.name, x.run.status)
                 .arg(x.steps)
                 .arg(num(x.finalLoss), num(x.minLoss), num(x.finalValLoss), num(x.meanTokS, 0),
-                     x.cost ? QStringLiteral("$%1").arg(*x.cost, 0, 'f', 2) : QStringLiteral("-")));
+                     x.cost ? QStringLiteral("$%1").arg(*x.cost, 0, 'f', 2) : QStringLiteral("-"),
+                     x.run.worldSize ? QString::number(*x.run.worldSize) : QStringLiteral("-")));
     if (diffs.isEmpty()) out(QStringLiteral("configs: identical (output.dir aside)"));
     for (const auto& d : diffs) {
         QStringList values;

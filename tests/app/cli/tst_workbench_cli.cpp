@@ -170,6 +170,11 @@ private slots:
         QVERIFY2(text.out.startsWith("id\tname\tstatus") &&
                      text.out.contains("optim.lr: 0.001 | 0.003"),
                  text.out.constData());
+        // The last column: ranks (the engine's world size; one process here).
+        const QList<QByteArray> rows = text.out.split('\n');
+        QVERIFY2(rows.value(0).endsWith("\tcost\tranks") && rows.value(1).endsWith("\t1") &&
+                     rows.value(2).endsWith("\t1"),
+                 text.out.constData());
         // A run compared with itself: identical configs.
         const CliResult same = cli(
             {QStringLiteral("compare"), QString::number(finishedA_), QString::number(finishedA_)});
