@@ -132,6 +132,17 @@ void RunController::launch(const LaunchInput& input) {
                 }
             }
             r.pricePerHour = input.pricePerHour;
+            // A run over several nodes costs all of them: the sum of their prices when every
+            // node has one (else the head's, as createRun falls back to).
+            if (!r.pricePerHour && p.nodes.size() > 1) {
+                double sum = 0;
+                bool all = true;
+                for (const NodeRecord& n : p.nodes) {
+                    all = all && n.pricePerHour.has_value();
+                    sum += n.pricePerHour.value_or(0);
+                }
+                if (all) r.pricePerHour = sum;
+            }
             r.stepsTotal = configSteps(config);
             p.id = s.createRun(r);
             QJsonObject launchEvent{{"nodes", QJsonArray::fromStringList(input.nodes)}};

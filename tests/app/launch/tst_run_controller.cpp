@@ -255,6 +255,42 @@ private slots:
         }
     }
 
+    // A run over several nodes is priced at the sum of its nodes' prices (stored before the
+    // launch; here the nodes do not answer, so the run fails after being recorded), unless the
+    // launch names a price.
+    void severalNodesPriceIsTheSum() {
+        store::StoreService store(db_);
+        store.callBlocking([](store::RunStore& s) {
+            store::NodeRecord a;
+            a.kind = QStringLiteral("ssh");
+            a.host = QStringLiteral("127.0.0.1");
+            a.port = 1; // nothing listens
+            a.name = QStringLiteral("priced-a");
+            a.pricePerHour = 1.5;
+            store::NodeRecord b = a;
+            b.name = QStringLiteral("priced-b");
+            b.pricePerHour = 2.0;
+            s.addNode(a);
+            s.addNode(b);
+        });
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/priced.json"), model_, 5);
+        for (const std::optional<double> given : {std::optional<double>(), std::optional(9.0)}) {
+            launch::RunController runs(store, plugins_, ctx_);
+            QSignalSpy failed(&runs, &launch::RunController::launchFailed);
+            launch::LaunchInput in;
+            in.configFile = cfg;
+            in.nodes = {QStringLiteral("priced-a"), QStringLiteral("priced-b")};
+            in.pricePerHour = given;
+            runs.launch(in);
+            QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 60000);
+            const qint64 id = failed.front().at(0).toLongLong();
+            QVERIFY2(id > 0, qPrintable(failed.front().at(1).toString()));
+            const auto run = store.callBlocking([id](store::RunStore& s) { return *s.run(id); });
+            QCOMPARE(run.pricePerHour, std::optional<double>(given.value_or(3.5)));
+            QCOMPARE(run.worldSize, std::optional<int>(2)); // one rank per unprobed node
+        }
+    }
+
     // cancel(): SIGTERM is ignored, so SIGKILL follows the grace period; the run is cancelled
     // and says so; the process is gone.
     void cancelKillsAfterGrace() {
