@@ -103,6 +103,16 @@ MainWindow::MainWindow(Workbench& wb, QWidget* parent) : QMainWindow(parent), wb
         qBound(0, settings.value(QStringLiteral("window/page"), 0).toInt(), PageCount - 1)));
     guardWheel(this);
     readActiveRuns(true);
+    // The local node is probed at the first start (its GPUs decide the plan and the precision).
+    wb.store().call(
+        [](store::RunStore& s) {
+            const auto local = s.node(QStringLiteral("local"));
+            return local && local->probe.isEmpty();
+        },
+        this,
+        [this](bool unprobed) {
+            if (unprobed) static_cast<NodesPage*>(page(Nodes))->probe(QStringLiteral("local"));
+        });
 }
 
 void MainWindow::buildMenus() {

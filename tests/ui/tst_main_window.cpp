@@ -12,6 +12,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QLabel>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -53,6 +54,17 @@ private slots:
         QCOMPARE(newRun->config().value("data").toObject().value("train").toString(),
                  wb.sampleCorpus());
         QVERIFY(runs->visibleRuns().isEmpty());
+        // The local node is probed at the first start.
+        QTRY_VERIFY_WITH_TIMEOUT(!wb.store()
+                                      .callBlocking([](store::RunStore& s) {
+                                          return s.node(QStringLiteral("local"))->probe;
+                                      })
+                                      .isEmpty(),
+                                 30000);
+        // The empty store points to the next action.
+        QTRY_VERIFY(runs->findChild<QLabel*>(QStringLiteral("runDetails"))
+                        ->text()
+                        .startsWith(QStringLiteral("No runs yet — New run (Ctrl+2)")));
         QTest::qWait(200);
         for (const auto& m : messages)
             QVERIFY2(!m.first().toString().contains("fail", Qt::CaseInsensitive),

@@ -419,8 +419,12 @@ void RunsPage::showDetails() {
     const auto r = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
     if (!r) {
         details_->setText(
-            ids.isEmpty() ? tr("Select a run to see its settings; select several to compare them.")
-                          : tr("%1 runs selected.").arg(ids.size()));
+            rows_.isEmpty()
+                ? tr("No runs yet — New run (Ctrl+2) starts one: the local node, the bundled "
+                     "sample text and the small preset are ready to launch.")
+            : ids.isEmpty()
+                ? tr("Select a run to see its settings; select several to compare them.")
+                : tr("%1 runs selected.").arg(ids.size()));
         return;
     }
     const QJsonObject& c = r->run.config;
