@@ -9,11 +9,11 @@ scripts/install-deps.sh --tests
 # HF transformers is the outside proof of tensor names and the RoPE convention. It comes from
 # PyPI; where PyPI is unreachable the test that needs it reports itself skipped.
 if [ ! -x .venv-oracle/bin/python ] ||
-    ! .venv-oracle/bin/python -c "import transformers, sentencepiece" 2>/dev/null; then
+    ! .venv-oracle/bin/python -c "import transformers, sentencepiece, jinja2" 2>/dev/null; then
     rm -rf .venv-oracle
     if /usr/bin/python3 -m venv --system-site-packages .venv-oracle &&
         timeout 600 .venv-oracle/bin/pip install -q --disable-pip-version-check \
-            "transformers==4.46.3" "safetensors" "tokenizers" "sentencepiece" "protobuf"; then
+            "transformers==4.46.3" "safetensors" "tokenizers" "sentencepiece" "protobuf" "jinja2>=3.1"; then
         echo "test.sh: transformers installed in .venv-oracle"
     else
         echo "test.sh: could not install transformers from PyPI; its oracle test will be skipped"

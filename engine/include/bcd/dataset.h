@@ -3,6 +3,7 @@
 // `text`, `jsonl`, `sft` and `tokens`, tokenised byte-level or with a HF tokenizer, documents
 // packed with EOS; windows cut as DESIGN.md §3 says, targets of masked tokens set to -100.
 
+#include "bcd/chat_template.h"
 #include "bcd/tokenizer.h"
 
 #include <cstddef>
@@ -21,8 +22,9 @@ namespace bcd {
 class TextEncoder {
 public:
     static TextEncoder byte_level();
-    static TextEncoder hf(Tokenizer tokenizer, std::string chat_template = {});
-    // "byte", or the tokenizer.json named by `spec` (a path), as data.tokenizer says.
+    static TextEncoder hf(Tokenizer tokenizer, TokenizerConfig config = {});
+    // "byte", or the tokenizer.json named by `spec` (a path), as data.tokenizer says, with the
+    // tokenizer_config.json beside it when there is one.
     static TextEncoder from_spec(const std::string& spec);
 
     bool byte_level_encoding() const { return !tok_; }
@@ -34,26 +36,30 @@ public:
     // Text of ids (bytes as they are for byte-level encoding).
     std::string decode_bytes(std::span<const std::int32_t> ids) const;
     std::optional<std::int32_t> special(std::string_view token) const;
-    // The chat template of tokenizer_config.json next to the tokenizer (empty when none).
-    const std::string& chat_template() const { return chat_template_; }
+    // The tokenizer_config.json next to the tokenizer (empty when none).
+    const TokenizerConfig& config() const { return config_; }
+    const std::string& chat_template() const { return config_.chat_template; }
     std::string describe() const;
 
 private:
     std::optional<Tokenizer> tok_;
-    std::string chat_template_;
+    TokenizerConfig config_;
 };
 
-// How SFT conversations become tokens (docs/data.md): ChatML (Qwen2), Llama 3's header format, or
-// the plain default. "auto" picks from the tokenizer's chat template or special tokens.
-enum class ChatFormat { ChatML, Llama3, Plain };
-ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why);
-const char* chat_format_name(ChatFormat f);
+// How SFT conversations become tokens (docs/data.md#chat-templates). `chat_format` is
+// data.chat_format: "auto" recognises the family of the tokenizer's chat template (an InputError
+// listing the accepted names when it is none of them), or, without a template, picks ChatML or
+// Llama 3 from the tokenizer's special tokens, else plain; a family name selects that family. A
+// family whose special tokens the tokenizer lacks is an InputError. `why` says what decided.
+ChatTemplate resolve_chat_template(const TextEncoder& enc, const std::string& chat_format,
+                                   std::string* why);
 
 struct DataOptions {
     std::string format = "text"; // text | jsonl | sft | tokens
     std::int32_t eos_id = -1;    // appended after each document / example when >= 0
     bool skip_malformed = false; // skip (and count) malformed records instead of stopping
     int vocab_limit = 0;         // ids must be below this (the model's vocab_size); 0: no check
+    std::string chat_format = "auto"; // sft: data.chat_format (resolve_chat_template)
 };
 
 // One record — a line of `jsonl` or `sft`, a document of `text` — as tokens and loss mask (empty:

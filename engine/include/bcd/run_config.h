@@ -24,6 +24,7 @@ struct RunConfig {
         int seq_len = 256;
         bool skip_malformed =
             false; // skip (and count) malformed jsonl/sft lines instead of stopping
+        std::string chat_format = "auto"; // sft layout: auto or a family (docs/data.md)
     } data;
     struct Optim {
         std::string name = "adamw"; // adamw | sgd

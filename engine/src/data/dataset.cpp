@@ -31,24 +31,28 @@ TextEncoder TextEncoder::byte_level() {
     return TextEncoder();
 }
 
-TextEncoder TextEncoder::hf(Tokenizer tokenizer, std::string chat_template) {
+TextEncoder TextEncoder::hf(Tokenizer tokenizer, TokenizerConfig config) {
     TextEncoder e;
     e.tok_.emplace(std::move(tokenizer));
-    e.chat_template_ = std::move(chat_template);
+    e.config_ = std::move(config);
     return e;
 }
 
 TextEncoder TextEncoder::from_spec(const std::string& spec) {
     if (spec == "byte") return byte_level();
     const fs::path p(spec);
-    std::string tmpl;
-    const fs::path cfg = p.parent_path() / "tokenizer_config.json";
-    if (fs::exists(cfg)) {
-        const json j = read_json_file(cfg);
-        if (j.is_object() && j.contains("chat_template") && j["chat_template"].is_string())
-            tmpl = j["chat_template"].get<std::string>();
+    TokenizerConfig cfg;
+    const fs::path cfg_path = p.parent_path() / "tokenizer_config.json";
+    if (fs::exists(cfg_path)) {
+        std::ifstream in(cfg_path, std::ios::binary);
+        if (!in)
+            throw InputError(cfg_path.string(), "",
+                             std::string("cannot open: ") + std::strerror(errno));
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        cfg = parse_tokenizer_config(text, cfg_path.string());
     }
-    return hf(Tokenizer::load(p), std::move(tmpl));
+    return hf(Tokenizer::load(p), std::move(cfg));
 }
 
 int TextEncoder::vocab_size() const {
@@ -90,46 +94,86 @@ std::string TextEncoder::describe() const {
     return tok_ ? tok_->summary() : "byte-level (one token per byte)";
 }
 
-ChatFormat resolve_chat_format(const TextEncoder& enc, std::string* why) {
-    const std::string& t = enc.chat_template();
-    auto has = [&](const char* tok) { return enc.special(tok).has_value(); };
-    if (!t.empty()) {
-        if (t.find("<|im_start|>") != std::string::npos && has("<|im_start|>") &&
-            has("<|im_end|>")) {
-            *why = "tokenizer_config.json's chat template is ChatML";
-            return ChatFormat::ChatML;
-        }
-        if (t.find("<|start_header_id|>") != std::string::npos && has("<|start_header_id|>") &&
-            has("<|end_header_id|>") && has("<|eot_id|>")) {
-            *why = "tokenizer_config.json's chat template is Llama 3's";
-            return ChatFormat::Llama3;
-        }
-        *why = "the chat template in tokenizer_config.json is not one this engine knows (ChatML, "
-               "Llama 3); using the plain format";
-        return ChatFormat::Plain;
+namespace {
+
+// The special tokens a family's layout writes: each must be one of the tokenizer's added tokens,
+// or the text would be split into ordinary pieces.
+std::vector<std::string> family_tokens(const ChatTemplate& t) {
+    std::vector<std::string> v;
+    switch (t.format) {
+    case ChatFormat::ChatML:
+    case ChatFormat::Qwen2:
+    case ChatFormat::Qwen3:
+        v = {"<|im_start|>", "<|im_end|>"};
+        break;
+    case ChatFormat::Llama3:
+        v = {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+        break;
+    case ChatFormat::Phi3:
+        v = {"<|user|>", "<|assistant|>", "<|end|>"};
+        break;
+    case ChatFormat::Gemma:
+        v = {"<start_of_turn>", "<end_of_turn>"};
+        break;
+    case ChatFormat::DeepSeek:
+        v = {"<｜User｜>", "<｜Assistant｜>"};
+        break;
+    default:
+        break;
     }
-    if (has("<|im_start|>") && has("<|im_end|>")) {
-        *why = "no chat template; the tokenizer has ChatML's special tokens";
-        return ChatFormat::ChatML;
-    }
-    if (has("<|start_header_id|>") && has("<|end_header_id|>") && has("<|eot_id|>")) {
-        *why = "no chat template; the tokenizer has Llama 3's header tokens";
-        return ChatFormat::Llama3;
-    }
-    *why = "no chat template";
-    return ChatFormat::Plain;
+    if (!t.bos.empty()) v.push_back(t.bos);
+    if (!t.eos.empty() && t.format != ChatFormat::Qwen2 && t.format != ChatFormat::ChatML &&
+        t.format != ChatFormat::Qwen3 && t.format != ChatFormat::Llama3)
+        v.push_back(t.eos);
+    return v;
 }
 
-const char* chat_format_name(ChatFormat f) {
-    switch (f) {
-    case ChatFormat::ChatML:
-        return "chatml";
-    case ChatFormat::Llama3:
-        return "llama3";
-    case ChatFormat::Plain:
-        return "plain";
+} // namespace
+
+ChatTemplate resolve_chat_template(const TextEncoder& enc, const std::string& chat_format,
+                                   std::string* why) {
+    const TokenizerConfig& cfg = enc.config();
+    ChatTemplate t;
+    if (chat_format != "auto") {
+        const auto f = chat_format_from_name(chat_format);
+        if (!f)
+            throw InputError("", "data.chat_format",
+                             "expected one of " + chat_format_names() + ", got \"" + chat_format +
+                                 "\"");
+        t = *f == ChatFormat::Plain ? ChatTemplate{} : chat_template_for(*f, cfg);
+        *why = "data.chat_format selects it";
+    } else if (!cfg.chat_template.empty()) {
+        const auto r = recognise_chat_template(cfg);
+        if (!r)
+            throw InputError(cfg.file, "chat_template",
+                             "not a chat template family the engine recognises (Llama 3.0, "
+                             "ChatML / Qwen2 / Qwen3, Llama 2, Mistral [INST], Zephyr, Phi-3, "
+                             "Gemma, DeepSeek); set data.chat_format to one of " +
+                                 chat_format_names() + " to lay conversations out explicitly");
+        t = *r;
+        *why =
+            "tokenizer_config.json's chat template is " + std::string(chat_format_name(t.format));
+    } else if (enc.special("<|im_start|>") && enc.special("<|im_end|>")) {
+        t = chat_template_for(ChatFormat::ChatML, cfg);
+        *why = "no chat template; the tokenizer has ChatML's special tokens";
+    } else if (enc.special("<|start_header_id|>") && enc.special("<|end_header_id|>") &&
+               enc.special("<|eot_id|>")) {
+        t = chat_template_for(ChatFormat::Llama3, cfg);
+        if (!enc.special(t.bos)) t.bos.clear();
+        *why = "no chat template; the tokenizer has Llama 3's header tokens";
+    } else {
+        *why = "no chat template";
+        return t;
     }
-    return "?";
+    if (t.format == ChatFormat::Plain) return t;
+    for (const auto& tok : family_tokens(t))
+        if (!enc.special(tok))
+            throw InputError(enc.tokenizer() ? enc.tokenizer()->label() : "data.tokenizer",
+                             "added_tokens",
+                             "the " + std::string(chat_format_name(t.format)) +
+                                 " chat format needs the special token " + tok +
+                                 ", which the tokenizer does not have (" + *why + ")");
+    return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,8 +282,8 @@ struct Segment {
 };
 
 // The conversation of an SFT record: alpaca (instruction, input, output) or chat messages.
-std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std::string* error) {
-    std::vector<std::pair<std::string, std::string>> msgs;
+std::vector<ChatMessage> sft_messages(const json& j, std::string* error) {
+    std::vector<ChatMessage> msgs;
     if (!j.is_object()) {
         *error = "expected a JSON object";
         return msgs;
@@ -264,10 +308,10 @@ std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std
                          "].role: expected system, user or assistant, got \"" + role + "\"";
                 return {};
             }
-            msgs.emplace_back(role, x["content"].get<std::string>());
+            msgs.push_back({role, x["content"].get<std::string>()});
         }
         if (std::none_of(msgs.begin(), msgs.end(),
-                         [](const auto& p) { return p.first == "assistant"; })) {
+                         [](const auto& p) { return p.role == "assistant"; })) {
             *error = "messages: expected at least one assistant message (nothing to train on)";
             return {};
         }
@@ -289,69 +333,61 @@ std::vector<std::pair<std::string, std::string>> sft_messages(const json& j, std
             if (!j["input"].get<std::string>().empty())
                 user += "\n\n" + j["input"].get<std::string>();
         }
-        msgs.emplace_back("user", user);
-        msgs.emplace_back("assistant", j["output"].get<std::string>());
+        msgs.push_back({"user", user});
+        msgs.push_back({"assistant", j["output"].get<std::string>()});
         return msgs;
     }
     *error = "expected \"messages\" (chat) or \"instruction\"/\"output\" (alpaca)";
     return msgs;
 }
 
-std::vector<Segment> format_chat(const std::vector<std::pair<std::string, std::string>>& msgs,
-                                 ChatFormat f, const TextEncoder& enc, std::int32_t eos) {
+// The engine's own layout for models without a chat template (docs/data.md).
+std::vector<Segment> format_plain(const std::vector<ChatMessage>& msgs, std::int32_t eos) {
     std::vector<Segment> s;
-    auto tok = [&](const char* t) { return Segment{"", *enc.special(t), false}; };
-    switch (f) {
-    case ChatFormat::ChatML:
-        for (const auto& [role, content] : msgs) {
-            const bool a = role == "assistant";
-            s.push_back(tok("<|im_start|>"));
-            s.push_back({role + "\n", -1, false});
-            s.push_back({content, -1, a});
-            Segment end = tok("<|im_end|>");
-            end.train = a;
-            s.push_back(end);
-            s.push_back({"\n", -1, false});
+    for (const auto& [role, content] : msgs) {
+        if (role == "system") {
+            s.push_back({content + "\n\n", -1, false});
+        } else if (role == "user") {
+            s.push_back({"### User:\n" + content + "\n\n", -1, false});
+        } else {
+            s.push_back({"### Assistant:\n", -1, false});
+            s.push_back({content, -1, true});
+            // The end of an answer is learnt: EOS where there is one, else a blank line.
+            if (eos >= 0)
+                s.push_back({"", eos, true});
+            else
+                s.push_back({"\n\n", -1, true});
         }
-        break;
-    case ChatFormat::Llama3:
-        if (auto b = enc.special("<|begin_of_text|>")) s.push_back({"", *b, false});
-        for (const auto& [role, content] : msgs) {
-            const bool a = role == "assistant";
-            s.push_back(tok("<|start_header_id|>"));
-            s.push_back({role, -1, false});
-            s.push_back(tok("<|end_header_id|>"));
-            s.push_back({"\n\n" + content, -1, a});
-            Segment end = tok("<|eot_id|>");
-            end.train = a;
-            s.push_back(end);
-        }
-        break;
-    case ChatFormat::Plain:
-        for (std::size_t i = 0; i < msgs.size(); ++i) {
-            const auto& [role, content] = msgs[i];
-            if (role == "system") {
-                s.push_back({content + "\n\n", -1, false});
-            } else if (role == "user") {
-                s.push_back({"### User:\n" + content + "\n\n", -1, false});
-            } else {
-                s.push_back({"### Assistant:\n", -1, false});
-                s.push_back({content, -1, true});
-                // The end of an answer is learnt: EOS where there is one, else a blank line.
-                if (eos >= 0)
-                    s.push_back({"", eos, true});
-                else
-                    s.push_back({"\n\n", -1, true});
-            }
-        }
-        return s;
     }
-    if (eos >= 0) s.push_back({"", eos, false}); // separates packed examples
     return s;
 }
 
+// How many leading ids a and b share.
+std::size_t common_prefix(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    std::size_t i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return i;
+}
+
+// A conversation in a template family: the rendered text is encoded once (so that pieces merge
+// across turn borders exactly as apply_chat_template's ids do), and the tokens of each trained
+// span [a, b) are those past the ids the text before a shares with the whole, up to the ids the
+// text before b shares with it (docs/data.md#chat-templates).
+void encode_chat(const RenderedChat& r, const TextEncoder& enc, Example& e) {
+    e.ids = enc.encode(r.text);
+    e.mask.assign(e.ids.size(), 0);
+    for (const auto& [a, b] : r.trained) {
+        const std::size_t from = common_prefix(e.ids, enc.encode(r.text.substr(0, a)));
+        const std::size_t to = b == r.text.size()
+                                   ? e.ids.size()
+                                   : common_prefix(e.ids, enc.encode(r.text.substr(0, b)));
+        for (std::size_t i = from; i < to; ++i) e.mask[i] = 1;
+    }
+}
+
 Example build_example(const Record& r, const TextEncoder& enc, const DataOptions& o,
-                      ChatFormat chat) {
+                      const ChatTemplate& chat) {
     Example e;
     if (o.format == "text") {
         e.ids = enc.encode(r.text);
@@ -377,7 +413,18 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
     }
     const auto msgs = sft_messages(j, &e.error);
     if (!e.error.empty()) return e;
-    for (const auto& seg : format_chat(msgs, chat, enc, o.eos_id)) {
+    if (chat.format != ChatFormat::Plain) {
+        const RenderedChat rendered = render_chat(chat, msgs, &e.error);
+        if (!e.error.empty()) return e;
+        encode_chat(rendered, enc, e);
+        // EOS separates packed examples, unless the template already ended with it.
+        if (o.eos_id >= 0 && (e.ids.empty() || e.ids.back() != o.eos_id)) {
+            e.ids.push_back(o.eos_id);
+            e.mask.push_back(0);
+        }
+        return e;
+    }
+    for (const auto& seg : format_plain(msgs, o.eos_id)) {
         std::vector<std::int32_t> ids =
             seg.id >= 0 ? std::vector<std::int32_t>{seg.id} : enc.encode(seg.text);
         e.ids.insert(e.ids.end(), ids.begin(), ids.end());
@@ -403,7 +450,8 @@ void encode_records(const fs::path& path, const TextEncoder& enc, const DataOpti
     if (o.format != "text" && o.format != "jsonl" && o.format != "sft")
         throw InputError(path.string(), "format", "expected text, jsonl or sft here");
     std::string why;
-    const ChatFormat chat = o.format == "sft" ? resolve_chat_format(enc, &why) : ChatFormat::Plain;
+    const ChatTemplate chat =
+        o.format == "sft" ? resolve_chat_template(enc, o.chat_format, &why) : ChatTemplate{};
     std::vector<Record> batch;
     std::size_t bytes = 0;
     auto run = [&] {
@@ -457,7 +505,8 @@ constexpr std::size_t kShardHeader = 32;
 
 RecordTokens encode_record(std::string_view record, const TextEncoder& enc, const DataOptions& o) {
     std::string why;
-    const ChatFormat chat = o.format == "sft" ? resolve_chat_format(enc, &why) : ChatFormat::Plain;
+    const ChatTemplate chat =
+        o.format == "sft" ? resolve_chat_template(enc, o.chat_format, &why) : ChatTemplate{};
     Example e = build_example(Record{std::string(record), "record"}, enc, o, chat);
     return RecordTokens{std::move(e.ids), std::move(e.mask), std::move(e.error)};
 }

@@ -1,5 +1,6 @@
 #include "bcd/run_config.h"
 
+#include "bcd/chat_template.h"
 #include "bcd/errors.h"
 #include "core/json_reader.h"
 
@@ -71,7 +72,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     // data
     {
         const JsonObject o = top.object("data");
-        o.reject_unknown({"train", "val", "format", "tokenizer", "seq_len", "skip_malformed"});
+        o.reject_unknown(
+            {"train", "val", "format", "tokenizer", "seq_len", "skip_malformed", "chat_format"});
         c.data.train = resolve(base, o.string("train"));
         require_exists(o, "train", c.data.train);
         if (o.has("val")) {
@@ -89,6 +91,11 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
         c.data.tokenizer = tok;
         c.data.seq_len = static_cast<int>(o.integer("seq_len", 256, 1, 1 << 20));
         c.data.skip_malformed = o.boolean("skip_malformed", false);
+        c.data.chat_format = o.string("chat_format", "auto");
+        if (c.data.chat_format != "auto" && !chat_format_from_name(c.data.chat_format))
+            throw InputError(o.file(), o.key_path("chat_format"),
+                             "expected one of " + chat_format_names() + ", got \"" +
+                                 c.data.chat_format + "\"");
     }
     // optim
     if (auto o = top.optional_object("optim")) {
@@ -216,7 +223,8 @@ nlohmann::json RunConfig::to_json() const {
                  {"format", data.format},
                  {"tokenizer", data.tokenizer},
                  {"seq_len", data.seq_len},
-                 {"skip_malformed", data.skip_malformed}};
+                 {"skip_malformed", data.skip_malformed},
+                 {"chat_format", data.chat_format}};
     j["optim"] = {{"name", optim.name},
                   {"lr", optim.lr},
                   {"betas", {optim.beta1, optim.beta2}},

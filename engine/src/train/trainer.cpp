@@ -202,6 +202,7 @@ void Trainer::validate_and_load() {
     dopt.eos_id = mc.eos_token_id >= 0 && mc.eos_token_id < mc.vocab_size ? mc.eos_token_id : -1;
     dopt.skip_malformed = cfg_.data.skip_malformed;
     dopt.vocab_limit = mc.vocab_size;
+    dopt.chat_format = cfg_.data.chat_format;
     train_data_.emplace(TokenDataset::load(cfg_.data.train, enc_, dopt));
     const std::size_t windows = train_data_->num_windows(cfg_.data.seq_len);
     if (windows == 0)
@@ -224,8 +225,9 @@ void Trainer::validate_and_load() {
         (dopt.eos_id >= 0 ? ", EOS " + std::to_string(dopt.eos_id) : ", no EOS"));
     if (cfg_.data.format == "sft") {
         std::string why;
-        const ChatFormat f = resolve_chat_format(enc_, &why);
-        data_log_.push_back(std::string("chat format: ") + chat_format_name(f) + " (" + why + ")");
+        const ChatTemplate t = resolve_chat_template(enc_, cfg_.data.chat_format, &why);
+        data_log_.push_back(std::string("chat format: ") + chat_format_name(t.format) + " (" + why +
+                            ")");
     }
 
     // Blocks. They need the layout only, so a bad partition is reported before loading weights.

@@ -222,7 +222,7 @@ private slots:
         const auto tok = write_chatml_tokenizer(d, true);
         const auto enc = bcd::TextEncoder::from_spec(tok.string());
         std::string why;
-        QCOMPARE(bcd::resolve_chat_format(enc, &why), bcd::ChatFormat::ChatML);
+        QCOMPARE(bcd::resolve_chat_template(enc, "auto", &why).format, bcd::ChatFormat::ChatML);
         const auto f =
             write(d / "a.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, "
                                  "{\"role\": \"assistant\", \"content\": \"Yo\"}]}\n");
@@ -244,15 +244,105 @@ private slots:
         for (std::size_t i = 0; i < ds.size(); ++i)
             if (ds.trainable(i)) trained.push_back(ds.token(i));
         QCOMPARE(trained, (std::vector<std::int32_t>{'Y', 'o', 257}));
-        // Without a template the special tokens decide; a foreign template falls back to plain.
+        // Without a template the special tokens decide.
         fs::remove(d / "tokenizer_config.json");
-        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why),
+        QCOMPARE(bcd::resolve_chat_template(bcd::TextEncoder::from_spec(tok.string()), "auto", &why)
+                     .format,
                  bcd::ChatFormat::ChatML);
+        // A template of another family needs that family's special tokens: one error naming them.
         std::ofstream(d / "tokenizer_config.json")
             << json{{"chat_template", "[INST] {{ m }} [/INST]"}}.dump();
-        QCOMPARE(bcd::resolve_chat_format(bcd::TextEncoder::from_spec(tok.string()), &why),
-                 bcd::ChatFormat::Plain);
-        QVERIFY(why.find("not one this engine knows") != std::string::npos);
+        QCOMPARE(bcd::resolve_chat_template(bcd::TextEncoder::from_spec(tok.string()), "auto", &why)
+                     .format,
+                 bcd::ChatFormat::Mistral);
+        // A template of no known family is an error listing data.chat_format's names, and
+        // data.chat_format overrides it.
+        std::ofstream(d / "tokenizer_config.json")
+            << json{{"chat_template", "{% for m in messages %}{{ m.content }}{% endfor %}"}}.dump();
+        const auto unknown = bcd::TextEncoder::from_spec(tok.string());
+        try {
+            bcd::resolve_chat_template(unknown, "auto", &why);
+            QFAIL("an unknown template was accepted");
+        } catch (const bcd::InputError& e) {
+            const std::string m = e.what();
+            QVERIFY2(m.find("tokenizer_config.json") != std::string::npos, m.c_str());
+            QVERIFY2(m.find("chat_template") != std::string::npos, m.c_str());
+            QVERIFY2(m.find("data.chat_format") != std::string::npos, m.c_str());
+            QVERIFY2(m.find("auto, plain, chatml, qwen2, qwen3, llama3, llama2, mistral, zephyr, "
+                            "phi3, gemma, deepseek") != std::string::npos,
+                     m.c_str());
+        }
+        QCOMPARE(bcd::resolve_chat_template(unknown, "chatml", &why).format,
+                 bcd::ChatFormat::ChatML);
+        QCOMPARE(bcd::resolve_chat_template(unknown, "plain", &why).format, bcd::ChatFormat::Plain);
+        QVERIFY_THROWS_EXCEPTION(bcd::InputError,
+                                 bcd::resolve_chat_template(unknown, "llama3", &why));
+    }
+
+    // One encoding of the whole conversation: a BPE merge across the border between the role
+    // header and the answer is kept (segment-wise encoding would split it), and the merged token,
+    // holding answer text, is trained.
+    void sft_template_encodes_the_whole_conversation() {
+        const auto d = dir_for("sft_merge");
+        json vocab = json::object();
+        for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b;
+        vocab["<|im_start|>"] = 256;
+        vocab["<|im_end|>"] = 257;
+        vocab[byte_char('\n') + "Y"] = 258; // a merge of the header's "\n" with the answer's "Y"
+        auto added = [](int id, const char* content) {
+            return json{{"id", id},        {"content", content}, {"single_word", false},
+                        {"lstrip", false}, {"rstrip", false},    {"normalized", false},
+                        {"special", true}};
+        };
+        // ByteLevel without its regex: the text between special tokens is one pre-token.
+        const json tokj{{"version", "1.0"},
+                        {"truncation", nullptr},
+                        {"padding", nullptr},
+                        {"added_tokens", {added(256, "<|im_start|>"), added(257, "<|im_end|>")}},
+                        {"normalizer", nullptr},
+                        {"pre_tokenizer",
+                         {{"type", "ByteLevel"},
+                          {"add_prefix_space", false},
+                          {"trim_offsets", true},
+                          {"use_regex", false}}},
+                        {"post_processor", nullptr},
+                        {"decoder",
+                         {{"type", "ByteLevel"},
+                          {"add_prefix_space", false},
+                          {"trim_offsets", true},
+                          {"use_regex", false}}},
+                        {"model",
+                         {{"type", "BPE"},
+                          {"dropout", nullptr},
+                          {"unk_token", nullptr},
+                          {"continuing_subword_prefix", nullptr},
+                          {"end_of_word_suffix", nullptr},
+                          {"fuse_unk", false},
+                          {"byte_fallback", false},
+                          {"vocab", vocab},
+                          {"merges", json::array({byte_char('\n') + " Y"})}}}};
+        std::ofstream(d / "tokenizer.json") << tokj.dump();
+        std::ofstream(d / "tokenizer_config.json") << json{
+            {"chat_template",
+             "{% for m in messages %}{{'<|im_start|>' + m.role + '\n' + "
+             "m.content + '<|im_end|>\n'}}{% endfor %}"}}.dump();
+        const auto enc = bcd::TextEncoder::from_spec((d / "tokenizer.json").string());
+        bcd::DataOptions o;
+        o.format = "sft";
+        const auto r = bcd::encode_record(
+            R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]})",
+            enc, o);
+        QVERIFY2(r.error.empty(), r.error.c_str());
+        std::vector<std::int32_t> expect{256};
+        for (int t : bytes("user\nHi")) expect.push_back(t);
+        expect.insert(expect.end(), {257, '\n', 256});
+        for (int t : bytes("assistant")) expect.push_back(t);
+        expect.insert(expect.end(), {258, 'o', 257, '\n'});
+        QCOMPARE(r.ids, expect);
+        std::vector<std::int32_t> trained;
+        for (std::size_t i = 0; i < r.ids.size(); ++i)
+            if (r.mask[i]) trained.push_back(r.ids[i]);
+        QCOMPARE(trained, (std::vector<std::int32_t>{258, 'o', 257}));
     }
 
     // A tokenizer error raised while records are encoded in parallel (here PCRE2's match limit
