@@ -39,7 +39,7 @@ int cmd_sample(const std::vector<std::string>& argv) {
     const int eos = model.config().eos_token_id;
     const auto tf = command_backend(args, model);
 
-    std::vector<std::int32_t> ctx = enc.encode(prompt);
+    std::vector<std::int32_t> ctx = enc.encode_document(prompt, false); // BOS where HF adds it
     if (ctx.empty()) ctx = enc.encode("\n"); // an empty prompt starts a new line
     const int window = model.config().max_position_embeddings;
     if (static_cast<int>(ctx.size()) >= window)

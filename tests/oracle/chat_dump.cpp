@@ -2,8 +2,11 @@
 // engine's chat formats, as `data.format: sft` does, without the packing EOS.
 //
 //   chat_dump --tokenizer tokenizer.json --chats chats.jsonl --out out.json [--chat-format NAME]
+//             [--format sft|jsonl]
 //
-// chats.jsonl: one SFT record per line. out.json: {"format": NAME, "why": "...", "chats":
+// chats.jsonl: one SFT record per line (or, with --format jsonl, one {"text": ...} document,
+// encoded as data.format jsonl does: with the BOS/EOS the tokenizer adds to a sequence). out.json:
+// {"format": NAME, "why": "...", "chats":
 // [{"ids": [...], "mask": [0|1...]} or {"error": "..."}...]}, or {"error": "..."} (exit 2) when
 // the tokenizer or its chat template is refused.
 
@@ -16,7 +19,7 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    std::string tokenizer_path, chats_path, out_path, chat_format = "auto";
+    std::string tokenizer_path, chats_path, out_path, chat_format = "auto", format = "sft";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--tokenizer")
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
             out_path = argv[i + 1];
         else if (a == "--chat-format")
             chat_format = argv[i + 1];
+        else if (a == "--format")
+            format = argv[i + 1];
     }
     if (tokenizer_path.empty() || chats_path.empty() || out_path.empty()) {
         std::cerr << "usage: chat_dump --tokenizer FILE --chats FILE --out FILE "
@@ -37,12 +42,14 @@ int main(int argc, char** argv) {
     int rc = 0;
     try {
         const bcd::TextEncoder enc = bcd::TextEncoder::from_spec(tokenizer_path);
-        std::string why;
-        const bcd::ChatTemplate t = bcd::resolve_chat_template(enc, chat_format, &why);
-        out["format"] = bcd::chat_format_name(t.format);
-        out["why"] = why;
+        if (format == "sft") {
+            std::string why;
+            const bcd::ChatTemplate t = bcd::resolve_chat_template(enc, chat_format, &why);
+            out["format"] = bcd::chat_format_name(t.format);
+            out["why"] = why;
+        }
         bcd::DataOptions o;
-        o.format = "sft";
+        o.format = format;
         o.chat_format = chat_format;
         std::ifstream in(chats_path, std::ios::binary);
         std::string line;

@@ -158,7 +158,7 @@ def hf_expected(tok, family, messages, template):
     return list(ids), mask, text
 
 
-def run_dump(dump, tokenizer_json, records, work, name, chat_format=None, refused=False):
+def run_dump(dump, tokenizer_json, records, work, name, chat_format=None, refused=False, fmt=None):
     chats = os.path.join(work, f"{name}.chats.jsonl")
     out = os.path.join(work, f"{name}.out.json")
     with open(chats, "w", encoding="utf-8") as f:
@@ -167,6 +167,8 @@ def run_dump(dump, tokenizer_json, records, work, name, chat_format=None, refuse
     cmd = [dump, "--tokenizer", tokenizer_json, "--chats", chats, "--out", out]
     if chat_format:
         cmd += ["--chat-format", chat_format]
+    if fmt:
+        cmd += ["--format", fmt]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != (2 if refused else 0):
         raise RuntimeError(f"chat_dump exited with {r.returncode} on {name}: {r.stderr.strip()}")
@@ -200,6 +202,67 @@ def real_config(data, name):
         cfg = json.load(f)
     cfg.pop("chat_template", None)
     return cfg
+
+
+DOCS = ["", "Hello world", " leading space", "Привет, мир!", "中文 🦙", "tab\tand\nnewline\n",
+        "<s> literal specials </s>", "x" * 300]
+
+
+def check_documents(args, toks, work, failures):
+    """Documents as data.format jsonl encodes them against HF's tokenizer(text)["input_ids"]: the BOS
+    and EOS of the tokenizer.json post_processor, or of add_bos_token / add_eos_token for the
+    Llama-family classes, whose post_processor transformers rebuilds from them."""
+    from tokenizers import Tokenizer
+    mistral = os.path.join(toks, "mistral-7b-v0.1")
+    # A byte-level tokenizer.json with a TemplateProcessing that adds BOS and EOS (a Sequence with
+    # ByteLevel, as Llama 3.1 files have it), under PreTrainedTokenizerFast.
+    t = Tokenizer.from_file(os.path.join(toks, "llama3", "tokenizer.json"))
+    post = json.loads(t.to_str())
+    post["post_processor"] = {"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                    {"Sequence": {"id": "A", "type_id": 0}},
+                    {"SpecialToken": {"id": "<|end_of_text|>", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000],
+                                                  "tokens": ["<|begin_of_text|>"]},
+                            "<|end_of_text|>": {"id": "<|end_of_text|>", "ids": [128001],
+                                                "tokens": ["<|end_of_text|>"]}}}]}
+    d = os.path.join(work, "llama3-template")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(post, f, ensure_ascii=False)
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
+                   "eos_token": "<|end_of_text|>"}, f)
+    cases = [
+        ("mistral-7b-v0.1 (LlamaTokenizer, add_bos_token)", mistral),
+        ("mistral-7b-v0.1, add_eos_token true", folder(work, "mistral-eos", os.path.join(mistral, "tokenizer.json"),
+                                                       {**real_config(args.data, "mistral-7b-v0.1"), "add_eos_token": True})),
+        ("mistral-7b-v0.1, add_bos_token false", folder(work, "mistral-nobos", os.path.join(mistral, "tokenizer.json"),
+                                                        {**real_config(args.data, "mistral-7b-v0.1"), "add_bos_token": False})),
+        ("phi-3-mini (add_bos_token false)", os.path.join(toks, "phi-3-mini")),
+        ("qwen3 (ByteLevel post-processor)", os.path.join(toks, "qwen3")),
+        ("deepseek-v4", os.path.join(toks, "deepseek-v4")),
+        ("llama3 + TemplateProcessing BOS/EOS", d),
+    ]
+    rows = []
+    for name, folder_ in cases:
+        tok = AutoTokenizer.from_pretrained(folder_)
+        got = run_dump(args.dump, os.path.join(folder_, "tokenizer.json"), [{"text": x} for x in DOCS], work,
+                       "docs-" + os.path.basename(folder_), fmt="jsonl")
+        ok = 0
+        for x, g in zip(DOCS, got["chats"]):
+            want = tok(x)["input_ids"]
+            if g.get("ids") == want:
+                ok += 1
+            else:
+                failures.append(f"document {x[:20]!r} with {name}: engine {g} HF {want}")
+        first = tok("a")["input_ids"]
+        marks = ("BOS " if first[0] in tok.all_special_ids else "") + ("EOS" if first[-1] in tok.all_special_ids else "")
+        rows.append((name, len(DOCS), ok, marks.strip() or "none"))
+    return rows
 
 
 def main():
@@ -308,9 +371,14 @@ def main():
     if "<|im_start|>" not in got.get("error", ""):
         failures.append(f"chatml on the Mistral vocabulary: expected an error naming <|im_start|>, got {got}")
 
+    doc_rows = check_documents(args, toks, work, failures)
+
     print(f"{'case':45} {'engine format':13} {'chats':>5} {'ids ==':>7} {'mask ==':>7}")
     for r in rows:
         print(f"{r[0]:45} {str(r[1]):13} {r[2]:5d} {r[3]:7d} {r[4]:7d}")
+    print(f"\n{'documents (data.format jsonl) vs tokenizer(text)':52} {'docs':>5} {'ids ==':>7} {'BOS/EOS':>12}")
+    for r in doc_rows:
+        print(f"{r[0]:52} {r[1]:5d} {r[2]:7d} {r[3]:>12}")
     if failures:
         print(f"FAIL: {len(failures)} differences")
         for f in failures[:30]:

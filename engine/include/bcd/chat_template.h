@@ -20,6 +20,7 @@ struct TokenizerConfig {
     std::string chat_template; // the default template ("" when none)
     std::optional<std::string> bos_token, eos_token;
     std::optional<bool> add_bos_token, add_eos_token;
+    std::string tokenizer_class; // "" when absent
 };
 
 // Parses a tokenizer_config.json text. `chat_template` may be a string or HF's list of

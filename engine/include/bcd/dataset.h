@@ -31,6 +31,12 @@ public:
     const Tokenizer* tokenizer() const { return tok_ ? &*tok_ : nullptr; }
     int vocab_size() const;
     std::vector<std::int32_t> encode(std::string_view text) const;
+    // A document as HF's `tokenizer(text)` gives it: encode() between the BOS/EOS ids the
+    // tokenizer adds to a sequence (document_prefix / document_suffix; docs/data.md#bos). Without
+    // `with_suffix`, the prefix only (a prompt to continue).
+    std::vector<std::int32_t> encode_document(std::string_view text, bool with_suffix = true) const;
+    const std::vector<std::int32_t>& document_prefix() const { return prefix_; }
+    const std::vector<std::int32_t>& document_suffix() const { return suffix_; }
     std::vector<std::vector<std::int32_t>>
     encode_batch(const std::vector<std::string_view>& texts) const;
     // Text of ids (bytes as they are for byte-level encoding).
@@ -44,6 +50,7 @@ public:
 private:
     std::optional<Tokenizer> tok_;
     TokenizerConfig config_;
+    std::vector<std::int32_t> prefix_, suffix_;
 };
 
 // How SFT conversations become tokens (docs/data.md#chat-templates). `chat_format` is

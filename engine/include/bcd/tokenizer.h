@@ -49,6 +49,10 @@ public:
     // InputError naming the pattern's key when one pre-token needs more than PCRE2's match limit
     // (tens of megabytes of one whitespace run; HF panics there).
     std::vector<std::int32_t> encode(std::string_view text) const;
+    // The ids the file's post_processor puts before and after one sequence (HF's
+    // `tokenizer(text)` with add_special_tokens; e.g. Llama 2's BOS). Empty when it adds none.
+    const std::vector<std::int32_t>& post_prefix() const;
+    const std::vector<std::int32_t>& post_suffix() const;
     // Appends the ids of `text` to `out` (no other change to it).
     void encode_append(std::string_view text, std::vector<std::int32_t>& out) const;
     // encode() of every text, on `threads` threads (0: OpenMP's default); result i belongs to

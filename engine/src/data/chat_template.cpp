@@ -176,6 +176,11 @@ TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::st
     }
     if (j.contains("bos_token")) c.bos_token = token_string(j["bos_token"], label, "bos_token");
     if (j.contains("eos_token")) c.eos_token = token_string(j["eos_token"], label, "eos_token");
+    if (j.contains("tokenizer_class") && !j["tokenizer_class"].is_null()) {
+        if (!j["tokenizer_class"].is_string())
+            throw InputError(label, "tokenizer_class", "expected a string");
+        c.tokenizer_class = j["tokenizer_class"].get<std::string>();
+    }
     c.add_bos_token = optional_bool(j, label, "add_bos_token");
     c.add_eos_token = optional_bool(j, label, "add_eos_token");
     return c;

@@ -35,7 +35,40 @@ TextEncoder TextEncoder::hf(Tokenizer tokenizer, TokenizerConfig config) {
     TextEncoder e;
     e.tok_.emplace(std::move(tokenizer));
     e.config_ = std::move(config);
+    // transformers rebuilds the post-processor of its Llama-family tokenizer classes from
+    // add_bos_token (default true) and add_eos_token (default false); every other class keeps the
+    // tokenizer.json's.
+    std::string cls = e.config_.tokenizer_class;
+    if (cls.ends_with("Fast")) cls.resize(cls.size() - 4);
+    if (cls == "LlamaTokenizer" || cls == "CodeLlamaTokenizer" || cls == "GemmaTokenizer") {
+        auto id_of = [&](const std::optional<std::string>& token, const char* key) {
+            std::vector<std::int32_t> ids;
+            if (!token) return ids;
+            const auto id = e.tok_->token_id(*token);
+            if (!id)
+                throw InputError(e.config_.file, key,
+                                 "\"" + *token + "\" is no token of " + e.tok_->label());
+            ids.push_back(*id);
+            return ids;
+        };
+        if (e.config_.add_bos_token.value_or(true))
+            e.prefix_ = id_of(e.config_.bos_token, "bos_token");
+        if (e.config_.add_eos_token.value_or(false))
+            e.suffix_ = id_of(e.config_.eos_token, "eos_token");
+    } else {
+        e.prefix_ = e.tok_->post_prefix();
+        e.suffix_ = e.tok_->post_suffix();
+    }
     return e;
+}
+
+std::vector<std::int32_t> TextEncoder::encode_document(std::string_view text,
+                                                       bool with_suffix) const {
+    if (prefix_.empty() && (suffix_.empty() || !with_suffix)) return encode(text);
+    std::vector<std::int32_t> ids = prefix_;
+    tok_->encode_append(text, ids);
+    if (with_suffix) ids.insert(ids.end(), suffix_.begin(), suffix_.end());
+    return ids;
 }
 
 TextEncoder TextEncoder::from_spec(const std::string& spec) {
@@ -390,8 +423,8 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
                       const ChatTemplate& chat) {
     Example e;
     if (o.format == "text") {
-        e.ids = enc.encode(r.text);
-        if (o.eos_id >= 0) e.ids.push_back(o.eos_id);
+        e.ids = enc.encode_document(r.text);
+        if (o.eos_id >= 0 && (e.ids.empty() || e.ids.back() != o.eos_id)) e.ids.push_back(o.eos_id);
         return e;
     }
     json j;
@@ -407,8 +440,8 @@ Example build_example(const Record& r, const TextEncoder& enc, const DataOptions
             e.error = "expected a JSON object with a string \"text\"";
             return e;
         }
-        e.ids = enc.encode(j["text"].get<std::string>());
-        if (o.eos_id >= 0) e.ids.push_back(o.eos_id);
+        e.ids = enc.encode_document(j["text"].get<std::string>());
+        if (o.eos_id >= 0 && (e.ids.empty() || e.ids.back() != o.eos_id)) e.ids.push_back(o.eos_id);
         return e;
     }
     const auto msgs = sft_messages(j, &e.error);

@@ -414,6 +414,14 @@ std::vector<std::string> Tokenizer::special_tokens() const {
     return out;
 }
 
+const std::vector<std::int32_t>& Tokenizer::post_prefix() const {
+    return m_->post.prefix;
+}
+
+const std::vector<std::int32_t>& Tokenizer::post_suffix() const {
+    return m_->post.suffix;
+}
+
 const std::vector<AddedToken>& Tokenizer::added_tokens() const {
     return m_->added;
 }

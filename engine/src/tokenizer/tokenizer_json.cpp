@@ -3,6 +3,7 @@
 
 #include "bcd/errors.h"
 #include "core/json_reader.h"
+#include "tokenizer/post_processor.h"
 #include "tokenizer/tokenizer_model.h"
 #include "tokenizer/utf8_text.h"
 
@@ -62,8 +63,10 @@ public:
         parse_pre_tokenizer(root);
         parse_decoder(root);
         if (const json* a = find(root, "added_tokens")) parse_added_tokens(*a);
-        // post_processor (BOS/EOS templates), truncation and padding are not applied: encode()
-        // adds no special tokens and returns whole documents.
+        // post_processor: the ids around a sequence, for encode_with_special_tokens(). Truncation
+        // and padding are not applied: encode() returns whole documents.
+        if (const json* p = find(root, "post_processor"))
+            m_.post = parse_post_processor(*p, label_);
         finish();
     }
 
@@ -665,7 +668,14 @@ private:
         for (std::size_t i = 0; i < specials.size() && i < 4; ++i)
             s += (i == 0 ? ": " : " ") + specials[i];
         if (specials.size() > 4) s += " ...";
+        if (!m.post.description.empty()) s += "; post-processor " + m.post.description;
         m.summary = s;
+        for (const std::int32_t id : m.post.prefix)
+            if (!m.entry(id))
+                fail("post_processor", "names id " + std::to_string(id) + ", which is no token");
+        for (const std::int32_t id : m.post.suffix)
+            if (!m.entry(id))
+                fail("post_processor", "names id " + std::to_string(id) + ", which is no token");
     }
 
     const std::string& label_;

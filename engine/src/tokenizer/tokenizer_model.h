@@ -5,6 +5,7 @@
 #include "bcd/tokenizer.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/post_processor.h"
 #include "tokenizer/pretokenizer.h"
 
 #include <cstdint>
@@ -99,6 +100,7 @@ struct TokenizerModel {
     // legacy form has one pre-token per document). Off with ignore_merges, whose whole-piece
     // lookup would see the words instead of the piece.
     bool bpe_by_word = false;
+    PostTemplate post; // the post_processor's ids around one sequence
 
     std::string summary;
 

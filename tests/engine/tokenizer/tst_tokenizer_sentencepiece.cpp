@@ -319,7 +319,52 @@ private slots:
             "tokenizer.json: decoder.start: expected a count of characters");
         row("bytelevel decoder", {{"decoder", {{"type", "ByteLevel"}}}},
             "tokenizer.json: decoder.type: \"ByteLevel\" needs a ByteLevel pre-tokenizer");
+        row("post-processor type", {{"post_processor", {{"type", "Magic"}}}},
+            "tokenizer.json: post_processor.type: \"Magic\" is not supported (expected "
+            "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing or Sequence)");
+        row("template without A", json::parse(R"({"post_processor": {
+                "type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}],
+                "special_tokens": {"<s>": {"id": "<s>", "ids": [1]}}}})"),
+            "tokenizer.json: post_processor.single: expected the sequence");
+        row("template unknown special", json::parse(R"({"post_processor": {
+                "type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<x>", "type_id": 0}},
+                           {"Sequence": {"id": "A", "type_id": 0}}],
+                "special_tokens": {}}})"),
+            "tokenizer.json: post_processor.special_tokens: has no entry \"<x>\"");
+        row("template id out of vocab", json::parse(R"({"post_processor": {
+                "type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                           {"Sequence": {"id": "A", "type_id": 0}}],
+                "special_tokens": {"<s>": {"id": "<s>", "ids": [99999]}}}})"),
+            "tokenizer.json: post_processor: names id 99999, which is no token");
     }
+
+    // The post_processor's ids around one sequence: TemplateProcessing (inside a Sequence, as
+    // Llama 3.1 has it), and Bert/Roberta's cls and sep.
+    void postProcessor() {
+        json j = sp_file();
+        j["post_processor"] = json::parse(R"({"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "trim_offsets": false},
+            {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}},
+                        {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+             "special_tokens": {"<s>": {"id": "<s>", "ids": [1]},
+                                "</s>": {"id": "</s>", "ids": [2]}}}]})");
+        const Tokenizer t = load(j);
+        QCOMPARE(t.post_prefix(), (std::vector<std::int32_t>{1}));
+        QCOMPARE(t.post_suffix(), (std::vector<std::int32_t>{2}));
+        QVERIFY(t.encode("hi") == load(sp_file()).encode("hi")); // encode() adds nothing
+        j["post_processor"] =
+            json::parse(R"({"type": "RobertaProcessing", "cls": ["<s>", 1], "sep": ["</s>", 2]})");
+        QCOMPARE(load(j).post_prefix(), (std::vector<std::int32_t>{1}));
+        QCOMPARE(load(j).post_suffix(), (std::vector<std::int32_t>{2}));
+        j["post_processor"] = nullptr;
+        QVERIFY(load(j).post_prefix().empty());
+    }
+
     void refusals() {
         QFETCH(QString, edit);
         QFETCH(QString, expected);
