@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(
     build-essential cmake ninja-build ccache pkg-config dpkg-dev
-    libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
+    libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libsentencepiece-dev
     qt6-base-dev libqt6sql6-sqlite libsqlite3-dev libssh-dev openssh-client fonts-dejavu-core
     libqcustomplot-dev libqcustomplot2.1-qt6
     libopenmpi-dev openmpi-bin

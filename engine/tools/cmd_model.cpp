@@ -82,9 +82,11 @@ int cmd_init(const std::vector<std::string>& argv) {
 // The encoder a model folder implies: its tokenizer.json, else bytes.
 TextEncoder model_encoder(const fs::path& dir, const std::optional<std::string>& override_spec) {
     if (override_spec) return TextEncoder::from_spec(*override_spec);
-    return fs::exists(dir / "tokenizer.json")
-               ? TextEncoder::from_spec((dir / "tokenizer.json").string())
-               : TextEncoder::byte_level();
+    if (fs::exists(dir / "tokenizer.json"))
+        return TextEncoder::from_spec((dir / "tokenizer.json").string());
+    if (fs::exists(dir / "tokenizer.model")) // SentencePiece only (docs/tokenizer.md)
+        return TextEncoder::from_spec((dir / "tokenizer.model").string());
+    return TextEncoder::byte_level();
 }
 
 int cmd_eval(const std::vector<std::string>& argv) {

@@ -4,6 +4,7 @@
 // packed with EOS; windows cut as DESIGN.md §3 says, targets of masked tokens set to -100.
 
 #include "bcd/chat_template.h"
+#include "bcd/sentencepiece_tokenizer.h"
 #include "bcd/tokenizer.h"
 
 #include <cstddef>
@@ -23,12 +24,17 @@ class TextEncoder {
 public:
     static TextEncoder byte_level();
     static TextEncoder hf(Tokenizer tokenizer, TokenizerConfig config = {});
-    // "byte", or the tokenizer.json named by `spec` (a path), as data.tokenizer says, with the
-    // tokenizer_config.json beside it when there is one.
+    // A tokenizer.model: BOS/EOS as transformers' LlamaTokenizer adds them (add_bos_token,
+    // add_eos_token of the config).
+    static TextEncoder sentencepiece(SentencePieceTokenizer tokenizer, TokenizerConfig config = {});
+    // "byte", or the tokenizer.json (or, ending in .model, the SentencePiece tokenizer.model)
+    // named by `spec` (a path), as data.tokenizer says, with the tokenizer_config.json beside it
+    // when there is one.
     static TextEncoder from_spec(const std::string& spec);
 
-    bool byte_level_encoding() const { return !tok_; }
+    bool byte_level_encoding() const { return !tok_ && !sp_; }
     const Tokenizer* tokenizer() const { return tok_ ? &*tok_ : nullptr; }
+    const SentencePieceTokenizer* sentencepiece() const { return sp_ ? &*sp_ : nullptr; }
     int vocab_size() const;
     std::vector<std::int32_t> encode(std::string_view text) const;
     // A document as HF's `tokenizer(text)` gives it: encode() between the BOS/EOS ids the
@@ -49,6 +55,7 @@ public:
 
 private:
     std::optional<Tokenizer> tok_;
+    std::optional<SentencePieceTokenizer> sp_;
     TokenizerConfig config_;
     std::vector<std::int32_t> prefix_, suffix_;
 };

@@ -66,7 +66,10 @@ std::vector<std::int32_t> TextEncoder::encode_document(std::string_view text,
                                                        bool with_suffix) const {
     if (prefix_.empty() && (suffix_.empty() || !with_suffix)) return encode(text);
     std::vector<std::int32_t> ids = prefix_;
-    tok_->encode_append(text, ids);
+    if (sp_)
+        sp_->encode_append(text, ids);
+    else
+        tok_->encode_append(text, ids);
     if (with_suffix) ids.insert(ids.end(), suffix_.begin(), suffix_.end());
     return ids;
 }
@@ -85,14 +88,44 @@ TextEncoder TextEncoder::from_spec(const std::string& spec) {
                                std::istreambuf_iterator<char>());
         cfg = parse_tokenizer_config(text, cfg_path.string());
     }
+    if (p.extension() == ".model")
+        return sentencepiece(SentencePieceTokenizer::load(p), std::move(cfg));
     return hf(Tokenizer::load(p), std::move(cfg));
 }
 
+TextEncoder TextEncoder::sentencepiece(SentencePieceTokenizer tokenizer, TokenizerConfig config) {
+    TextEncoder e;
+    e.sp_.emplace(std::move(tokenizer));
+    e.config_ = std::move(config);
+    // As transformers' LlamaTokenizer: BOS unless add_bos_token is false, EOS when add_eos_token.
+    auto id_of = [&](const std::optional<std::string>& token, std::optional<std::int32_t> model_id,
+                     const char* key) {
+        std::vector<std::int32_t> ids;
+        if (token) {
+            const auto id = e.sp_->token_id(*token);
+            if (!id)
+                throw InputError(e.config_.file, key,
+                                 "\"" + *token + "\" is no piece of " + e.sp_->label());
+            ids.push_back(*id);
+        } else if (model_id) {
+            ids.push_back(*model_id);
+        }
+        return ids;
+    };
+    if (e.config_.add_bos_token.value_or(true))
+        e.prefix_ = id_of(e.config_.bos_token, e.sp_->bos_id(), "bos_token");
+    if (e.config_.add_eos_token.value_or(false))
+        e.suffix_ = id_of(e.config_.eos_token, e.sp_->eos_id(), "eos_token");
+    return e;
+}
+
 int TextEncoder::vocab_size() const {
+    if (sp_) return sp_->vocab_size();
     return tok_ ? tok_->vocab_size() : 256;
 }
 
 std::vector<std::int32_t> TextEncoder::encode(std::string_view text) const {
+    if (sp_) return sp_->encode(text);
     if (tok_) return tok_->encode(text);
     std::vector<std::int32_t> ids(text.size());
     std::transform(text.begin(), text.end(), ids.begin(),
@@ -103,6 +136,12 @@ std::vector<std::int32_t> TextEncoder::encode(std::string_view text) const {
 std::vector<std::vector<std::int32_t>>
 TextEncoder::encode_batch(const std::vector<std::string_view>& texts) const {
     if (tok_) return tok_->encode_batch(texts);
+    if (sp_) {
+        std::vector<std::vector<std::int32_t>> out(texts.size());
+#pragma omp parallel for schedule(dynamic, 1)
+        for (std::size_t i = 0; i < texts.size(); ++i) out[i] = sp_->encode(texts[i]);
+        return out;
+    }
     std::vector<std::vector<std::int32_t>> out;
     out.reserve(texts.size());
     for (auto t : texts) out.push_back(encode(t));
@@ -111,12 +150,18 @@ TextEncoder::encode_batch(const std::vector<std::string_view>& texts) const {
 
 std::string TextEncoder::decode_bytes(std::span<const std::int32_t> ids) const {
     if (tok_) return tok_->decode_bytes(ids);
+    if (sp_) return sp_->decode_bytes(ids);
     std::string s;
     for (auto id : ids) s.push_back(static_cast<char>(id));
     return s;
 }
 
 std::optional<std::int32_t> TextEncoder::special(std::string_view token) const {
+    if (sp_) {
+        for (const auto& t : sp_->special_tokens())
+            if (t == token) return sp_->token_id(t);
+        return std::nullopt;
+    }
     if (!tok_) return std::nullopt;
     for (const auto& a : tok_->added_tokens())
         if (a.content == token) return a.id;
@@ -124,6 +169,7 @@ std::optional<std::int32_t> TextEncoder::special(std::string_view token) const {
 }
 
 std::string TextEncoder::describe() const {
+    if (sp_) return sp_->summary();
     return tok_ ? tok_->summary() : "byte-level (one token per byte)";
 }
 
@@ -201,7 +247,9 @@ ChatTemplate resolve_chat_template(const TextEncoder& enc, const std::string& ch
     if (t.format == ChatFormat::Plain) return t;
     for (const auto& tok : family_tokens(t))
         if (!enc.special(tok))
-            throw InputError(enc.tokenizer() ? enc.tokenizer()->label() : "data.tokenizer",
+            throw InputError(enc.tokenizer()       ? enc.tokenizer()->label()
+                             : enc.sentencepiece() ? enc.sentencepiece()->label()
+                                                   : "data.tokenizer",
                              "added_tokens",
                              "the " + std::string(chat_format_name(t.format)) +
                                  " chat format needs the special token " + tok +

@@ -81,9 +81,13 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
             require_exists(o, "val", c.data.val);
         }
         c.data.format = o.choice("format", "text", {"text", "jsonl", "sft", "tokens"});
+        // The model folder's tokenizer.json, else its SentencePiece tokenizer.model, else bytes.
         const fs::path model_tok = c.model.path / "tokenizer.json";
+        const fs::path model_sp = c.model.path / "tokenizer.model";
         std::string tok =
-            o.string("tokenizer", missing_reason(model_tok).empty() ? model_tok.string() : "byte");
+            o.string("tokenizer", missing_reason(model_tok).empty()  ? model_tok.string()
+                                  : missing_reason(model_sp).empty() ? model_sp.string()
+                                                                     : "byte");
         if (tok != "byte") {
             tok = resolve(base, tok).string();
             require_file(o, "tokenizer", tok, false);

@@ -279,6 +279,24 @@ private slots:
                                  bcd::resolve_chat_template(unknown, "llama3", &why));
     }
 
+    // A tokenizer.model that is not a SentencePiece model is one error naming it; a build
+    // without libsentencepiece says so instead (oracle_tokenizer_model_hf checks real models).
+    void tokenizer_model_refusals() {
+        const auto d = dir_for("sp_model");
+        write(d / "tokenizer.model", "not a protobuf");
+        try {
+            (void)bcd::TextEncoder::from_spec((d / "tokenizer.model").string());
+            QFAIL("a broken tokenizer.model was accepted");
+        } catch (const bcd::InputError& e) {
+            const std::string m = e.what();
+            QVERIFY2(m.find("tokenizer.model") != std::string::npos, m.c_str());
+            QVERIFY2(m.find(bcd::SentencePieceTokenizer::available()
+                                ? "not a readable SentencePiece model"
+                                : "without libsentencepiece") != std::string::npos,
+                     m.c_str());
+        }
+    }
+
     // One encoding of the whole conversation: a BPE merge across the border between the role
     // header and the answer is kept (segment-wise encoding would split it), and the merged token,
     // holding answer text, is trained.
