@@ -29,10 +29,10 @@ commands:
                                    write a random-initialised model in Hugging Face layout
   eval     --model DIR --data PATH [--format text|jsonl|sft|tokens] [--seq-len N]
            [--batch-size B] [--device auto|cpu|cuda|cuda:N] [--precision fp32|bf16]
-           [--threads N] [--json]
+           [--threads N] [--chat-format NAME] [--json]
                                    mean token loss of a model on data (its tokenizer, else bytes)
   tokenize --data PATH --out FILE (--model DIR | --tokenizer FILE|byte) [--format text|jsonl|sft]
-           [--skip-malformed] [--threads N]
+           [--skip-malformed] [--threads N] [--chat-format NAME]
                                    pre-tokenise data into a token shard (data.format "tokens")
   sample   --model DIR [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]
            [--seed S]

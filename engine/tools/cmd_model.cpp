@@ -92,7 +92,7 @@ TextEncoder model_encoder(const fs::path& dir, const std::optional<std::string>&
 int cmd_eval(const std::vector<std::string>& argv) {
     Args args("eval", argv,
               {"model", "data", "seq-len", "batch-size", "threads", "format", "tokenizer", "device",
-               "precision"},
+               "precision", "chat-format"},
               {"json", "skip-malformed"});
     const fs::path dir = args.required("model");
     const fs::path data = args.required("data");
@@ -109,6 +109,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     o.eos_id = cfg.eos_token_id >= 0 && cfg.eos_token_id < cfg.vocab_size ? cfg.eos_token_id : -1;
     o.skip_malformed = args.flag("skip-malformed");
     o.vocab_limit = cfg.vocab_size;
+    o.chat_format = args.value("chat-format").value_or("auto");
     const TextEncoder enc = model_encoder(dir, args.value("tokenizer"));
     if (enc.byte_level_encoding() && o.format != "tokens" && cfg.vocab_size < 256)
         throw InputError((dir / "config.json").string(), "vocab_size",
@@ -152,7 +153,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
 }
 
 int cmd_tokenize(const std::vector<std::string>& argv) {
-    Args args("tokenize", argv, {"data", "out", "model", "tokenizer", "format", "threads"},
+    Args args("tokenize", argv,
+              {"data", "out", "model", "tokenizer", "format", "threads", "chat-format"},
               {"skip-malformed"});
     const fs::path data = args.required("data");
     const fs::path out = args.required("out");
@@ -163,6 +165,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
         throw InputError("bcd-train tokenize", "--format",
                          "expected text, jsonl or sft, got '" + o.format + "'");
     o.skip_malformed = args.flag("skip-malformed");
+    o.chat_format = args.value("chat-format").value_or("auto");
     std::optional<fs::path> model_dir;
     if (auto m = args.value("model")) model_dir = fs::path(*m);
     if (!model_dir && !args.value("tokenizer"))
