@@ -340,6 +340,8 @@ private slots:
                                 << "data.format";
         QTest::newRow("tokenizer") << R"({"data": {"tokenizer": "/nonexistent/tokenizer.json"}})"
                                    << "data.tokenizer";
+        QTest::newRow("chat format") << R"({"data": {"chat_format": "vicuna"}})"
+                                     << "data.chat_format: expected one of auto, plain, chatml";
         // A name longer than the file system allows (found by the run.json fuzzer: the check for
         // the file threw a filesystem_error instead of naming the key).
         const QString long_name = QString("x").repeated(5000);
