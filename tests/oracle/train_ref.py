@@ -24,6 +24,9 @@ except ImportError:
 MASK64 = (1 << 64) - 1
 EPOCH_MUL = 0xD1B54A32D192ED03   # data order: Rng(seed ^ EPOCH_MUL·(e+1))
 CYCLE_MUL = 0x8CB92BA72F3D8DD7   # random block order: Rng(seed ^ CYCLE_MUL·(c+1))
+LISA_MUL = 0x9E6C63D0676A9A99    # lisa: Rng(seed ^ LISA_MUL·(k+1)) for period k
+IMPORTANCE_MUL = 0xA0761D6478BD642F  # importance: Rng(seed ^ IMPORTANCE_MUL·(k+1))
+IMPORTANCE_FLOOR = 0.2
 CLIP_EPS = 1e-6                  # torch.nn.utils.clip_grad_norm_: k = c / (N + 1e-6)
 
 # ----------------------------------------------------------------------------- RNG
@@ -231,6 +234,85 @@ def block_schedule(bcd, seed, D, S):
                 if s % K == 0 and blocks[s] != blocks[s - 1]]
     return blocks, switches
 
+def place_sequence(bcd, seed, D, places):
+    """The endless sequence of cycles from place q0 on, at least `places` long (as a list)."""
+    seq = cycle_order(bcd, seed, 0, D)
+    start = bcd.get("start_block")
+    q0 = 0 if start is None else seq.index(start)
+    c = 1
+    while len(seq) < q0 + places:
+        seq += cycle_order(bcd, seed, c, D)
+        c += 1
+    return seq[q0:]
+
+
+def importance_draw(seed, k, score, gamma):
+    """docs/training.md "Active sets", importance: never-trained blocks first, then weighted draws."""
+    D = len(score)
+    chosen = [b for b in range(D) if score[b] < 0][:gamma]
+    rng = Rng(seed ^ ((IMPORTANCE_MUL * (k + 1)) & MASK64))
+    while len(chosen) < gamma:
+        cand = [b for b in range(D) if b not in chosen]
+        total = 0.0
+        for b in cand:
+            total += score[b]
+        n = float(len(cand))
+        u = rng.uniform()
+        acc, pick = 0.0, cand[-1]
+        for b in cand:
+            acc += IMPORTANCE_FLOOR / n + ((1.0 - IMPORTANCE_FLOOR) * score[b] / total if total > 0.0
+                                           else (1.0 - IMPORTANCE_FLOOR) / n)
+            if u < acc:
+                pick = b
+                break
+        chosen.append(pick)
+    return sorted(chosen)
+
+
+def active_sets(bcd, seed, blocks, S, norms=None):
+    """(sorted active set of steps 1..S, switches [(step, from_set, to_set)]) per docs/training.md
+    "Active sets". `norms`: the pre-clip gradient norm of steps 1..S, needed by order importance
+    (the test passes the engine's logged ones: the draw is then checked exactly)."""
+    D = len(blocks)
+    if bcd.get("mode", "bcd") == "full" or D == 1:
+        return [[0]] * S, []
+    K, gamma = bcd.get("switch_every", 50), bcd.get("active_blocks", 1)
+    order = bcd.get("order", "ascending")
+    periods = (S - 1) // K + 2  # one more: the set after the last step (for its switch record)
+    sets = []
+    if order == "lisa":
+        always = [i for i, (name, _) in enumerate(blocks) if name in ("embed", "head")]
+        pool = [i for i, (name, _) in enumerate(blocks) if name not in ("embed", "head")]
+        for k in range(periods):
+            p = fisher_yates(len(pool), Rng(seed ^ ((LISA_MUL * (k + 1)) & MASK64)))
+            sets.append(sorted(set(always) | {pool[p[i]] for i in range(gamma)}))
+    elif order == "importance":
+        score = [-1.0] * D
+        for k in range(periods):
+            sets.append(importance_draw(seed, k, score, gamma))
+            steps = [s for s in range(k * K + 1, (k + 1) * K + 1) if s <= S]
+            if steps and norms is not None:
+                total = 0.0
+                for s in steps:
+                    total += norms[s - 1]
+                for b in sets[-1]:
+                    score[b] = total / len(steps)
+            elif steps:
+                raise ValueError("order importance needs the steps' gradient norms")
+    else:
+        seq = place_sequence(bcd, seed, D, periods * gamma)
+        for k in range(periods):
+            sets.append(sorted(set(seq[k * gamma:(k + 1) * gamma])))
+    per_step = [sets[(s - 1) // K] for s in range(1, S + 1)]
+    switches = [(s, sets[s // K - 1], sets[s // K]) for s in range(K, S, K)
+                if sets[s // K] != sets[s // K - 1]]
+    return per_step, switches
+
+
+def warmup_factor(j, W):
+    """switch_warmup_steps W: (j + 1) / (W + 1) at the j-th step (from 0) of a new set, j < W."""
+    return (j + 1) / (W + 1) if j < W else 1.0
+
 # ----------------------------------------------------------------------------- optimizer
 
 
@@ -393,6 +475,73 @@ def replay(run, dtype=torch.float64):
             "evals": evals, "initial": initial, "final": {n: p.detach() for n, p in params.items()},
             "params": sum(p.numel() for p in params.values()),
             "epochs_started": order.epoch + 1}
+
+
+def replay_sets(run, norms=None, dtype=torch.float64):
+    """replay() for the active sets of docs/training.md "Active sets": γ blocks at once, lisa,
+    importance (with `norms`, see active_sets), the switch warm-up, and a reset that spares the
+    blocks staying in the set. Returns replay()'s dict with "sets" (the set of every step) and
+    switches [(step, from_set, to_set)]; "schedule" holds each set's first id."""
+    data, optim, train, bcd = run["data"], run.get("optim", {}), run.get("train", {}), run.get("bcd", {})
+    S_len = data["seq_len"]
+    steps = train.get("steps", 1000)
+    B, A, seed = train.get("batch_size", 8), train.get("grad_accum", 1), train.get("seed", 1)
+    if data.get("format", "text") != "text" or data.get("tokenizer", "byte") != "byte":
+        raise ValueError("the replay knows byte-level text data only")
+    cfg, params = llama_ref.load_model(run["model"]["path"], dtype)
+    initial = {n: p.detach().to(torch.float32).clone() for n, p in params.items()}
+    for p in params.values():
+        p.requires_grad_(False)
+    tokens = byte_tokens(data["train"])
+    order = WindowOrder(seed, num_windows(len(tokens), S_len))
+
+    blocks = run_blocks(cfg, bcd)
+    sets, switches = active_sets(bcd, seed, blocks, steps, norms)
+    reset = bcd.get("reset_state_on_switch", True)
+    W = 0 if bcd.get("mode", "bcd") == "full" else bcd.get("switch_warmup_steps", 0)
+    clip = optim.get("grad_clip", 1.0)
+
+    states, cur, j = {}, None, 0
+    out_steps = []
+    for s in range(1, steps + 1):
+        new = sets[s - 1]
+        if new != cur:
+            for b in new:
+                if (cur is None or b not in cur) and (reset or b not in states):
+                    states[b] = new_state()
+            cur, j = new, 0
+        active = [n for b in cur for n in blocks[b][1]]
+        owner = {n: b for b in cur for n in blocks[b][1]}
+        for n in active:
+            params[n].requires_grad_(True)
+            params[n].grad = None
+        wins = order.take(B * A)
+        pairs = [window(tokens, w, S_len) for w in wins]
+        logits = llama_ref.forward(cfg, params, [a for a, _ in pairs])
+        tg = torch.tensor([t for _, t in pairs], dtype=torch.long)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1))
+        loss.backward()
+        grads = {n: params[n].grad.detach().clone() for n in active}
+        norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values()))
+        k = clip_factor(norm, clip)
+        lr = lr_at(s, steps, optim) * warmup_factor(j, W)
+        for b in cur:
+            states[b]["t"] += 1
+        with torch.no_grad():
+            for n in active:
+                g = grads[n] * k if k != 1.0 else grads[n]
+                optimizer_update(n, params[n], g, states[owner[n]], lr, optim)
+        for n in active:
+            params[n].grad = None
+            params[n].requires_grad_(False)
+        j += 1
+        out_steps.append({"step": s, "tokens": s * B * A * S_len, "loss": loss.item(), "lr": lr,
+                          "block": cur[0], "blocks": list(cur), "grad_norm": norm})
+
+    return {"cfg": cfg, "blocks": blocks, "sets": sets, "schedule": [x[0] for x in sets],
+            "switches": switches, "steps": out_steps, "evals": [], "initial": initial,
+            "final": {n: p.detach() for n, p in params.items()},
+            "params": sum(p.numel() for p in params.values())}
 
 
 def resolve_paths(run, base_dir):

@@ -52,12 +52,16 @@ struct RunConfig {
         bool embed_block = true;
         bool head_block = true;
         std::optional<std::vector<std::vector<std::string>>> blocks;
-        std::string order = "ascending"; // ascending | descending | random | fixed
+        // ascending | descending | random | fixed | lisa | importance (docs/training.md)
+        std::string order = "ascending";
         std::vector<int> fixed_order;
         long switch_every = 50;
         std::optional<int> start_block;
         bool reset_state_on_switch = true;
         bool offload_states = false;
+        int active_blocks = 1;        // γ: blocks trained at once (lisa: layer blocks besides
+                                      // embed and head)
+        long switch_warmup_steps = 0; // linear lr ramp over this many steps after each switch
     } bcd;
     struct Device {
         std::string kind = "auto"; // auto | cpu | cuda

@@ -139,7 +139,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
     if (auto o = top.optional_object("bcd")) {
         o->reject_unknown({"mode", "layers_per_block", "embed_block", "head_block", "blocks",
                            "order", "fixed_order", "switch_every", "start_block",
-                           "reset_state_on_switch", "offload_states"});
+                           "reset_state_on_switch", "offload_states", "active_blocks",
+                           "switch_warmup_steps"});
         c.bcd.mode = o->choice("mode", "bcd", {"bcd", "full"});
         c.bcd.layers_per_block = static_cast<int>(o->integer("layers_per_block", 1, 1, 1 << 16));
         c.bcd.embed_block = o->boolean("embed_block", true);
@@ -166,7 +167,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
             c.bcd.blocks = std::move(blocks);
         }
         c.bcd.order =
-            o->choice("order", "ascending", {"ascending", "descending", "random", "fixed"});
+            o->choice("order", "ascending",
+                      {"ascending", "descending", "random", "fixed", "lisa", "importance"});
         if (o->has("fixed_order")) {
             const auto& f = o->raw("fixed_order");
             if (!f.is_array() || f.empty())
@@ -186,6 +188,14 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) 
             c.bcd.start_block = static_cast<int>(o->integer("start_block", 0, 1 << 20));
         c.bcd.reset_state_on_switch = o->boolean("reset_state_on_switch", true);
         c.bcd.offload_states = o->boolean("offload_states", false);
+        c.bcd.active_blocks = static_cast<int>(o->integer("active_blocks", 1, 1, 1 << 16));
+        c.bcd.switch_warmup_steps = o->integer("switch_warmup_steps", 0, 0, kMaxSteps);
+        if ((c.bcd.order == "lisa" || c.bcd.order == "importance") && c.bcd.start_block)
+            o->fail("start_block", "has no meaning for order \"" + c.bcd.order +
+                                       "\" (expected it absent or null)");
+        if (c.bcd.order == "lisa" && c.bcd.blocks)
+            o->fail("order", "\"lisa\" needs the default partition (embed, layers, head); "
+                             "expected bcd.blocks absent or null");
     }
     // device
     if (auto o = top.optional_object("device")) {
@@ -254,7 +264,9 @@ nlohmann::json RunConfig::to_json() const {
         {"switch_every", bcd.switch_every},
         {"start_block", bcd.start_block ? nlohmann::json(*bcd.start_block) : nlohmann::json()},
         {"reset_state_on_switch", bcd.reset_state_on_switch},
-        {"offload_states", bcd.offload_states}};
+        {"offload_states", bcd.offload_states},
+        {"active_blocks", bcd.active_blocks},
+        {"switch_warmup_steps", bcd.switch_warmup_steps}};
     j["device"] = {{"kind", device.kind}, {"threads", device.threads}};
     j["output"] = {{"dir", output.dir.string()},
                    {"log_every", output.log_every},

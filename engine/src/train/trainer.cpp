@@ -5,6 +5,7 @@
 
 #include "bcd/trainer.h"
 
+#include "bcd/active_sets.h"
 #include "bcd/atomic_file.h"
 #include "bcd/backend.h"
 #include "bcd/block_schedule.h"
@@ -88,7 +89,8 @@ public:
 private:
     void validate_and_load();
     void make_backend_for(Model& model);
-    void activate(int block);
+    void switch_to(const std::vector<int>& set);
+    std::string active_names() const;
     double train_step(long s, double* grad_norm_out);
     double evaluate();
     void write_checkpoint(long s);
@@ -129,11 +131,16 @@ private:
     std::vector<std::string> data_log_; // what was loaded, logged once the run folder exists
     std::vector<Block> blocks_;
     std::optional<BlockSchedule> schedule_;
+    std::optional<ActiveSets> sets_;
+    ImportanceState importance_;
     std::optional<WindowStream> stream_;
     OptimizerSettings opt_;
     LrSchedule lr_;
 
-    int active_ = -1;
+    std::vector<int> active_; // the trained set, ascending ids
+    long since_switch_ = 0;   // steps trained since the set became active (the switch warm-up)
+    long warmup_ = 0;         // bcd.switch_warmup_steps (0 in mode full)
+    double step_lr_ = 0.0;    // the lr of the last step, warm-up included
     long step_ = 0;
     std::uint64_t tokens_ = 0;
     double elapsed_before_ = 0.0;
@@ -267,7 +274,25 @@ void Trainer::validate_and_load() {
             throw InputError(file(), "bcd.start_block",
                              "expected a block that appears in fixed_order");
     }
-    schedule_.emplace(D, order, fixed, cfg_.bcd.switch_every, start, cfg_.train.seed);
+    const int gamma = full ? 1 : cfg_.bcd.active_blocks;
+    std::vector<int> always, pool;
+    for (const auto& b : blocks_)
+        (b.name == "embed" || b.name == "head" ? always : pool).push_back(b.id);
+    if (order == "lisa" && gamma > static_cast<int>(pool.size()))
+        throw InputError(file(), "bcd.active_blocks",
+                         "expected at most the number of layer blocks (" +
+                             std::to_string(pool.size()) + ") for order \"lisa\", got " +
+                             std::to_string(gamma));
+    if (order != "lisa" && gamma > D)
+        throw InputError(file(), "bcd.active_blocks",
+                         "expected at most the number of blocks (" + std::to_string(D) + "), got " +
+                             std::to_string(gamma));
+    const bool cyclic = order != "lisa" && order != "importance";
+    schedule_.emplace(D, cyclic ? order : "ascending", fixed, cfg_.bcd.switch_every, start,
+                      cfg_.train.seed);
+    sets_.emplace(*schedule_, order, gamma, always, pool, cfg_.train.seed);
+    importance_.score.assign(static_cast<std::size_t>(D), -1.0);
+    warmup_ = full ? 0 : cfg_.bcd.switch_warmup_steps;
     stream_.emplace(windows, cfg_.train.seed);
 
     opt_.name = cfg_.optim.name;
@@ -306,17 +331,35 @@ void Trainer::make_backend_for(Model& model) {
             *comm_, std::stoi(device_.device.substr(device_.device.find(':') + 1)));
 }
 
-// Makes `block` the active one: the backend makes its gradients and optimizer state (the previous
-// block's gradients are released first; its state too under reset_state_on_switch).
-void Trainer::activate(int block) {
-    if (block == active_) return;
-    const int ids[] = {block};
-    backend_->activate(ids, cfg_.bcd.reset_state_on_switch);
-    active_ = block;
+// Makes `set` the trained one: the backend makes its gradients and optimizer state (the previous
+// set's gradients are released first; its state too under reset_state_on_switch, except the state
+// of blocks that stay in the set, such as LISA's embedding and head: they are not switched).
+void Trainer::switch_to(const std::vector<int>& set) {
+    if (set == active_) return;
+    std::vector<std::pair<int, BlockState>> staying;
+    if (cfg_.bcd.reset_state_on_switch) {
+        const auto with_state = backend_->blocks_with_state();
+        for (int b : set)
+            if (std::find(active_.begin(), active_.end(), b) != active_.end() &&
+                std::find(with_state.begin(), with_state.end(), b) != with_state.end())
+                staying.emplace_back(b, backend_->read_state(b));
+    }
+    backend_->activate(set, cfg_.bcd.reset_state_on_switch);
+    for (auto& [b, st] : staying) backend_->write_state(b, std::move(st));
+    active_ = set;
+    since_switch_ = 0;
+}
+
+std::string Trainer::active_names() const {
+    std::string out;
+    for (int b : active_)
+        out += (out.empty() ? "" : "+") + blocks_[static_cast<std::size_t>(b)].name;
+    return out;
 }
 
 double Trainer::train_step(long s, double* grad_norm_out) {
-    activate(schedule_->block_at(s));
+    if (active_.empty() || (s - 1) % sets_->switch_every() == 0)
+        switch_to(sets_->set_of_period(sets_->period_of(s), importance_));
     backend_->zero_grads();
     const int B = cfg_.train.batch_size, T = cfg_.data.seq_len, A = cfg_.train.grad_accum;
     const int N = comm_->size(), rank = comm_->rank();
@@ -364,7 +407,15 @@ double Trainer::train_step(long s, double* grad_norm_out) {
     }
     const double norm = backend_->grad_norm();
     if (cfg_.optim.grad_clip > 0.0) backend_->clip_gradients(norm, cfg_.optim.grad_clip);
-    backend_->optimizer_step(opt_, lr_.at(s));
+    // The switch warm-up: lr · (j + 1) / (W + 1) at the j-th step (from 0) of a new set, j < W.
+    const double ramp = since_switch_ < warmup_ ? static_cast<double>(since_switch_ + 1) /
+                                                      static_cast<double>(warmup_ + 1)
+                                                : 1.0;
+    step_lr_ = lr_.at(s) * ramp;
+    backend_->optimizer_step(opt_, step_lr_);
+    ++since_switch_;
+    importance_.period_sum += norm;
+    ++importance_.period_steps;
     tokens_ += static_cast<std::uint64_t>(A) * static_cast<std::uint64_t>(N) * micro;
     *grad_norm_out = norm;
     return loss_sum / static_cast<double>(std::max(1L, count));
@@ -451,8 +502,15 @@ void Trainer::write_checkpoint(long s) {
                 {"tokens", tokens_},
                 {"elapsed_s", elapsed_before_},
                 {"data", {{"epoch", stream_->epoch()}, {"index", stream_->index()}}},
-                {"active_block", active_},
-                {"schedule", {{"place", schedule_->place_at(s)}}},
+                {"active_block", active_.front()},
+                {"schedule",
+                 {{"place", schedule_->place_at(s)},
+                  {"active_blocks", active_},
+                  {"since_switch", since_switch_},
+                  {"importance",
+                   {{"score", importance_.score},
+                    {"period_sum", importance_.period_sum},
+                    {"period_steps", importance_.period_steps}}}}},
                 {"threads", cpu_threads()},
                 {"device", backend_->kind()},
                 {"precision", precision_name(precision_)},
@@ -488,11 +546,18 @@ void Trainer::restore_from(const fs::path& dir) {
         const json& then = h.at("config");
         for (const char* k : kResumeFixedKeys)
             if (now.at(k) != then.at(k)) {
-                for (auto it = now.at(k).begin(); it != now.at(k).end(); ++it)
+                for (auto it = now.at(k).begin(); it != now.at(k).end(); ++it) {
+                    // Keys newer than the checkpoint's engine match when they hold the value
+                    // that engine behaved as.
+                    if (!then.at(k).contains(it.key()) && k == std::string("bcd") &&
+                        ((it.key() == "active_blocks" && it.value() == 1) ||
+                         (it.key() == "switch_warmup_steps" && it.value() == 0)))
+                        continue;
                     if (!then.at(k).contains(it.key()) || then.at(k).at(it.key()) != it.value())
                         throw InputError(file(), std::string(k) + "." + it.key(),
                                          "differs from the run being resumed (it had " +
                                              then.at(k).value(it.key(), json()).dump() + ")");
+                }
             }
         for (const char* k : kResumeFixedTrainKeys)
             if (now.at("train").at(k) != then.at("train").at(k))
@@ -517,7 +582,26 @@ void Trainer::restore_from(const fs::path& dir) {
     elapsed_before_ = h.at("elapsed_s").get<double>();
     stream_->seek(h.at("data").at("epoch").get<std::uint64_t>(),
                   h.at("data").at("index").get<std::uint64_t>());
-    activate(h.at("active_block").get<int>());
+    // Checkpoints of engines before active sets name one block and no importance record.
+    const json& sch = h.contains("schedule") ? h.at("schedule") : json::object();
+    std::vector<int> set{h.at("active_block").get<int>()};
+    if (sch.contains("active_blocks")) set = sch.at("active_blocks").get<std::vector<int>>();
+    const int D = static_cast<int>(blocks_.size());
+    for (int b : set)
+        if (b < 0 || b >= D)
+            throw InputError((dir / "state.bin").string(), "schedule.active_blocks",
+                             "expected block ids below " + std::to_string(D));
+    switch_to(set);
+    since_switch_ = sch.value("since_switch", 0L);
+    if (sch.contains("importance")) {
+        const json& imp = sch.at("importance");
+        importance_.score = imp.at("score").get<std::vector<double>>();
+        importance_.period_sum = imp.at("period_sum").get<double>();
+        importance_.period_steps = imp.at("period_steps").get<long>();
+        if (importance_.score.size() != blocks_.size())
+            throw InputError((dir / "state.bin").string(), "schedule.importance.score",
+                             "expected " + std::to_string(D) + " scores");
+    }
     for (auto& [id, bs] : st.blocks) backend_->write_state(id, std::move(bs));
     last_ckpt_ = step_;
 }
@@ -536,12 +620,12 @@ void Trainer::report_failure_of_rank(const std::string& what) const {
 ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double step_s,
                            std::uint64_t step_tokens) {
     const auto [rss, hwm] = rss_bytes();
-    return {{"t", "step"},
+    ojson r{{"t", "step"},
             {"step", s},
             {"tokens", tokens_},
             {"loss", loss},
             {"lr", lr},
-            {"block", active_},
+            {"block", active_.front()},
             {"grad_norm", gnorm},
             {"step_s", step_s},
             {"tok_s", static_cast<double>(step_tokens) / std::max(step_s, 1e-9)},
@@ -551,6 +635,8 @@ ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double 
             {"rss_bytes", rss},
             {"peak_rss_bytes", hwm},
             {"elapsed_s", elapsed_before_}};
+    if (active_.size() > 1) r["blocks"] = active_; // the whole set; "block" is its first
+    return r;
 }
 
 int Trainer::run() {
@@ -654,15 +740,14 @@ int Trainer::run() {
             elapsed_before_ = elapsed0 + seconds_since(t_start);
             if (!std::isfinite(loss))
                 throw InternalError("the loss is not finite at step " + std::to_string(s));
-            const double lr = lr_.at(s);
+            const double lr = step_lr_;
             if (s % cfg_.output.log_every == 0 || s == S) {
                 metric(step_record(s, loss, lr, gnorm, dt, tokens_ - tokens_before));
                 char line[256];
                 std::snprintf(
                     line, sizeof line,
                     "step %ld/%ld  loss %.4f  lr %.3e  block %d (%s)  grad_norm %.3f  %.0f tok/s",
-                    s, S, loss, lr, active_,
-                    blocks_[static_cast<std::size_t>(active_)].name.c_str(), gnorm,
+                    s, S, loss, lr, active_.front(), active_names().c_str(), gnorm,
                     static_cast<double>(tokens_ - tokens_before) / std::max(dt, 1e-9));
                 log(line);
                 status("running", s, S);
@@ -675,10 +760,22 @@ int Trainer::run() {
                 std::snprintf(line, sizeof line, "eval step %ld  val_loss %.4f", s, vl);
                 log(line);
             }
-            if (s < S && s % cfg_.bcd.switch_every == 0) {
-                const int next = schedule_->block_at(s + 1);
-                if (next != active_)
-                    metric({{"t", "switch"}, {"step", s}, {"from", active_}, {"to", next}});
+            if (s % cfg_.bcd.switch_every == 0) {
+                // The period's gradient norms become its blocks' scores (order importance) before
+                // the checkpoint below, so that a resumed run draws the next set alike.
+                ActiveSets::end_period(importance_, active_);
+                const auto next = sets_->set_of_period(sets_->period_of(s + 1), importance_);
+                if (s < S && next != active_) {
+                    ojson sw{{"t", "switch"},
+                             {"step", s},
+                             {"from", active_.front()},
+                             {"to", next.front()}};
+                    if (active_.size() > 1 || next.size() > 1) {
+                        sw["from_blocks"] = active_;
+                        sw["to_blocks"] = next;
+                    }
+                    metric(sw);
+                }
             }
             // The last step gets a checkpoint too, so that a finished run can be extended with
             // --resume and more train.steps.
