@@ -117,6 +117,7 @@ struct PlanInput {
     std::vector<int> fixed_order;
     bool reset_state_on_switch = true;
     bool offload_states = false;
+    int active_blocks = 1; // γ blocks trained together (lisa: layer blocks besides embed + head)
 
     // CPU backend only: bytes of the token data it holds (training + validation) and the bytes of
     // the weight files it maps while loading.

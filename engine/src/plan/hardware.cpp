@@ -220,6 +220,7 @@ PlanInput PlanInput::from_run_config(const RunConfig& cfg, const ModelConfig& mo
     in.order = cfg.bcd.order;
     in.fixed_order = cfg.bcd.fixed_order;
     in.reset_state_on_switch = cfg.bcd.reset_state_on_switch;
+    in.active_blocks = cfg.bcd.active_blocks;
     in.offload_states = cfg.bcd.offload_states;
     in.evaluates = !cfg.data.val.empty();
     in.source = cfg.source.string();

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace bcd::plan_detail {
 
@@ -153,11 +154,98 @@ std::vector<BlockCost> partition(const PlanInput& in, Mode mode, int layers_per_
     } else {
         for (auto& c : out) c.weight = 1.0 / static_cast<double>(out.size());
     }
+    u64 all_params = 0, all_padded = 0;
+    for (const auto& c : out) {
+        all_params += c.params;
+        all_padded += c.padded_floats;
+    }
+    if (mode == Mode::Bcd && (in.active_blocks > 1 || in.order == "lisa"))
+        out = active_sets(in, out);
+    for (auto& c : out) {
+        c.others_params = all_params - c.params;
+        c.others_padded = all_padded - c.padded_floats;
+    }
+    return out;
+}
+
+namespace {
+
+// The cost of training `members` together: the sums of their sizes, the lowest layer any of them
+// needs the backward to reach, every gradient any of them computes.
+BlockCost merge(const std::vector<BlockCost>& blocks, const std::vector<int>& members,
+                double weight) {
+    BlockCost m;
+    m.id = members.front();
+    m.first_kept = std::numeric_limits<int>::max();
+    m.weight = weight;
+    for (int id : members) {
+        const BlockCost& b = blocks[static_cast<std::size_t>(id)];
+        m.name += (m.name.empty() ? "" : "+") + b.name;
+        m.params += b.params;
+        m.padded_floats += b.padded_floats;
+        m.first_kept = std::min(m.first_kept, b.first_kept);
+        m.embed = m.embed || b.embed;
+        m.head_weight = m.head_weight || b.head_weight;
+        m.head_input = m.head_input || b.head_input;
+        if (m.layer_weight_fraction.empty())
+            m.layer_weight_fraction.assign(b.layer_weight_fraction.size(), 0.0);
+        for (std::size_t l = 0; l < b.layer_weight_fraction.size(); ++l)
+            m.layer_weight_fraction[l] += b.layer_weight_fraction[l];
+    }
+    return m;
+}
+
+} // namespace
+
+std::vector<BlockCost> active_sets(const PlanInput& in, const std::vector<BlockCost>& blocks) {
+    // The cycle the sets slide along: LISA's layer blocks, the fixed order, or every block.
+    std::vector<int> always, cycle;
+    for (const auto& b : blocks)
+        if (in.order == "lisa" && (b.name == "embed" || b.name == "head"))
+            always.push_back(b.id);
+        else
+            cycle.push_back(b.id);
+    if (in.order == "fixed" && !in.fixed_order.empty()) {
+        cycle.clear();
+        for (int id : in.fixed_order)
+            if (id >= 0 && id < static_cast<int>(blocks.size())) cycle.push_back(id);
+    }
+    if (cycle.empty()) return blocks;
+    const std::size_t n = cycle.size();
+    const std::size_t gamma = std::min<std::size_t>(static_cast<std::size_t>(in.active_blocks), n);
+    auto with = [&](std::vector<int> members) {
+        for (int id : always) members.push_back(id);
+        std::sort(members.begin(), members.end());
+        members.erase(std::unique(members.begin(), members.end()), members.end());
+        return members;
+    };
+    // γ consecutive places from every place of the cycle, each an equal share of the steps.
+    std::vector<BlockCost> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<int> members;
+        for (std::size_t j = 0; j < gamma; ++j) members.push_back(cycle[(i + j) % n]);
+        out.push_back(merge(blocks, with(std::move(members)), 1.0 / static_cast<double>(n)));
+    }
+    // Drawn sets (random, importance, lisa) can hold any γ blocks: the largest γ, with the
+    // backward reaching the lowest of all, bound the memory (no share of the steps).
+    if (in.order == "random" || in.order == "importance" || in.order == "lisa") {
+        std::vector<int> by_size = cycle;
+        std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) {
+            return blocks[static_cast<std::size_t>(a)].params >
+                   blocks[static_cast<std::size_t>(b)].params;
+        });
+        by_size.resize(gamma);
+        BlockCost worst = merge(blocks, with(by_size), 0.0);
+        for (int id : cycle)
+            worst.first_kept =
+                std::min(worst.first_kept, blocks[static_cast<std::size_t>(id)].first_kept);
+        out.push_back(std::move(worst));
+    }
     return out;
 }
 
 MemoryBreakdown block_memory(const PlanInput& in, Mode mode, const Setting& s, const BlockCost& b,
-                             const std::vector<BlockCost>& all, u64* host) {
+                             const std::vector<BlockCost>& /*all*/, u64* host) {
     const Shape sh(in.model);
     const PlanConstants& k = in.constants;
     const u64 B = static_cast<u64>(s.micro_batch), T = static_cast<u64>(in.seq_len), N = B * T;
@@ -167,22 +255,15 @@ MemoryBreakdown block_memory(const PlanInput& in, Mode mode, const Setting& s, c
     *host = 0;
 
     // Blocks whose optimizer state outlives their turn (no reset at a switch).
-    auto other_blocks = [&](auto per_block) {
-        u64 sum = 0;
-        if (mode == Mode::Bcd && !in.reset_state_on_switch)
-            for (const auto& o : all)
-                if (o.id != b.id) sum += per_block(o);
-        return sum;
-    };
+    const bool keeps = mode == Mode::Bcd && !in.reset_state_on_switch;
+    const u64 others_params = keeps ? b.others_params : 0;
+    const u64 others_padded = keeps ? b.others_padded : 0;
 
     if (in.hardware.is_cpu()) {
         // fp32 throughout, buffer for buffer as the engine allocates them.
         m.weights = sh.layout_floats * 4;
         m.gradients = b.padded_floats * 4;
-        m.optimizer =
-            states *
-            (b.padded_floats + other_blocks([](const BlockCost& o) { return o.padded_floats; })) *
-            4;
+        m.optimizer = states * (b.padded_floats + others_padded) * 4;
         const auto acts =
             cpu_activation_floats(sh, B, T, kept, s.recompute, in.hardware.cpu.threads);
         m.activations = acts.activations * 4;
@@ -234,8 +315,7 @@ MemoryBreakdown block_memory(const PlanInput& in, Mode mode, const Setting& s, c
         m.weights = wb * sh.params;
         m.gradients = 4 * b.params;
         m.optimizer = (master + 4 * states) * b.params;
-        const u64 kept_states =
-            (master + 4 * states) * other_blocks([](const BlockCost& o) { return o.params; });
+        const u64 kept_states = (master + 4 * states) * others_params;
         if (in.offload_states)
             *host = kept_states;
         else

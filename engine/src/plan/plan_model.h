@@ -35,10 +35,17 @@ struct BlockCost {
     std::vector<double>
         layer_weight_fraction; // per layer: share of its matmul weights in the block
     double weight = 1.0;       // share of the schedule's steps
+    // Parameters (and the CPU's padded floats) of the blocks outside this one or this set: their
+    // optimizer state is kept without reset_state_on_switch.
+    std::uint64_t others_params = 0, others_padded = 0;
 };
 
 // Blocks of the partition: BCD's (default or explicit), or full training's single block.
 std::vector<BlockCost> partition(const PlanInput& in, Mode mode, int layers_per_block);
+// The active sets of docs/training.md "Active sets" as merged costs (γ > 1 or order lisa): γ
+// consecutive places from every place of the cycle, plus, for drawn orders, the largest γ blocks
+// as a memory bound with no share of the steps.
+std::vector<BlockCost> active_sets(const PlanInput& in, const std::vector<BlockCost>& blocks);
 
 // Bytes per device with `b` active. `host` receives offloaded bytes per node.
 MemoryBreakdown block_memory(const PlanInput& in, Mode mode, const Setting& s, const BlockCost& b,

@@ -4,9 +4,11 @@
 // search and its advice; the GPU specification grammar and the tables.
 
 #include "../train/train_fixture.h"
+#include "bcd/blocks.h"
 #include "bcd/errors.h"
 #include "bcd/gpus.h"
 #include "bcd/model.h"
+#include "bcd/param_layout.h"
 #include "bcd/plan.h"
 #include "bcd/run_config.h"
 #include "bcd/trainer.h"
@@ -41,6 +43,7 @@ struct Case {
     int batch, seq;
     const char* mode;
     bool recompute;
+    const char* bcd = "{}"; // more bcd keys (active sets)
 };
 
 bcd::ModelConfig wide_model() {
@@ -110,6 +113,13 @@ private slots:
             {"wide", wide_model(), 4, 128, "full", true},
             // Small activations: the peak is loading (the weights and their mapped file).
             {"wide", wide_model(), 1, 32, "bcd", false},
+            // Active sets: two blocks at once, LISA (embedding and head always, state kept).
+            {"small", bcd::ModelConfig::preset("small"), 4, 256, "bcd", false,
+             R"({"active_blocks": 2})"},
+            {"wide", wide_model(), 4, 128, "bcd", false,
+             R"({"order": "lisa", "active_blocks": 2})"},
+            {"wide", wide_model(), 4, 128, "bcd", false,
+             R"({"order": "importance", "active_blocks": 3})"},
         };
         std::printf("\n%-6s %-4s %-9s %-9s %12s %12s %6s %12s %12s %6s\n", "model", "mode",
                     "recompute", "batch", "pred RSS", "meas RSS", "err", "pred acct", "engine acct",
@@ -117,6 +127,7 @@ private slots:
         for (const auto& c : cases) {
             const auto dir =
                 fresh_dir(std::string("plan/") + c.name + "-" + c.mode +
+                          std::to_string(std::hash<std::string>{}(c.bcd) % 1000) +
                           (c.recompute ? "-rc" : "") + "-" + std::to_string(c.batch * c.seq));
             bcd::Model m(c.model);
             m.init_random(3);
@@ -132,6 +143,7 @@ private slots:
                      {"bcd", {{"mode", c.mode}, {"switch_every", 1}}},
                      {"device", {{"threads", 2}}},
                      {"output", {{"dir", (dir / "run").string()}}}};
+            cfg["bcd"].merge_patch(json::parse(c.bcd));
             std::ofstream(dir / "run.json") << cfg.dump();
             const auto rc = bcd::RunConfig::load(dir / "run.json");
 
@@ -166,7 +178,7 @@ private slots:
                         pred_acct / 1048576, meas_acct / 1048576, 100 * rel(pred_acct, meas_acct));
             std::fflush(stdout);
             const QString what =
-                QString("%1 %2%3").arg(c.name, c.mode, c.recompute ? " recompute" : "");
+                QString("%1 %2%3 %4").arg(c.name, c.mode, c.recompute ? " recompute" : "", c.bcd);
             QVERIFY2(
                 rel(pred_rss, meas_rss) <= 0.10,
                 qPrintable(what +
@@ -222,6 +234,46 @@ private slots:
 
     // Activations: recomputation keeps a layer's input only; in BCD the head block keeps no
     // layer's activations and the embedding block keeps them all.
+    // Active sets in bf16: LISA with γ = 2 holds the gradients (4 bytes), master and moments (12)
+    // of the embedding, the head and two layers; γ = 2 in ascending order the largest neighbours.
+    void active_sets_memory() {
+        bcd::PlanInput in = seven_b("A100-80GB x1", 1, 1, 512);
+        bcd::Setting s;
+        s.micro_batch = 1;
+        s.layers_per_block = 1;
+        const auto one = bcd::evaluate_setting(in, bcd::Mode::Bcd, s);
+        const std::uint64_t V = 32000, h = 4096;
+        const bcd::ParamLayout lay(in.model);
+        const auto blocks = bcd::default_blocks(lay, 1, true, true);
+        const std::uint64_t embed = blocks.front().params, head = blocks.back().params,
+                            l0 = blocks[1].params;
+        QCOMPARE(embed, V * h);
+        in.order = "lisa";
+        in.active_blocks = 2;
+        const auto lisa = bcd::evaluate_setting(in, bcd::Mode::Bcd, s);
+        QCOMPARE(lisa.memory.gradients, 4 * (embed + head + 2 * l0));
+        QCOMPARE(lisa.memory.optimizer, 12 * (embed + head + 2 * l0));
+        in.order = "ascending";
+        const auto two = bcd::evaluate_setting(in, bcd::Mode::Bcd, s);
+        // The largest pair of neighbours in the cycle embed, layers.0 … layers.31, head: two layers
+        // (202 M parameters each, against 131 M for the embedding and for the head), the lowest
+        // pair keeping every layer's activations.
+        QCOMPARE(two.memory.gradients, 4 * (2 * l0));
+        QCOMPARE(two.worst_block_name, std::string("layers.0+layers.1"));
+        QVERIFY(two.memory.total() > one.memory.total());
+        QVERIFY(lisa.memory.total() > two.memory.total());
+        // Without a reset the whole model's state is kept, whatever the sets.
+        in.reset_state_on_switch = false;
+        const auto kept = bcd::evaluate_setting(in, bcd::Mode::Bcd, s);
+        QCOMPARE(kept.memory.optimizer, 12 * in.model.num_params());
+        // The time model averages the sets: two blocks cost more FLOPs per token than one.
+        QVERIFY(bcd::flops_per_token(in, bcd::Mode::Bcd, s) > [&] {
+            bcd::PlanInput g1 = in;
+            g1.active_blocks = 1;
+            return bcd::flops_per_token(g1, bcd::Mode::Bcd, s);
+        }());
+    }
+
     void activations() {
         bcd::PlanInput in = seven_b("A100-80GB x1", 1, 1, 2048);
         bcd::Setting s;
