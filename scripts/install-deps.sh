@@ -19,6 +19,7 @@ packages=(
 if [ "${1:-}" = "--tests" ]; then
     packages+=(
         python3 python3-torch python3-numpy python3-venv python3-pip
+        python3-matplotlib
         clang clang-format libclang-rt-14-dev libomp-dev
         openssh-server sqlite3
         munge slurmctld slurmd slurm-client
