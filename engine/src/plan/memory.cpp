@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace bcd::plan_detail {
 
@@ -219,16 +220,21 @@ std::vector<BlockCost> active_sets(const PlanInput& in, const std::vector<BlockC
         members.erase(std::unique(members.begin(), members.end()), members.end());
         return members;
     };
-    // γ consecutive places from every place of the cycle, each an equal share of the steps.
+    // γ consecutive places from each place a set can start at, each an equal share of the steps:
+    // period k starts at place kγ, so a cyclic order (of n places) starts its sets at the
+    // multiples of gcd(γ, n); drawn orders can start anywhere.
+    const bool drawn = in.order == "random" || in.order == "importance" || in.order == "lisa";
+    const std::size_t stride = drawn ? 1 : std::gcd(gamma, n);
     std::vector<BlockCost> out;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; i += stride) {
         std::vector<int> members;
         for (std::size_t j = 0; j < gamma; ++j) members.push_back(cycle[(i + j) % n]);
-        out.push_back(merge(blocks, with(std::move(members)), 1.0 / static_cast<double>(n)));
+        out.push_back(merge(blocks, with(std::move(members)),
+                            static_cast<double>(stride) / static_cast<double>(n)));
     }
     // Drawn sets (random, importance, lisa) can hold any γ blocks: the largest γ, with the
     // backward reaching the lowest of all, bound the memory (no share of the steps).
-    if (in.order == "random" || in.order == "importance" || in.order == "lisa") {
+    if (drawn) {
         std::vector<int> by_size = cycle;
         std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) {
             return blocks[static_cast<std::size_t>(a)].params >
