@@ -153,7 +153,7 @@ class Bench:
         self.log = os.path.join(self.cache, "bench.log")
         self.flops = {}
 
-    def config(self, name, model, train, val, bcd, lr, steps, seed=1):
+    def config(self, name, model, train, val, bcd, lr, steps):
         out = os.path.join(self.runs, name)
         bcd_full = {"switch_every": self.p["switch_every"], "reset_state_on_switch": True}
         bcd_full.update(bcd)
@@ -161,7 +161,7 @@ class Bench:
                "data": {"train": train, "val": val, "seq_len": self.p["seq"]},
                "optim": {"name": "adamw", "lr": lr, "weight_decay": 0.0, "schedule": "constant",
                          "grad_clip": 1.0},
-               "train": {"steps": steps, "batch_size": self.p["batch"], "seed": seed},
+               "train": {"steps": steps, "batch_size": self.p["batch"], "seed": self.args.seed},
                "bcd": bcd_full,
                "device": {"kind": "cpu", "threads": self.args.threads},
                "output": {"dir": out, "log_every": 1, "eval_every": 0, "checkpoint_every": 1000000,
@@ -402,6 +402,8 @@ def main():
     ap.add_argument("--steps", type=int, default=None, help="full's fine-tuning steps")
     ap.add_argument("--lrs", default=None, help="comma-separated lr grid")
     ap.add_argument("--no-scratch", action="store_true")
+    ap.add_argument("--seed", type=int, default=1, help="train.seed of the compared runs (data order, "
+                    "random block orders); the pre-training keeps seed 1")
     ap.add_argument("--preset", default=None)
     ap.add_argument("--seq", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
