@@ -60,6 +60,8 @@ class TstNewRunPage : public QObject {
                                 {"layers_per_block", 2},
                                 {"order", "random"},
                                 {"switch_every", 13},
+                                {"active_blocks", 2},
+                                {"switch_warmup_steps", 3},
                                 {"reset_state_on_switch", false},
                                 {"offload_states", true},
                                 {"embed_block", false},

@@ -105,6 +105,8 @@ private:
     QSpinBox* layersPerBlock_;
     QComboBox* order_;
     QSpinBox* switchEvery_;
+    QSpinBox* activeBlocks_;
+    QSpinBox* switchWarmup_;
     QCheckBox* resetState_;
     QCheckBox* offload_;
     QCheckBox* embedBlock_;

@@ -99,6 +99,7 @@ bcd::PlanInput planInputFromConfig(const QJsonObject& c, const bcd::ModelConfig&
     in.embed_block = boolean("bcd.embed_block", true);
     in.head_block = boolean("bcd.head_block", true);
     in.order = str("bcd.order", "ascending");
+    in.active_blocks = std::max(1, static_cast<int>(num("bcd.active_blocks", 1)));
     for (const QJsonValue& v : configValue(c, QStringLiteral("bcd.fixed_order")).toArray())
         in.fixed_order.push_back(v.toInt());
     const QJsonValue blocks = configValue(c, QStringLiteral("bcd.blocks"));
