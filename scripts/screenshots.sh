@@ -3,7 +3,8 @@
 # preset on the bundled Shakespeare sample — one BCD, one full, one BCD with two layers per block,
 # launched and followed by `bcd-workbench run launch`), then the GUI under Xvfb in its screenshot
 # mode (BCD_SCREENSHOTS=DIR, ui/gui.cpp): Runs, New run with its plan view, Monitor of a run,
-# Compare of two runs and Nodes, each grabbed at 1280×800 into docs/images/<page>.png.
+# Compare of two runs, Sample and Nodes, each grabbed at 1600×1000 into docs/images/<page>.png
+# and at 1024×700 into docs/images/<page>-small.png.
 #
 #   scripts/screenshots.sh                      builds bcd-workbench into build/ first
 #   BCD_BUILD_DIR=build-x scripts/screenshots.sh   uses an existing build tree as it is
@@ -78,8 +79,11 @@ launch "$preset full" full 1 baseline
 launch "$preset BCD, 2 layers/block" bcd 2 bcd
 fi
 
-echo "== the GUI, page by page"
+echo "== the GUI, page by page, at 1600×1000 (docs/images/<page>.png) and 1024×700 (<page>-small.png)"
 mkdir -p docs/images
-BCD_THEME=light BCD_SCREENSHOTS=$PWD/docs/images QT_QPA_PLATFORM=xcb \
-    xvfb-run -a -s "-screen 0 1600x1000x24" timeout 120 "$wb" --db "$db"
+for size in 1600x1000: 1024x700:-small; do
+    BCD_THEME=light BCD_SCREENSHOTS=$PWD/docs/images BCD_SCREENSHOT_SIZE=${size%%:*} \
+        BCD_SCREENSHOT_SUFFIX=${size#*:} QT_QPA_PLATFORM=xcb \
+        xvfb-run -a -s "-screen 0 1700x1100x24" timeout 180 "$wb" --db "$db"
+done
 ls -l docs/images/*.png

@@ -5,6 +5,7 @@
 #include "ui/pages/new_run_page.h"
 #include "ui/pages/nodes_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/pages/sample_page.h"
 #include "ui/widgets/config_form.h"
 #include "ui/widgets/plan_view.h"
 #include "ui/workbench.h"
@@ -62,7 +63,7 @@ void applyStyle(QApplication& app) {
 }
 
 // BCD_SCREENSHOTS=DIR: shows each page with the store's content, writes DIR/<page>.png
-// (1280×800, palette-reduced when large) and quits. scripts/screenshots.sh drives it.
+// (BCD_SCREENSHOT_SIZE, palette-reduced when large) and quits. scripts/screenshots.sh drives it.
 class ScreenshotTour : public QObject {
 public:
     ScreenshotTour(Workbench& wb, MainWindow& window, const QString& dir)
@@ -86,7 +87,8 @@ private:
     void grab(const QString& name) {
         QApplication::processEvents();
         QImage img = window_.grab().toImage().convertToFormat(QImage::Format_RGB32);
-        const QString file = dir_ + QLatin1Char('/') + name + QStringLiteral(".png");
+        const QString file = dir_ + QLatin1Char('/') + name +
+                             qEnvironmentVariable("BCD_SCREENSHOT_SUFFIX") + QStringLiteral(".png");
         img.save(file);
         if (QFileInfo(file).size() > 140 * 1024)
             img.convertToFormat(QImage::Format_Indexed8, Qt::ThresholdDither | Qt::AvoidDither)
@@ -159,6 +161,23 @@ private:
             });
             break;
         case 4: {
+            // Sample: the first run's final model, greedy, against a sampled continuation.
+            auto* sample = static_cast<SamplePage*>(window_.page(MainWindow::Sample));
+            window_.showPage(MainWindow::Sample);
+            if (!ids_.isEmpty()) {
+                sample->choose(0, ids_.last(), QStringLiteral("final"));
+                sample->choose(1, ids_.last(), QStringLiteral("final"));
+            }
+            sample->setPrompt(QStringLiteral("ROMEO:\n"));
+            sample->setSettings(0.8, 0.95, 160, 1);
+            sample->generate();
+            after(8000, [this] {
+                grab(QStringLiteral("sample"));
+                step(5);
+            });
+            break;
+        }
+        case 5: {
             auto* nodes = static_cast<NodesPage*>(window_.page(MainWindow::Nodes));
             window_.showPage(MainWindow::Nodes);
             nodes->probe(QStringLiteral("local"));
@@ -197,7 +216,13 @@ int runGui(int argc, char** argv, const QString& dbPath) {
     MainWindow window(wb);
     const QString shots = qEnvironmentVariable("BCD_SCREENSHOTS");
     if (!shots.isEmpty()) {
-        window.resize(1280, 800);
+        // BCD_SCREENSHOT_SIZE=WxH (default 1280x800), BCD_SCREENSHOT_SUFFIX appended to the
+        // file names (scripts/screenshots.sh takes both sizes the docs show).
+        const QStringList size =
+            qEnvironmentVariable("BCD_SCREENSHOT_SIZE", QStringLiteral("1280x800"))
+                .split(QLatin1Char('x'));
+        window.resize(size.value(0).toInt() > 0 ? size.value(0).toInt() : 1280,
+                      size.value(1).toInt() > 0 ? size.value(1).toInt() : 800);
         window.show();
         auto* tour = new ScreenshotTour(wb, window, shots);
         QTimer::singleShot(1000, tour, [tour] { tour->start(); });
