@@ -65,6 +65,11 @@ private slots:
         for (qint64 s : test::fileColumn(metrics, "switch", "to").keys()) switches << double(s);
         QCOMPARE(switches, (QVector<double>{25, 50, 75, 100}));
         QCOMPARE(loss->markerX(), switches);
+        // Each switch is labelled with the block it went to, coloured as in the block strip.
+        QStringList labels;
+        for (double to : test::fileColumn(metrics, "switch", "to"))
+            labels << QStringLiteral("→%1").arg(qint64(to));
+        QCOMPARE(loss->markerLabels(), labels);
         QVERIFY2(page.progressText().startsWith(QStringLiteral("step 120 / 120 · 100.0 %")),
                  qPrintable(page.progressText()));
         QVERIFY(page.progressText().contains(QStringLiteral("finished")));

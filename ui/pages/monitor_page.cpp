@@ -312,16 +312,16 @@ void MonitorPage::apply(const RunCurves& c) {
         ChartCurve{tr("validation loss"), curveColor(1), c.metric(MetricColumn::ValLoss), c.map,
                    false, true, 1.0},
     });
-    charts_[Loss]->setMarkers(c.switchSteps, c.map);
+    charts_[Loss]->setMarkers(c.switchSteps, c.map, c.switchBlocks);
     charts_[Throughput]->setCurves({ChartCurve{
         tr("tokens/s"), curveColor(2), c.metric(MetricColumn::TokS), c.map, true, false, 1.0}});
     charts_[LearningRate]->setCurves({ChartCurve{
         tr("lr"), curveColor(5), c.metric(MetricColumn::Lr), c.map, false, false, 1.0}});
-    charts_[LearningRate]->setMarkers(c.switchSteps, c.map);
+    charts_[LearningRate]->setMarkers(c.switchSteps, c.map, c.switchBlocks);
     charts_[GradNorm]->setCurves(
         {ChartCurve{tr("gradient norm"), curveColor(6), c.metric(MetricColumn::GradNorm), c.map,
                     true, false, 1.0}});
-    charts_[GradNorm]->setMarkers(c.switchSteps, c.map);
+    charts_[GradNorm]->setMarkers(c.switchSteps, c.map, c.switchBlocks);
     StepSeries cost;
     cost.steps = c.map.steps;
     if (run.pricePerHour) {

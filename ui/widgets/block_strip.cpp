@@ -1,6 +1,7 @@
 #include "ui/widgets/block_strip.h"
 
 #include <QPainter>
+#include <algorithm>
 #include <cmath>
 
 namespace bcd::ui {
@@ -52,6 +53,11 @@ void BlockStrip::setSchedule(int numLayers, int layersPerBlock, bool embedBlock,
     update();
 }
 
+QColor blockColor(int block) {
+    const double hue = std::fmod(0.58 + std::max(0, block) * 0.618034, 1.0);
+    return QColor::fromHslF(static_cast<float>(hue), 0.55f, 0.55f);
+}
+
 void BlockStrip::paintEvent(QPaintEvent*) {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
@@ -68,9 +74,7 @@ void BlockStrip::paintEvent(QPaintEvent*) {
         if (part.block < 0) {
             c = palette().color(QPalette::Mid);
         } else {
-            // Neighbouring blocks get far-apart hues (golden-ratio steps).
-            const double hue = std::fmod(0.58 + part.block * 0.618034, 1.0);
-            c = QColor::fromHslF(static_cast<float>(hue), 0.55f, 0.55f);
+            c = blockColor(part.block);
         }
         p.setPen(part.block == worstBlock_ && worstBlock_ >= 0 ? QPen(text, 2) : Qt::NoPen);
         p.setBrush(c);

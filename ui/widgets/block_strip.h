@@ -3,11 +3,16 @@
 // BCD block it belongs to and numbered by the block's place in a cycle of the schedule. With full
 // training there is one block: everything trains every step.
 
+#include <QColor>
 #include <QString>
 #include <QVector>
 #include <QWidget>
 
 namespace bcd::ui {
+
+// A block's colour wherever blocks are drawn (the New run strip, Monitor's switch markers):
+// neighbouring ids get far-apart hues (golden-ratio steps).
+QColor blockColor(int block);
 
 class BlockStrip : public QWidget {
     Q_OBJECT

@@ -1,5 +1,6 @@
 #include "ui/widgets/metric_chart.h"
 
+#include "ui/widgets/block_strip.h"
 #include "ui/widgets/smoothing.h"
 
 #include <QComboBox>
@@ -206,9 +207,11 @@ void MetricChart::setCurves(QVector<ChartCurve> curves) {
     scheduleRebuild();
 }
 
-void MetricChart::setMarkers(const QVector<qint64>& steps, const StepMap& map) {
+void MetricChart::setMarkers(const QVector<qint64>& steps, const StepMap& map,
+                             const QVector<int>& blocks) {
     markerSteps_ = steps;
     markerMap_ = map;
+    markerBlocks_ = blocks;
     scheduleRebuild();
 }
 
@@ -368,16 +371,40 @@ void MetricChart::rebuild() {
     // Draw the markers in view, thinned so that a run that switches every few steps stays legible.
     const QCPRange xr = plot_->xAxis->range();
     QVector<double> inView;
-    for (double mx : markerX_)
-        if (xr.contains(mx)) inView << mx;
+    QVector<int> inViewBlock;
+    for (qsizetype i = 0; i < markerX_.size(); ++i)
+        if (xr.contains(markerX_[i])) {
+            inView << markerX_[i];
+            inViewBlock << markerBlocks_.value(i, -1);
+        }
     const qsizetype stride =
         std::max<qsizetype>(1, (inView.size() + kMaxDrawnMarkers - 1) / kMaxDrawnMarkers);
-    const QPen markerPen(QColor(150, 150, 150, 140), 1, Qt::DashLine);
+    // Labels where they can be read: a few dozen switches across the plot at most.
+    const bool labelled = inView.size() <= std::max(8, plot_->axisRect()->width() / 30);
+    markerLabels_.clear();
+    const QCPRange yr = plot_->yAxis->range();
     for (qsizetype i = 0; i < inView.size(); i += stride) {
+        const int block = inViewBlock[i];
+        QColor c = block >= 0 ? blockColor(block) : QColor(150, 150, 150);
+        c.setAlpha(block >= 0 ? 170 : 140);
         auto* line = new QCPItemStraightLine(plot_);
-        line->setPen(markerPen);
-        line->point1->setCoords(inView[i], 0);
-        line->point2->setCoords(inView[i], 1);
+        line->setPen(QPen(c, 1, Qt::DashLine));
+        line->point1->setCoords(inView[i], yr.lower);
+        line->point2->setCoords(inView[i], yr.upper);
+        if (labelled && block >= 0) {
+            auto* label = new QCPItemText(plot_);
+            label->position->setTypeX(QCPItemPosition::ptPlotCoords);
+            label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+            label->position->setCoords(inView[i], 0.0);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->setText(QStringLiteral("→%1").arg(block));
+            label->setColor(c.darker(140));
+            QFont f = font();
+            f.setPointSizeF(f.pointSizeF() * 0.75);
+            label->setFont(f);
+            label->setClipToAxisRect(true);
+            markerLabels_ << label->text();
+        }
     }
     // One curve: the title names it, and a legend would only hide data.
     plot_->legend->setVisible(plot_->legend->itemCount() > 1);
@@ -452,6 +479,10 @@ QVector<double> MetricChart::smoothedY(int curve) const {
 
 QVector<double> MetricChart::markerX() const {
     return markerX_;
+}
+
+QStringList MetricChart::markerLabels() const {
+    return markerLabels_;
 }
 
 ChartControls addChartControls(QHBoxLayout* row, QWidget* parent, int sliderWidth) {

@@ -47,7 +47,10 @@ public:
     void setTitle(const QString& title);
     void setCurves(QVector<ChartCurve> curves);
     // Vertical lines at these steps, placed with the map (the shown run's).
-    void setMarkers(const QVector<qint64>& steps, const StepMap& map);
+    // Block `blocks[i]` (when given) colours marker i as in the New run block strip and labels it
+    // ("→ 3") where the markers in view are few enough to read.
+    void setMarkers(const QVector<qint64>& steps, const StepMap& map,
+                    const QVector<int>& blocks = {});
     void setXAxisKind(XAxisKind kind);
     XAxisKind xAxisKind() const { return kind_; }
     void setSmoothing(double weight); // 0 .. 0.999
@@ -84,6 +87,7 @@ public:
     QVector<double> rawY(int curve) const;
     QVector<double> smoothedY(int curve) const;
     QVector<double> markerX() const;
+    QStringList markerLabels() const; // the labels drawn, in x order
     int curveCount() const { return curves_.size(); }
     int replotCount() const { return replots_; }
 
@@ -123,6 +127,8 @@ private:
     QVector<qint64> markerSteps_;
     StepMap markerMap_;
     QVector<double> markerX_;
+    QVector<int> markerBlocks_;
+    QStringList markerLabels_;
     QString userNote_;
     XAxisKind kind_ = XAxisKind::Step;
     double smoothing_ = 0.6;

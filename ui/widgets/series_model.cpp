@@ -186,8 +186,11 @@ RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r
     if (r.switches) {
         const auto events = s.events(runId);
         for (const auto& e : events)
-            if (e.source == QLatin1String("engine") && e.kind == QLatin1String("switch") && e.step)
+            if (e.source == QLatin1String("engine") && e.kind == QLatin1String("switch") &&
+                e.step) {
                 c.switchSteps << *e.step;
+                c.switchBlocks << e.data.value(QLatin1String("to")).toInt(-1);
+            }
         constexpr qsizetype kRecent = 30;
         c.recentEvents = events.mid(std::max<qsizetype>(0, events.size() - kRecent));
     }

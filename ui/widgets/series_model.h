@@ -83,7 +83,8 @@ struct RunCurves {
     StepMap map;
     QMap<int, StepSeries> metrics; // by MetricColumn
     QVector<qint64> switchSteps;
-    qint64 stepPoints = 0;                    // stored step points in the requested range
+    QVector<int> switchBlocks; // the block each switch went to (its first, for a set); -1 unknown
+    qint64 stepPoints = 0;     // stored step points in the requested range
     std::optional<store::MetricPoint> last;   // the run's last step point (progress, ETA)
     QVector<store::EventRecord> recentEvents; // the last events (when switches were asked for)
     StepSeries metric(store::MetricColumn c) const { return metrics.value(static_cast<int>(c)); }
