@@ -85,8 +85,7 @@ public:
     static constexpr qint64 kLastStep = std::numeric_limits<qint64>::max() / 2;
     QVector<MetricPoint> points(qint64 runId, PointType type, qint64 fromStep = 0,
                                 qint64 toStep = kLastStep);
-    // Points of the type, all of them or those after a step.
-    qint64 pointCount(qint64 runId, PointType type, qint64 afterStep = -1);
+    qint64 pointCount(qint64 runId, PointType type);
     // At most maxBuckets buckets over [fromStep, toStep], each with the minimum and maximum of the
     // column and the steps where they occur, so that spikes survive; exact (not sampled). Served
     // from the levels of detail, so that a query over a million points reads a few thousand rows.

@@ -60,13 +60,12 @@ QVector<MetricPoint> RunStore::points(qint64 runId, PointType type, qint64 fromS
     return out;
 }
 
-qint64 RunStore::pointCount(qint64 runId, PointType type, qint64 afterStep) {
+qint64 RunStore::pointCount(qint64 runId, PointType type) {
     d_->checkThread();
-    SqliteStatement q(d_->handle, "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND "
-                                  "type = ?2 AND step > ?3");
+    SqliteStatement q(d_->handle,
+                      "SELECT COUNT(*) FROM metric_points WHERE run_id = ?1 AND type = ?2");
     q.bind(1, runId);
     q.bind(2, static_cast<qint64>(type));
-    q.bind(3, afterStep);
     return q.next() ? q.int64(0) : 0;
 }
 

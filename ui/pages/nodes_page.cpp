@@ -322,12 +322,8 @@ void NodesPage::probeDone(const ProbeOutcome& o) {
             });
         return;
     }
-    // The row says why (the message without the "cannot connect to host:" preamble the row
-    // already shows).
+    // The row says why: the probe's own message, or the host key's state.
     QString reason = o.message;
-    if (const qsizetype at = reason.indexOf(QLatin1String(": "));
-        at > 0 && reason.startsWith("cannot connect"))
-        reason = reason.mid(at + 2);
     if (o.problem == P::HostKeyUnknown) reason = tr("host key not yet trusted");
     if (o.problem == P::HostKeyChanged) reason = tr("host key changed, connection refused");
     unreachable_.insert(o.node, reason);

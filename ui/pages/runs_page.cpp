@@ -24,6 +24,7 @@
 #include <QSplitter>
 #include <QStandardItemModel>
 #include <QTableView>
+#include <QThread>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <utility>
@@ -135,36 +136,38 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     layout->addWidget(split, 1);
 
     auto* buttons = new QHBoxLayout;
-    auto button = [this, buttons](const QString& text, const QString& tip) {
+    auto addButton = [this, buttons](const QString& text, const QString& tip) {
         auto* b = new QPushButton(text, this);
         b->setToolTip(tip);
         buttons->addWidget(b);
         return b;
     };
     monitor_ =
-        button(tr("Monitor"),
-               tr("Follow the selected run live: loss, throughput, memory, log (double-click)"));
+        addButton(tr("Monitor"),
+                  tr("Follow the selected run live: loss, throughput, memory, log (double-click)"));
     compare_ =
-        button(tr("Compare selected"), tr("Overlay the selected runs and diff their configs"));
-    again_ = button(tr("Run again…"), tr("Open the selected run's config in the New run page"));
+        addButton(tr("Compare selected"), tr("Overlay the selected runs and diff their configs"));
+    again_ = addButton(tr("Run again…"), tr("Open the selected run's config in the New run page"));
     again_->setObjectName(QStringLiteral("again"));
-    resume_ = button(tr("Resume"), tr("Start the selected cancelled or failed run again from its "
-                                      "newest checkpoint"));
+    resume_ =
+        addButton(tr("Resume"), tr("Start the selected cancelled or failed run again from its "
+                                   "newest checkpoint"));
     resume_->setObjectName(QStringLiteral("resume"));
-    fork_ = button(tr("Fork…"), tr("A new run from one of the selected run's checkpoints, with "
-                                   "settings you change in New run (its weights; the optimizer "
-                                   "starts afresh)"));
+    fork_ = addButton(tr("Fork…"), tr("A new run from one of the selected run's checkpoints, with "
+                                      "settings you change in New run (its weights; the optimizer "
+                                      "starts afresh)"));
     fork_->setObjectName(QStringLiteral("fork"));
-    delete_ = button(tr("Delete…"), tr("Remove the selected runs from the store (and, if you "
-                                       "choose, their folders on this machine)"));
+    delete_ = addButton(tr("Delete…"), tr("Remove the selected runs from the store (and, if you "
+                                          "choose, their folders on this machine)"));
     delete_->setObjectName(QStringLiteral("delete"));
-    cancel_ = button(tr("Cancel"), tr("Stop the selected runs: SIGTERM (the engine checkpoints), "
-                                      "SIGKILL after a grace period"));
-    export_ = button(tr("Export CSV…"), tr("Write the selected run's metric points as CSV"));
-    edit_ = button(tr("Edit…"),
-                   tr("Change the selected run's name, tags and notes (double-click its tags)"));
+    cancel_ =
+        addButton(tr("Cancel"), tr("Stop the selected runs: SIGTERM (the engine checkpoints), "
+                                   "SIGKILL after a grace period"));
+    export_ = addButton(tr("Export CSV…"), tr("Write the selected run's metric points as CSV"));
+    edit_ = addButton(tr("Edit…"),
+                      tr("Change the selected run's name, tags and notes (double-click its tags)"));
     buttons->addStretch(1);
-    auto* reload = button(tr("Refresh"), tr("Read the runs again"));
+    auto* reload = addButton(tr("Refresh"), tr("Read the runs again"));
     layout->addLayout(buttons);
 
     connect(filter_, &QLineEdit::textChanged, this, [this, proxy](const QString& t) {
@@ -554,25 +557,33 @@ void RunsPage::deleteSelected() {
         if (box.clickedButton() != del) return;
         withFiles = files->isChecked();
     }
+    // The rows go on the store's thread; the folders (checkpoints: gigabytes) on a thread of
+    // their own, so that neither the window nor the store waits for the disk.
+    QStringList folders, kept;
+    for (const auto& r : runs) {
+        if (withFiles && r.node == QLatin1String("local") && !r.remoteDir.isEmpty())
+            folders << r.remoteDir;
+        else if (!r.remoteDir.isEmpty())
+            kept << QStringLiteral("%1 on %2").arg(r.remoteDir, r.node);
+    }
     wb_.store().call(
-        [runs, withFiles](store::RunStore& s) {
-            QStringList kept;
-            for (const auto& r : runs) {
-                s.deleteRun(r.id);
-                if (withFiles && r.node == QLatin1String("local") && !r.remoteDir.isEmpty())
-                    QDir(r.remoteDir).removeRecursively();
-                else if (!r.remoteDir.isEmpty())
-                    kept << QStringLiteral("%1 on %2").arg(r.remoteDir, r.node);
-            }
-            return kept;
+        [runs](store::RunStore& s) {
+            for (const auto& r : runs) s.deleteRun(r.id);
+            return true;
         },
         this,
-        [this, n = runs.size()](const QStringList& kept) {
-            emit wb_.message(kept.isEmpty() ? tr("Deleted %1 run(s) and their folders").arg(n)
+        [this, n = runs.size(), folders, kept](bool) {
+            emit wb_.message(kept.isEmpty() ? tr("Deleted %1 run(s)").arg(n)
                                             : tr("Deleted %1 run(s); folders kept: %2")
                                                   .arg(n)
                                                   .arg(kept.join(QStringLiteral(", "))));
             emit wb_.runsChanged();
+            if (folders.isEmpty()) return;
+            QThread* t = QThread::create([folders] {
+                for (const QString& f : folders) QDir(f).removeRecursively();
+            });
+            connect(t, &QThread::finished, t, &QObject::deleteLater);
+            t->start();
         },
         [this](const QString& m) {
             emit wb_.message(tr("Delete failed: %1").arg(m));

@@ -216,10 +216,9 @@ bool SamplePage::busy() const {
 void SamplePage::generate() {
     stopAll();
     for (int side = 0; side < 2; ++side) start(side);
-    const bool running = busy();
-    generate_->setEnabled(!running);
-    stop_->setEnabled(running);
-    if (!running) emit finished();
+    generate_->setEnabled(false);
+    stop_->setEnabled(true);
+    endIfIdle();
 }
 
 void SamplePage::start(int side) {
@@ -261,24 +260,23 @@ void SamplePage::start(int side) {
                 }
                 cols_[side].text->setPlainText(text);
                 p->deleteLater();
-                if (!busy()) {
-                    generate_->setEnabled(true);
-                    stop_->setEnabled(false);
-                    emit finished();
-                }
+                endIfIdle();
             });
     connect(p, &QProcess::errorOccurred, this, [this, side, p](QProcess::ProcessError e) {
         if (e != QProcess::FailedToStart) return;
         cols_[side].text->setPlainText(
             tr("Could not start %1: %2").arg(p->program(), p->errorString()));
         p->deleteLater();
-        if (!busy()) {
-            generate_->setEnabled(true);
-            stop_->setEnabled(false);
-            emit finished();
-        }
+        endIfIdle();
     });
     p->start();
+}
+
+void SamplePage::endIfIdle() {
+    if (busy()) return;
+    generate_->setEnabled(true);
+    stop_->setEnabled(false);
+    emit finished();
 }
 
 void SamplePage::stopAll() {

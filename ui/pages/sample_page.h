@@ -54,6 +54,7 @@ private:
     void fillCheckpoints(int side);
     void start(int side);
     void stopAll();
+    void endIfIdle(); // buttons back and finished() once no column's process runs
 
     Workbench& wb_;
     Column cols_[2];

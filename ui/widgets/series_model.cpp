@@ -137,19 +137,18 @@ StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
     return m;
 }
 
-store::ColumnValues WholeSeriesCache::get(store::RunStore& s, qint64 runId, MetricColumn column) {
-    const auto type =
-        column == MetricColumn::ValLoss ? store::PointType::Eval : store::PointType::Step;
-    Entry& e = entries_[qMakePair(runId, static_cast<int>(column))];
-    auto lastStep = [&e] { return e.values.steps.isEmpty() ? -1 : qint64(e.values.steps.back()); };
-    // Only the points after the last one read, unless points at earlier steps appeared or
-    // vanished since (a store rebuilt from the file): then everything again.
-    const qint64 total = s.pointCount(runId, type);
-    if (total - s.pointCount(runId, type, lastStep()) != e.points) e = Entry{};
-    const store::ColumnValues fresh = s.column(runId, column, lastStep());
+store::ColumnValues WholeSeriesCache::get(store::RunStore& s, const store::RunRecord& run,
+                                          MetricColumn column) {
+    Entry& e = entries_[qMakePair(run.id, static_cast<int>(column))];
+    // Stored points are only ever added or replaced by ingestion; a file read again from its
+    // start (replaced or truncated: the run's offset goes back) may replace any of them, so the
+    // cache starts over then. Otherwise only the points after the last one read are new.
+    if (run.metricsOffset < e.offset) e = Entry{};
+    const qint64 last = e.values.steps.isEmpty() ? -1 : qint64(e.values.steps.back());
+    const store::ColumnValues fresh = s.column(run.id, column, last);
     e.values.steps += fresh.steps;
     e.values.values += fresh.values;
-    e.points = total - s.pointCount(runId, type, lastStep());
+    e.offset = run.metricsOffset;
     return e.values;
 }
 
@@ -173,7 +172,7 @@ RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r
         StepSeries series = seriesFromBuckets(found);
         if (r.whole.contains(col)) {
             const store::ColumnValues all =
-                r.cache ? r.cache->get(s, runId, col) : s.column(runId, col);
+                r.cache ? r.cache->get(s, c.run, col) : s.column(runId, col);
             series.wholeSteps = all.steps;
             series.wholeValues = all.values;
         }

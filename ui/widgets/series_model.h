@@ -55,12 +55,13 @@ StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
 // page holds the pointer and hands it to each request).
 class WholeSeriesCache {
 public:
-    store::ColumnValues get(store::RunStore& store, qint64 runId, store::MetricColumn column);
+    store::ColumnValues get(store::RunStore& store, const store::RunRecord& run,
+                            store::MetricColumn column);
 
 private:
     struct Entry {
         store::ColumnValues values;
-        qint64 points = 0; // stored points of the column's type when last read
+        qint64 offset = 0; // the run's metrics offset when last read
     };
     QMap<QPair<qint64, int>, Entry> entries_;
 };
