@@ -86,6 +86,8 @@ MainWindow::MainWindow(Workbench& wb, QWidget* parent) : QMainWindow(parent), wb
         static_cast<ComparePage*>(page(Compare))->setRuns(ids);
         showPage(Compare);
     });
+    connect(static_cast<NewRunPage*>(page(NewRun)), &NewRunPage::probeWanted, this,
+            [this](const QString& node) { static_cast<NodesPage*>(page(Nodes))->probe(node); });
     connect(&wb, &Workbench::openNewRun, this,
             [this](const QJsonObject& config, const QString& name, const QStringList& tags) {
                 auto* p = static_cast<NewRunPage*>(page(NewRun));

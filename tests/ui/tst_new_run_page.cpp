@@ -7,6 +7,7 @@
 #include "test_runs.h"
 #include "ui/pages/new_run_page.h"
 #include "ui/widgets/config_form.h"
+#include "ui/widgets/memory_bar.h"
 #include "ui/widgets/plan_view.h"
 #include "ui/workbench.h"
 
@@ -16,6 +17,7 @@
 #include <QJsonDocument>
 #include <QLabel>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSignalSpy>
@@ -459,6 +461,78 @@ private slots:
         QCOMPARE(finished.first().at(1).toBool(), false);
         QVERIFY(finished.first().at(2).toString().contains(QStringLiteral("shape")));
         QVERIFY(!QFile::exists(dir_ + "/models/llama3-8b"));
+    }
+
+    // A node never probed is probed when the page shows it (once per node), so that the plan
+    // has its GPUs; a probed node is not probed again.
+    void unprobedNodeIsProbedWhenShown() {
+        store::NodeRecord n;
+        n.name = QStringLiteral("fresh");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("fresh.lab");
+        wb_->store().callBlocking([n](store::RunStore& s) { s.addNode(n); });
+        emit wb_->nodesChanged();
+        NewRunPage page(*wb_);
+        QSignalSpy wanted(&page, &NewRunPage::probeWanted);
+        QTRY_VERIFY(page.nodeNames().contains(QStringLiteral("fresh")));
+        page.setNode(QStringLiteral("fresh"));
+        QVERIFY(wanted.isEmpty()); // not while hidden
+        page.show();
+        QTRY_VERIFY(!wanted.isEmpty());
+        QCOMPARE(wanted.last().at(0).toString(), QStringLiteral("fresh"));
+        const qsizetype asked = wanted.size();
+        page.hide();
+        page.show();
+        QCoreApplication::processEvents();
+        QCOMPARE(wanted.size(), asked); // once per node
+        wb_->store().callBlocking(
+            [](store::RunStore& s) { s.removeNode(QStringLiteral("fresh")); });
+        emit wb_->nodesChanged();
+    }
+
+    // The plan's suggestions carry an Apply button that changes the form; the bar, the headline
+    // and the advice name one peak.
+    void planSuggestionsApplyAndOnePeak() {
+        NewRunPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        QJsonObject c = fullConfig(dir_ + "/models/llama2-7b");
+        c = launch::withConfigValue(c, "bcd.mode", "bcd");
+        c = launch::withConfigValue(c, "train.precision", "fp32");
+        c = launch::withConfigValue(c, "data.seq_len", 512);
+        page.setConfig(c);
+        page.planView()->setGpuChoice(QStringLiteral("RTX 4090"), 1);
+        page.planView()->replan();
+        QVERIFY2(page.planView()->plan().has_value(), qPrintable(page.planView()->error()));
+        const bcd::Plan before = page.planView()->plan()->bcd;
+        QVERIFY(!before.fits); // 7B fp32 weights alone exceed 24 GB
+        QStringList kinds;
+        for (const bcd::Advice& a : before.advice) kinds << QString::fromStdString(a.kind);
+        QVERIFY2(kinds.contains(QStringLiteral("precision")), qPrintable(kinds.join(' ')));
+
+        auto* column = page.planView()->findChild<QWidget*>(QStringLiteral("planBcd"));
+        QVERIFY(column);
+        // One figure: the bar reaches the plan's peak and the headline names it.
+        auto* bar = column->findChild<MemoryBar*>();
+        QVERIFY(bar);
+        QCOMPARE(bar->totalBytes(), before.peak_bytes);
+        bool headline = false;
+        for (QLabel* l : column->findChildren<QLabel*>())
+            headline = headline || l->text().contains(formatBytes(before.peak_bytes));
+        QVERIFY(headline);
+
+        QPushButton* precision = nullptr;
+        for (QPushButton* b : column->findChildren<QPushButton*>(QStringLiteral("applySuggestion")))
+            if (b->toolTip().contains(QStringLiteral("train.precision"))) precision = b;
+        QVERIFY2(precision, "no Apply for the precision advice");
+        QSignalSpy planned(page.planView(), &PlanView::planned);
+        precision->click();
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("bf16"));
+        QCOMPARE(launch::configValue(page.config(), "train.precision").toString(),
+                 QStringLiteral("bf16"));
+        QVERIFY(planned.wait(5000));
+        QVERIFY(page.planView()->plan()->bcd.fits);
+        // The applied value stays when the node changes (the user chose it).
+        QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("bf16"));
     }
 
     void launchTinyPresetToFinished() {

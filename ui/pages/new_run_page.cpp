@@ -141,6 +141,19 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     layout->addWidget(split, 1);
 
     connect(form_, &ConfigForm::changed, this, &NewRunPage::formChanged);
+    // A suggestion of the plan applied: the form takes its values (and re-plans).
+    connect(plan_, &PlanView::applyRequested, this, [this](const QJsonObject& changes) {
+        QJsonObject config = form_->config();
+        QStringList what;
+        for (auto it = changes.begin(); it != changes.end(); ++it) {
+            config = launch::withConfigValue(config, it.key(), it.value());
+            what << it.key();
+        }
+        if (changes.contains(QStringLiteral("train.precision"))) precisionChosen_ = true;
+        form_->setConfig(config);
+        emit wb_.message(
+            tr("Applied the plan's suggestion: %1").arg(what.join(QStringLiteral(", "))));
+    });
     connect(node_, &QComboBox::currentIndexChanged, this, [this] {
         if (node_->currentIndex() >= 0 && node_->currentIndex() < nodes_.size()) {
             wantedNode_ = nodes_[node_->currentIndex()].name;
@@ -148,6 +161,7 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
             partition_->setNode(nodes_[node_->currentIndex()]);
             applyNodePrecision();
             planPartition();
+            askForProbe();
         }
         refreshExtraNodes();
         worldChanged();
@@ -210,6 +224,22 @@ void NewRunPage::setConfig(const QJsonObject& config) {
 bool NewRunPage::nodeHasGpus() const {
     const store::NodeRecord n = nodes_.value(node_->currentIndex());
     return !n.probe.isEmpty() && !nodes::NodeProbe::fromJson(n.probe).cpuOnly();
+}
+
+void NewRunPage::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    askForProbe();
+}
+
+// The plan needs the node's GPUs: a node never probed is probed when the page shows it (once per
+// node and session; a failed probe is the Nodes page's to show and retry).
+void NewRunPage::askForProbe() {
+    if (!isVisible()) return;
+    const int i = node_->currentIndex();
+    if (i < 0 || i >= nodes_.size() || !nodes_[i].probe.isEmpty()) return;
+    if (probeAsked_.contains(nodes_[i].name)) return;
+    probeAsked_.insert(nodes_[i].name);
+    emit probeWanted(nodes_[i].name);
 }
 
 void NewRunPage::applyNodePrecision() {

@@ -11,6 +11,7 @@
 
 #include <QJsonObject>
 #include <QList>
+#include <QSet>
 #include <QVector>
 #include <QWidget>
 
@@ -72,9 +73,15 @@ public slots:
 signals:
     void launchStarted();
     void launchFinished(qint64 runId, bool ok, const QString& message);
+    // The chosen node was never probed and the page is showing: its GPUs decide the plan.
+    void probeWanted(const QString& node);
+
+protected:
+    void showEvent(QShowEvent* event) override;
 
 private:
     void planPartition();
+    void askForProbe();
     QJsonObject jobOverrides() const;
     void refreshNodes();
     void refreshExtraNodes();
@@ -105,6 +112,7 @@ private:
     QString wantedNode_ = QStringLiteral("local");
     bool launching_ = false;
     bool precisionChosen_ = false; // by the user or a loaded config: the node no longer decides
+    QSet<QString> probeAsked_;     // nodes this page asked to probe
 };
 
 } // namespace bcd::ui

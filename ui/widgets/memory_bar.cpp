@@ -13,6 +13,7 @@ const QColor kGradients(0xf2, 0x8e, 0x2b);
 const QColor kOptimizer(0x59, 0xa1, 0x4f);
 const QColor kActivations(0xed, 0xc9, 0x48);
 const QColor kWorkspace(0xb0, 0x7a, 0xa1);
+const QColor kTransient(0xa0, 0xa0, 0xa0);
 const QColor kNoFit(0xd6, 0x27, 0x28);
 } // namespace
 
@@ -30,15 +31,13 @@ MemoryBar::MemoryBar(QWidget* parent) : QWidget(parent) {
 }
 
 QVector<std::pair<QString, QColor>> MemoryBar::legend() {
-    return {{tr("weights"), kWeights},
-            {tr("gradients"), kGradients},
-            {tr("optimizer"), kOptimizer},
-            {tr("activations"), kActivations},
-            {tr("workspace"), kWorkspace}};
+    return {{tr("weights"), kWeights},     {tr("gradients"), kGradients},
+            {tr("optimizer"), kOptimizer}, {tr("activations"), kActivations},
+            {tr("workspace"), kWorkspace}, {tr("loading / evaluation"), kTransient}};
 }
 
-void MemoryBar::setPlan(const MemoryBreakdown& m, quint64 capacityBytes, quint64 usableBytes,
-                        bool fits) {
+void MemoryBar::setPlan(const MemoryBreakdown& m, quint64 peakBytes, quint64 capacityBytes,
+                        quint64 usableBytes, bool fits) {
     const auto l = legend();
     // Logits and loss buffers live as long as the activations; the runtime (CUDA context, NCCL,
     // the process itself) is workspace the run cannot shrink.
@@ -47,13 +46,18 @@ void MemoryBar::setPlan(const MemoryBreakdown& m, quint64 capacityBytes, quint64
                  {l[2].first, m.optimizer, l[2].second},
                  {l[3].first, m.activations + m.logits, l[3].second},
                  {l[4].first, m.workspace + m.runtime, l[4].second}};
+    // The plan's peak may be a moment outside the training step (loading the weights next to
+    // the token data, an evaluation's activations): the bar then reaches that peak, so that it
+    // shows the one figure the text and the advice name.
+    const quint64 steady = m.total();
+    if (peakBytes > steady) segments_.push_back({l[5].first, peakBytes - steady, l[5].second});
     capacity_ = capacityBytes;
     usable_ = usableBytes;
     fits_ = fits;
     QStringList tip;
     for (const Segment& s : segments_)
         tip << QStringLiteral("%1: %2").arg(s.name, formatBytes(s.bytes));
-    tip << tr("total: %1 of %2 (usable %3)")
+    tip << tr("peak: %1 of %2 (usable %3)")
                .arg(formatBytes(totalBytes()), formatBytes(capacity_), formatBytes(usable_));
     setToolTip(tip.join('\n'));
     update();

@@ -1,7 +1,7 @@
 #pragma once
 // MemoryBar: one device's planned memory as a stacked bar (weights, gradients, optimizer state,
-// activations, workspace) against the device's capacity, with the usable limit (capacity less the
-// planner's safety margin) marked. Drawn red when the plan does not fit.
+// activations, workspace; a transient peak on top) against the device's capacity, with the usable
+// limit (capacity less the planner's safety margin) marked. Drawn red when the plan does not fit.
 
 #include <QColor>
 #include <QString>
@@ -25,8 +25,9 @@ public:
 
     explicit MemoryBar(QWidget* parent = nullptr);
 
-    void setPlan(const MemoryBreakdown& memory, quint64 capacityBytes, quint64 usableBytes,
-                 bool fits);
+    // The bar reaches peakBytes: beyond the step's terms, a "loading / evaluation" segment.
+    void setPlan(const MemoryBreakdown& memory, quint64 peakBytes, quint64 capacityBytes,
+                 quint64 usableBytes, bool fits);
     void clear();
     const QVector<Segment>& segments() const { return segments_; }
     quint64 totalBytes() const;

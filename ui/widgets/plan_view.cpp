@@ -1,5 +1,6 @@
 #include "ui/widgets/plan_view.h"
 
+#include "bcd/run_config.h"
 #include "launch/run_config.h"
 #include "nodes/node_probe.h"
 #include "ui/widgets/block_strip.h"
@@ -7,17 +8,18 @@
 #include "ui/widgets/wheel_guard.h"
 
 #include <QComboBox>
-#include <QDir>
-#include <QFileInfo>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QLabel>
 #include <QMap>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace bcd::ui {
 
@@ -60,72 +62,18 @@ QString money(double usd) {
                    : QStringLiteral("$%1").arg(usd, 0, 'f', 2);
 }
 
-std::uint64_t pathBytes(const QString& path) {
-    if (path.isEmpty()) return 0;
-    QFileInfo fi(path);
-    if (!fi.isDir()) return fi.exists() ? static_cast<std::uint64_t>(fi.size()) : 0;
-    std::uint64_t total = 0;
-    for (const QFileInfo& f : QDir(path).entryInfoList(QDir::Files | QDir::NoDotAndDotDot))
-        total += f.size();
-    return total;
-}
-
 } // namespace
 
 bcd::PlanInput planInputFromConfig(const QJsonObject& c, const bcd::ModelConfig& model) {
-    auto str = [&](const char* k, const char* def) {
-        const QJsonValue v = configValue(c, QLatin1String(k));
-        return (v.isString() ? v.toString() : QString::fromLatin1(def)).toStdString();
-    };
-    auto num = [&](const char* k, double def) {
-        const QJsonValue v = configValue(c, QLatin1String(k));
-        return v.isDouble() ? v.toDouble() : def;
-    };
-    auto boolean = [&](const char* k, bool def) {
-        const QJsonValue v = configValue(c, QLatin1String(k));
-        return v.isBool() ? v.toBool() : def;
-    };
-    bcd::PlanInput in;
-    in.model = model;
-    in.seq_len = std::max(1, static_cast<int>(num("data.seq_len", 256)));
-    in.batch_size = std::max(1, static_cast<int>(num("train.batch_size", 8)));
-    in.grad_accum = std::max(1, static_cast<int>(num("train.grad_accum", 1)));
-    in.recompute = boolean("train.recompute", false);
-    in.precision =
-        str("train.precision", "fp32") == "bf16" ? bcd::Precision::Bf16Mixed : bcd::Precision::Fp32;
-    in.optimizer = str("optim.name", "adamw");
-    in.momentum = num("optim.momentum", 0);
-    in.layers_per_block = std::max(1, static_cast<int>(num("bcd.layers_per_block", 1)));
-    in.embed_block = boolean("bcd.embed_block", true);
-    in.head_block = boolean("bcd.head_block", true);
-    in.order = str("bcd.order", "ascending");
-    in.active_blocks = std::max(1, static_cast<int>(num("bcd.active_blocks", 1)));
-    for (const QJsonValue& v : configValue(c, QStringLiteral("bcd.fixed_order")).toArray())
-        in.fixed_order.push_back(v.toInt());
-    const QJsonValue blocks = configValue(c, QStringLiteral("bcd.blocks"));
-    if (blocks.isArray()) {
-        std::vector<std::vector<std::string>> b;
-        for (const QJsonValue& block : blocks.toArray()) {
-            std::vector<std::string> prefixes;
-            for (const QJsonValue& p : block.toArray())
-                prefixes.push_back(p.toString().toStdString());
-            b.push_back(std::move(prefixes));
-        }
-        in.blocks = std::move(b);
-    }
-    in.reset_state_on_switch = boolean("bcd.reset_state_on_switch", true);
-    in.offload_states = boolean("bcd.offload_states", false);
-    const QString val = configValue(c, QStringLiteral("data.val")).toString();
-    in.evaluates = !val.isEmpty();
-    // Token data the CPU backend holds, as PlanInput::from_run_config estimates it.
-    const QString tokenizer = configValue(c, QStringLiteral("data.tokenizer")).toString();
-    const bool bytes = tokenizer.isEmpty() || tokenizer == QLatin1String("byte");
-    const std::string format = str("data.format", "text");
-    const std::uint64_t perToken = format == "sft" ? 5 : 4;
-    for (const QString& p : {configValue(c, QStringLiteral("data.train")).toString(), val}) {
-        const std::uint64_t size = pathBytes(p);
-        in.data_bytes += format == "tokens" ? size : (bytes ? size : size / 4) * perToken;
-    }
+    // The engine's own reading of the config (defaults, ranges, the tokenizer the model folder
+    // gives), without requiring the files to exist yet: one mapping for the form and the engine.
+    nlohmann::json j =
+        nlohmann::json::parse(QJsonDocument(c).toJson(QJsonDocument::Compact).toStdString());
+    // The run folder is chosen at launch; the plan does not depend on it.
+    if (!j["output"].contains("dir")) j["output"]["dir"] = "run";
+    const bcd::RunConfig cfg =
+        bcd::RunConfig::from_json(j, "the new run", bcd::RunConfig::FileChecks::Skipped);
+    bcd::PlanInput in = bcd::PlanInput::from_run_config(cfg, model);
     in.source = "the new run";
     return in;
 }
@@ -194,7 +142,8 @@ struct PlanView::Column {
     MemoryBar* bar = nullptr;
     QLabel* setting = nullptr;
     QLabel* time = nullptr;
-    QLabel* advice = nullptr;
+    QWidget* suggestions = nullptr; // one row per suggestion: its text and an Apply button
+    QLabel* notes = nullptr;
 };
 
 PlanView::PlanView(QWidget* parent) : QWidget(parent) {
@@ -229,16 +178,21 @@ PlanView::PlanView(QWidget* parent) : QWidget(parent) {
         c->setting->setWordWrap(true);
         c->time = new QLabel(c->box);
         c->time->setWordWrap(true);
-        c->advice = new QLabel(c->box);
-        c->advice->setWordWrap(true);
-        c->advice->setTextFormat(Qt::RichText);
-        for (QLabel* l : {c->headline, c->setting, c->time, c->advice})
+        c->suggestions = new QWidget(c->box);
+        c->suggestions->setObjectName(QStringLiteral("suggestions"));
+        new QVBoxLayout(c->suggestions);
+        c->suggestions->layout()->setContentsMargins(0, 0, 0, 0);
+        c->notes = new QLabel(c->box);
+        c->notes->setWordWrap(true);
+        c->notes->setTextFormat(Qt::RichText);
+        for (QLabel* l : {c->headline, c->setting, c->time, c->notes})
             l->setTextInteractionFlags(Qt::TextSelectableByMouse);
         v->addWidget(c->headline);
         v->addWidget(c->bar);
         v->addWidget(c->setting);
         v->addWidget(c->time);
-        v->addWidget(c->advice);
+        v->addWidget(c->suggestions);
+        v->addWidget(c->notes);
         v->addStretch(1);
         columns->addWidget(c->box, 1);
         return c;
@@ -419,7 +373,8 @@ void PlanView::replan() {
             c->bar->clear();
             c->setting->clear();
             c->time->clear();
-            c->advice->clear();
+            setSuggestions(*c, {});
+            c->notes->clear();
         }
         stripCaption_->clear();
     }
@@ -437,7 +392,7 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
                : tr("<span style='color:#d62728'><b>&#10008; does not fit</b></span>: needs %1, "
                     "usable %2%3")
                      .arg(formatBytes(p.peak_bytes), formatBytes(p.usable_bytes), perDevice));
-    c.bar->setPlan(p.memory, p.capacity_bytes, p.usable_bytes, p.fits);
+    c.bar->setPlan(p.memory, p.peak_bytes, p.capacity_bytes, p.usable_bytes, p.fits);
     QStringList setting;
     setting << tr("micro-batch %1 × %2").arg(p.setting.micro_batch).arg(p.setting.grad_accum);
     if (p.setting.recompute) setting << tr("recompute");
@@ -469,15 +424,89 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
     } else {
         c.time->setText(tr("time: unknown (the device's peak is not in the planner's table)"));
     }
-    QStringList advice;
-    for (const bcd::Advice& a : p.advice) advice << QString::fromStdString(a.text).toHtmlEscaped();
-    QString html;
-    if (!advice.isEmpty()) html += tr("<b>Advice:</b> ") + advice.join(QStringLiteral("<br>"));
+    setSuggestions(c, suggestions(p));
     QStringList notes;
     for (const std::string& n : p.notes) notes << QString::fromStdString(n).toHtmlEscaped();
-    if (!notes.isEmpty())
-        html += QStringLiteral("<br><small>%1</small>").arg(notes.join(QStringLiteral("<br>")));
-    c.advice->setText(html);
+    c.notes->setText(
+        notes.isEmpty()
+            ? QString()
+            : QStringLiteral("<small>%1</small>").arg(notes.join(QStringLiteral("<br>"))));
+}
+
+QVector<PlanView::Suggestion> PlanView::suggestions(const bcd::Plan& p) const {
+    QVector<Suggestion> out;
+    const bool tableGpu = !hardware_->currentData().toString().isEmpty();
+    if (p.fits && !p.config_fits) {
+        // The config's own batch does not fit, the search's setting does: one click to take it.
+        const bcd::Setting& s = p.setting;
+        Suggestion sg;
+        sg.text = tr("Use micro-batch %1 × grad_accum %2%3: the same windows per step, fits")
+                      .arg(s.micro_batch)
+                      .arg(s.grad_accum)
+                      .arg(s.recompute ? tr(" with recomputation") : QString());
+        sg.changes.insert(QStringLiteral("train.batch_size"), s.micro_batch);
+        sg.changes.insert(QStringLiteral("train.grad_accum"), s.grad_accum);
+        if (s.recompute) sg.changes.insert(QStringLiteral("train.recompute"), true);
+        if (p.mode == bcd::Mode::Bcd && s.layers_per_block > 0)
+            sg.changes.insert(QStringLiteral("bcd.layers_per_block"), s.layers_per_block);
+        out << sg;
+    }
+    for (const bcd::Advice& a : p.advice) {
+        Suggestion sg;
+        sg.text = QString::fromStdString(a.text);
+        if (a.kind == "seq_len")
+            sg.changes.insert(QStringLiteral("data.seq_len"), static_cast<int>(a.value));
+        else if (a.kind == "precision")
+            sg.changes.insert(QStringLiteral("train.precision"), QStringLiteral("bf16"));
+        else if (a.kind == "embed_block")
+            sg.changes.insert(QStringLiteral("bcd.embed_block"), false);
+        else if (a.kind == "offload")
+            sg.changes.insert(QStringLiteral("bcd.offload_states"), true);
+        else if (a.kind == "gpus" && tableGpu)
+            sg.gpus = static_cast<int>(a.value); // more of the planned GPU type
+        out << sg; // "memory" (how much it needs) and node GPU counts: advice without a button
+    }
+    return out;
+}
+
+void PlanView::setSuggestions(Column& c, const QVector<Suggestion>& list) {
+    QLayout* layout = c.suggestions->layout();
+    while (QLayoutItem* item = layout->takeAt(0)) {
+        delete item->widget();
+        delete item;
+    }
+    for (const Suggestion& sg : list) {
+        auto* row = new QWidget(c.suggestions);
+        row->setObjectName(QStringLiteral("suggestion"));
+        auto* h = new QHBoxLayout(row);
+        h->setContentsMargins(0, 0, 0, 0);
+        auto* text = new QLabel(QStringLiteral("• ") + sg.text, row);
+        text->setWordWrap(true);
+        text->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        h->addWidget(text, 1);
+        if (!sg.changes.isEmpty() || sg.gpus > 0) {
+            auto* apply = new QPushButton(tr("Apply"), row);
+            apply->setObjectName(QStringLiteral("applySuggestion"));
+            QStringList what;
+            for (auto it = sg.changes.begin(); it != sg.changes.end(); ++it)
+                what << QStringLiteral("%1 = %2").arg(
+                    it.key(),
+                    QString::fromUtf8(
+                        QJsonDocument(QJsonArray{it.value()}).toJson(QJsonDocument::Compact))
+                        .mid(1)
+                        .chopped(1));
+            if (sg.gpus > 0) what << tr("plan for %1 GPUs").arg(sg.gpus);
+            apply->setToolTip(tr("Sets %1").arg(what.join(QStringLiteral(", "))));
+            const QJsonObject changes = sg.changes;
+            const int gpus = sg.gpus;
+            connect(apply, &QPushButton::clicked, this, [this, changes, gpus] {
+                if (gpus > 0) setGpuChoice(hardware_->currentData().toString(), gpus);
+                if (!changes.isEmpty()) emit applyRequested(changes);
+            });
+            h->addWidget(apply, 0, Qt::AlignTop);
+        }
+        layout->addWidget(row);
+    }
 }
 
 } // namespace bcd::ui

@@ -11,6 +11,7 @@
 #include "store/store_types.h"
 
 #include <QJsonObject>
+#include <QVector>
 #include <QWidget>
 #include <optional>
 
@@ -24,8 +25,9 @@ namespace bcd::ui {
 class BlockStrip;
 class MemoryBar;
 
-// The planner's input from a run config (JSON, as the form gives it) and the model's shape: the
-// in-memory twin of PlanInput::from_run_config (which needs a validated config on disk).
+// The planner's input from a run config (JSON, as the form gives it) and the model's shape:
+// RunConfig::from_json without file checks, then PlanInput::from_run_config. Throws the engine's
+// InputError (naming the key) for a value the engine would refuse.
 bcd::PlanInput planInputFromConfig(const QJsonObject& config, const bcd::ModelConfig& model);
 
 // The hardware a node's stored probe describes; a local node never probed: this machine's CPU.
@@ -56,13 +58,25 @@ public:
     QString error() const { return error_; }
     int debounceMs = 200;
 
+    // A suggestion of the plan: its text and, when one click can follow it, the form changes
+    // (dotted keys) or the GPU count to plan for.
+    struct Suggestion {
+        QString text;
+        QJsonObject changes;
+        int gpus = 0;
+    };
+
 signals:
     void planned();
+    // Apply on a suggestion: the form takes these values (dotted keys: "data.seq_len").
+    void applyRequested(const QJsonObject& changes);
 
 private:
     struct Column;
     void fillHardwareChoices();
     void showPlan(Column& c, const bcd::Plan& p, bool chosenMode);
+    QVector<Suggestion> suggestions(const bcd::Plan& p) const;
+    void setSuggestions(Column& c, const QVector<Suggestion>& list);
 
     store::NodeRecord node_;
     int processesPerNode_ = 0;

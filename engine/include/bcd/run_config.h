@@ -77,9 +77,15 @@ struct RunConfig {
 
     std::filesystem::path source; // the config file
 
+    // Whether the files a config names must exist. Skipped: for a config being edited (the
+    // planner in the New run form), which may name a model or data not yet created; every other
+    // check is the same.
+    enum class FileChecks { Required, Skipped };
+
     // Reads and validates `path`. Checks that files named by the config exist.
     static RunConfig load(const std::filesystem::path& path);
-    static RunConfig from_json(const nlohmann::json& j, const std::filesystem::path& source);
+    static RunConfig from_json(const nlohmann::json& j, const std::filesystem::path& source,
+                               FileChecks files = FileChecks::Required);
     nlohmann::json to_json() const; // every key, resolved
 };
 

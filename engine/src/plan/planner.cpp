@@ -249,8 +249,6 @@ Plan frugal(const PlanInput& in, Mode mode) {
 void advise(const PlanInput& in, Mode mode, Plan& p) {
     const double margin = margin_of(in);
     const Plan least = frugal(in, mode);
-    const u64 need =
-        static_cast<u64>(std::ceil(static_cast<double>(least.peak_bytes) / (1.0 - margin)));
     const std::string per = in.hardware.is_cpu() ? "of memory" : "per GPU";
     std::string how = "micro-batch 1 and recomputation";
     if (mode == Mode::Full && !in.hardware.is_cpu()) {
@@ -261,10 +259,12 @@ void advise(const PlanInput& in, Mode mode, Plan& p) {
                        ? ", optimizer offload"
                        : ", optimizer and parameter offload";
     }
-    p.advice.push_back({"memory", static_cast<double>(need),
-                        "needs at least " + gib(need) + " " + per + " (has " +
-                            gib(p.capacity_bytes) + ", " + fmt("%.0f", margin * 100) +
-                            " % kept free) even with " + how});
+    // The same figure as the plan's headline and bar (its peak: the plan of a setting that does
+    // not fit is this least one), against the same usable limit; the margin is said, not added.
+    p.advice.push_back({"memory", static_cast<double>(least.peak_bytes),
+                        "peaks at " + gib(least.peak_bytes) + " " + per + " even with " + how +
+                            "; usable " + gib(p.usable_bytes) + " of " + gib(p.capacity_bytes) +
+                            " (" + fmt("%.0f", margin * 100) + " % kept free)"});
 
     // The longest sequence that fits.
     if (in.seq_len > 1) {
@@ -387,7 +387,11 @@ double flops_per_token(const PlanInput& in0, Mode mode, const Setting& s) {
     return f;
 }
 
-Plan make_plan(const PlanInput& in0, Mode mode) {
+namespace {
+
+// One mode's plan. `match`: BCD at full training's micro-batch and recomputation (make_plan of
+// the pair), when the search's own choice differs and that setting fits.
+Plan plan_mode(const PlanInput& in0, Mode mode, const Setting* match) {
     const PlanInput in = effective(in0);
     if (in.batch_size < 1 || in.grad_accum < 1 || in.seq_len < 1)
         throw std::invalid_argument(
@@ -396,7 +400,26 @@ Plan make_plan(const PlanInput& in0, Mode mode) {
     Plan p;
     if (r.have) {
         p = r.best;
+        std::string alone;
+        if (match && (p.setting.micro_batch != match->micro_batch ||
+                      p.setting.recompute != match->recompute)) {
+            Setting s = p.setting;
+            s.micro_batch = match->micro_batch;
+            s.grad_accum = match->grad_accum;
+            s.recompute = match->recompute;
+            Plan same =
+                evaluate_blocks(in, mode, s, plan_detail::partition(in, mode, s.layers_per_block));
+            if (same.fits) {
+                alone = "micro-batch " + std::to_string(p.setting.micro_batch) +
+                        (p.setting.recompute ? " with recomputation" : "");
+                p = std::move(same);
+            }
+        }
         describe_choice(in, mode, p);
+        if (!alone.empty())
+            p.notes.push_back("planned at full training's micro-batch and recomputation, to "
+                              "compare like for like; BCD alone fits " +
+                              alone);
     } else {
         p = r.smallest;
         advise(in, mode, p);
@@ -432,8 +455,23 @@ Plan make_plan(const PlanInput& in0, Mode mode) {
     return p;
 }
 
+} // namespace
+
+Plan make_plan(const PlanInput& in, Mode mode) {
+    return plan_mode(in, mode, nullptr);
+}
+
 PlanPair make_plan(const PlanInput& in) {
-    return {make_plan(in, Mode::Full), make_plan(in, Mode::Bcd)};
+    // Like for like: BCD at full training's micro-batch and recomputation when full fits, so that
+    // the two columns differ by the method, not by a batch the search chose for each (BCD needs
+    // less memory at any setting, so that one fits it too).
+    PlanPair pp;
+    pp.full = plan_mode(in, Mode::Full, nullptr);
+    pp.bcd = plan_mode(in, Mode::Bcd, pp.full.fits ? &pp.full.setting : nullptr);
+    if (!pp.full.fits && pp.bcd.fits)
+        pp.bcd.notes.emplace_back(
+            "full training does not fit, so the two are not compared at the same setting");
+    return pp;
 }
 
 } // namespace bcd

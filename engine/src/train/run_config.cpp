@@ -52,7 +52,15 @@ RunConfig RunConfig::load(const fs::path& path) {
     return from_json(read_json_file(path), path);
 }
 
-RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source) {
+RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source, FileChecks files) {
+    const bool check = files == FileChecks::Required;
+    auto require_file = [check](const JsonObject& o, std::string_view key, const fs::path& p,
+                                bool dir) {
+        if (check) bcd::require_file(o, key, p, dir);
+    };
+    auto require_exists = [check](const JsonObject& o, std::string_view key, const fs::path& p) {
+        if (check) bcd::require_exists(o, key, p);
+    };
     RunConfig c;
     c.source = source;
     const std::string file = source.string();

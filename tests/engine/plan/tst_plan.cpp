@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 using namespace fixture;
 
@@ -557,6 +558,61 @@ private slots:
                    p.at("memory").at("runtime").get<std::uint64_t>();
             QCOMPARE(p.at("memory").at("total").get<std::uint64_t>(), sum);
         }
+    }
+
+    // Full training and BCD side by side are planned at one micro-batch and recomputation
+    // (full's, when it fits), and a plan that does not fit names one peak everywhere: the
+    // headline's peak_bytes is the memory advice's figure.
+    void like_for_like_and_one_peak() {
+        // A 7B case where the search, planning each mode alone, picks different micro-batches
+        // (full training needs a smaller one or recomputation): the first of a few.
+        std::optional<bcd::PlanInput> found;
+        for (const char* gpu : {"A100-80GB x8", "RTX 4090 x8", "A100-40GB x8", "H100 x8"})
+            for (int seq : {512, 2048})
+                for (int batch : {8, 16, 32}) {
+                    if (found) break;
+                    const bcd::PlanInput t = seven_b(gpu, batch, 1, seq);
+                    const bcd::Plan f = bcd::make_plan(t, bcd::Mode::Full);
+                    const bcd::Plan b = bcd::make_plan(t, bcd::Mode::Bcd);
+                    if (f.fits && b.fits &&
+                        (b.setting.micro_batch != f.setting.micro_batch ||
+                         b.setting.recompute != f.setting.recompute))
+                        found = t;
+                }
+        QVERIFY2(found, "no case where full and BCD alone choose different settings");
+        const bcd::PlanInput in = *found;
+        const bcd::PlanPair pp = bcd::make_plan(in);
+        QCOMPARE(pp.bcd.setting.micro_batch, pp.full.setting.micro_batch);
+        QCOMPARE(pp.bcd.setting.grad_accum, pp.full.setting.grad_accum);
+        QCOMPARE(pp.bcd.setting.recompute, pp.full.setting.recompute);
+        QVERIFY(pp.bcd.fits);
+        bool said = false;
+        for (const std::string& n : pp.bcd.notes)
+            said = said || n.find("like for like") != std::string::npos;
+        QVERIFY(said);
+        // BCD's memory at the shared setting is no more than at its own choice plus the larger
+        // batch's activations: it is the plan of that setting.
+        QVERIFY(pp.bcd.peak_bytes <= pp.bcd.usable_bytes);
+
+        // Full training alone on one card does not fit: BCD says it is not compared alike.
+        bcd::PlanInput one = seven_b("A100-80GB x1", 4, 1, 512);
+        one.force_sharding = bcd::Sharding::None;
+        one.force_offload = bcd::Offload::None;
+        const bcd::PlanPair single = bcd::make_plan(one);
+        QVERIFY(!single.full.fits);
+        QVERIFY(single.bcd.fits);
+        said = false;
+        for (const std::string& n : single.bcd.notes)
+            said = said || n.find("full training does not fit") != std::string::npos;
+        QVERIFY(said);
+        // One figure: the memory advice names the plan's own peak.
+        bool memory = false;
+        for (const bcd::Advice& a : single.full.advice)
+            if (a.kind == "memory") {
+                memory = true;
+                QCOMPARE(static_cast<std::uint64_t>(a.value), single.full.peak_bytes);
+            }
+        QVERIFY(memory);
     }
 };
 
