@@ -9,6 +9,8 @@
 
 #include <QCheckBox>
 #include <QImage>
+#include <QLineEdit>
+#include <QListWidget>
 #include <QTableWidget>
 #include <QtTest>
 #include <memory>
@@ -159,6 +161,62 @@ private slots:
         QVERIFY(std::abs(t->item(a, 9)->data(Qt::UserRole).toDouble() - (3.0 * 2.0 / 3600) / 0.3) <
                 1e-9);
     }
+    // A long name is elided in the middle where space is short (the legend, the table, the
+    // config headers) and whole in the tooltips; the filter finds runs by name, tag or status.
+    void longNamesElidedAndFilteredByTag() {
+        const QString longName = QStringLiteral(
+            "llama-3-8b-instruct-bcd-sweep-lr-3e-5-switch-every-50-seed-7-final-attempt");
+        test::writeMetrics(dir_ + "/long", 40, 0, 0);
+        const qint64 id = test::storeRun(wb_->store(), longName, dir_ + "/long",
+                                         config(1e-3, 40, dir_ + "/long"), 1.0, 40)
+                              .id;
+        wb_->store().callBlocking([id, longName](store::RunStore& s) {
+            s.updateRunInfo(id, longName, {QStringLiteral("sweep-7")}, QString());
+        });
+        ComparePage page(*wb_);
+        page.resize(1024, 700);
+        page.show();
+        auto* list = page.findChild<QListWidget*>(QStringLiteral("runList"));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !list->findItems(QStringLiteral("#%1 ").arg(id), Qt::MatchStartsWith).isEmpty(),
+            10000);
+        const int all = list->count();
+        auto visible = [list] {
+            QList<qint64> out;
+            for (int i = 0; i < list->count(); ++i)
+                if (!list->item(i)->isHidden())
+                    out << list->item(i)->data(Qt::UserRole).toLongLong();
+            return out;
+        };
+        auto* filter = page.findChild<QLineEdit*>(QStringLiteral("runFilter"));
+        QVERIFY(filter);
+        filter->setText(QStringLiteral("SWEEP-7"));
+        QCOMPARE(visible(), QList<qint64>{id});
+        filter->setText(QStringLiteral("sweep-7 nowhere")); // every word must match
+        QVERIFY(visible().isEmpty());
+        filter->setText(QStringLiteral("attempt sweep"));
+        QCOMPARE(visible(), QList<qint64>{id});
+        filter->setText(QStringLiteral("#%1").arg(ids_[1]));
+        QCOMPARE(visible(), QList<qint64>{ids_[1]});
+        filter->clear();
+        QCOMPARE(visible().size(), all);
+
+        page.setRuns({ids_[0], id});
+        QTRY_COMPARE_WITH_TIMEOUT(page.summaryTable()->rowCount(), 2, 10000);
+        QTableWidgetItem* name = nullptr;
+        for (int r = 0; r < 2; ++r)
+            if (page.summaryTable()->item(r, 0)->toolTip().contains(longName))
+                name = page.summaryTable()->item(r, 0);
+        QVERIFY(name);
+        QVERIFY(name->text().size() <= 32);
+        QVERIFY(name->text().contains(QChar(0x2026)));
+        QVERIFY(name->text().startsWith(QStringLiteral("#%1 llama").arg(id)));
+        QVERIFY(name->text().endsWith(QStringLiteral("attempt")));
+        QVERIFY(name->toolTip().contains(QStringLiteral("sweep-7")));
+        QCOMPARE(elideMiddle(QStringLiteral("short"), 32), QStringLiteral("short"));
+        wb_->store().callBlocking([id](store::RunStore& s) { s.deleteRun(id); });
+    }
+
     void exportsPngPdfAndCsv() {
         ComparePage page(*wb_);
         page.resize(1280, 800);

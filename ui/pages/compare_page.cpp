@@ -12,6 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QLocale>
 #include <QPushButton>
@@ -54,6 +55,40 @@ const MetricChoice kMetrics[] = {
 
 QString runLabel(const store::RunRecord& r) {
     return QStringLiteral("#%1 %2").arg(r.id).arg(r.name);
+}
+
+} // namespace
+
+QString elideMiddle(const QString& text, int maxChars) {
+    if (text.size() <= maxChars || maxChars < 5) return text;
+    const int tail = (maxChars - 1) / 2;
+    const int head = maxChars - 1 - tail;
+    return text.left(head) + QChar(0x2026) + text.right(tail);
+}
+
+bool runMatchesFilter(const store::RunRecord& r, const QString& filter) {
+    for (const QString& term : filter.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+        bool hit = r.name.contains(term, Qt::CaseInsensitive) ||
+                   r.status.contains(term, Qt::CaseInsensitive) ||
+                   QStringLiteral("#%1").arg(r.id) == term;
+        for (const QString& tag : r.tags) hit = hit || tag.contains(term, Qt::CaseInsensitive);
+        if (!hit) return false;
+    }
+    return true;
+}
+
+namespace {
+
+// Names in the chart's legend, the table and the config headers: elided in the middle (the run's
+// number and the end of its name stay), the whole name in the tooltip.
+constexpr int kLabelChars = 32;
+QString shortLabel(const store::RunRecord& r) {
+    return elideMiddle(runLabel(r), kLabelChars);
+}
+QString runToolTip(const store::RunRecord& r) {
+    QString tip = runLabel(r);
+    if (!r.tags.isEmpty()) tip += QStringLiteral("\n") + r.tags.join(QStringLiteral(", "));
+    return tip;
 }
 
 QString jsonText(const QJsonValue& v) {
@@ -131,8 +166,16 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(new QLabel(tr("Runs to compare:"), left));
+    filter_ = new QLineEdit(left);
+    filter_->setObjectName(QStringLiteral("runFilter"));
+    filter_->setPlaceholderText(tr("Filter: name, tag or status"));
+    filter_->setClearButtonEnabled(true);
+    filter_->setToolTip(tr("Shows the runs whose name, tags or status contain every word; "
+                           "checked runs stay compared when the filter hides them"));
+    leftLayout->addWidget(filter_);
     runList_ = new QListWidget(left);
     runList_->setObjectName(QStringLiteral("runList"));
+    runList_->setTextElideMode(Qt::ElideMiddle);
     leftLayout->addWidget(runList_, 1);
     outer->addWidget(left);
 
@@ -207,6 +250,7 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     connect(&tableTimer_, &QTimer::timeout, this, &ComparePage::fetchTables);
 
     connect(runList_, &QListWidget::itemChanged, this, &ComparePage::selectionChanged);
+    connect(filter_, &QLineEdit::textChanged, this, &ComparePage::applyFilter);
     connect(metric_, &QComboBox::currentIndexChanged, this, [this](int i) {
         chart_->setTitle(metric_->itemText(i));
         chart_->resetZoom();
@@ -278,10 +322,14 @@ void ComparePage::reloadRunList() {
                 const QSignalBlocker block(runList_);
                 runList_->clear();
                 for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-                    auto* item = new QListWidgetItem(
-                        QStringLiteral("#%1 %2  (%3)").arg(it->id).arg(it->name, it->status),
-                        runList_);
+                    QString text =
+                        QStringLiteral("#%1 %2  (%3)").arg(it->id).arg(it->name, it->status);
+                    if (!it->tags.isEmpty())
+                        text += QStringLiteral("  [%1]").arg(it->tags.join(QStringLiteral(", ")));
+                    auto* item = new QListWidgetItem(text, runList_);
+                    item->setToolTip(runToolTip(*it));
                     item->setData(Qt::UserRole, it->id);
+                    item->setData(kMatchRole, QVariant::fromValue(*it));
                     item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
                     const bool on =
                         wanted_.isEmpty() ? checked.contains(it->id) : wanted_.contains(it->id);
@@ -290,8 +338,19 @@ void ComparePage::reloadRunList() {
             }
             listLoaded_ = true;
             wanted_.clear();
+            noRuns_ = runs.isEmpty();
+            applyFilter();
             selectionChanged();
         });
+}
+
+void ComparePage::applyFilter() {
+    const QString filter = filter_->text();
+    for (int i = 0; i < runList_->count(); ++i) {
+        QListWidgetItem* item = runList_->item(i);
+        item->setHidden(
+            !runMatchesFilter(item->data(kMatchRole).value<store::RunRecord>(), filter));
+    }
 }
 
 void ComparePage::selectionChanged() {
@@ -367,12 +426,15 @@ void ComparePage::applyCurves(const QVector<RunCurves>& curves) {
     QVector<ChartCurve> drawn;
     for (int i = 0; i < curves.size(); ++i) {
         const RunCurves& c = curves[i];
-        drawn.push_back(ChartCurve{runLabel(c.run), curveColor(int(c.run.id - 1)),
+        drawn.push_back(ChartCurve{shortLabel(c.run), curveColor(int(c.run.id - 1)),
                                    c.metric(choice->column), c.map, choice->smooth, choice->dots,
                                    choice->scale});
     }
     chart_->setCurves(drawn);
-    chart_->setNote(curves.isEmpty() ? tr("Check runs on the left to compare them.") : QString());
+    chart_->setNote(!curves.isEmpty() ? QString()
+                    : noRuns_ ? tr("No runs yet — start one on the New run page (Ctrl+2).")
+                              : tr("Check runs on the left to compare them (or select runs on "
+                                   "the Runs page and press Compare)."));
 }
 
 void ComparePage::fetchTables() {
@@ -396,7 +458,8 @@ void ComparePage::applyTables(const QVector<RunComparison>& rows) {
     for (int r = 0; r < rows.size(); ++r) {
         const RunComparison& c = rows[r];
         const store::RunSummary& s = c.summary;
-        auto* name = new QTableWidgetItem(runLabel(s.run));
+        auto* name = new QTableWidgetItem(shortLabel(s.run));
+        name->setToolTip(runToolTip(s.run));
         name->setForeground(curveColor(int(s.run.id - 1)));
         name->setData(Qt::UserRole, s.run.id);
         summary_->setItem(r, 0, name);
@@ -464,7 +527,7 @@ void ComparePage::fillConfigTable() {
         // Resolved with the engine's defaults: "differences only" then shows what differs in
         // the runs, not which keys one config happened to write out.
         configs << store::withDefaults(c.summary.run.config, engineDefaults());
-        headers << runLabel(c.summary.run);
+        headers << shortLabel(c.summary.run);
     }
     const auto differences = store::configDifferences(configs);
     QSet<QString> differing;
@@ -484,6 +547,8 @@ void ComparePage::fillConfigTable() {
     config_->clear();
     config_->setColumnCount(int(configs.size()) + 1);
     config_->setHorizontalHeaderLabels(QStringList{tr("Key")} + headers);
+    for (int i = 0; i < rows_.size(); ++i)
+        config_->horizontalHeaderItem(i + 1)->setToolTip(runToolTip(rows_[i].summary.run));
     config_->setRowCount(int(table.size()));
     int row = 0;
     const QColor highlight(255, 243, 205);

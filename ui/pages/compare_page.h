@@ -13,6 +13,7 @@
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QLineEdit;
 class QListWidget;
 class QSlider;
 class QTableWidget;
@@ -34,6 +35,12 @@ struct RunComparison {
 };
 // Reads it on the store's thread; throws StoreError for an unknown run.
 RunComparison compareRun(store::RunStore& store, qint64 runId);
+
+// "a-very-long-run-name" in at most maxChars characters, the middle replaced by "…".
+QString elideMiddle(const QString& text, int maxChars);
+// The Compare page's filter: every word of `filter` is in the run's name, one of its tags or its
+// status (case-insensitive), or is its "#id".
+bool runMatchesFilter(const store::RunRecord& run, const QString& filter);
 
 class ComparePage : public QWidget {
     Q_OBJECT
@@ -67,6 +74,7 @@ signals:
 
 private:
     void reloadRunList();
+    void applyFilter();
     void selectionChanged();
     void requestCurves();
     void fetchCurves();
@@ -91,6 +99,9 @@ private:
     QTimer curveTimer_;
     QTimer tableTimer_;
 
+    static constexpr int kMatchRole = Qt::UserRole + 1; // the RunRecord, for the filter
+    bool noRuns_ = false;
+    QLineEdit* filter_;
     QListWidget* runList_;
     QComboBox* metric_;
     QComboBox* xAxis_;
