@@ -87,8 +87,8 @@ private slots:
         QTableWidget* t = page.configTable();
         // output.dir differs by construction and is left out.
         QCOMPARE(column(t, 0), (QStringList{"optim.lr", "train.steps"}));
-        QCOMPARE(t->item(0, 1)->text(), QStringLiteral("0.001"));
-        QCOMPARE(t->item(0, 2)->text(), QStringLiteral("0.0003"));
+        QCOMPARE(t->item(0, 1)->text(), QStringLiteral("1e-3")); // the one lr format
+        QCOMPARE(t->item(0, 2)->text(), QStringLiteral("3e-4"));
         page.setDifferencesOnly(false);
         // Every key the engine resolves, defaults included (bcd.switch_every is in no config).
         const QStringList all = column(t, 0);

@@ -2,6 +2,7 @@
 // switching, switch markers, the cost axis without a price, redraws capped at ~30 Hz.
 
 #include "ui/widgets/metric_chart.h"
+#include "ui/widgets/number_format.h"
 #include "ui/widgets/series_model.h"
 #include "ui/widgets/smoothing.h"
 
@@ -37,6 +38,21 @@ private:
     }
 
 private slots:
+    // One format for learning rates on every page.
+    void learningRateFormat() {
+        QCOMPARE(formatLr(3e-4), QStringLiteral("3e-4"));
+        QCOMPARE(formatLr(1.5e-5), QStringLiteral("1.5e-5"));
+        QCOMPARE(formatLr(1.25e-3), QStringLiteral("1.25e-3"));
+        QCOMPARE(formatLr(0.05), QStringLiteral("0.05"));
+        QCOMPARE(formatLr(1.0), QStringLiteral("1"));
+        QCOMPARE(formatLr(0.0), QStringLiteral("0"));
+        QCOMPARE(formatScientific(2e7), QStringLiteral("2e+7"));
+        QCOMPARE(formatScientific(-4.5e-8), QStringLiteral("-4.5e-8"));
+        QCOMPARE(formatValue(std::nan("")), QStringLiteral("—"));
+        QVERIFY(isLearningRateKey(QStringLiteral("optim.min_lr")));
+        QVERIFY(!isLearningRateKey(QStringLiteral("optim.eps")));
+    }
+
     void emaMatchesTensorBoard() {
         // TensorBoard: last = last * w + (1 - w) * y; smoothed = last / (1 - w^n).
         const QVector<double> y{1, 2, 3};

@@ -2,6 +2,7 @@
 
 #include "bcd/run_config.h"
 #include "ui/widgets/metric_chart.h"
+#include "ui/widgets/number_format.h"
 #include "ui/workbench.h"
 
 #include <QCheckBox>
@@ -559,7 +560,9 @@ void ComparePage::fillConfigTable() {
         QVector<QJsonValue> values = it.value();
         values.resize(configs.size(), QJsonValue(QJsonValue::Undefined));
         for (int c = 0; c < values.size(); ++c) {
-            auto* item = new QTableWidgetItem(jsonText(values[c]));
+            auto* item = new QTableWidgetItem(isLearningRateKey(it.key()) && values[c].isDouble()
+                                                  ? formatLr(values[c].toDouble())
+                                                  : jsonText(values[c]));
             if (differs && !differencesOnly_->isChecked()) item->setBackground(highlight);
             config_->setItem(row, c + 1, item);
         }

@@ -2,6 +2,7 @@
 
 #include "ui/widgets/log_tail.h"
 #include "ui/widgets/metric_chart.h"
+#include "ui/widgets/number_format.h"
 #include "ui/workbench.h"
 
 #include <QCheckBox>
@@ -192,7 +193,7 @@ QString MonitorPage::blockAndLr(double step) const {
     };
     QStringList parts;
     if (const auto b = at(MetricColumn::Block)) parts << tr("block %1").arg(qint64(*b));
-    if (const auto lr = at(MetricColumn::Lr)) parts << tr("lr %1").arg(*lr, 0, 'e', 2);
+    if (const auto lr = at(MetricColumn::Lr)) parts << tr("lr %1").arg(formatLr(*lr));
     return parts.join(QStringLiteral(" · "));
 }
 

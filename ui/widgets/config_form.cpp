@@ -1,6 +1,7 @@
 #include "ui/widgets/config_form.h"
 
 #include "launch/run_config.h"
+#include "ui/widgets/number_format.h"
 #include "ui/widgets/wheel_guard.h"
 
 #include <QCheckBox>
@@ -544,10 +545,10 @@ void ConfigForm::setConfig(const QJsonObject& config) {
     ckptEvery_->setValue(static_cast<int>(num("output.checkpoint_every", 0)));
 
     setCombo(optim_, str("optim.name", QStringLiteral("adamw")));
-    lr_->setText(numberText(num("optim.lr", 3e-4)));
+    lr_->setText(formatLr(num("optim.lr", 3e-4)));
     setCombo(schedule_, str("optim.schedule", QStringLiteral("constant")));
     warmup_->setValue(static_cast<int>(num("optim.warmup_steps", 0)));
-    minLr_->setText(numberText(num("optim.min_lr", 0)));
+    minLr_->setText(formatLr(num("optim.min_lr", 0)));
     weightDecay_->setText(numberText(num("optim.weight_decay", 0)));
     clip_->setValue(num("optim.grad_clip", 1.0));
     momentum_->setValue(num("optim.momentum", 0));

@@ -1,6 +1,7 @@
 #include "ui/widgets/metric_chart.h"
 
 #include "ui/widgets/block_strip.h"
+#include "ui/widgets/number_format.h"
 #include "ui/widgets/smoothing.h"
 
 #include <QComboBox>
@@ -23,14 +24,6 @@ constexpr int kMinReplotMs = 33; // ~30 Hz
 constexpr int kViewDebounceMs = 150;
 constexpr int kMaxDrawnMarkers = 400;
 
-// Four significant digits, thousands separated ("3.912", "12,345", "3.00e-4").
-QString formatValue(double v) {
-    if (!std::isfinite(v)) return QStringLiteral("—");
-    const double a = std::abs(v);
-    if (a != 0 && (a < 1e-2 || a >= 1e7)) return QString::number(v, 'e', 2);
-    if (a >= 1000) return QLocale().toString(v, 'f', 0);
-    return QLocale().toString(v, 'g', 4);
-}
 } // namespace
 
 QColor curveColor(int i) {

@@ -1,0 +1,22 @@
+#pragma once
+// One way to write numbers across the pages: learning rates everywhere as "3e-4" / "1.5e-5"
+// (the form, Monitor's readout and axes, Compare's config table), other values with four
+// significant digits and thousands separators ("3.912", "12,345"), tiny or huge ones in the same
+// short scientific form.
+
+#include <QString>
+
+namespace bcd::ui {
+
+// "3e-4", "1.25e-5", "-2e+7": at most three significant digits, no padded exponent.
+QString formatScientific(double v);
+// A learning rate: "0" for zero, scientific below 0.01 (and from 10,000), else up to four
+// significant digits ("0.05", "1").
+QString formatLr(double v);
+// A metric value: "—" when not finite, scientific below 0.01 or from 1e7, thousands separated from
+// 1,000, else four significant digits.
+QString formatValue(double v);
+// Whether a dotted config key is a learning rate (optim.lr, optim.min_lr).
+bool isLearningRateKey(const QString& dottedKey);
+
+} // namespace bcd::ui
