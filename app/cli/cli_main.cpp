@@ -47,7 +47,7 @@ runs:
                              follow it; prints the run's id alone on the last line of stdout;
                              --processes-per-node: N ranks on each node (mpirun; default: one
                              per GPU over several nodes, one on a single node)
-  run list [--json]
+  run list [--all] [--json]  the runs (--all: archived ones too)
   run show ID [--json]       the run, its config, events and every step
   run attach ID              follow a run (after a restart: from where the store stopped)
   run resume ID [--detach]   start a stopped run again from its newest checkpoint (a Slurm
@@ -59,6 +59,8 @@ runs:
                              optim.lr=1e-4); tagged fork-of:ID@CHECKPOINT
   run delete ID [--files]    remove a stopped or finished run from the store (--files: its
                              folder too, for runs on this machine)
+  run archive ID...          hide finished runs from lists (the tag "archived"); nothing
+                             is deleted; run unarchive ID... shows them again
   run cancel ID [--grace SECONDS]
                              SIGTERM (the engine checkpoints), SIGKILL after the grace period (30)
   run export ID --csv FILE   the metric points as CSV

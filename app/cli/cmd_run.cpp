@@ -41,12 +41,15 @@ store::RunRecord existing(RunStore& s, qint64 id) {
 }
 
 int runList(Context& ctx) {
-    const Args a(QStringLiteral("run list"), ctx.args, {{}, {"json"}, {}, {}});
+    const Args a(QStringLiteral("run list"), ctx.args, {{}, {"json", "all"}, {}, {}});
     if (!a.positional().isEmpty())
         throw UsageError(
             QStringLiteral("run list: unexpected argument '%1'").arg(a.positional().front()));
     RunStore s(ctx.db);
-    const auto runs = s.runs();
+    QVector<store::RunRecord> runs = s.runs();
+    const qsizetype stored = runs.size();
+    if (!a.flag(QStringLiteral("all")))
+        runs.removeIf([](const store::RunRecord& r) { return store::status::isArchived(r.tags); });
     if (a.flag(QStringLiteral("json"))) {
         QJsonArray arr;
         for (const auto& r : runs) arr.append(runJson(r));
@@ -67,6 +70,36 @@ int runList(Context& ctx) {
                 .arg(r.lastStep ? QString::number(*r.lastStep) : QStringLiteral("-"))
                 .arg(r.stepsTotal ? QString::number(*r.stepsTotal) : QStringLiteral("?"))
                 .arg(when(r.createdAt)));
+    if (runs.size() < stored)
+        out(QStringLiteral("(%1 archived run(s) not shown: run list --all)")
+                .arg(stored - runs.size()));
+    return kExitOk;
+}
+
+// run archive / unarchive ID...: the "archived" tag added or removed.
+int runArchive(Context& ctx, bool archive) {
+    const QString verb = archive ? QStringLiteral("archive") : QStringLiteral("unarchive");
+    const Args a(QStringLiteral("run ") + verb, ctx.args, {{}, {}, {}, {}});
+    if (a.positional().isEmpty())
+        throw UsageError(QStringLiteral("run %1: expected one or more IDs").arg(verb));
+    RunStore s(ctx.db);
+    QVector<store::RunRecord> runs;
+    for (const QString& id : a.positional()) runs << existing(s, parseRunId(id));
+    for (const store::RunRecord& r : runs) {
+        if (archive && !store::status::isTerminal(r.status))
+            throw UsageError(QStringLiteral("run archive: run %1 is %2; archive it once it is over")
+                                 .arg(r.id)
+                                 .arg(r.status));
+    }
+    for (const store::RunRecord& r : runs) {
+        QStringList tags = r.tags;
+        tags.removeAll(store::status::kArchivedTag);
+        if (archive) tags << store::status::kArchivedTag;
+        s.updateRunInfo(r.id, r.name, tags, r.notes);
+        out(QStringLiteral("run %1 %2")
+                .arg(r.id)
+                .arg(archive ? QStringLiteral("archived") : QStringLiteral("unarchived")));
+    }
     return kExitOk;
 }
 
@@ -188,10 +221,12 @@ int cmdRun(const QString& verb, Context& ctx) {
     if (verb == QLatin1String("delete")) return runDelete(ctx);
     if (verb == QLatin1String("show")) return runShow(ctx);
     if (verb == QLatin1String("export")) return runExport(ctx);
+    if (verb == QLatin1String("archive")) return runArchive(ctx, true);
+    if (verb == QLatin1String("unarchive")) return runArchive(ctx, false);
     throw UsageError(
         QStringLiteral(
             "run %1: unknown command (expected launch, list, show, attach, resume, fork, cancel, "
-            "delete or export)")
+            "delete, archive, unarchive or export)")
             .arg(verb));
 }
 

@@ -3,6 +3,7 @@
 // status.json without linking the store.
 
 #include <QString>
+#include <QStringList>
 
 namespace bcd::store::status {
 
@@ -18,6 +19,13 @@ inline bool isTerminal(const QString& s) {
 }
 inline bool isValid(const QString& s) {
     return s == kStarting || s == kQueued || s == kRunning || isTerminal(s);
+}
+
+// An archived run carries this tag: lists hide it (Runs page, `run list`) until asked to show
+// archived runs; nothing else changes (its points, files and Compare stay).
+inline const QString kArchivedTag = QStringLiteral("archived");
+inline bool isArchived(const QStringList& tags) {
+    return tags.contains(kArchivedTag);
 }
 
 } // namespace bcd::store::status

@@ -8,6 +8,7 @@
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
+#include <QCheckBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
@@ -281,6 +282,46 @@ private slots:
     // The run lifecycle from the Runs page: Run again proposes a new name, Resume is offered for
     // cancelled and failed runs, Fork opens New run on a checkpoint's weights with the lineage as
     // a tag, Delete removes a finished run (and, when asked, its folder) and refuses live ones.
+    // Archive hides finished runs from the list (the tag "archived"); Show archived lists them,
+    // Unarchive brings them back; a live run cannot be archived.
+    void archiveAndUnarchive() {
+        RunsPage page(*wb_);
+        const qint64 alpha = ids_["alpha bcd"];
+        QTRY_VERIFY_WITH_TIMEOUT(page.visibleRuns().contains(alpha), 10000);
+        const qsizetype all = page.visibleRuns().size();
+        QPushButton* archive = page.button(QStringLiteral("archive"));
+        QVERIFY(archive);
+        page.selectRuns({alpha});
+        QVERIFY(archive->isEnabled());
+        QCOMPARE(archive->text(), QStringLiteral("Archive"));
+        archive->click();
+        QTRY_VERIFY_WITH_TIMEOUT(!page.visibleRuns().contains(alpha), 10000);
+        QCOMPARE(page.visibleRuns().size(), all - 1);
+        const auto stored =
+            wb_->store().callBlocking([alpha](store::RunStore& s) { return s.run(alpha)->tags; });
+        QVERIFY(stored.contains(QStringLiteral("archived")));
+        auto* show = page.findChild<QCheckBox*>(QStringLiteral("showArchived"));
+        QVERIFY(show);
+        show->setChecked(true);
+        QVERIFY(page.visibleRuns().contains(alpha));
+        page.selectRuns({alpha});
+        QCOMPARE(archive->text(), QStringLiteral("Unarchive"));
+        archive->click();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !wb_->store()
+                 .callBlocking([alpha](store::RunStore& s) { return s.run(alpha)->tags; })
+                 .contains(QStringLiteral("archived")),
+            10000);
+        show->setChecked(false);
+        QTRY_VERIFY_WITH_TIMEOUT(page.visibleRuns().contains(alpha), 10000);
+        // A live run: Archive is off.
+        for (const auto& [name, id] : ids_.asKeyValueRange())
+            if (name != QLatin1String("alpha bcd") && name != QLatin1String("beta full")) {
+                page.selectRuns({id});
+                QVERIFY(!archive->isEnabled());
+            }
+    }
+
     void resumeForkAndDelete() {
         QCOMPARE(RunsPage::againName("lr sweep"), QStringLiteral("lr sweep (2)"));
         QCOMPARE(RunsPage::againName("lr sweep (2)"), QStringLiteral("lr sweep (3)"));

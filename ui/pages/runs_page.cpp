@@ -36,6 +36,7 @@ namespace {
 constexpr int kRunIdRole = Qt::UserRole + 1;
 constexpr int kSortRole = Qt::UserRole + 2;
 constexpr int kSearchRole = Qt::UserRole + 3;
+constexpr int kArchivedRole = Qt::UserRole + 4;
 
 // Matches every word of the filter against a run's name, tags, status and node; the status
 // choice must match exactly.
@@ -50,10 +51,15 @@ public:
         status_ = s;
         invalidateFilter();
     }
+    void setShowArchived(bool on) {
+        showArchived_ = on;
+        invalidateFilter();
+    }
 
 protected:
     bool filterAcceptsRow(int row, const QModelIndex& parent) const override {
         const QModelIndex first = sourceModel()->index(row, 0, parent);
+        if (!showArchived_ && first.data(kArchivedRole).toBool()) return false;
         const QString hay = first.data(kSearchRole).toString();
         for (const QString& w : words_)
             if (!hay.contains(w)) return false;
@@ -66,6 +72,7 @@ protected:
 private:
     QStringList words_;
     QString status_;
+    bool showArchived_ = false;
 };
 
 QColor statusColor(const QString& s) {
@@ -93,8 +100,12 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
           store::status::kFinished, store::status::kFailed, store::status::kCancelled})
         status_->addItem(s, s);
     count_ = new QLabel(this);
+    showArchived_ = new QCheckBox(tr("Show archived"), this);
+    showArchived_->setObjectName(QStringLiteral("showArchived"));
+    showArchived_->setToolTip(tr("Runs tagged \"archived\" are hidden until this is checked"));
     top->addWidget(filter_, 1);
     top->addWidget(status_);
+    top->addWidget(showArchived_);
     top->addWidget(count_);
     layout->addLayout(top);
 
@@ -160,6 +171,9 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     delete_ = addButton(tr("Delete…"), tr("Remove the selected runs from the store (and, if you "
                                           "choose, their folders on this machine)"));
     delete_->setObjectName(QStringLiteral("delete"));
+    archive_ = addButton(tr("Archive"), tr("Hide the selected finished runs from the lists (the "
+                                           "tag \"archived\"; nothing is deleted)"));
+    archive_->setObjectName(QStringLiteral("archive"));
     cancel_ =
         addButton(tr("Cancel"), tr("Stop the selected runs: SIGTERM (the engine checkpoints), "
                                    "SIGKILL after a grace period"));
@@ -172,6 +186,10 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
 
     connect(filter_, &QLineEdit::textChanged, this, [this, proxy](const QString& t) {
         proxy->setText(t);
+        updateActions();
+    });
+    connect(showArchived_, &QCheckBox::toggled, this, [this, proxy](bool on) {
+        proxy->setShowArchived(on);
         updateActions();
     });
     connect(status_, &QComboBox::currentIndexChanged, this, [this, proxy] {
@@ -235,6 +253,7 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
                             QStringList{launch::forkTag(r->run.id, checkpoint)});
     });
     connect(delete_, &QPushButton::clicked, this, [this] { deleteSelected(); });
+    connect(archive_, &QPushButton::clicked, this, [this] { archiveSelected(); });
     connect(cancel_, &QPushButton::clicked, this, [this] {
         for (qint64 id : selectedRuns())
             if (const auto r = rowOf(id); r && !store::status::isTerminal(r->run.status)) {
@@ -341,6 +360,7 @@ void RunsPage::showRows(const QVector<Row>& rows) {
         for (int c : {Id, Steps, Loss})
             items[c]->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         items[Id]->setData(r.id, kRunIdRole);
+        items[Id]->setData(store::status::isArchived(r.tags), kArchivedRole);
         items[Id]->setData(QStringList{r.name, r.tags.join(QLatin1Char(' ')), r.status, r.node,
                                        QString::number(r.id)}
                                .join(QLatin1Char(' '))
@@ -408,6 +428,13 @@ void RunsPage::updateActions() {
         }
     resume_->setEnabled(resumable);
     delete_->setEnabled(over);
+    // Archive when any selected run is not archived yet, else Unarchive.
+    bool allArchived = !ids.isEmpty();
+    for (qint64 id : ids)
+        if (const auto r = rowOf(id))
+            allArchived = allArchived && store::status::isArchived(r->run.tags);
+    archive_->setText(allArchived ? tr("Unarchive") : tr("Archive"));
+    archive_->setEnabled(over);
     const auto one = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
     fork_->setEnabled(one && one->run.node == QLatin1String("local") &&
                       store::status::isTerminal(one->run.status));
@@ -523,6 +550,34 @@ QString RunsPage::againName(const QString& name) {
     return m.hasMatch()
                ? QStringLiteral("%1 (%2)").arg(m.captured(1)).arg(m.captured(2).toInt() + 1)
                : name + QStringLiteral(" (2)");
+}
+
+void RunsPage::archiveSelected() {
+    QVector<store::RunRecord> runs;
+    bool allArchived = true;
+    for (qint64 id : selectedRuns())
+        if (const auto r = rowOf(id); r && store::status::isTerminal(r->run.status)) {
+            runs << r->run;
+            allArchived = allArchived && store::status::isArchived(r->run.tags);
+        }
+    if (runs.isEmpty()) return;
+    const bool archive = !allArchived;
+    wb_.store().call(
+        [runs, archive](store::RunStore& s) {
+            for (const store::RunRecord& r : runs) {
+                QStringList tags = r.tags;
+                tags.removeAll(store::status::kArchivedTag);
+                if (archive) tags << store::status::kArchivedTag;
+                s.updateRunInfo(r.id, r.name, tags, r.notes);
+            }
+        },
+        this,
+        [this, n = runs.size(), archive] {
+            emit wb_.message(archive ? tr("Archived %1 run(s): Show archived lists them").arg(n)
+                                     : tr("Unarchived %1 run(s)").arg(n));
+            emit wb_.runsChanged();
+        },
+        [this](const QString& m) { emit wb_.message(tr("Archive failed: %1").arg(m)); });
 }
 
 void RunsPage::deleteSelected() {

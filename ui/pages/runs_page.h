@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -76,6 +77,7 @@ private:
     void contextMenu(const QPoint& pos);
     std::optional<Row> rowOf(qint64 id) const;
     void deleteSelected();
+    void archiveSelected();
 
     Workbench& wb_;
     QVector<Row> rows_;
@@ -84,6 +86,7 @@ private:
     QTableView* table_;
     QLineEdit* filter_;
     QComboBox* status_;
+    QCheckBox* showArchived_;
     QLabel* details_;
     QLabel* count_;
     QPushButton* monitor_;
@@ -94,6 +97,7 @@ private:
     QPushButton* resume_;
     QPushButton* fork_;
     QPushButton* delete_;
+    QPushButton* archive_;
     QPushButton* cancel_;
     QPushButton* export_;
     QPushButton* edit_;

@@ -400,6 +400,25 @@ private slots:
         QVERIFY(cli({"run", "show", QString::number(finishedB_)}).code == 0);
     }
 
+    // run archive hides a finished run from run list (until --all); a live or unknown run is
+    // refused; run unarchive shows it again.
+    void archiveAndUnarchive() {
+        QVERIFY(finishedB_ > 0);
+        const QString id = QString::number(finishedB_);
+        const CliResult a = cli({"run", "archive", id});
+        QVERIFY2(a.code == 0, a.err.constData());
+        QVERIFY(test::showRun(db_, finishedB_)["tags"].toArray().contains(QJsonValue("archived")));
+        const CliResult list = cli({"run", "list"});
+        QVERIFY(!list.out.contains(QByteArray("\n") + id.toUtf8() + "\t") &&
+                !list.out.startsWith(id.toUtf8() + "\t"));
+        QVERIFY2(list.out.contains("archived run(s) not shown"), list.out.constData());
+        QVERIFY(cli({"run", "list", "--all"}).out.contains(id.toUtf8() + "\t"));
+        QCOMPARE(cli({"run", "archive", "999999"}).code, 2);
+        const CliResult u = cli({"run", "unarchive", id});
+        QVERIFY2(u.code == 0, u.err.constData());
+        QVERIFY(cli({"run", "list"}).out.contains(id.toUtf8() + "\t"));
+    }
+
     void hostileName() { test::hostileName(db_, dir_, model_, QStringLiteral("local")); }
 };
 
