@@ -460,6 +460,8 @@ QVector<PlanView::Suggestion> PlanView::suggestions(const bcd::Plan& p) const {
             sg.changes.insert(QStringLiteral("train.precision"), QStringLiteral("bf16"));
         else if (a.kind == "embed_block")
             sg.changes.insert(QStringLiteral("bcd.embed_block"), false);
+        else if (a.kind == "active_blocks")
+            sg.changes.insert(QStringLiteral("bcd.active_blocks"), static_cast<int>(a.value));
         else if (a.kind == "offload")
             sg.changes.insert(QStringLiteral("bcd.offload_states"), true);
         else if (a.kind == "gpus" && tableGpu)

@@ -175,7 +175,7 @@ struct TimeEstimate {
 
 struct Advice {
     std::string kind; // seq_len | batch | recompute | offload | gpus | memory | precision |
-                      // embed_block | blocks
+                      // embed_block | blocks | active_blocks
     double value = 0; // the number the text names (seq_len, GPU count, bytes, ...)
     std::string text;
 };

@@ -328,6 +328,16 @@ void advise(const PlanInput& in, Mode mode, Plan& p) {
                  "activations) brings the peak to " +
                      gib(q.peak_bytes) + (q.fits ? ", which fits" : ", still too much")});
         }
+        if (in.active_blocks > 1) {
+            // Several blocks at once multiply the trained state: one at a time may fit.
+            PlanInput t = in;
+            t.active_blocks = 1;
+            const Plan q = frugal(t, mode);
+            if (q.fits)
+                p.advice.push_back({"active_blocks", 1,
+                                    "bcd.active_blocks 1 (one block at a time) fits (peak " +
+                                        gib(q.peak_bytes) + ")"});
+        }
         if (!in.reset_state_on_switch && !in.offload_states) {
             PlanInput t = in;
             t.offload_states = true;
@@ -400,7 +410,11 @@ Plan plan_mode(const PlanInput& in0, Mode mode, const Setting* match) {
     Plan p;
     if (r.have) {
         p = r.best;
-        std::string alone;
+        const auto batch = [](const Setting& s) {
+            return "micro-batch " + std::to_string(s.micro_batch) +
+                   (s.recompute ? " with recomputation" : "");
+        };
+        std::string alone, unlike;
         if (match && (p.setting.micro_batch != match->micro_batch ||
                       p.setting.recompute != match->recompute)) {
             Setting s = p.setting;
@@ -410,16 +424,20 @@ Plan plan_mode(const PlanInput& in0, Mode mode, const Setting* match) {
             Plan same =
                 evaluate_blocks(in, mode, s, plan_detail::partition(in, mode, s.layers_per_block));
             if (same.fits) {
-                alone = "micro-batch " + std::to_string(p.setting.micro_batch) +
-                        (p.setting.recompute ? " with recomputation" : "");
+                alone = batch(p.setting);
                 p = std::move(same);
+            } else {
+                unlike = batch(s);
             }
         }
         describe_choice(in, mode, p);
         if (!alone.empty())
             p.notes.push_back("planned at full training's micro-batch and recomputation, to "
-                              "compare like for like; BCD alone fits " +
+                              "compare like for like; BCD alone would pick " +
                               alone);
+        if (!unlike.empty())
+            p.notes.push_back("not at full training's setting (" + unlike +
+                              "): BCD does not fit there, so the two are not compared alike");
     } else {
         p = r.smallest;
         advise(in, mode, p);

@@ -605,6 +605,27 @@ private slots:
         for (const std::string& n : single.bcd.notes)
             said = said || n.find("full training does not fit") != std::string::npos;
         QVERIFY(said);
+        // Two blocks at once where one fits: the advice says to train one at a time. The first
+        // sequence length (doubling) at which two no longer fit and one still does.
+        {
+            bool found = false;
+            for (int seq = 1024; seq <= 65536 && !found; seq *= 2) {
+                bcd::PlanInput two = seven_b("RTX 4090", 1, 1, seq);
+                two.model.max_position_embeddings = std::max(4096, seq);
+                two.order = "random";
+                two.active_blocks = 2;
+                bcd::PlanInput one = two;
+                one.active_blocks = 1;
+                const bcd::Plan p2 = bcd::make_plan(two, bcd::Mode::Bcd);
+                if (p2.fits || !bcd::make_plan(one, bcd::Mode::Bcd).fits) continue;
+                found = true;
+                bool advised = false;
+                for (const bcd::Advice& a : p2.advice)
+                    advised = advised || (a.kind == "active_blocks" && a.value == 1);
+                QVERIFY2(advised, qPrintable(QStringLiteral("seq_len %1").arg(seq)));
+            }
+            QVERIFY2(found, "no sequence length where one block fits and two do not");
+        }
         // One figure: the memory advice names the plan's own peak.
         bool memory = false;
         for (const bcd::Advice& a : single.full.advice)
