@@ -58,7 +58,13 @@ inline json base_config(const fs::path& dir) {
                 {"data", {{"train", (dir / "train.txt").string()}, {"seq_len", 32}}},
                 {"optim", {{"lr", 3e-3}, {"weight_decay", 0.01}}},
                 {"train", {{"steps", 12}, {"batch_size", 4}, {"seed", 3}}},
-                {"bcd", {{"switch_every", 3}}},
+                // The classic schedule (BAdam's: ascending, one block, no warm-up), named so
+                // that the tests do not follow the product's default.
+                {"bcd",
+                 {{"switch_every", 3},
+                  {"order", "ascending"},
+                  {"active_blocks", 1},
+                  {"switch_warmup_steps", 0}}},
                 {"device", {{"threads", 2}}},
                 {"output", {{"dir", (dir / "run").string()}}}};
 }
