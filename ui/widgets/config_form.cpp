@@ -1,5 +1,6 @@
 #include "ui/widgets/config_form.h"
 
+#include "bcd/run_config.h"
 #include "launch/run_config.h"
 #include "ui/widgets/number_format.h"
 #include "ui/widgets/wheel_guard.h"
@@ -527,42 +528,49 @@ void ConfigForm::setConfig(const QJsonObject& config) {
     modelPath_->setReadOnly(modelSource_->currentData().toString() != kFolderItem);
     modelPath_->setText(path);
 
+    // What a key left out means: the engine's own default (one source for the form and
+    // bcd-train; the BCD schedule's defaults follow the fidelity bench, docs/training.md).
+    const bcd::RunConfig d;
+    const auto q = [](const std::string& text) { return QString::fromStdString(text); };
     train_->setText(str("data.train", QString()));
     val_->setText(str("data.val", QString()));
-    setCombo(format_, str("data.format", QStringLiteral("text")));
+    setCombo(format_, str("data.format", q(d.data.format)));
     tokenizer_->setText(str("data.tokenizer", QString()));
-    seqLen_->setValue(static_cast<int>(num("data.seq_len", 256)));
+    seqLen_->setValue(static_cast<int>(num("data.seq_len", d.data.seq_len)));
 
-    steps_->setValue(static_cast<int>(num("train.steps", 1000)));
-    batch_->setValue(static_cast<int>(num("train.batch_size", 8)));
-    accum_->setValue(static_cast<int>(num("train.grad_accum", 1)));
-    seed_->setValue(static_cast<int>(num("train.seed", 1)));
-    setCombo(precision_, str("train.precision", QStringLiteral("fp32")));
-    recompute_->setChecked(boolean("train.recompute", false));
-    threads_->setValue(static_cast<int>(num("device.threads", 0)));
-    logEvery_->setValue(static_cast<int>(num("output.log_every", 1)));
-    evalEvery_->setValue(static_cast<int>(num("output.eval_every", 0)));
-    ckptEvery_->setValue(static_cast<int>(num("output.checkpoint_every", 0)));
+    steps_->setValue(static_cast<int>(num("train.steps", double(d.train.steps))));
+    batch_->setValue(static_cast<int>(num("train.batch_size", d.train.batch_size)));
+    accum_->setValue(static_cast<int>(num("train.grad_accum", d.train.grad_accum)));
+    seed_->setValue(static_cast<int>(num("train.seed", double(d.train.seed))));
+    setCombo(precision_, str("train.precision", q(d.train.precision)));
+    recompute_->setChecked(boolean("train.recompute", d.train.recompute));
+    threads_->setValue(static_cast<int>(num("device.threads", d.device.threads)));
+    logEvery_->setValue(static_cast<int>(num("output.log_every", double(d.output.log_every))));
+    evalEvery_->setValue(static_cast<int>(num("output.eval_every", double(d.output.eval_every))));
+    ckptEvery_->setValue(
+        static_cast<int>(num("output.checkpoint_every", double(d.output.checkpoint_every))));
 
-    setCombo(optim_, str("optim.name", QStringLiteral("adamw")));
-    lr_->setText(formatLr(num("optim.lr", 3e-4)));
-    setCombo(schedule_, str("optim.schedule", QStringLiteral("constant")));
-    warmup_->setValue(static_cast<int>(num("optim.warmup_steps", 0)));
-    minLr_->setText(formatLr(num("optim.min_lr", 0)));
-    weightDecay_->setText(numberText(num("optim.weight_decay", 0)));
-    clip_->setValue(num("optim.grad_clip", 1.0));
-    momentum_->setValue(num("optim.momentum", 0));
+    setCombo(optim_, str("optim.name", q(d.optim.name)));
+    lr_->setText(formatLr(num("optim.lr", d.optim.lr)));
+    setCombo(schedule_, str("optim.schedule", q(d.optim.schedule)));
+    warmup_->setValue(static_cast<int>(num("optim.warmup_steps", double(d.optim.warmup_steps))));
+    minLr_->setText(formatLr(num("optim.min_lr", d.optim.min_lr)));
+    weightDecay_->setText(numberText(num("optim.weight_decay", d.optim.weight_decay)));
+    clip_->setValue(num("optim.grad_clip", d.optim.grad_clip));
+    momentum_->setValue(num("optim.momentum", d.optim.momentum));
 
-    setCombo(mode_, str("bcd.mode", QStringLiteral("bcd")));
-    layersPerBlock_->setValue(static_cast<int>(num("bcd.layers_per_block", 1)));
-    setCombo(order_, str("bcd.order", QStringLiteral("ascending")));
-    switchEvery_->setValue(static_cast<int>(num("bcd.switch_every", 50)));
-    activeBlocks_->setValue(static_cast<int>(num("bcd.active_blocks", 1)));
-    switchWarmup_->setValue(static_cast<int>(num("bcd.switch_warmup_steps", 0)));
-    resetState_->setChecked(boolean("bcd.reset_state_on_switch", true));
-    offload_->setChecked(boolean("bcd.offload_states", false));
-    embedBlock_->setChecked(boolean("bcd.embed_block", true));
-    headBlock_->setChecked(boolean("bcd.head_block", true));
+    setCombo(mode_, str("bcd.mode", q(d.bcd.mode)));
+    layersPerBlock_->setValue(
+        static_cast<int>(num("bcd.layers_per_block", d.bcd.layers_per_block)));
+    setCombo(order_, str("bcd.order", q(d.bcd.order)));
+    switchEvery_->setValue(static_cast<int>(num("bcd.switch_every", double(d.bcd.switch_every))));
+    activeBlocks_->setValue(static_cast<int>(num("bcd.active_blocks", d.bcd.active_blocks)));
+    switchWarmup_->setValue(
+        static_cast<int>(num("bcd.switch_warmup_steps", double(d.bcd.switch_warmup_steps))));
+    resetState_->setChecked(boolean("bcd.reset_state_on_switch", d.bcd.reset_state_on_switch));
+    offload_->setChecked(boolean("bcd.offload_states", d.bcd.offload_states));
+    embedBlock_->setChecked(boolean("bcd.embed_block", d.bcd.embed_block));
+    headBlock_->setChecked(boolean("bcd.head_block", d.bcd.head_block));
     filling_ = false;
     updateModelSummary();
     updatePreview();
