@@ -47,6 +47,7 @@ struct PlanConstants {
     double cpu_memory_gbps = 20.0;         // CPU backend optimizer step (memory-bound)
     double cpu_flops_per_cycle = 32.0;     // fp32 per core per cycle: two 256-bit FMA pipes
     double cpu_network_gbps = 1.25;        // between CPU nodes of a data-parallel run (10 GbE)
+    double disk_write_gbps = 0.5; // checkpoints and the final model (docs/planner.md#run-time)
 };
 
 // The CPU the fp32 engine runs on.
@@ -125,6 +126,14 @@ struct PlanInput {
     std::uint64_t checkpoint_bytes = 0; // 0: parameters × the size of the model's torch_dtype
     bool evaluates = false;             // a validation set: the evaluation's transient buffers
 
+    // The run's length and phases (docs/planner.md#run-time): train.steps, output.eval_every,
+    // the tokens of one evaluation (every validation window's), output.checkpoint_every. 0 steps:
+    // no run total (per-step figures only).
+    long steps = 0;
+    long eval_every = 0;
+    std::uint64_t eval_tokens = 0;
+    long checkpoint_every = 0;
+
     Hardware hardware;
     std::optional<double> efficiency;       // replaces the default (e.g. measured in past runs)
     std::optional<double> safety_margin;    // replaces the default
@@ -171,6 +180,17 @@ struct TimeEstimate {
     double hours_per_billion_tokens = 0.0;
     std::optional<double> usd_per_hour;
     std::optional<double> usd_per_billion_tokens;
+    // The whole run (docs/planner.md#run-time), when PlanInput::steps > 0 and the time is known:
+    // training steps, evaluations (forward only over the validation tokens) and checkpoints
+    // (bytes at the assumed disk rate) with the final model.
+    long evals = 0;
+    double eval_s = 0.0; // one evaluation
+    long checkpoints = 0;
+    std::uint64_t checkpoint_bytes = 0; // one checkpoint: fp32 weights + the optimizer state
+    double checkpoint_s = 0.0;          // one checkpoint
+    double final_s = 0.0;               // the final model (fp32 weights)
+    double train_s = 0.0;               // steps × step_s
+    double run_s = 0.0; // train_s + evals × eval_s + checkpoints × checkpoint_s + final_s
 };
 
 struct Advice {

@@ -223,6 +223,9 @@ PlanInput PlanInput::from_run_config(const RunConfig& cfg, const ModelConfig& mo
     in.active_blocks = cfg.bcd.active_blocks;
     in.offload_states = cfg.bcd.offload_states;
     in.evaluates = !cfg.data.val.empty();
+    in.steps = cfg.train.steps;
+    in.eval_every = cfg.output.eval_every;
+    in.checkpoint_every = cfg.output.checkpoint_every;
     in.source = cfg.source.string();
 
     // Token data held in memory: 4 bytes per token id (+ 1 for the loss mask of sft data); one
@@ -241,10 +244,18 @@ PlanInput PlanInput::from_run_config(const RunConfig& cfg, const ModelConfig& mo
             size = fs::file_size(p, ec);
             if (ec) size = 0;
         }
+        const std::uint64_t tokens = cfg.data.format == "tokens" ? size / 4
+                                     : bytes                     ? size
+                                                                 : size / 4;
         if (cfg.data.format == "tokens")
             in.data_bytes += size;
         else
-            in.data_bytes += (bytes ? size : size / 4) * per_token;
+            in.data_bytes += tokens * per_token;
+        // One evaluation predicts the tokens of every whole validation window (DESIGN.md §3).
+        if (p == cfg.data.val)
+            if (const auto S = static_cast<std::uint64_t>(std::max(1, cfg.data.seq_len));
+                tokens > 0)
+                in.eval_tokens = (tokens - 1) / S * S;
     }
     for (const auto& e : fs::directory_iterator(cfg.model.path, ec))
         if (e.path().extension() == ".safetensors")

@@ -35,6 +35,42 @@ double efficiency_of(const PlanInput& in) {
     return in.hardware.is_cpu() ? in.constants.cpu_efficiency : in.constants.gpu_efficiency;
 }
 
+// How many times a phase runs in `steps` steps: at every multiple of `every` and at the last step
+// (the trainer's rule); `every` 0: once, at the end, when `at_end`.
+long occurrences(long steps, long every, bool at_end) {
+    if (steps <= 0) return 0;
+    if (every <= 0) return at_end ? 1 : 0;
+    return steps / every + (steps % every != 0 ? 1 : 0);
+}
+
+// The whole run's time: steps, evaluations, checkpoints, the final model
+// (docs/planner.md#run-time).
+void run_time(const PlanInput& in, Mode mode, const Setting& s,
+              const std::vector<BlockCost>& blocks, Plan& p) {
+    TimeEstimate& t = p.time;
+    if (in.steps <= 0) return;
+    t.train_s = t.step_s * static_cast<double>(in.steps);
+    // An evaluation is a forward of every layer over the validation tokens, shared by the devices.
+    if (in.evaluates && in.eval_tokens > 0 && !blocks.empty()) {
+        t.evals = occurrences(in.steps, in.eval_every, true);
+        const double fwd = plan_detail::block_flops(in, s, blocks.front()).forward;
+        t.eval_s = static_cast<double>(in.eval_tokens) * fwd /
+                   (static_cast<double>(p.world_size) * t.peak_flops * t.efficiency);
+    }
+    // A checkpoint holds the fp32 weights and the optimizer state of what trains (full: every
+    // parameter; BCD: the largest block), written by one process.
+    const std::uint64_t trained = mode == Mode::Full ? p.params : p.worst_block_params;
+    t.checkpoint_bytes = 4 * p.params + 4 * trained * plan_detail::state_floats_per_param(in);
+    const double rate = in.constants.disk_write_gbps * 1e9;
+    if (in.checkpoint_every > 0) {
+        t.checkpoints = occurrences(in.steps, in.checkpoint_every, false);
+        t.checkpoint_s = static_cast<double>(t.checkpoint_bytes) / rate;
+    }
+    t.final_s = 4.0 * static_cast<double>(p.params) / rate;
+    t.run_s = t.train_s + static_cast<double>(t.evals) * t.eval_s +
+              static_cast<double>(t.checkpoints) * t.checkpoint_s + t.final_s;
+}
+
 Plan evaluate_blocks(const PlanInput& in, Mode mode, const Setting& s,
                      const std::vector<BlockCost>& blocks) {
     Plan p;
@@ -88,6 +124,7 @@ Plan evaluate_blocks(const PlanInput& in, Mode mode, const Setting& s,
             t.hours_per_billion_tokens = 1e9 / t.tokens_per_s / 3600.0;
             if (t.usd_per_hour)
                 t.usd_per_billion_tokens = t.hours_per_billion_tokens * *t.usd_per_hour;
+            run_time(in, mode, s, blocks, p);
         }
     } else {
         for (const auto& b : blocks)

@@ -96,6 +96,17 @@ ojson to_json(const Plan& p) {
         {"hours_per_billion_tokens", known(t.hours_per_billion_tokens)},
         {"usd_per_hour", or_null(t.usd_per_hour)},
         {"usd_per_billion_tokens", or_null(t.usd_per_billion_tokens)}};
+    // The whole run (docs/planner.md#run-time); null without steps or a known time.
+    const bool whole = t.known && t.run_s > 0;
+    auto run = [&](double v) { return whole ? ojson(v) : ojson(nullptr); };
+    j["run"] = {{"train_s", run(t.train_s)},
+                {"evals", t.evals},
+                {"eval_s", run(t.eval_s)},
+                {"checkpoints", t.checkpoints},
+                {"checkpoint_bytes", t.checkpoint_bytes},
+                {"checkpoint_s", run(t.checkpoint_s)},
+                {"final_s", run(t.final_s)},
+                {"run_s", run(t.run_s)}};
     ojson advice = ojson::array();
     for (const auto& a : p.advice) advice.push_back(a.text);
     j["advice"] = advice;
@@ -192,6 +203,17 @@ std::string format_table(const PlanPair& pp, const PlanInput& in) {
         return p.fits ? v : "(" + v + ")";
     };
     row("USD per 1e9 tokens", usd(f), usd(b));
+    if (f.time.run_s > 0 || b.time.run_s > 0) {
+        // The whole run: steps + evaluations + checkpoints and the final model.
+        auto whole = [&](const Plan& p) {
+            const TimeEstimate& e = p.time;
+            if (!e.known || e.run_s <= 0) return std::string("unknown");
+            return t(p, e.run_s, "%.4g s") + fmt(" (%.3g", e.train_s) +
+                   fmt("+%.3g", static_cast<double>(e.evals) * e.eval_s) +
+                   fmt("+%.3g)", static_cast<double>(e.checkpoints) * e.checkpoint_s + e.final_s);
+        };
+        row("run (train+eval+ckpt)", whole(f), whole(b));
+    }
     if (f.fits && b.fits && f.time.usd_per_billion_tokens && b.time.usd_per_billion_tokens)
         row("BCD / full cost", "",
             fmt("%.3f", *b.time.usd_per_billion_tokens / *f.time.usd_per_billion_tokens));

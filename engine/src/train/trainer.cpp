@@ -21,6 +21,7 @@
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
 #include "train/run_lock.h"
+#include "train/system_metrics.h"
 
 #include <algorithm>
 #include <chrono>
@@ -50,15 +51,17 @@ double unix_time() {
         .count();
 }
 
-// Resident set size now and at its peak, from /proc/self/status (0 where unavailable).
-std::pair<std::size_t, std::size_t> rss_bytes() {
-    std::ifstream in("/proc/self/status");
-    std::size_t rss = 0, hwm = 0;
-    for (std::string line; std::getline(in, line);) {
-        if (line.starts_with("VmRSS:")) rss = std::stoul(line.substr(6)) * 1024;
-        if (line.starts_with("VmHWM:")) hwm = std::stoul(line.substr(6)) * 1024;
-    }
-    return {rss, hwm};
+// At most one progress record a second of a phase (evaluation): a long evaluation shows that it
+// moves without a line per batch.
+constexpr double kPhaseProgressEvery = 1.0;
+
+// The bytes under a folder (a checkpoint just written).
+std::uint64_t folder_bytes(const fs::path& dir) {
+    std::uint64_t n = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) n += it->file_size(ec);
+    return n;
 }
 
 nlohmann::ordered_json mem_json(const MemoryStats& m) {
@@ -99,6 +102,18 @@ private:
     void copy_tokenizer_files(const fs::path& dst) const;
     ojson step_record(long s, double loss, double lr, double gnorm, double step_s,
                       std::uint64_t step_tokens);
+    // {"t":"phase"} records (DESIGN.md §3): evaluation, checkpoint and final-model phases with
+    // their progress, so that a reader shows them and measures their time.
+    void phase(const char* name, const char* state, long s, Clock::time_point begun,
+               std::optional<long> done = {}, std::optional<long> total = {},
+               std::optional<std::uint64_t> bytes = {});
+    double run_elapsed() const { return elapsed0_ + seconds_since(run_t0_); }
+    long eval_batches() const;
+    std::uint64_t eval_tokens() const {
+        return val_data_->num_windows(cfg_.data.seq_len) *
+               static_cast<std::uint64_t>(cfg_.data.seq_len);
+    }
+    void make_system_sampler();
     std::string file() const { return cfg_.source.string(); }
     void reduce_gradients();
     // The run folder is rank 0's: the other ranks write nothing (a failing rank excepted).
@@ -145,7 +160,11 @@ private:
     std::uint64_t tokens_ = 0;
     double elapsed_before_ = 0.0;
     long last_ckpt_ = -1;
-    bool in_checkpoint_ = false; // a failure inside write_checkpoint is not retried
+    bool in_checkpoint_ = false;              // a failure inside write_checkpoint is not retried
+    Clock::time_point run_t0_ = Clock::now(); // this process's training loop began
+    double elapsed0_ = 0.0;                   // the run's elapsed seconds then (resumed runs)
+    long eval_step_ = 0;                      // the step the running evaluation follows
+    std::optional<SystemSampler> sys_;
     fs::path resumed_from_;
     std::unique_ptr<RunDirectory> dir_;
 };
@@ -447,6 +466,11 @@ double Trainer::evaluate() {
     std::vector<std::int32_t> in(static_cast<std::size_t>(B) * T), tg(in.size());
     double sum = 0.0;
     long count = 0;
+    const long total = eval_batches();
+    long done = 0;
+    const auto t0 = Clock::now();
+    auto reported = t0;
+    phase("eval", "begin", eval_step_, t0, 0, total);
     for (std::size_t w0 = rank * static_cast<std::size_t>(B); w0 < windows;
          w0 += N * static_cast<std::size_t>(B)) {
         const int b = static_cast<int>(std::min<std::size_t>(B, windows - w0));
@@ -457,6 +481,11 @@ double Trainer::evaluate() {
         const auto r = backend_->evaluate(in.data(), tg.data(), b, T);
         sum += r.sum;
         count += r.count;
+        ++done;
+        if (done < total && seconds_since(reported) >= kPhaseProgressEvery) {
+            reported = Clock::now();
+            phase("eval", "progress", eval_step_, t0, done, total);
+        }
     }
     backend_->end_evaluation();
     if (N > 1) {
@@ -465,6 +494,7 @@ double Trainer::evaluate() {
         sum = totals[0];
         count = static_cast<long>(totals[1]);
     }
+    phase("eval", "end", eval_step_, t0, done, total);
     return sum / static_cast<double>(std::max(1L, count));
 }
 
@@ -516,9 +546,13 @@ void Trainer::write_checkpoint(long s) {
                 {"precision", precision_name(precision_)},
                 {"world_size", comm_->size()},
                 {"config", cfg_.to_json()}};
+    const auto t0 = Clock::now();
+    phase("checkpoint", "begin", s, t0);
     bcd::write_checkpoint(
         dir_->path(), s, *model_, *backend_, std::move(header),
         [this](const fs::path& d) { copy_tokenizer_files(d); }, cfg_.output.keep_checkpoints);
+    phase("checkpoint", "end", s, t0, {}, {},
+          folder_bytes(dir_->path() / "checkpoints" / checkpoint_name(s)));
     last_ckpt_ = s;
     metric({{"t", "ckpt"}, {"step", s}, {"path", "checkpoints/" + checkpoint_name(s)}});
 }
@@ -619,7 +653,7 @@ void Trainer::report_failure_of_rank(const std::string& what) const {
 
 ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double step_s,
                            std::uint64_t step_tokens) {
-    const auto [rss, hwm] = rss_bytes();
+    const SystemSample sys = sys_ ? sys_->sample() : SystemSample{};
     ojson r{{"t", "step"},
             {"step", s},
             {"tokens", tokens_},
@@ -632,11 +666,54 @@ ojson Trainer::step_record(long s, double loss, double lr, double gnorm, double 
             {"comm_bytes", step_comm_bytes_},
             {"mem_bytes", backend_->memory().total()},
             {"mem", mem_json(backend_->memory())},
-            {"rss_bytes", rss},
-            {"peak_rss_bytes", hwm},
-            {"elapsed_s", elapsed_before_}};
+            {"rss_bytes", sys.rss_bytes},
+            {"peak_rss_bytes", sys.peak_rss_bytes}};
+    // System figures (docs/training.md "System metrics"); a figure not measured is left out.
+    if (sys.cpu_pct) r["cpu_pct"] = *sys.cpu_pct;
+    if (sys.gpu_util_pct) r["gpu_util_pct"] = *sys.gpu_util_pct;
+    if (sys.gpu_mem_bytes) r["gpu_mem_bytes"] = *sys.gpu_mem_bytes;
+    if (sys.gpu_power_w) r["gpu_power_w"] = *sys.gpu_power_w;
+    if (sys.gpu_temp_c) r["gpu_temp_c"] = *sys.gpu_temp_c;
+    r["elapsed_s"] = elapsed_before_;
     if (active_.size() > 1) r["blocks"] = active_; // the whole set; "block" is its first
     return r;
+}
+
+void Trainer::phase(const char* name, const char* state, long s, Clock::time_point begun,
+                    std::optional<long> done, std::optional<long> total,
+                    std::optional<std::uint64_t> bytes) {
+    ojson r{{"t", "phase"}, {"step", s}, {"phase", name}, {"state", state}};
+    if (done) r["done"] = *done;
+    if (total) r["total"] = *total;
+    if (bytes) r["bytes"] = *bytes;
+    r["phase_s"] = seconds_since(begun);
+    r["elapsed_s"] = run_elapsed();
+    metric(r);
+}
+
+// The batches of one evaluation on this rank (rank 0's count: it writes the progress).
+long Trainer::eval_batches() const {
+    if (!val_data_) return 0;
+    const auto windows = static_cast<long>(val_data_->num_windows(cfg_.data.seq_len));
+    const long B = cfg_.train.batch_size, N = comm_->size(), r = comm_->rank();
+    long n = 0;
+    for (long w0 = r * B; w0 < windows; w0 += N * B) ++n;
+    return n;
+}
+
+void Trainer::make_system_sampler() {
+    std::string gpu;
+    if (backend_->kind() == "cuda") {
+        const auto colon = device_.device.find(':');
+        const int ordinal =
+            colon == std::string::npos ? 0 : std::stoi(device_.device.substr(colon + 1));
+        gpu = nvml_device_for(std::getenv("CUDA_VISIBLE_DEVICES"), ordinal).value_or("");
+        if (gpu.empty())
+            log("no GPU figures in the metrics: CUDA_VISIBLE_DEVICES does not name device " +
+                std::to_string(ordinal) + " by index or UUID");
+    }
+    sys_.emplace(gpu);
+    if (!sys_->note().empty()) log(sys_->note());
 }
 
 int Trainer::run() {
@@ -712,6 +789,8 @@ int Trainer::run() {
                          {"params", model_->num_params()},
                          {"trainable_params", trainable},
                          {"steps", S},
+                         {"eval_batches", eval_batches()},
+                         {"eval_tokens", val_data_ ? eval_tokens() : 0},
                          {"blocks", blocks}});
         status("running", step_, S);
         log("bcd-train " + std::string(BCD_VERSION) + ": " + model_->config().architecture + " " +
@@ -720,6 +799,7 @@ int Trainer::run() {
             backend_->describe());
         if (!device_.note.empty())
             log("device.kind auto: training on the CPU (" + device_.note + ")");
+        if (lead_) make_system_sampler();
         for (const auto& line : data_log_) log(line);
         if (comm_->size() > 1) {
             log("data parallel: " + std::to_string(comm_->size()) + " ranks, global batch " +
@@ -728,8 +808,8 @@ int Trainer::run() {
                 (device_comm_ ? "; gradients over " + device_comm_->describe() : ""));
         }
 
-        const auto t_start = Clock::now();
-        const double elapsed0 = elapsed_before_;
+        run_t0_ = Clock::now();
+        elapsed0_ = elapsed_before_;
         for (long s = step_ + 1; s <= S; ++s) {
             const auto t0 = Clock::now();
             const std::uint64_t tokens_before = tokens_;
@@ -737,7 +817,7 @@ int Trainer::run() {
             const double loss = train_step(s, &gnorm);
             const double dt = seconds_since(t0);
             step_ = s;
-            elapsed_before_ = elapsed0 + seconds_since(t_start);
+            elapsed_before_ = run_elapsed();
             if (!std::isfinite(loss))
                 throw InternalError("the loss is not finite at step " + std::to_string(s));
             const double lr = step_lr_;
@@ -754,6 +834,7 @@ int Trainer::run() {
             }
             if (val_data_ &&
                 ((cfg_.output.eval_every > 0 && s % cfg_.output.eval_every == 0) || s == S)) {
+                eval_step_ = s;
                 const double vl = evaluate();
                 metric({{"t", "eval"}, {"step", s}, {"val_loss", vl}});
                 char line[96];
@@ -797,8 +878,11 @@ int Trainer::run() {
             }
         }
         if (lead_) {
+            const auto t0 = Clock::now();
+            phase("final", "begin", step_, t0);
             model_->save(out / "final", DType::F32);
             copy_tokenizer_files(out / "final");
+            phase("final", "end", step_, t0, {}, {}, folder_bytes(out / "final"));
         }
         metric({{"t", "end"}, {"status", "finished"}, {"step", step_}, {"message", ""}});
         status("finished", step_, S);

@@ -339,6 +339,58 @@ private slots:
         QCOMPARE(bcd::make_plan(one, bcd::Mode::Bcd).time.comm_s, 0.0);
     }
 
+    // The whole run (docs/planner.md#run-time): steps × step time, plus evaluations (a forward
+    // over the validation tokens, shared by the GPUs) at every eval_every and the last step,
+    // checkpoints (fp32 weights + the trained part's AdamW state at the assumed disk rate) at
+    // every checkpoint_every and the last step, and the final model. More frequent evaluation
+    // or checkpoints take longer; without steps there is no run total.
+    void run_time_with_eval_and_checkpoints() {
+        bcd::PlanInput in = seven_b("H100 x8");
+        in.efficiency = 0.5;
+        QCOMPARE(bcd::make_plan(in, bcd::Mode::Bcd).time.run_s, 0.0);
+        in.steps = 1000;
+        in.evaluates = true;
+        in.eval_tokens = 4'000'000;
+        const auto plain = bcd::make_plan(in, bcd::Mode::Bcd);
+        const auto& t0 = plain.time;
+        QVERIFY(t0.known);
+        QCOMPARE(t0.train_s, 1000 * t0.step_s);
+        QCOMPARE(t0.evals, 1L); // eval_every 0: at the end only
+        QCOMPARE(t0.checkpoints, 0L);
+        const double fwd = 7.0e9; // ≈ 2 · parameters per token, plus attention
+        QVERIFY(t0.eval_s > 4e6 * fwd / (8 * 989e12 * 0.5) &&
+                t0.eval_s < 4e6 * 2 * fwd / (8 * 989e12 * 0.5));
+        QVERIFY(std::fabs(t0.final_s - 4.0 * plain.params / 0.5e9) < 1e-9);
+        QVERIFY(std::fabs(t0.run_s - (t0.train_s + t0.eval_s + t0.final_s)) < 1e-9 * t0.run_s);
+
+        in.eval_every = 300;       // 300, 600, 900 and 1000
+        in.checkpoint_every = 400; // 400, 800 and 1000
+        const auto both = bcd::make_plan(in, bcd::Mode::Bcd);
+        const auto& t = both.time;
+        QCOMPARE(t.evals, 4L);
+        QCOMPARE(t.checkpoints, 3L);
+        QCOMPARE(t.eval_s, t0.eval_s);
+        // BCD's checkpoint: every weight in fp32 and its largest block's two AdamW moments.
+        QCOMPARE(t.checkpoint_bytes, 4 * both.params + 8 * both.worst_block_params);
+        QVERIFY(std::fabs(t.checkpoint_s - t.checkpoint_bytes / 0.5e9) < 1e-9);
+        QVERIFY(std::fabs(t.run_s - (t.train_s + 4 * t.eval_s + 3 * t.checkpoint_s + t.final_s)) <
+                1e-9 * t.run_s);
+        QVERIFY(t.run_s > t0.run_s);
+        in.eval_every = 100;
+        in.checkpoint_every = 100;
+        const auto often = bcd::make_plan(in, bcd::Mode::Bcd).time;
+        QCOMPARE(often.evals, 10L);
+        QCOMPARE(often.checkpoints, 10L);
+        QVERIFY(often.run_s > t.run_s);
+        // Full training's checkpoint holds every parameter's optimizer state.
+        const auto full = bcd::make_plan(in, bcd::Mode::Full);
+        QCOMPARE(full.time.checkpoint_bytes, 12 * full.params);
+        // In the JSON of `bcd-train plan`.
+        const auto j = bcd::to_json(bcd::make_plan(in));
+        QCOMPARE(j.at("bcd").at("run").at("evals").get<long>(), 10L);
+        QCOMPARE(j.at("bcd").at("run").at("run_s").get<double>(), often.run_s);
+    }
+
     // Data parallelism on CPUs: the world size is ranks × nodes; each rank plans for its share
     // of the node's memory and cores; a step's tokens are the world's; only the trained block's
     // fp32 gradients are all-reduced, through memory between the ranks of a node and over the

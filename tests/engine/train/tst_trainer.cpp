@@ -212,6 +212,69 @@ private slots:
                 file_bytes(dir / "model/model.safetensors"));
     }
 
+    // Evaluation, checkpoints and the final model are announced as phases (begin, at most one
+    // progress record a second, end with the phase's seconds); step records carry the system
+    // figures, and a CPU run has no GPU figures.
+    void phase_and_system_records() {
+        const auto dir = fresh_dir("trainer/phases");
+        write_model(dir);
+        write_text(dir, 20000);
+        write_text(dir, 3000, "val.txt");
+        json cfg = base_config(dir);
+        cfg["data"]["val"] = (dir / "val.txt").string();
+        cfg["output"]["eval_every"] = 5;
+        cfg["output"]["checkpoint_every"] = 6;
+        QCOMPARE(run_training(dir, cfg), 0);
+        const fs::path run = dir / "run";
+        const auto all = records(run);
+        // 3000 bytes of byte-level text: (3000 − 1) / 32 = 93 windows in batches of 4.
+        QCOMPARE(all.front()["eval_batches"].get<long>(), 24L);
+        QCOMPARE(all.front()["eval_tokens"].get<long>(), 93L * 32);
+        std::vector<std::string> seen; // "eval@5:begin", ...
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const json& r = all[i];
+            if (r["t"] != "phase") continue;
+            const std::string name = r["phase"], state = r["state"];
+            seen.push_back(name + "@" + std::to_string(r["step"].get<long>()) + ":" + state);
+            QVERIFY(r["phase_s"].get<double>() >= 0 && r["elapsed_s"].get<double>() > 0);
+            if (name == "eval") {
+                QCOMPARE(r["total"].get<long>(), 24L);
+                if (state == "begin") QCOMPARE(r["done"].get<long>(), 0L);
+                if (state == "progress") QVERIFY(r["done"].get<long>() < 24);
+                if (state == "end") {
+                    QCOMPARE(r["done"].get<long>(), 24L);
+                    // The eval record follows its phase's end.
+                    QCOMPARE(all[i + 1]["t"].get<std::string>(), std::string("eval"));
+                    QCOMPARE(all[i + 1]["step"], r["step"]);
+                }
+            } else if (state == "end") {
+                QVERIFY(r["bytes"].get<long>() > 10000); // a checkpoint or the final model
+            }
+        }
+        std::vector<std::string> expected;
+        for (const std::string& e : seen)
+            if (e.find(":progress") == std::string::npos) expected.push_back(e);
+        QCOMPARE(expected,
+                 (std::vector<std::string>{"eval@5:begin", "eval@5:end", "checkpoint@6:begin",
+                                           "checkpoint@6:end", "eval@10:begin", "eval@10:end",
+                                           "eval@12:begin", "eval@12:end", "checkpoint@12:begin",
+                                           "checkpoint@12:end", "final@12:begin", "final@12:end"}));
+        // Progress records of one phase are at least a second apart.
+        double last = -1;
+        for (const auto& r : records(run, "phase"))
+            if (r["state"] == "progress") {
+                QVERIFY(last < 0 || r["phase_s"].get<double>() - last >= 0.99 ||
+                        r["phase_s"].get<double>() < last);
+                last = r["phase_s"].get<double>();
+            }
+        for (const auto& r : records(run, "step")) {
+            QVERIFY(r.contains("cpu_pct") && r["cpu_pct"].get<double>() >= 0);
+            QVERIFY(r["rss_bytes"].get<long>() > 0);
+            for (const char* k : {"gpu_util_pct", "gpu_mem_bytes", "gpu_power_w", "gpu_temp_c"})
+                QVERIFY2(!r.contains(k), k);
+        }
+    }
+
     // A second run into the same folder is refused before anything there is touched.
     void existing_run_is_never_overwritten() {
         const auto dir = fresh_dir("trainer/existing");
