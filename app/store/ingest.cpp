@@ -217,6 +217,15 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
     SqliteStatement& setWorldSize =
         d_->stmt(d_->setWorldSize, "UPDATE runs SET world_size = ?1 WHERE id = ?2");
 
+    // A phase occurrence keeps its latest state (docs/workbench.md "Store schema").
+    SqliteStatement& phase = d_->stmt(
+        d_->upsertPhase,
+        "INSERT INTO run_phases(run_id, phase, step, state, done, total, bytes, phase_s, elapsed, "
+        "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "ON CONFLICT(run_id, phase, step) DO UPDATE SET state = excluded.state, "
+        "done = excluded.done, total = excluded.total, bytes = excluded.bytes, "
+        "phase_s = excluded.phase_s, elapsed = excluded.elapsed, updated_at = excluded.updated_at");
+
     IngestResult res;
     SqliteTransaction tx(d_->handle);
     runOffset.bind(1, runId);
@@ -286,6 +295,27 @@ IngestResult RunStore::ingest(qint64 runId, qint64 offset, QByteArrayView data) 
             ++res.points;
             if (rec->kind == RecordKind::Step && (!res.lastStep || *rec->step > *res.lastStep))
                 res.lastStep = *rec->step;
+            continue;
+        }
+        if (rec->kind == RecordKind::Phase) {
+            const auto optInt = [&](int i, const std::optional<long long>& v) {
+                if (v)
+                    phase.bind(i, static_cast<qint64>(*v));
+                else
+                    phase.bindNull(i);
+            };
+            phase.bind(1, runId);
+            phase.bind(2, rec->phase);
+            phase.bind(3, static_cast<qint64>(*rec->step));
+            phase.bind(4, rec->state.empty() ? std::string("end") : rec->state);
+            optInt(5, rec->done);
+            optInt(6, rec->total);
+            optInt(7, rec->bytes);
+            phase.bind(8, rec->phaseSeconds.value_or(0.0));
+            phase.bind(9, rec->values[static_cast<std::size_t>(MetricColumn::Elapsed)], false);
+            phase.bind(10, now);
+            phase.exec();
+            ++res.phases;
             continue;
         }
         // Every other record is an event; "start" is step 0, records without a step are keyed by

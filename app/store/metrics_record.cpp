@@ -26,6 +26,12 @@ constexpr std::array<ColumnInfo, kMetricColumns> kColumns{{
     {"mem", "mem_bytes", true},
     {"val_loss", "val_loss", false},
     {"comm_bytes", "comm_bytes", true},
+    {"cpu_pct", "cpu_pct", false},
+    {"rss", "rss_bytes", true},
+    {"gpu_util", "gpu_util_pct", false},
+    {"gpu_mem", "gpu_mem_bytes", true},
+    {"gpu_power", "gpu_power_w", false},
+    {"gpu_temp", "gpu_temp_c", false},
 }};
 
 constexpr int kMaxDepth = 64;
@@ -309,6 +315,7 @@ RecordKind kindOf(std::string_view t) {
     if (t == "ckpt") return RecordKind::Checkpoint;
     if (t == "resume") return RecordKind::Resume;
     if (t == "end") return RecordKind::End;
+    if (t == "phase") return RecordKind::Phase;
     return RecordKind::Other;
 }
 
@@ -368,6 +375,22 @@ std::optional<MetricsRecord> parseMetricsRecord(std::string_view line, std::stri
                 if (!integral || v < 0 || v > 9.0e15)
                     return bad("step: expected a non-negative integer");
                 r.step = static_cast<long long>(v);
+            } else if (key == "phase" || key == "state") {
+                std::string& out = key == "phase" ? r.phase : r.state;
+                out.clear();
+                if (s.peek() != '"') return bad("phase, state: expected a string");
+                if (!s.string(&out)) return bad(s.err);
+            } else if (key == "done" || key == "total" || key == "bytes") {
+                auto& out = key == "done" ? r.done : key == "total" ? r.total : r.bytes;
+                double v = 0.0;
+                bool integral = false;
+                if (!s.number(&v, &integral) || !integral || v < 0 || v > 9.0e15)
+                    return bad("done, total, bytes: expected a non-negative integer");
+                out = static_cast<long long>(v);
+            } else if (key == "phase_s") {
+                double v = 0.0;
+                if (!s.number(&v, nullptr)) return bad("phase_s: expected a number");
+                r.phaseSeconds = v;
             } else if (key == "status") {
                 r.status.clear();
                 if (s.peek() == '"') {
@@ -396,6 +419,8 @@ std::optional<MetricsRecord> parseMetricsRecord(std::string_view line, std::stri
     r.kind = kindOf(r.type);
     if ((r.kind == RecordKind::Step || r.kind == RecordKind::Eval) && !r.step)
         return bad("a step or eval record without \"step\"");
+    if (r.kind == RecordKind::Phase && (!r.step || r.phase.empty()))
+        return bad("a phase record without \"step\" or \"phase\"");
     return r;
 }
 

@@ -15,6 +15,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTextStream>
+#include <algorithm>
 
 namespace bcd::store {
 
@@ -519,6 +520,47 @@ QVector<EventRecord> RunStore::events(qint64 runId) {
         out.push_back(e);
     }
     return out;
+}
+
+QVector<PhaseRecord> RunStore::phases(qint64 runId) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT phase, step, state, done, total, bytes, "
+                                                  "phase_s, elapsed, updated_at FROM run_phases "
+                                                  "WHERE run_id = ? ORDER BY step, updated_at"));
+    q.addBindValue(runId);
+    execQuery(q);
+    QVector<PhaseRecord> out;
+    while (q.next()) {
+        PhaseRecord p;
+        p.phase = q.value(0).toString();
+        p.step = q.value(1).toLongLong();
+        p.state = q.value(2).toString();
+        p.done = opt<qint64>(q.value(3));
+        p.total = opt<qint64>(q.value(4));
+        p.bytes = opt<qint64>(q.value(5));
+        p.seconds = q.value(6).toDouble();
+        p.elapsed = opt<double>(q.value(7));
+        p.updatedAt = q.value(8).toDouble();
+        out.push_back(p);
+    }
+    // In the order they happened: by the run's elapsed time where known (an evaluation and a
+    // checkpoint after the same step), else by step.
+    std::stable_sort(out.begin(), out.end(), [](const PhaseRecord& a, const PhaseRecord& b) {
+        if (a.step != b.step) return a.step < b.step;
+        if (a.elapsed && b.elapsed) return *a.elapsed < *b.elapsed;
+        return false;
+    });
+    return out;
+}
+
+QJsonObject RunStore::startRecord(qint64 runId) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT data FROM events WHERE run_id = ? AND "
+                                                  "kind = 'start' AND source = 'engine' "
+                                                  "ORDER BY id DESC LIMIT 1"));
+    q.addBindValue(runId);
+    execQuery(q);
+    return q.next() ? jsonObject(q.value(0)) : QJsonObject();
 }
 
 // --- CSV -------------------------------------------------------------------------------------

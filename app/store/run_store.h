@@ -96,9 +96,15 @@ public:
     ColumnValues column(qint64 runId, MetricColumn column, qint64 afterStep = -1,
                         qint64 toStep = kLastStep);
     QVector<EventRecord> events(qint64 runId);
+    // The run's phase occurrences (evaluations, checkpoints, the final model) in the order they
+    // happened; the last one is the phase in progress when it has not ended.
+    QVector<PhaseRecord> phases(qint64 runId);
+    // The engine's start record of the run (the latest stored), empty when none was read.
+    QJsonObject startRecord(qint64 runId);
 
     // --- CSV ----------------------------------------------------------------------------------
-    // Header: type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,comm_bytes;
+    // Header: type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,comm_bytes,
+    // cpu_pct,rss,gpu_util,gpu_mem,gpu_power,gpu_temp;
     // ordered by step, then type; empty cells for missing values.
     void writeCsv(qint64 runId, QIODevice& out);
     void exportCsv(qint64 runId, const QString& file); // atomically (QSaveFile)

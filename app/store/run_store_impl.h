@@ -21,7 +21,7 @@ struct RunStore::Impl {
 
     // Prepared on first use, finalized before the connection closes.
     std::unique_ptr<SqliteStatement> runOffset, setOffset, upsertPoint, upsertEvent, setStatus;
-    std::unique_ptr<SqliteStatement> setWorldSize;
+    std::unique_ptr<SqliteStatement> setWorldSize, upsertPhase;
     std::unique_ptr<SqliteStatement> lodRaw, lodUpper, lodWrite, stepRange;
     std::map<int, SqliteStatement> rawColumn, lodColumn;
 
@@ -36,6 +36,7 @@ struct RunStore::Impl {
         upsertEvent.reset();
         setStatus.reset();
         setWorldSize.reset();
+        upsertPhase.reset();
         lodRaw.reset();
         lodUpper.reset();
         lodWrite.reset();

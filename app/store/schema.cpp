@@ -11,6 +11,12 @@ namespace bcd::store::schema {
 
 namespace {
 
+constexpr const char* kPhasesTableSql =
+    "CREATE TABLE run_phases(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+    "phase TEXT NOT NULL, step INTEGER NOT NULL, state TEXT NOT NULL, done INTEGER, total INTEGER, "
+    "bytes INTEGER, phase_s REAL NOT NULL, elapsed REAL, updated_at REAL NOT NULL, "
+    "PRIMARY KEY(run_id, phase, step)) WITHOUT ROWID";
+
 // Version 1: the first released layout (tests/app/fixtures/store-v1.sqlite was made with it).
 const std::vector<const char*> kV1 = {
     "CREATE TABLE nodes(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
@@ -101,6 +107,34 @@ std::vector<std::string> v4Statements() {
     };
 }
 
+// Version 5: evaluation and checkpoints as phases, and system figures (docs/workbench.md "Store
+// schema"). Metric points get the step's system figures; the levels of detail are made again
+// with them (migrate() rebuilds them after this version). An engine's "phase" records are
+// progress, not events: run_phases keeps the latest state of each phase occurrence (run, phase,
+// step) — its length, batches done and bytes — so that Monitor shows the phase and measures its
+// time. Phase records a version-4 workbench kept as events (one per step) move there.
+std::vector<std::string> v5Statements() {
+    return {
+        "ALTER TABLE metric_points ADD COLUMN cpu_pct REAL",
+        "ALTER TABLE metric_points ADD COLUMN rss INTEGER",
+        "ALTER TABLE metric_points ADD COLUMN gpu_util REAL",
+        "ALTER TABLE metric_points ADD COLUMN gpu_mem INTEGER",
+        "ALTER TABLE metric_points ADD COLUMN gpu_power REAL",
+        "ALTER TABLE metric_points ADD COLUMN gpu_temp REAL",
+        "DROP TABLE IF EXISTS metric_lod",
+        lodTableSql(),
+        std::string(kPhasesTableSql),
+        "INSERT OR REPLACE INTO run_phases(run_id, phase, step, state, done, total, bytes, "
+        "phase_s, elapsed, updated_at) SELECT run_id, json_extract(data, '$.phase'), step, "
+        "COALESCE(json_extract(data, '$.state'), 'end'), json_extract(data, '$.done'), "
+        "json_extract(data, '$.total'), json_extract(data, '$.bytes'), "
+        "COALESCE(json_extract(data, '$.phase_s'), 0), json_extract(data, '$.elapsed_s'), time "
+        "FROM events WHERE kind = 'phase' AND source = 'engine' AND step IS NOT NULL AND "
+        "json_valid(data) AND json_type(data, '$.phase') = 'text'",
+        "DELETE FROM events WHERE kind = 'phase' AND source = 'engine'",
+    };
+}
+
 void execAll(QSqlDatabase& db, const std::vector<std::string>& statements) {
     for (const auto& s : statements) exec(db, QString::fromStdString(s));
 }
@@ -169,13 +203,15 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                 if (v == 0) {
                     for (const char* s : kV1) exec(db, QString::fromUtf8(s));
                 } else if (v == 1) {
-                    // The levels of detail are built by version 4 (below), when metric_points
+                    // The levels of detail are built by version 5 (below), when metric_points
                     // has every column that lodTableSql() (today's columns) summarises.
                     execAll(db, v2Statements());
                 } else if (v == 2) {
                     execAll(db, v3Statements());
                 } else if (v == 3) {
                     execAll(db, v4Statements());
+                } else if (v == 4) {
+                    execAll(db, v5Statements());
                     rebuildLod();
                 }
                 QSqlQuery check(db);

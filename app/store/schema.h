@@ -8,7 +8,7 @@
 
 namespace bcd::store::schema {
 
-inline constexpr int kVersion = 4;
+inline constexpr int kVersion = 5;
 
 // Levels of detail of metric_lod: level L summarises kLodFactor^L consecutive steps.
 inline constexpr int kLodFactor = 16;
@@ -19,7 +19,8 @@ std::string lodTableSql();
 
 // Brings the database to kVersion, one migration per version, each in its own transaction with
 // foreign keys off (SQLite's procedure for table rebuilds) and checked afterwards. `rebuildLod`
-// runs inside the 3 → 4 transaction, after metric_points has its last column (comm_bytes). Throws
+// runs inside the 4 → 5 transaction, after metric_points has its last columns (the system
+// figures). Throws
 // StoreError (naming `path`) for a newer schema than this build knows or a failed statement; a
 // failed migration leaves the file as it was. Returns the version found before migrating. Each step
 // reads the version again inside its write transaction, so that two connections opening a store at

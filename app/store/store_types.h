@@ -102,12 +102,27 @@ struct EventRecord {
     QJsonObject data; // engine: the record itself; workbench: what happened
 };
 
+// One occurrence of an engine phase (evaluation, checkpoint, final model) after a step, in its
+// latest state (RunStore::phases; the engine's "phase" records, DESIGN.md §3).
+struct PhaseRecord {
+    QString phase; // eval | checkpoint | final (others as the engine wrote them)
+    qint64 step = 0;
+    QString state;                     // begin | progress | end
+    std::optional<qint64> done, total; // batches (evaluation)
+    std::optional<qint64> bytes;       // written (checkpoint, final model; at the end)
+    double seconds = 0;                // in the phase so far; at the end, its length
+    std::optional<double> elapsed;     // the run's elapsed seconds at the record
+    double updatedAt = 0;              // when the store took the record
+    bool ended() const { return state == QLatin1String("end"); }
+};
+
 struct IngestResult {
     bool accepted = true; // false: the offset did not match the stored one (nothing written)
     qint64 offset = 0;    // the stored offset after this call: bytes of the file consumed
     qint64 points = 0;    // metric points written (inserted or replaced)
     qint64 events = 0;
     qint64 malformed = 0; // complete lines that were not valid records (kept as events)
+    qint64 phases = 0;    // phase records applied (run_phases)
     std::optional<qint64> lastStep;
     QString status; // the run's status when a record changed it, else empty
 };

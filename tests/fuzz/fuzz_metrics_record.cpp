@@ -29,11 +29,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r->step && *r->step < 0) __builtin_trap();
     for (const auto& v : r->values)
         if (v && !std::isfinite(*v)) __builtin_trap();
+    // A phase record names its phase and step; counts are non-negative, seconds finite.
+    if (r->kind == RecordKind::Phase && (r->phase.empty() || !r->step)) __builtin_trap();
+    for (const auto& n : {r->done, r->total, r->bytes})
+        if (n && *n < 0) __builtin_trap();
+    if (r->phaseSeconds && !std::isfinite(*r->phaseSeconds)) __builtin_trap();
     // Deterministic, and blind to surrounding whitespace.
     const std::string padded = " \t" + std::string(line) + "\r\n ";
     const auto again = parseMetricsRecord(padded, nullptr);
     if (!again || again->type != r->type || again->step != r->step || again->values != r->values ||
-        again->status != r->status)
+        again->status != r->status || again->phase != r->phase || again->state != r->state ||
+        again->done != r->done || again->total != r->total || again->bytes != r->bytes ||
+        again->phaseSeconds != r->phaseSeconds)
         __builtin_trap();
     return 0;
 }

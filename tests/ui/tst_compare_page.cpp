@@ -241,7 +241,7 @@ private slots:
             lines.front(),
             QByteArray(
                 "run_id,run,type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,"
-                "comm_bytes"));
+                "comm_bytes,cpu_pct,rss,gpu_util,gpu_mem,gpu_power,gpu_temp"));
         QCOMPARE(lines.size(), 1 + (300 + 6) + 100); // a: 300 steps, 6 evals; c: 100 steps
         QVERIFY(page.grab().save(dir_ + "/compare.png"));
     }

@@ -122,16 +122,19 @@ private slots:
         const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
         QCOMPARE(lines.value(0).trimmed(),
                  QByteArray("type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,"
-                            "comm_bytes"));
+                            "comm_bytes,cpu_pct,rss,gpu_util,gpu_mem,gpu_power,gpu_temp"));
         QCOMPARE(lines.size(), 1 + 40);
         const auto losses = test::fileStepLosses(
             test::showRun(db_, finishedA_).value(QLatin1String("run_dir")).toString() +
             QStringLiteral("/metrics.jsonl"));
         for (int i = 1; i < lines.size(); ++i) {
             const QList<QByteArray> cells = lines[i].trimmed().split(',');
-            QCOMPARE(cells.size(), 12);
+            QCOMPARE(cells.size(), 18);
             QCOMPARE(cells[0], QByteArray("step"));
             QCOMPARE(cells[11], QByteArray("0")); // comm_bytes: one process all-reduces nothing
+            QVERIFY(cells[12].toDouble() >= 0 && !cells[12].isEmpty()); // cpu_pct
+            QVERIFY(cells[13].toLongLong() > 0);                        // rss
+            QVERIFY(cells[14].isEmpty());                               // a CPU run: no GPU
             QCOMPARE(cells[1].toLongLong(), qint64(i));
             QVERIFY2(qAbs(cells[4].toDouble() - losses.value(i)) <= 1e-9 * qAbs(losses.value(i)),
                      lines[i].constData());

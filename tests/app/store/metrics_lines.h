@@ -60,6 +60,18 @@ inline QByteArray endLine(const char* status, qint64 step, const char* message =
            QByteArray::number(step) + R"(,"message":")" + QByteArray(message) + "\"}\n";
 }
 
+// A phase record (DESIGN.md §3): state begin | progress | end; done/total for evaluations.
+inline QByteArray phaseLine(qint64 step, const char* phase, const char* state, double seconds,
+                            double elapsed, qint64 done = -1, qint64 total = -1,
+                            qint64 bytes = -1) {
+    QByteArray out = R"({"t":"phase","step":)" + QByteArray::number(step) + R"(,"phase":")" +
+                     phase + R"(","state":")" + state + "\"";
+    if (done >= 0) out += R"(,"done":)" + QByteArray::number(done);
+    if (total >= 0) out += R"(,"total":)" + QByteArray::number(total);
+    if (bytes >= 0) out += R"(,"bytes":)" + QByteArray::number(bytes);
+    return out + R"(,"phase_s":)" + num(seconds) + R"(,"elapsed_s":)" + num(elapsed) + "}\n";
+}
+
 // Steps [from, to] as step lines.
 inline QByteArray stepLines(qint64 from, qint64 to) {
     QByteArray out;

@@ -3,9 +3,11 @@
 // and a metrics.jsonl written by the real engine.
 
 #include "metrics_lines.h"
+#include "store/run_eta.h"
 #include "store/run_store.h"
 #include "store_test_util.h"
 
+#include <QJsonDocument>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QTest>
@@ -48,6 +50,142 @@ QString train(const QStringList& args) {
 class TestIngest : public QObject {
     Q_OBJECT
 private slots:
+    // Phase records are progress, not events: each (phase, step) keeps its latest state, in the
+    // order the phases happened; a re-read file stores them once; the system figures of a step
+    // are stored with it.
+    void phasesAndSystemFigures() {
+        RunStore s(storePath(QStringLiteral("phases")));
+        const qint64 id = addRun(s);
+        QByteArray step10 = stepLine(10, 4.0);
+        step10.replace("\"elapsed_s\"",
+                       "\"cpu_pct\":180.5,\"gpu_util_pct\":87,\"gpu_mem_bytes\":41943040000,"
+                       "\"gpu_power_w\":312.5,\"gpu_temp_c\":64,\"elapsed_s\"");
+        const QByteArray first = startLine() + stepLines(1, 9) + step10 +
+                                 phaseLine(10, "eval", "begin", 0, 0.1, 0, 12) +
+                                 phaseLine(10, "eval", "progress", 1.0, 1.1, 3, 12);
+        IngestResult r = s.ingest(id, 0, first);
+        QCOMPARE(r.phases, qint64(2));
+        QCOMPARE(r.events, qint64(1)); // start only: phases are not events
+        auto phases = s.phases(id);
+        QCOMPARE(phases.size(), 1);
+        QCOMPARE(phases[0].phase, QStringLiteral("eval"));
+        QCOMPARE(phases[0].step, qint64(10));
+        QCOMPARE(phases[0].state, QStringLiteral("progress"));
+        QCOMPARE(phases[0].done, std::optional<qint64>(3));
+        QCOMPARE(phases[0].total, std::optional<qint64>(12));
+        QCOMPARE(phases[0].seconds, 1.0);
+        QCOMPARE(phases[0].elapsed, std::optional<double>(1.1));
+        QVERIFY(!phases[0].ended());
+
+        const QByteArray second = phaseLine(10, "eval", "end", 4.0, 4.1, 12, 12) +
+                                  evalLine(10, 4.25) +
+                                  phaseLine(10, "checkpoint", "begin", 0, 4.2) +
+                                  phaseLine(10, "checkpoint", "end", 0.5, 4.7, -1, -1, 874734);
+        r = s.ingest(id, r.offset, second);
+        QCOMPARE(r.phases, qint64(3));
+        phases = s.phases(id);
+        QCOMPARE(phases.size(), 2);
+        QCOMPARE(phases[0].phase, QStringLiteral("eval")); // it happened first
+        QVERIFY(phases[0].ended());
+        QCOMPARE(phases[0].seconds, 4.0);
+        QCOMPARE(phases[1].phase, QStringLiteral("checkpoint"));
+        QCOMPARE(phases[1].bytes, std::optional<qint64>(874734));
+        QCOMPARE(phases[1].seconds, 0.5);
+        QCOMPARE(eventKeys(s, id), QStringList{QStringLiteral("start@0")});
+
+        // Read again from the start: the same rows.
+        s.ingest(id, 0, first + second);
+        QCOMPARE(s.phases(id).size(), 2);
+        QCOMPARE(s.phases(id)[0].state, QStringLiteral("end"));
+
+        const auto pt = s.points(id, PointType::Step);
+        QCOMPARE(pt.size(), 10);
+        QCOMPARE(pt[0].value(MetricColumn::Rss), std::optional<double>(16568320));
+        QVERIFY(!pt[0].value(MetricColumn::CpuPct));
+        QCOMPARE(pt[9].value(MetricColumn::CpuPct), std::optional<double>(180.5));
+        QCOMPARE(pt[9].value(MetricColumn::GpuUtil), std::optional<double>(87));
+        QCOMPARE(pt[9].value(MetricColumn::GpuMem), std::optional<double>(41943040000.0));
+        QCOMPARE(pt[9].value(MetricColumn::GpuPower), std::optional<double>(312.5));
+        QCOMPARE(pt[9].value(MetricColumn::GpuTemp), std::optional<double>(64));
+        const auto lod = s.series(id, MetricColumn::GpuPower, 0, RunStore::kLastStep, 1);
+        QCOMPARE(lod.size(), 1);
+        QCOMPARE(lod[0].max, 312.5);
+        QCOMPARE(s.startRecord(id).value("params").toInt(), 4000);
+        // Deleting the run deletes its phases.
+        s.setRunStatus(id, status::kFinished);
+        s.deleteRun(id);
+        QCOMPARE(rawInt(s.path(), "SELECT COUNT(*) FROM run_phases"), qint64(0));
+    }
+
+    // The ETA (store/run_eta.h): the steps left at the run's own step pace (phase time taken out),
+    // the evaluations and checkpoints left, measured once the run has some, planned before.
+    void etaWithPhases() {
+        EtaInput in;
+        in.done = 100;
+        in.total = 300;
+        in.tokens = 100 * 1000.0;
+        in.config = QJsonDocument::fromJson(R"({"data":{"val":"v.txt"},
+            "output":{"eval_every":100,"checkpoint_every":150}})")
+                        .object();
+        in.start = QJsonDocument::fromJson(R"({"params":1000000,"mode":"bcd",
+            "blocks":[{"params":400000},{"params":600000}],"eval_tokens":30000})")
+                       .object();
+        in.elapsed = 50; // 0.5 s per step, nothing measured yet
+        auto e = estimateRemaining(in);
+        QVERIFY(e);
+        QCOMPARE(e->step_s, 0.5);
+        QCOMPARE(e->train_s, 100.0);
+        QVERIFY(!e->eval_measured && !e->checkpoint_measured);
+        // Planned: 30000 tokens forward-only at 2000 tok/s of training = 5 s; evaluations at
+        // 200 and 300. Checkpoints at 150 and 300: 4 MB weights + 4.8 MB AdamW state at 0.5 GB/s;
+        // plus the final model's 4 MB.
+        QCOMPARE(*e->one_eval_s, 5.0);
+        QCOMPARE(e->eval_s, 10.0);
+        QCOMPARE(*e->one_checkpoint_s, 8.8e6 / 0.5e9);
+        QVERIFY(std::fabs(e->checkpoint_s - (2 * 8.8e6 + 4e6) / 0.5e9) < 1e-12);
+        QCOMPARE(e->remaining_s, e->train_s + e->eval_s + e->checkpoint_s);
+
+        // Measured: an evaluation after step 100 took 20 s (the step records' elapsed at step 100
+        // does not hold it), one after step 50 took 20 s too (it does), a checkpoint 3 s.
+        in.elapsed = 70; // 50 s of steps + the evaluation after step 50
+        auto phase = [](const char* name, qint64 step, const char* state, double seconds) {
+            PhaseRecord p;
+            p.phase = QLatin1String(name);
+            p.step = step;
+            p.state = QLatin1String(state);
+            p.seconds = seconds;
+            return p;
+        };
+        in.config = QJsonDocument::fromJson(R"({"data":{"val":"v.txt"},
+            "output":{"eval_every":50,"checkpoint_every":150}})")
+                        .object();
+        in.phases = {phase("eval", 50, "end", 20), phase("eval", 100, "end", 20)};
+        e = estimateRemaining(in);
+        QCOMPARE(e->step_s, 0.5);
+        QVERIFY(e->eval_measured);
+        QCOMPARE(e->eval_s, 4 * 20.0); // 150, 200, 250, 300
+        // A checkpoint in progress: its measured length less what has passed.
+        in.phases = {phase("eval", 50, "end", 20), phase("checkpoint", 50, "end", 3),
+                     phase("eval", 100, "begin", 0)};
+        in.elapsed = 73;
+        in.phases[2].done = 3;
+        in.phases[2].total = 12;
+        e = estimateRemaining(in);
+        QCOMPARE(e->step_s, 0.5);
+        QCOMPARE(e->eval_s, 4 * 20.0 + 20.0 * 0.75); // and three quarters of the current one
+        QCOMPARE(*e->one_checkpoint_s, 3.0);
+        QCOMPARE(phaseInProgress(in.phases), QStringLiteral("evaluating 3/12"));
+        in.phases[2] = phase("checkpoint", 100, "begin", 1);
+        QCOMPARE(phaseInProgress(in.phases), QStringLiteral("writing checkpoint"));
+        in.phases[2].state = QStringLiteral("end");
+        QVERIFY(phaseInProgress(in.phases).isEmpty());
+        // Without validation data nothing is evaluated.
+        in.config = QJsonDocument::fromJson(R"({"output":{"eval_every":50}})").object();
+        QCOMPARE(estimateRemaining(in)->eval_s, 0.0);
+        in.done = 0;
+        QVERIFY(!estimateRemaining(in));
+    }
+
     void idempotent() {
         RunStore s(storePath(QStringLiteral("idempotent")));
         const qint64 id = addRun(s);

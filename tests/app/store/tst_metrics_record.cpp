@@ -42,11 +42,15 @@ class TestMetricsRecord : public QObject {
     Q_OBJECT
 private slots:
     void columnTable() {
-        QCOMPARE(kMetricColumns, 10);
-        const char* names[] = {"tokens",    "elapsed", "loss", "lr",       "block",
-                               "grad_norm", "tok_s",   "mem",  "val_loss", "comm_bytes"};
-        const char* keys[] = {"tokens",    "elapsed_s", "loss",      "lr",       "block",
-                              "grad_norm", "tok_s",     "mem_bytes", "val_loss", "comm_bytes"};
+        QCOMPARE(kMetricColumns, 16);
+        const char* names[] = {"tokens",   "elapsed",    "loss",      "lr",
+                               "block",    "grad_norm",  "tok_s",     "mem",
+                               "val_loss", "comm_bytes", "cpu_pct",   "rss",
+                               "gpu_util", "gpu_mem",    "gpu_power", "gpu_temp"};
+        const char* keys[] = {"tokens",       "elapsed_s",     "loss",        "lr",
+                              "block",        "grad_norm",     "tok_s",       "mem_bytes",
+                              "val_loss",     "comm_bytes",    "cpu_pct",     "rss_bytes",
+                              "gpu_util_pct", "gpu_mem_bytes", "gpu_power_w", "gpu_temp_c"};
         for (int c = 0; c < kMetricColumns; ++c) {
             const auto mc = static_cast<MetricColumn>(c);
             QCOMPARE(columnName(mc), names[c]);
@@ -59,8 +63,53 @@ private slots:
         QVERIFY(columnIsInteger(MetricColumn::Block));
         QVERIFY(columnIsInteger(MetricColumn::Mem));
         QVERIFY(columnIsInteger(MetricColumn::CommBytes));
+        QVERIFY(columnIsInteger(MetricColumn::Rss));
+        QVERIFY(columnIsInteger(MetricColumn::GpuMem));
+        QVERIFY(!columnIsInteger(MetricColumn::CpuPct));
+        QVERIFY(!columnIsInteger(MetricColumn::GpuTemp));
         QVERIFY(!columnIsInteger(MetricColumn::Loss));
         QVERIFY(!columnIsInteger(MetricColumn::ValLoss));
+    }
+
+    // Phase records (evaluation, checkpoint, final model) with their progress; one without a
+    // phase or step is refused, as are negative counts; an unknown record type stays Other.
+    void phaseRecord() {
+        auto r = parse(bcd::test::phaseLine(100, "eval", "progress", 1.5, 64.25, 3, 12));
+        QVERIFY(r);
+        QCOMPARE(r->kind, RecordKind::Phase);
+        QCOMPARE(r->step, std::optional<long long>(100));
+        QCOMPARE(r->phase, std::string("eval"));
+        QCOMPARE(r->state, std::string("progress"));
+        QCOMPARE(r->done, std::optional<long long>(3));
+        QCOMPARE(r->total, std::optional<long long>(12));
+        QVERIFY(!r->bytes);
+        QCOMPARE(r->phaseSeconds, std::optional<double>(1.5));
+        QCOMPARE(col(*r, MetricColumn::Elapsed), std::optional<double>(64.25));
+        r = parse(bcd::test::phaseLine(100, "checkpoint", "end", 0.25, 70, -1, -1, 874734));
+        QVERIFY(r);
+        QCOMPARE(r->bytes, std::optional<long long>(874734));
+        QVERIFY(!r->done);
+        QVERIFY(!parse(R"({"t":"phase","step":1})"));
+        QVERIFY(!parse(R"({"t":"phase","phase":"eval"})"));
+        QVERIFY(!parse(R"({"t":"phase","step":1,"phase":"eval","done":-1})"));
+        QVERIFY(!parse(R"({"t":"phase","step":1,"phase":3})"));
+        r = parse(R"({"t":"gpu_burst","step":4,"whatever":[1,{"a":null}]})");
+        QVERIFY(r);
+        QCOMPARE(r->kind, RecordKind::Other);
+    }
+
+    // The system figures of a step record are columns.
+    void systemFigures() {
+        const auto r = parse(R"({"t":"step","step":7,"rss_bytes":16343040,"cpu_pct":65.5,)"
+                             R"("gpu_util_pct":87,"gpu_mem_bytes":41943040000,"gpu_power_w":312.5,)"
+                             R"("gpu_temp_c":64})");
+        QVERIFY(r);
+        QCOMPARE(col(*r, MetricColumn::Rss), std::optional<double>(16343040));
+        QCOMPARE(col(*r, MetricColumn::CpuPct), std::optional<double>(65.5));
+        QCOMPARE(col(*r, MetricColumn::GpuUtil), std::optional<double>(87));
+        QCOMPARE(col(*r, MetricColumn::GpuMem), std::optional<double>(41943040000.0));
+        QCOMPARE(col(*r, MetricColumn::GpuPower), std::optional<double>(312.5));
+        QCOMPARE(col(*r, MetricColumn::GpuTemp), std::optional<double>(64));
     }
 
     void stepRecord() {

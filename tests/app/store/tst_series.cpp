@@ -240,16 +240,18 @@ private slots:
         QCOMPARE(rows.size(), 7); // header, 5 rows, the empty piece after the last newline
         QCOMPARE(rows[0],
                  QByteArray("type,step,tokens,elapsed,loss,lr,block,grad_norm,tok_s,mem,val_loss,"
-                            "comm_bytes"));
+                            "comm_bytes,cpu_pct,rss,gpu_util,gpu_mem,gpu_power,gpu_temp"));
+        // The step lines' rss_bytes are the rss column; the other system figures are absent.
         QCOMPARE(rows[1], "step,1,64," + shortest(0.01) + ",5.5,0.001,0," + shortest(1.0 + 1e-3) +
-                              ",6400.5,1346688,,");
-        QCOMPARE(rows[3], QByteArray("eval,2,,,,,,,,,4.25,"));
-        QCOMPARE(rows[4], "step,3,192," + shortest(3 * 0.01) + ",0.1,0.001,0,,6400.5,1346688,,");
-        QCOMPARE(rows[5], QByteArray("eval,3,,,,,,,,,1e-07,"));
+                              ",6400.5,1346688,,,,16568320,,,,");
+        QCOMPARE(rows[3], QByteArray("eval,2,,,,,,,,,4.25,,,,,,,"));
+        QCOMPARE(rows[4], "step,3,192," + shortest(3 * 0.01) +
+                              ",0.1,0.001,0,,6400.5,1346688,,,,16568320,,,,");
+        QCOMPARE(rows[5], QByteArray("eval,3,,,,,,,,,1e-07,,,,,,,"));
         QVERIFY(rows[6].isEmpty());
         // Doubles are written so that they read back exactly.
         const QList<QByteArray> cells = rows[2].split(',');
-        QCOMPARE(cells.size(), 12);
+        QCOMPARE(cells.size(), 18);
         QCOMPARE(cells[0], QByteArray("step"));
         QCOMPARE(cells[4].toDouble(), 1.0 / 3.0);
     }

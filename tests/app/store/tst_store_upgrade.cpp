@@ -1,7 +1,8 @@
-// The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) through version 3 to 4: nodes
-// and runs intact, the new columns empty, a run's world size taken from its engine's stored start
-// record (version 4); then a Slurm node's job defaults and a run's batch job stored
-// and read back, and the queue state followed by the run's status.
+// The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) through versions 3 and 4 to 5:
+// nodes and runs intact, the new columns empty, a run's world size taken from its engine's stored
+// start record (version 4); the upgrade of a version-4 store (store-v4.sql) to 5: system columns,
+// phases (a phase event moved); then a Slurm node's job defaults and a run's batch job stored and
+// read back, and the queue state followed by the run's status.
 
 #include "nodes/slurm_job.h"
 #include "store/run_store.h"
@@ -17,21 +18,25 @@ using namespace bcd::store;
 
 namespace {
 
-// A version-2 store built from the committed SQL text; empty on failure.
-QString v2Store(const QString& dir) {
-    QFile sql(test::sourceDir() + QStringLiteral("/tests/app/fixtures/store-v2.sql"));
+// A store built from a committed SQL text (tests/app/fixtures/store-vN.sql); empty on failure.
+QString storeFromSql(const QString& dir, int version) {
+    QFile sql(test::sourceDir() + QStringLiteral("/tests/app/fixtures/store-v%1.sql").arg(version));
     if (!sql.open(QIODevice::ReadOnly)) return {};
-    const QString path = dir + QStringLiteral("/store-v2.sqlite");
+    const QString path = dir + QStringLiteral("/store-v%1.sqlite").arg(version);
     QFile::remove(path);
     sqlite3* db = nullptr;
     char* err = nullptr;
     const bool ok =
         sqlite3_open(path.toUtf8().constData(), &db) == SQLITE_OK &&
         sqlite3_exec(db, sql.readAll().constData(), nullptr, nullptr, &err) == SQLITE_OK;
-    if (err) qWarning("store-v2.sql: %s", err);
+    if (err) qWarning("store-v%d.sql: %s", version, err);
     sqlite3_free(err);
     sqlite3_close(db);
     return ok ? path : QString();
+}
+
+QString v2Store(const QString& dir) {
+    return storeFromSql(dir, 2);
 }
 
 } // namespace
@@ -47,7 +52,7 @@ private slots:
         RunStore s(path);
         QCOMPARE(s.versionFoundOnOpen(), 2);
         QCOMPARE(s.schemaVersion(), schema::kVersion);
-        QCOMPARE(schema::kVersion, 4);
+        QCOMPARE(schema::kVersion, 5);
 
         const auto box = s.node(QStringLiteral("box"));
         QVERIFY(box);
@@ -85,6 +90,48 @@ private slots:
         QCOMPARE(never->status, status::kFailed);
         QVERIFY(!never->worldSize);
         QCOMPARE(test::rawInt(path, "PRAGMA foreign_key_check"), qint64(-1)); // no row
+    }
+
+    // Version 4 → 5: the system columns (empty for old points, then stored), the levels of
+    // detail made again with them, run_phases, and a phase record that version 4 kept as an event
+    // moved there.
+    void migratesVersion4() {
+        const QString path = storeFromSql(test::freshDir(QStringLiteral("store-upgrade/v4")), 4);
+        QVERIFY(!path.isEmpty());
+        QCOMPARE(test::rawInt(path, "PRAGMA user_version"), qint64(4));
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM events WHERE kind = 'phase'"), qint64(1));
+        RunStore s(path);
+        QCOMPARE(s.versionFoundOnOpen(), 4);
+        QCOMPARE(s.schemaVersion(), 5);
+        QCOMPARE(s.run(1)->worldSize, std::optional<int>(2));
+        QCOMPARE(s.pointCount(1, PointType::Step), qint64(3));
+        QVERIFY(!s.points(1, PointType::Step)[0].value(MetricColumn::Rss));
+        const auto loss = s.series(1, MetricColumn::Loss, 0, RunStore::kLastStep, 1);
+        QCOMPARE(loss.size(), 1);
+        QCOMPARE(loss[0].min, 4.0);
+        QCOMPARE(loss[0].max, 5.0);
+        QVERIFY(!s.series(1, MetricColumn::GpuTemp, 0, RunStore::kLastStep, 1)[0].hasValue);
+        // The phase event is a phase now.
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM events WHERE kind = 'phase'"), qint64(0));
+        const auto phases = s.phases(1);
+        QCOMPARE(phases.size(), 1);
+        QCOMPARE(phases[0].phase, QStringLiteral("checkpoint"));
+        QCOMPARE(phases[0].step, qint64(3));
+        QVERIFY(phases[0].ended());
+        QCOMPARE(phases[0].bytes, std::optional<qint64>(874734));
+        QCOMPARE(phases[0].seconds, 0.5);
+        QCOMPARE(phases[0].elapsed, std::optional<double>(12.5));
+        QCOMPARE(test::rawInt(path, "PRAGMA foreign_key_check"), qint64(-1)); // no row
+        // New points keep their system figures (and the levels of detail summarise them).
+        s.setRunStatus(2, status::kRunning);
+        const auto r = s.ingest(2, 0,
+                                R"({"t":"step","step":1,"tokens":64,"loss":5,"rss_bytes":1048576,)"
+                                R"("cpu_pct":99.5,"elapsed_s":0.5})"
+                                "\n");
+        QCOMPARE(r.points, qint64(1));
+        QCOMPARE(s.points(2, PointType::Step)[0].value(MetricColumn::CpuPct),
+                 std::optional<double>(99.5));
+        QCOMPARE(s.series(2, MetricColumn::Rss, 0, RunStore::kLastStep, 1)[0].max, 1048576.0);
     }
 
     void slurmNodeAndJob() {
