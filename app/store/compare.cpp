@@ -31,6 +31,16 @@ RunSummary summarize(RunStore& store, qint64 runId) {
     s.run = *run;
     s.steps = store.pointCount(runId, PointType::Step);
     const auto steps = store.points(runId, PointType::Step);
+    // Tokens per second of step time (docs/workbench.md "Throughput"): every step trains the same
+    // tokens, so the run's rate is the harmonic mean of its steps' tok_s.
+    double inverseSum = 0;
+    qint64 rated = 0;
+    for (const auto& p : steps)
+        if (const auto r = p.value(MetricColumn::TokS); r && *r > 0) {
+            inverseSum += 1.0 / *r;
+            ++rated;
+        }
+    if (rated > 0) s.meanTokS = double(rated) / inverseSum;
     for (const auto& p : steps)
         if (const auto l = p.value(MetricColumn::Loss); l && (!s.minLoss || *l < *s.minLoss)) {
             s.minLoss = l;
@@ -42,7 +52,6 @@ RunSummary summarize(RunStore& store, qint64 runId) {
         s.tokens = last.value(MetricColumn::Tokens);
         s.elapsed = last.value(MetricColumn::Elapsed);
         s.finalLoss = last.value(MetricColumn::Loss);
-        if (s.tokens && s.elapsed && *s.elapsed > 0) s.meanTokS = *s.tokens / *s.elapsed;
         if (s.elapsed && run->pricePerHour) s.cost = *run->pricePerHour * *s.elapsed / 3600.0;
     }
     const auto evals = store.points(runId, PointType::Eval);

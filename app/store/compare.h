@@ -18,8 +18,10 @@ struct RunSummary {
     std::optional<double> minLoss;
     std::optional<qint64> minLossStep;
     std::optional<double> finalValLoss;
-    std::optional<double> meanTokS; // tokens / elapsed
-    std::optional<double> cost;     // price per hour × elapsed hours
+    // Trained tokens per second of step time (evaluation and checkpoints left out), as the
+    // engine's tok_s and the planner's tokens_per_s count them: the harmonic mean of the steps'.
+    std::optional<double> meanTokS;
+    std::optional<double> cost; // price per hour × elapsed hours
 };
 
 RunSummary summarize(RunStore& store, qint64 runId); // throws StoreError for an unknown run

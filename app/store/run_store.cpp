@@ -543,12 +543,13 @@ QVector<PhaseRecord> RunStore::phases(qint64 runId) {
         p.updatedAt = q.value(8).toDouble();
         out.push_back(p);
     }
-    // In the order they happened: by the run's elapsed time where known (an evaluation and a
-    // checkpoint after the same step), else by step.
+    // In the order they happened: by step, then by the run's elapsed time where known (an
+    // evaluation and a checkpoint after the same step); a phase that has not ended comes after
+    // those that have (it began last).
     std::stable_sort(out.begin(), out.end(), [](const PhaseRecord& a, const PhaseRecord& b) {
         if (a.step != b.step) return a.step < b.step;
-        if (a.elapsed && b.elapsed) return *a.elapsed < *b.elapsed;
-        return false;
+        if (a.elapsed && b.elapsed && *a.elapsed != *b.elapsed) return *a.elapsed < *b.elapsed;
+        return a.ended() && !b.ended();
     });
     return out;
 }

@@ -149,6 +149,153 @@ private slots:
         run.status = store::status::kCancelled;
         QVERIFY(!MonitorPage::formatProgress(run, 30, 60.0).contains(QStringLiteral("ETA")));
     }
+    // The System chart of a CPU run trained by the engine: CPU % and RSS of every step, as the
+    // metrics file has them.
+    void systemChartOfACpuRun() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show(); // 120 steps fit in the plot's pixels: every point
+        showAndWait(page, trained_.id);
+        MetricChart* sys = page.chart(MonitorPage::System);
+        sys->replotNow();
+        const QString metrics = trained_.dir + "/metrics.jsonl";
+        const auto cpu = test::fileColumn(metrics, "step", "cpu_pct");
+        const auto rss = test::fileColumn(metrics, "step", "rss_bytes");
+        QCOMPARE(cpu.size(), 120);
+        QCOMPARE(sys->curveCount(), 2);
+        QCOMPARE(sys->rawY(0), QVector<double>(cpu.begin(), cpu.end()));
+        QVector<double> mib;
+        for (double v : rss) mib << v / (1024.0 * 1024.0);
+        QCOMPARE(sys->rawY(1), mib);
+        QVERIFY(sys->note().isEmpty());
+    }
+
+    // A GPU run's System chart: utilisation, memory used (GiB), power and temperature.
+    void systemChartOfAGpuRun() {
+        const QString dir = dir_ + "/gpu";
+        QDir().mkpath(dir);
+        QFile f(dir + "/metrics.jsonl");
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"t":"start","time":1,"device":"cuda","world_size":1,"params":10,"blocks":[]})"
+                "\n");
+        for (int s = 1; s <= 30; ++s)
+            f.write(QStringLiteral(
+                        R"({"t":"step","step":%1,"tokens":%2,"loss":3,"tok_s":1000,"mem_bytes":1,)"
+                        R"("rss_bytes":1000000,"cpu_pct":101,"gpu_util_pct":%3,)"
+                        R"("gpu_mem_bytes":%4,"gpu_power_w":%5,"gpu_temp_c":%6,"elapsed_s":%7})"
+                        "\n")
+                        .arg(s)
+                        .arg(s * 100)
+                        .arg(80 + s % 7)
+                        .arg(qint64(s) * (1LL << 30))
+                        .arg(300 + s)
+                        .arg(50 + s % 3)
+                        .arg(s * 0.1)
+                        .toUtf8());
+        f.close();
+        const auto run = test::storeRun(wb_->store(), QStringLiteral("gpu"), dir, QJsonObject{},
+                                        std::nullopt, 30);
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        showAndWait(page, run.id);
+        MetricChart* sys = page.chart(MonitorPage::System);
+        sys->replotNow();
+        QCOMPARE(sys->curveCount(), 4);
+        const QString metrics = dir + "/metrics.jsonl";
+        auto values = [&](const char* field, double scale) {
+            QVector<double> out;
+            for (double v : test::fileColumn(metrics, "step", field)) out << v * scale;
+            return out;
+        };
+        QCOMPARE(sys->rawY(0), values("gpu_util_pct", 1));
+        QCOMPARE(sys->rawY(1), values("gpu_mem_bytes", 1.0 / (1024.0 * 1024.0 * 1024.0)));
+        QCOMPARE(sys->rawY(2), values("gpu_power_w", 1));
+        QCOMPARE(sys->rawY(3), values("gpu_temp_c", 1));
+        QCOMPARE(sys->rawY(1).back(), 30.0);
+    }
+
+    // While the engine evaluates, the status line says so with its progress, and the ETA holds the
+    // evaluations still to come at the length the run measured; a checkpoint being written is
+    // named too; once the phase ends the status line drops it.
+    void statusAndEtaDuringEvaluation() {
+        const QString dir = dir_ + "/evaluating";
+        QDir().mkpath(dir);
+        QFile f(dir + "/metrics.jsonl");
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"t":"start","time":1,"device":"cpu","world_size":1,"params":10,)"
+                R"("eval_tokens":6000,"blocks":[{"id":0,"name":"all","params":10}]})"
+                "\n");
+        // 0.5 s a step; an evaluation of 20 s after step 50 (in the later steps' elapsed_s).
+        auto step = [](int s) {
+            return QStringLiteral(R"({"t":"step","step":%1,"tokens":%2,"loss":3,"tok_s":2000,)"
+                                  R"("mem_bytes":1,"elapsed_s":%3})"
+                                  "\n")
+                .arg(s)
+                .arg(s * 1000)
+                .arg(s * 0.5 + (s > 50 ? 20 : 0))
+                .toUtf8();
+        };
+        for (int s = 1; s <= 50; ++s) f.write(step(s));
+        f.write(R"({"t":"phase","step":50,"phase":"eval","state":"begin","done":0,"total":12,)"
+                R"("phase_s":0,"elapsed_s":25})"
+                "\n");
+        f.write(R"({"t":"phase","step":50,"phase":"eval","state":"end","done":12,"total":12,)"
+                R"("phase_s":20,"elapsed_s":45})"
+                "\n");
+        f.write(R"({"t":"eval","step":50,"val_loss":3.5})"
+                "\n");
+        for (int s = 51; s <= 100; ++s) f.write(step(s));
+        f.write(R"({"t":"phase","step":100,"phase":"eval","state":"begin","done":0,"total":12,)"
+                R"("phase_s":0,"elapsed_s":70})"
+                "\n");
+        f.write(R"({"t":"phase","step":100,"phase":"eval","state":"progress","done":3,)"
+                R"("total":12,"phase_s":5,"elapsed_s":75})"
+                "\n");
+        f.close();
+        const QJsonObject cfg{{"data", QJsonObject{{"val", "val.txt"}}},
+                              {"train", QJsonObject{{"steps", 200}}},
+                              {"output", QJsonObject{{"eval_every", 50}}}};
+        const auto run =
+            test::storeRun(wb_->store(), QStringLiteral("evaluating"), dir, cfg, std::nullopt, 200);
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        showAndWait(page, run.id);
+        QVERIFY2(page.statusText().contains(QStringLiteral("evaluating 3/12")),
+                 qPrintable(page.statusText()));
+        // 100 steps at 0.5 s, two more evaluations of 20 s (150, 200) and three quarters of this
+        // one: 50 + 40 + 15 s.
+        QVERIFY2(page.progressText().endsWith(QStringLiteral("ETA 1m 45s")),
+                 qPrintable(page.progressText()));
+
+        auto append = [&](const QByteArray& lines) {
+            QFile more(dir + "/metrics.jsonl");
+            QVERIFY(more.open(QIODevice::Append));
+            more.write(lines);
+            more.close();
+            wb_->store().callBlocking([&](store::RunStore& s) {
+                return s.ingestFile(run.id, dir + "/metrics.jsonl").points;
+            });
+        };
+        append(R"({"t":"phase","step":100,"phase":"eval","state":"end","done":12,"total":12,)"
+               R"("phase_s":20,"elapsed_s":90})"
+               "\n"
+               R"({"t":"phase","step":100,"phase":"checkpoint","state":"begin","phase_s":0,)"
+               R"("elapsed_s":90})"
+               "\n");
+        showAndWait(page, run.id);
+        QVERIFY2(page.statusText().contains(QStringLiteral("writing checkpoint")),
+                 qPrintable(page.statusText()));
+        QVERIFY(!page.statusText().contains(QStringLiteral("evaluating")));
+        append(R"({"t":"phase","step":100,"phase":"checkpoint","state":"end","phase_s":1,)"
+               R"("bytes":100,"elapsed_s":91})"
+               "\n" +
+               step(101));
+        showAndWait(page, run.id);
+        QVERIFY2(!page.statusText().contains(QStringLiteral("writing")),
+                 qPrintable(page.statusText()));
+        QVERIFY(page.statusText().contains(QStringLiteral("running")));
+    }
+
     // The status line says how many ranks a data-parallel run has, and over how many nodes.
     void statusShowsRanks() {
         store::RunRecord run;

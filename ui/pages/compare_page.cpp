@@ -48,7 +48,8 @@ struct MetricChoice {
 const MetricChoice kMetrics[] = {
     {QT_TRANSLATE_NOOP("ComparePage", "Loss"), MetricColumn::Loss, true, false, 1.0},
     {QT_TRANSLATE_NOOP("ComparePage", "Validation loss"), MetricColumn::ValLoss, false, true, 1.0},
-    {QT_TRANSLATE_NOOP("ComparePage", "Tokens / s"), MetricColumn::TokS, true, false, 1.0},
+    {QT_TRANSLATE_NOOP("ComparePage", "Tokens / s of step time"), MetricColumn::TokS, true, false,
+     1.0},
     {QT_TRANSLATE_NOOP("ComparePage", "Memory (GiB)"), MetricColumn::Mem, false, false, 1.0 / kGiB},
     {QT_TRANSLATE_NOOP("ComparePage", "Learning rate"), MetricColumn::Lr, false, false, 1.0},
     {QT_TRANSLATE_NOOP("ComparePage", "Gradient norm"), MetricColumn::GradNorm, true, false, 1.0},
@@ -214,11 +215,15 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     summary_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     summary_->verticalHeader()->setVisible(false);
     summary_->setColumnCount(13);
-    summary_->setHorizontalHeaderLabels({tr("Run"), tr("Status"), tr("Steps"), tr("Final loss"),
-                                         tr("Final val loss"), tr("Best val loss"), tr("Tokens"),
-                                         tr("Tokens/s"), tr("$ spent"), tr("$ / M tokens"),
-                                         tr("Peak memory"), tr("Ranks"), tr("All-reduced / step")});
+    summary_->setHorizontalHeaderLabels(
+        {tr("Run"), tr("Status"), tr("Steps"), tr("Final loss"), tr("Final val loss"),
+         tr("Best val loss"), tr("Tokens"), tr("Tokens/s (step time)"), tr("$ spent"),
+         tr("$ / M tokens"), tr("Peak memory"), tr("Ranks"), tr("All-reduced / step")});
     summary_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    summary_->horizontalHeaderItem(7)->setToolTip(
+        tr("Trained tokens per second of step time (forward, backward, optimizer, all-reduce); "
+           "evaluation and checkpoints are not counted. The same figure as Monitor's Tokens / s "
+           "chart and the plan's tokens/s."));
     tabs->addTab(summary_, tr("Summary"));
     auto* configPage = new QWidget(tabs);
     auto* configLayout = new QVBoxLayout(configPage);

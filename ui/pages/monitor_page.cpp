@@ -1,5 +1,6 @@
 #include "ui/pages/monitor_page.h"
 
+#include "store/run_eta.h"
 #include "ui/widgets/log_tail.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/widgets/number_format.h"
@@ -112,21 +113,26 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     grid->setContentsMargins(0, 0, 0, 0);
     grid->setSpacing(4);
     charts_[Loss] = new MetricChart(tr("Loss"), chartArea);
-    charts_[Throughput] = new MetricChart(tr("Tokens / s"), chartArea);
+    charts_[Throughput] = new MetricChart(tr("Tokens / s of step time"), chartArea);
+    charts_[Throughput]->setToolTip(
+        tr("Trained tokens per second of step time (forward, backward, optimizer, all-reduce); "
+           "evaluation and checkpoints are not counted. Compare and the plan count alike."));
     charts_[Cost] = new MetricChart(tr("Cumulative cost ($)"), chartArea);
     charts_[Memory] = new MetricChart(tr("Memory (GiB)"), chartArea);
     charts_[LearningRate] = new MetricChart(tr("Learning rate"), chartArea);
     charts_[GradNorm] =
         new MetricChart(tr("Gradient norm (active block, before clipping)"), chartArea);
-    const char* names[] = {"lossChart",   "throughputChart", "costChart",
-                           "memoryChart", "lrChart",         "gradNormChart"};
+    charts_[System] = new MetricChart(tr("System"), chartArea);
+    const char* names[] = {"lossChart", "throughputChart", "costChart",  "memoryChart",
+                           "lrChart",   "gradNormChart",   "systemChart"};
     for (int i = 0; i < ChartCount; ++i) charts_[i]->setObjectName(QLatin1String(names[i]));
     grid->addWidget(charts_[Loss], 0, 0, 1, 3);
     grid->addWidget(charts_[Throughput], 1, 0);
     grid->addWidget(charts_[LearningRate], 1, 1);
     grid->addWidget(charts_[GradNorm], 1, 2);
     grid->addWidget(charts_[Cost], 2, 0);
-    grid->addWidget(charts_[Memory], 2, 1, 1, 2);
+    grid->addWidget(charts_[Memory], 2, 1);
+    grid->addWidget(charts_[System], 2, 2);
     grid->setRowStretch(0, 3);
     grid->setRowStretch(1, 2);
     grid->setRowStretch(2, 2);
@@ -277,9 +283,12 @@ void MonitorPage::refresh() {
     req.fromStep = from;
     req.toStep = to;
     req.buckets = charts_[Loss]->plotWidth();
-    req.columns = {MetricColumn::Loss, MetricColumn::ValLoss, MetricColumn::TokS,
-                   MetricColumn::Mem,  MetricColumn::Lr,      MetricColumn::GradNorm,
-                   MetricColumn::Block};
+    req.columns = {MetricColumn::Loss,    MetricColumn::ValLoss, MetricColumn::TokS,
+                   MetricColumn::Mem,     MetricColumn::Lr,      MetricColumn::GradNorm,
+                   MetricColumn::Block,   MetricColumn::CpuPct,  MetricColumn::Rss,
+                   MetricColumn::GpuUtil, MetricColumn::GpuMem,  MetricColumn::GpuPower,
+                   MetricColumn::GpuTemp};
+    req.phases = true;
     req.whole = {MetricColumn::Loss, MetricColumn::TokS, MetricColumn::GradNorm}; // smoothed
     req.cache = wholeCache_;
     const qint64 id = runId_;
@@ -362,8 +371,13 @@ void MonitorPage::apply(const RunCurves& c) {
     charts_[Memory]->setCurves({ChartCurve{tr("memory"), curveColor(4), mem, c.map, false, false,
                                            gib ? 1.0 / kGiB : 1.0 / (1024.0 * 1024.0)}});
 
-    // Status and progress.
+    applySystem(c);
+
+    // Status and progress; the phase in progress (evaluation, checkpoint) while the run runs.
     QString statusLine = formatStatus(run);
+    if (!store::status::isTerminal(run.status))
+        if (const QString phase = store::phaseInProgress(c.phases); !phase.isEmpty())
+            statusLine += QStringLiteral(" · <b>%1</b>").arg(phase.toHtmlEscaped());
     // A data-parallel step's traffic: the bytes all-reduced in the last stored step.
     if (const auto comm = c.last ? c.last->value(MetricColumn::CommBytes) : std::nullopt;
         comm && *comm > 0)
@@ -376,7 +390,19 @@ void MonitorPage::apply(const RunCurves& c) {
         done = c.last->step;
         elapsed = c.last->value(MetricColumn::Elapsed);
     }
-    progressLabel_->setText(formatProgress(run, done, elapsed));
+    std::optional<double> remaining;
+    if (done && elapsed && c.last) {
+        store::EtaInput in;
+        in.done = *done;
+        in.total = stepsTotal(run).value_or(0);
+        in.elapsed = *elapsed;
+        in.tokens = c.last->value(MetricColumn::Tokens).value_or(0);
+        in.config = run.config;
+        in.start = c.start;
+        in.phases = c.phases;
+        if (const auto eta = store::estimateRemaining(in)) remaining = eta->remaining_s;
+    }
+    progressLabel_->setText(formatProgress(run, done, elapsed, remaining));
     const auto total = stepsTotal(run);
     progress_->setValue(done && total && *total > 0
                             ? int(std::clamp<double>(1000.0 * *done / *total, 0, 1000))
@@ -400,6 +426,66 @@ void MonitorPage::apply(const RunCurves& c) {
     }
 }
 
+// The System chart: the GPU's figures on a GPU run (any stored), else the process's CPU and RSS.
+// One y axis: each curve names its unit; the readout shows exact values.
+void MonitorPage::applySystem(const RunCurves& c) {
+    MetricChart* chart = charts_[System];
+    const StepSeries util = c.metric(MetricColumn::GpuUtil), gmem = c.metric(MetricColumn::GpuMem);
+    const bool gpu = !util.isEmpty() || !gmem.isEmpty();
+    QVector<ChartCurve> curves;
+    if (gpu) {
+        chart->setTitle(tr("System: GPU"));
+        curves << ChartCurve{tr("utilisation (%)"), curveColor(0), util, c.map, false, false, 1.0}
+               << ChartCurve{tr("memory used (GiB)"),
+                             curveColor(1),
+                             gmem,
+                             c.map,
+                             false,
+                             false,
+                             1.0 / kGiB}
+               << ChartCurve{tr("power (W)"),
+                             curveColor(2),
+                             c.metric(MetricColumn::GpuPower),
+                             c.map,
+                             false,
+                             false,
+                             1.0}
+               << ChartCurve{tr("temperature (°C)"),
+                             curveColor(3),
+                             c.metric(MetricColumn::GpuTemp),
+                             c.map,
+                             false,
+                             false,
+                             1.0};
+    } else {
+        const StepSeries rss = c.metric(MetricColumn::Rss);
+        const double peak =
+            rss.values.isEmpty() ? 0 : *std::max_element(rss.values.begin(), rss.values.end());
+        const bool gib = peak >= kGiB;
+        chart->setTitle(tr("System: CPU"));
+        curves << ChartCurve{tr("CPU (% of one core)"),
+                             curveColor(0),
+                             c.metric(MetricColumn::CpuPct),
+                             c.map,
+                             false,
+                             false,
+                             1.0}
+               << ChartCurve{gib ? tr("RSS (GiB)") : tr("RSS (MiB)"),
+                             curveColor(1),
+                             rss,
+                             c.map,
+                             false,
+                             false,
+                             gib ? 1.0 / kGiB : 1.0 / (1024.0 * 1024.0)};
+    }
+    bool any = false;
+    for (const auto& curve : curves) any = any || !curve.data.isEmpty();
+    chart->setNote(any || c.stepPoints == 0
+                       ? QString()
+                       : tr("No system figures: the run's engine predates them"));
+    chart->setCurves(curves);
+}
+
 QString MonitorPage::formatStatus(const store::RunRecord& run) {
     QString statusLine =
         QStringLiteral("<b>%1</b> on %2").arg(run.status.toHtmlEscaped(), run.node.toHtmlEscaped());
@@ -419,7 +505,8 @@ QString MonitorPage::formatStatus(const store::RunRecord& run) {
 }
 
 QString MonitorPage::formatProgress(const store::RunRecord& run, std::optional<qint64> done,
-                                    std::optional<double> elapsed) {
+                                    std::optional<double> elapsed,
+                                    std::optional<double> remaining) {
     const auto total = stepsTotal(run);
     QStringList parts;
     if (done && total && *total > 0) {
@@ -432,7 +519,9 @@ QString MonitorPage::formatProgress(const store::RunRecord& run, std::optional<q
     }
     if (elapsed) parts << tr("%1 elapsed").arg(formatDuration(*elapsed));
     const bool running = !store::status::isTerminal(run.status);
-    if (running && done && *done > 0 && total && elapsed && *total > *done)
+    if (running && remaining && done && total && *total > *done)
+        parts << tr("ETA %1").arg(formatDuration(*remaining));
+    else if (running && done && *done > 0 && total && elapsed && *total > *done)
         parts << tr("ETA %1").arg(
             formatDuration(*elapsed / double(*done) * double(*total - *done)));
     else if (!running)

@@ -1,9 +1,11 @@
 #pragma once
 // Monitor: one run, live (DESIGN.md §4). Loss (raw and smoothed, linear or log y) with validation
-// loss and block-switch markers, tokens/s, learning rate, gradient norm, cumulative cost, memory;
+// loss and block-switch markers, tokens/s (of step time), learning rate, gradient norm, cumulative
+// cost, memory, system figures (CPU % and RSS, or GPU utilisation, memory, power, temperature);
 // a hover readout (step, values, block and lr at the mouse); x axis step / tokens / wall time /
-// cost; progress and ETA; status; the tail of train.log; cancel. Data comes from the store, pulled
-// at most ~30 times a second after Workbench::newData for the shown run.
+// cost; progress and ETA (evaluations and checkpoints included: store/run_eta.h); status with the
+// phase in progress ("evaluating 3/12"); the tail of train.log; cancel. Data comes from the store,
+// pulled at most ~30 times a second after Workbench::newData for the shown run.
 
 #include "ui/widgets/series_model.h"
 
@@ -32,7 +34,7 @@ public:
     void showRun(qint64 runId);
     qint64 runId() const { return runId_; }
 
-    enum Chart { Loss, Throughput, Cost, Memory, LearningRate, GradNorm, ChartCount };
+    enum Chart { Loss, Throughput, Cost, Memory, LearningRate, GradNorm, System, ChartCount };
     MetricChart* chart(Chart which) const;
     void setXAxisKind(XAxisKind kind);
     void setSmoothing(double weight);
@@ -46,14 +48,18 @@ public:
     // "step D / T · P % · E elapsed · ETA R"; the ETA only while the run is running.
     // "<b>running</b> on NODE · 4 ranks on 2 nodes · $2.50/h · message" (rich text).
     static QString formatStatus(const store::RunRecord& run);
+    // `remaining`: the ETA's seconds (store::estimateRemaining); without it, the steps left at
+    // the mean pace so far.
     static QString formatProgress(const store::RunRecord& run, std::optional<qint64> done,
-                                  std::optional<double> elapsed);
+                                  std::optional<double> elapsed,
+                                  std::optional<double> remaining = std::nullopt);
 
 private:
     void reloadRunList();
     void requestRefresh();
     void refresh();
     void apply(const RunCurves& c);
+    void applySystem(const RunCurves& c);
     void readLog();
     void cancelRun();
     void syncZoom(MetricChart* from);

@@ -193,6 +193,10 @@ RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r
         constexpr qsizetype kRecent = 30;
         c.recentEvents = events.mid(std::max<qsizetype>(0, events.size() - kRecent));
     }
+    if (r.phases) {
+        c.phases = s.phases(runId);
+        c.start = s.startRecord(runId);
+    }
     return c;
 }
 

@@ -73,6 +73,7 @@ struct CurveRequest {
     QVector<store::MetricColumn> columns;
     bool switches = true; // block-switch steps from the engine's events
     bool stepMap = true;  // tokens and elapsed for the other x axes (not needed on the step axis)
+    bool phases = false;  // the run's phases and the engine's start record (Monitor's ETA)
     // Columns that also get their whole run's values (StepSeries::wholeSteps), read through the
     // cache when one is given.
     QVector<store::MetricColumn> whole;
@@ -88,6 +89,8 @@ struct RunCurves {
     qint64 stepPoints = 0;     // stored step points in the requested range
     std::optional<store::MetricPoint> last;   // the run's last step point (progress, ETA)
     QVector<store::EventRecord> recentEvents; // the last events (when switches were asked for)
+    QVector<store::PhaseRecord> phases;       // evaluations, checkpoints (when asked for)
+    QJsonObject start;                        // the engine's start record (with the phases)
     StepSeries metric(store::MetricColumn c) const { return metrics.value(static_cast<int>(c)); }
 };
 
