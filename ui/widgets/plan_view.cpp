@@ -407,12 +407,20 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
 
     const double steps = configValue(config_, QStringLiteral("train.steps")).toDouble(1000);
     if (p.time.known) {
-        const double runS = p.time.step_s * steps;
-        QString t = tr("≈ %1 per step · %2 tokens/s · %3 steps ≈ %4")
+        // The whole run: steps, evaluations, checkpoints and the final model.
+        const double runS = p.time.run_s > 0 ? p.time.run_s : p.time.step_s * steps;
+        QString t = tr("≈ %1 per step · %2 tokens/s of step time · %3 steps ≈ %4")
                         .arg(duration(p.time.step_s))
                         .arg(p.time.tokens_per_s, 0, 'f', 0)
                         .arg(steps, 0, 'f', 0)
                         .arg(duration(runS));
+        if (p.time.run_s > 0)
+            t += tr(" (training %1, %2 evaluation(s) %3, checkpoints and final model %4)")
+                     .arg(duration(p.time.train_s))
+                     .arg(p.time.evals)
+                     .arg(duration(double(p.time.evals) * p.time.eval_s))
+                     .arg(duration(double(p.time.checkpoints) * p.time.checkpoint_s +
+                                   p.time.final_s));
         std::optional<double> perHour =
             node_.pricePerHour && hardware_->currentData().toString().isEmpty()
                 ? node_.pricePerHour
