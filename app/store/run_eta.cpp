@@ -76,7 +76,10 @@ std::optional<Eta> estimateRemaining(const EtaInput& in) {
             e.one_eval_s = mean(evals);
             e.eval_measured = true;
         } else if (evalTokens > 0 && tokensPerS > 0) {
-            e.one_eval_s = evalTokens / (3 * tokensPerS);
+            // Planned conservatively (docs/workbench.md "Progress and ETA"): a token of a
+            // gradient-free pass at half a full training step's time per token, at a BCD step's
+            // whole (its truncated backward is short: measured alike on the CPU engine).
+            e.one_eval_s = evalTokens / tokensPerS * (full ? 0.5 : 1.0);
         }
         if (e.one_eval_s) {
             e.eval_s = double(occurrencesAfter(in.done, in.total, evalEvery, true)) * *e.one_eval_s;

@@ -2,9 +2,10 @@
 // The time a running run still needs (docs/workbench.md "Progress and ETA"): its remaining steps
 // at the pace of its own training steps, plus the evaluations, checkpoints and final model still
 // to come. A phase's length is measured from the run's own phase records once it has some, and
-// planned before: an evaluation as a forward pass over the validation tokens (a third of a
-// training step's work per token, at the measured training rate), a checkpoint and the final
-// model as their bytes at the planner's assumed disk rate (docs/planner.md#run-time).
+// planned before: an evaluation as a pass over the validation tokens at the measured training
+// rate (half of it per token in full training, all of it in BCD), a checkpoint and the final
+// model as their bytes at the planner's assumed disk rate (docs/planner.md#run-time). (The
+// evaluation's plan is conservative; docs/workbench.md "Progress and ETA" says why.)
 
 #include "store/store_types.h"
 

@@ -136,11 +136,14 @@ private slots:
         QCOMPARE(e->step_s, 0.5);
         QCOMPARE(e->train_s, 100.0);
         QVERIFY(!e->eval_measured && !e->checkpoint_measured);
-        // Planned: 30000 tokens forward-only at 2000 tok/s of training = 5 s; evaluations at
-        // 200 and 300. Checkpoints at 150 and 300: 4 MB weights + 4.8 MB AdamW state at 0.5 GB/s;
-        // plus the final model's 4 MB.
-        QCOMPARE(*e->one_eval_s, 5.0);
-        QCOMPARE(e->eval_s, 10.0);
+        // Planned: 30000 tokens at BCD's 2000 tok/s of training = 15 s (conservative: a BCD
+        // step's truncated backward is short); evaluations at 200 and 300. Checkpoints at 150 and
+        // 300: 4 MB weights + 4.8 MB AdamW state at 0.5 GB/s; plus the final model's 4 MB.
+        QCOMPARE(*e->one_eval_s, 15.0);
+        QCOMPARE(e->eval_s, 30.0);
+        in.start[QStringLiteral("mode")] = QStringLiteral("full"); // half of a full step's time
+        QCOMPARE(*estimateRemaining(in)->one_eval_s, 7.5);
+        in.start[QStringLiteral("mode")] = QStringLiteral("bcd");
         QCOMPARE(*e->one_checkpoint_s, 8.8e6 / 0.5e9);
         QVERIFY(std::fabs(e->checkpoint_s - (2 * 8.8e6 + 4e6) / 0.5e9) < 1e-12);
         QCOMPARE(e->remaining_s, e->train_s + e->eval_s + e->checkpoint_s);
