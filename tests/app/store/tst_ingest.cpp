@@ -567,6 +567,21 @@ private slots:
         QVERIFY2(keys.contains("start@0") && keys.contains("switch@25") &&
                      keys.contains("ckpt@20") && keys.contains("end@40"),
                  qPrintable(keys.join(' ')));
+        // The engine's phases: evaluations after 20 and 40, checkpoints every 10, the final
+        // model, each ended, with its length; none of them an event.
+        QStringList phases;
+        for (const auto& p : s.phases(whole)) {
+            phases << p.phase + '@' + QString::number(p.step);
+            QVERIFY(p.ended() && p.seconds >= 0 && p.elapsed);
+            if (p.phase == QLatin1String("eval")) QVERIFY(p.total && p.done == p.total);
+            if (p.phase != QLatin1String("eval")) QVERIFY(p.bytes && *p.bytes > 0);
+        }
+        QCOMPARE(phases, (QStringList{"checkpoint@10", "eval@20", "checkpoint@20", "checkpoint@30",
+                                      "eval@40", "checkpoint@40", "final@40"}));
+        QVERIFY(!keys.join(' ').contains(QStringLiteral("phase")));
+        // Every step has its process's CPU and memory figures.
+        for (const auto& p : s.points(whole, PointType::Step))
+            QVERIFY(p.value(MetricColumn::CpuPct) && p.value(MetricColumn::Rss));
 
         // The same file read in random pieces, as a tail would see it while being written.
         const qint64 pieces = addRun(s, QStringLiteral("pieces"));
