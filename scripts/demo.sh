@@ -31,7 +31,7 @@ cat > "$out/run.json" <<'JSON'
              "val":   "../../resources/sample/shakespeare-val.txt", "seq_len": 128},
   "optim":  {"name": "adamw", "lr": 2e-3, "schedule": "cosine", "warmup_steps": 10, "min_lr": 2e-4},
   "train":  {"steps": 150, "batch_size": 8, "seed": 1},
-  "bcd":    {"mode": "bcd", "order": "ascending", "switch_every": 10},
+  "bcd":    {"mode": "bcd", "switch_every": 10},
   "output": {"dir": "unused: the workbench puts the run in its store's runs/ folder",
              "log_every": 10, "eval_every": 50}
 }

@@ -208,7 +208,7 @@ QJsonObject NewRunPage::defaultConfig() const {
                               {"warmup_steps", 10},
                               {"min_lr", 2e-4}}},
         {"train", QJsonObject{{"steps", 200}, {"batch_size", 8}, {"seed", 1}}},
-        {"bcd", QJsonObject{{"mode", "bcd"}, {"order", "ascending"}, {"switch_every", 10}}},
+        {"bcd", QJsonObject{{"mode", "bcd"}, {"switch_every", 10}}},
         {"output", QJsonObject{{"log_every", 5}, {"eval_every", 50}}},
     };
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,16 +53,22 @@ struct RunConfig {
         bool embed_block = true;
         bool head_block = true;
         std::optional<std::vector<std::vector<std::string>>> blocks;
-        // ascending | descending | random | fixed | lisa | importance (docs/training.md)
-        std::string order = "ascending";
+        // ascending | descending | random | fixed | lisa | importance (docs/training.md). The
+        // defaults of order, active_blocks and switch_warmup_steps are the schedule that came
+        // closest to full training on the fidelity bench (docs/training.md#defaults).
+        std::string order = "random";
         std::vector<int> fixed_order;
         long switch_every = 50;
         std::optional<int> start_block;
         bool reset_state_on_switch = true;
         bool offload_states = false;
-        int active_blocks = 1;        // γ: blocks trained at once (lisa: layer blocks besides
+        int active_blocks = 2;        // γ: blocks trained at once (lisa: layer blocks besides
                                       // embed and head)
-        long switch_warmup_steps = 0; // linear lr ramp over this many steps after each switch
+        long switch_warmup_steps = 3; // linear lr ramp over this many steps after each switch
+        // The schedule keys (order, active_blocks, switch_warmup_steps) the config left out: a
+        // resumed run keeps its own values for them, and a defaulted active_blocks is capped at
+        // the blocks there are. Not part of to_json().
+        std::set<std::string> defaulted;
     } bcd;
     struct Device {
         std::string kind = "auto"; // auto | cpu | cuda

@@ -144,6 +144,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source, 
         c.train.recompute = o->boolean("recompute", false);
     }
     // bcd
+    c.bcd.defaulted = {"order", "active_blocks", "switch_warmup_steps"};
     if (auto o = top.optional_object("bcd")) {
         o->reject_unknown({"mode", "layers_per_block", "embed_block", "head_block", "blocks",
                            "order", "fixed_order", "switch_every", "start_block",
@@ -174,8 +175,10 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source, 
             }
             c.bcd.blocks = std::move(blocks);
         }
+        for (const char* k : {"order", "active_blocks", "switch_warmup_steps"})
+            if (o->has(k)) c.bcd.defaulted.erase(k);
         c.bcd.order =
-            o->choice("order", "ascending",
+            o->choice("order", c.bcd.order,
                       {"ascending", "descending", "random", "fixed", "lisa", "importance"});
         if (o->has("fixed_order")) {
             const auto& f = o->raw("fixed_order");
@@ -196,8 +199,10 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source, 
             c.bcd.start_block = static_cast<int>(o->integer("start_block", 0, 1 << 20));
         c.bcd.reset_state_on_switch = o->boolean("reset_state_on_switch", true);
         c.bcd.offload_states = o->boolean("offload_states", false);
-        c.bcd.active_blocks = static_cast<int>(o->integer("active_blocks", 1, 1, 1 << 16));
-        c.bcd.switch_warmup_steps = o->integer("switch_warmup_steps", 0, 0, kMaxSteps);
+        c.bcd.active_blocks =
+            static_cast<int>(o->integer("active_blocks", c.bcd.active_blocks, 1, 1 << 16));
+        c.bcd.switch_warmup_steps =
+            o->integer("switch_warmup_steps", c.bcd.switch_warmup_steps, 0, kMaxSteps);
         if ((c.bcd.order == "lisa" || c.bcd.order == "importance") && c.bcd.start_block)
             o->fail("start_block", "has no meaning for order \"" + c.bcd.order +
                                        "\" (expected it absent or null)");

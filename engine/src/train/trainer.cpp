@@ -18,6 +18,7 @@
 #include "bcd/optimizer.h"
 #include "bcd/state_file.h"
 #include "bcd/version.h"
+#include "core/json_reader.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
 #include "train/run_lock.h"
@@ -91,6 +92,7 @@ public:
 
 private:
     void validate_and_load();
+    void keep_schedule_of_resumed_run();
     void make_backend_for(Model& model);
     void switch_to(const std::vector<int>& set);
     std::string active_names() const;
@@ -128,8 +130,9 @@ private:
     }
     void report_failure_of_rank(const std::string& what) const;
 
-    const RunConfig& cfg_;
+    RunConfig cfg_; // a copy: a resumed run may keep its own schedule keys
     TrainOptions opts_;
+    std::string schedule_note_; // what keep_schedule_of_resumed_run kept, for train.log
     std::unique_ptr<Communicator> own_comm_; // a world of one when none is given
     Communicator* comm_ = nullptr;
     std::unique_ptr<Communicator> device_comm_; // NCCL, when the gradients live on GPUs
@@ -293,10 +296,12 @@ void Trainer::validate_and_load() {
             throw InputError(file(), "bcd.start_block",
                              "expected a block that appears in fixed_order");
     }
-    const int gamma = full ? 1 : cfg_.bcd.active_blocks;
+    int gamma = full ? 1 : cfg_.bcd.active_blocks;
     std::vector<int> always, pool;
     for (const auto& b : blocks_)
         (b.name == "embed" || b.name == "head" ? always : pool).push_back(b.id);
+    if (cfg_.bcd.defaulted.count("active_blocks")) // the default, not the user's: as many as exist
+        gamma = std::max(1, std::min(gamma, static_cast<int>(order == "lisa" ? pool.size() : D)));
     if (order == "lisa" && gamma > static_cast<int>(pool.size()))
         throw InputError(file(), "bcd.active_blocks",
                          "expected at most the number of layer blocks (" +
@@ -716,7 +721,45 @@ void Trainer::make_system_sampler() {
     if (!sys_->note().empty()) log(sys_->note());
 }
 
+// A resumed run keeps its own schedule for the keys its config leaves to the default (the
+// defaults may have changed since it started): its run.json holds the values it ran with (an
+// engine before these keys: ascending, one block, no warm-up).
+void Trainer::keep_schedule_of_resumed_run() {
+    const fs::path run_json = cfg_.output.dir / "run.json";
+    std::error_code ec;
+    if (!opts_.resume || cfg_.bcd.defaulted.empty() || !fs::is_regular_file(run_json, ec)) return;
+    json bcd;
+    try {
+        bcd = read_json_file(run_json).at("config").at("bcd");
+    } catch (const std::exception&) {
+        return; // an unreadable run.json: the checkpoint's own check names what differs
+    }
+    std::vector<std::string> kept;
+    if (cfg_.bcd.defaulted.count("order")) {
+        const std::string o = bcd.value("order", std::string("ascending"));
+        if (o != cfg_.bcd.order) kept.push_back("order " + o);
+        cfg_.bcd.order = o;
+    }
+    if (cfg_.bcd.defaulted.count("active_blocks")) {
+        const int g = bcd.value("active_blocks", 1);
+        if (g != cfg_.bcd.active_blocks) kept.push_back("active_blocks " + std::to_string(g));
+        cfg_.bcd.active_blocks = g;
+        cfg_.bcd.defaulted.erase("active_blocks"); // the run's own value, not to be capped
+    }
+    if (cfg_.bcd.defaulted.count("switch_warmup_steps")) {
+        const long w = bcd.value("switch_warmup_steps", 0L);
+        if (w != cfg_.bcd.switch_warmup_steps)
+            kept.push_back("switch_warmup_steps " + std::to_string(w));
+        cfg_.bcd.switch_warmup_steps = w;
+    }
+    for (const auto& k : kept)
+        schedule_note_ += (schedule_note_.empty() ? "kept the run's own bcd." : ", bcd.") + k;
+    if (!schedule_note_.empty())
+        schedule_note_ += " (the config leaves them to the defaults, which differ)";
+}
+
 int Trainer::run() {
+    keep_schedule_of_resumed_run();
     validate_and_load();
 
     // The output folder: a new run never overwrites another; --resume needs one. Rank 0 locks
@@ -748,6 +791,7 @@ int Trainer::run() {
                     {"step", step_},
                     {"checkpoint", "checkpoints/" + resumed_from_.filename().string()}});
             log("resumed from " + resumed_from_.string() + " at step " + std::to_string(step_));
+            if (!schedule_note_.empty()) log(schedule_note_);
         } else {
             model_.emplace(Model::load(cfg_.model.path));
             make_backend_for(*model_);

@@ -205,6 +205,51 @@ private slots:
     }
 
     // A resumed run must be the same run: changing what it computes is refused.
+    // The schedule defaults (order random, two blocks, warm-up 3; docs/training.md#defaults) are
+    // what a config without those keys gets; a run started with other values (an older engine's
+    // defaults: ascending, one block, no warm-up) resumes with its own values when the config
+    // leaves the keys out, and says so in train.log.
+    void defaults_and_resume_keeps_the_runs_schedule() {
+        json fresh = resume_config(dir_, "defaults");
+        fresh["train"]["steps"] = 6;
+        fresh["bcd"] = {{"switch_every", 2}};
+        fresh["output"].erase("checkpoint_every");
+        QCOMPARE(finish(start(write_config(dir_, fresh, "defaults.json"), false)), 0);
+        const json ran =
+            json::parse(std::ifstream(dir_ / "defaults" / "run.json"))["config"]["bcd"];
+        QCOMPARE(ran["order"].get<std::string>(), std::string("random"));
+        QCOMPARE(ran["active_blocks"].get<int>(), 2);
+        QCOMPARE(ran["switch_warmup_steps"].get<long>(), 3L);
+
+        json old = resume_config(dir_, "old");
+        old["optim"] = {{"lr", 2e-3}};
+        old["train"]["steps"] = 8;
+        old["bcd"] = {{"switch_every", 2},
+                      {"order", "ascending"},
+                      {"active_blocks", 1},
+                      {"switch_warmup_steps", 0}};
+        QCOMPARE(finish(start(write_config(dir_, old, "old.json"), false)), 0);
+        json later = old;
+        later["train"]["steps"] = 12;
+        later["bcd"] = {{"switch_every", 2}}; // the schedule keys left to the defaults
+        QCOMPARE(finish(start(write_config(dir_, later, "later.json"), true)), 0);
+        std::ifstream log(dir_ / "old" / "train.log");
+        const std::string text((std::istreambuf_iterator<char>(log)), {});
+        QVERIFY2(text.find("kept the run's own bcd.order ascending, bcd.active_blocks 1, "
+                           "bcd.switch_warmup_steps 0") != std::string::npos,
+                 text.c_str());
+        // All 12 steps ascending through the partition, one block per period of 2 steps: the
+        // resumed steps 9..12 continue the run's own schedule.
+        const auto start = records(dir_ / "old", "start");
+        QVERIFY(!start.empty());
+        const long D = static_cast<long>(start.front()["blocks"].size());
+        std::vector<long> blocks, expected;
+        for (const json& r : records(dir_ / "old", "step"))
+            blocks.push_back(r["block"].get<long>());
+        for (long k = 0; k < 12; ++k) expected.push_back((k / 2) % D);
+        QCOMPARE(blocks, expected);
+    }
+
     void resume_with_another_config_is_refused() {
         json changed = resume_config(dir_, "term");
         changed["optim"]["lr"] = 1e-2;
