@@ -141,7 +141,14 @@ private slots:
                       {{"steps", std::string(c.mode) == "bcd" ? blocks : 2},
                        {"batch_size", c.batch},
                        {"recompute", c.recompute}}},
-                     {"bcd", {{"mode", c.mode}, {"switch_every", 1}}},
+                     // One block at a time unless the case says otherwise (docs/planner.md
+                     // #limits: drawn multi-block sets are checked apart).
+                     {"bcd",
+                      {{"mode", c.mode},
+                       {"switch_every", 1},
+                       {"order", "ascending"},
+                       {"active_blocks", 1},
+                       {"switch_warmup_steps", 0}}},
                      {"device", {{"threads", 2}}},
                      {"output", {{"dir", (dir / "run").string()}}}};
             cfg["bcd"].merge_patch(json::parse(c.bcd));

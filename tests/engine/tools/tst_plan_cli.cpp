@@ -179,7 +179,10 @@ private slots:
         std::ofstream(d / "train.txt") << s;
         cfg["data"]["seq_len"] = 128;
         cfg["train"] = {{"steps", 8}, {"batch_size", 4}};
-        cfg["bcd"] = {{"switch_every", 1}};
+        cfg["bcd"] = {{"switch_every", 1},
+                      {"order", "ascending"},
+                      {"active_blocks", 1},
+                      {"switch_warmup_steps", 0}};
         cfg["device"] = {{"threads", 2}};
         std::ofstream(d / "run.json") << cfg.dump();
         const auto plan = run_in(d, {"plan", "--config", q(d / "run.json"), "--json"});
