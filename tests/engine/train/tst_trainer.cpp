@@ -133,9 +133,11 @@ private slots:
         full["output"]["dir"] = (dir / "full").string();
         QCOMPARE(run_training(dir, full), 0);
         json one = full;
+        // active_blocks left to its default (2): capped at the one block there is.
         one["bcd"] = {{"mode", "bcd"},
                       {"blocks", json::array({json::array({"model.", "lm_head."})})},
-                      {"switch_every", 2}};
+                      {"switch_every", 2},
+                      {"switch_warmup_steps", 0}};
         one["output"]["dir"] = (dir / "one").string();
         QCOMPARE(run_training(dir, one), 0);
         QCOMPARE(losses(dir / "full"), losses(dir / "one"));
@@ -302,7 +304,7 @@ private slots:
         write_model(dir);
         write_text(dir, 20000);
         json cfg = base_config(dir);
-        cfg["bcd"] = {{"order", "random"}, {"switch_every", 1}};
+        cfg["bcd"] = {{"order", "random"}, {"switch_every", 1}, {"active_blocks", 1}};
         cfg["train"]["steps"] = 15;
         cfg["optim"]["lr"] = 0.0; // only the schedule matters here
         QCOMPARE(run_training(dir, cfg), 0);
