@@ -1,7 +1,7 @@
 #include "ui/workbench.h"
 
 #include "launch/run_files.h"
-#include "nodes/local_probe.h"
+#include "nodes/engine_version_check.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -32,10 +32,22 @@ QString sampleFile(const QString& name) {
 Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), dbPath_(dbPath) {
     plugins_.load(launch::PluginRegistry::defaultSearchPaths());
     ctx_.localEngine = launch::findLocalEngine();
-    ctx_.localEngineVersion = nodes::localEngineVersion(ctx_.localEngine);
     ctx_.localRunRoot = QFileInfo(dbPath_).absolutePath() + QStringLiteral("/runs");
     store_ = std::make_unique<store::StoreService>(dbPath_);
+    // The engine's version is not known yet: whoever needs it before engineVersionKnown asks the
+    // engine on its own worker thread (RunFollower does, for a launch).
     runs_ = std::make_unique<launch::RunController>(*store_, plugins_, ctx_);
+    prober_ = std::make_unique<launch::NodeProber>(plugins_, ctx_);
+    engineCheck_ = new nodes::EngineVersionCheck(this);
+    connect(engineCheck_, &nodes::EngineVersionCheck::finished, this,
+            [this](const QString& version, const QString& note) {
+                ctx_.localEngineVersion = version;
+                prober_->setContext(ctx_);
+                if (version.isEmpty())
+                    emit message(tr("No usable engine on this machine: %1").arg(note));
+                emit engineVersionKnown(version, note);
+            });
+    engineCheck_->start(ctx_.localEngine);
     connect(runs_.get(), &launch::RunController::launched, this, [this] { emit runsChanged(); });
     connect(runs_.get(), &launch::RunController::runEnded, this, [this] { emit runsChanged(); });
     // A batch job's queue state changes the run's status (queued, running) and what is shown.
@@ -63,6 +75,11 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
 // The run controller goes first: its followers post to the store.
 Workbench::~Workbench() {
     runs_.reset();
+    prober_.reset();
+}
+
+bool Workbench::engineChecked() const {
+    return engineCheck_->done();
 }
 
 QString Workbench::sampleCorpus() const {

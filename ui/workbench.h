@@ -4,6 +4,7 @@
 // requests by which one page sends the user to another. Lives on the GUI thread; nothing in it
 // blocks.
 
+#include "launch/node_prober.h"
 #include "launch/plugin_registry.h"
 #include "launch/run_controller.h"
 #include "store/store_service.h"
@@ -13,20 +14,30 @@
 #include <QObject>
 #include <memory>
 
+namespace bcd::nodes {
+class EngineVersionCheck;
+}
+
 namespace bcd::ui {
 
 class Workbench : public QObject {
     Q_OBJECT
 public:
     // Opens (creating) the store at dbPath; loads the launcher plugins; finds this machine's
-    // engine. Local runs live in <folder of the store>/runs, as for the CLI.
-    // Runs that an earlier workbench (or the CLI) left running are re-attached once the store is
-    // open: their metrics continue from the stored offset.
+    // engine and asks it for its version in the background (engineVersionKnown). Local runs live in
+    // <folder of the store>/runs, as for the CLI. Runs that an earlier workbench (or the CLI) left
+    // running are re-attached once the store is open: their metrics continue from the stored
+    // offset.
     explicit Workbench(const QString& dbPath, QObject* parent = nullptr);
     ~Workbench() override;
 
     store::StoreService& store() { return *store_; }
     launch::RunController& runs() { return *runs_; }
+    // Probes nodes on worker threads (Nodes page); outcomes come back as its finished signal.
+    launch::NodeProber& prober() { return *prober_; }
+    // Whether `bcd-train --version` has answered (or failed); launcherContext().localEngineVersion
+    // is empty until then.
+    bool engineChecked() const;
     const launch::PluginRegistry& plugins() const { return plugins_; }
     const launch::LauncherContext& launcherContext() const { return ctx_; }
     QString dbPath() const { return dbPath_; }
@@ -49,6 +60,8 @@ signals:
     // New points or events of a run were stored (RunController::newData): views pull what they
     // show, at most ~30 times a second.
     void newData(qint64 runId);
+    // This machine's engine answered --version (version), or could not (empty, note says why).
+    void engineVersionKnown(const QString& version, const QString& note);
 
 private:
     QString dbPath_;
@@ -56,6 +69,8 @@ private:
     launch::LauncherContext ctx_;
     std::unique_ptr<store::StoreService> store_;
     std::unique_ptr<launch::RunController> runs_;
+    std::unique_ptr<launch::NodeProber> prober_;
+    nodes::EngineVersionCheck* engineCheck_ = nullptr;
 };
 
 } // namespace bcd::ui

@@ -115,20 +115,15 @@ int nodeAdd(Context& ctx) {
         throw UsageError(
             QStringLiteral("node '%1' already exists (node remove it first)").arg(n.name));
 
-    nodes::SshEndpoint ep;
-    ep.host = n.host;
-    ep.port = n.port;
-    ep.user = n.user;
-    ep.identity = n.identity;
-    ep.knownHosts = n.knownHosts;
+    const nodes::SshEndpoint ep = launch::sshEndpoint(n);
     const bool accept = a.has(QStringLiteral("accept-new-host-key"));
     try {
-        nodes::SshSession ssh(
+        const launch::HostKeyCheck key = launch::checkHostKey(
             ep, accept ? nodes::HostKeyTrust::AcceptNew : nodes::HostKeyTrust::KnownOnly,
             a.value(QStringLiteral("accept-new-host-key")));
         out(QStringLiteral("%1: host key %2 %3%4")
-                .arg(ep.display(), ssh.hostKey().type, ssh.hostKey().sha256,
-                     ssh.hostKeyAdded() ? QStringLiteral(" (accepted and stored)") : QString()));
+                .arg(ep.display(), key.key.type, key.key.sha256,
+                     key.added ? QStringLiteral(" (accepted and stored)") : QString()));
     } catch (const nodes::SshError& e) {
         if (e.kind() == nodes::SshError::Kind::HostKeyUnknown && !accept)
             throw nodes::SshError(

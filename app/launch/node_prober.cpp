@@ -1,8 +1,27 @@
 #include "launch/node_prober.h"
 
+#include <QDeadlineTimer>
+#include <QThread>
 #include <algorithm>
+#include <memory>
 
 namespace bcd::launch {
+
+nodes::SshEndpoint sshEndpoint(const store::NodeRecord& node) {
+    nodes::SshEndpoint ep;
+    ep.host = node.host;
+    ep.port = node.port;
+    ep.user = node.user;
+    ep.identity = node.identity;
+    ep.knownHosts = node.knownHosts;
+    return ep;
+}
+
+HostKeyCheck checkHostKey(const nodes::SshEndpoint& endpoint, nodes::HostKeyTrust trust,
+                          const QString& acceptFingerprint) {
+    const nodes::SshSession ssh(endpoint, trust, acceptFingerprint);
+    return {ssh.hostKey(), ssh.hostKeyAdded()};
+}
 
 nodes::NodeProbe probeNode(const PluginRegistry& plugins, const store::NodeRecord& node,
                            const LauncherContext& ctx) {
@@ -14,43 +33,87 @@ nodes::NodeProbe probeNode(const PluginRegistry& plugins, const store::NodeRecor
     return session->probe().take();
 }
 
-NodeProber::NodeProber(const PluginRegistry& plugins, const LauncherContext& ctx, QObject* parent)
-    : QObject(parent), plugins_(plugins), ctx_(ctx) {}
+namespace {
 
-NodeProber::~NodeProber() {
-    for (QThread* t : threads_) {
-        if (!t->wait(shutdownTimeoutMs)) {
-            qWarning("bcd-workbench: a node probe did not finish within %d ms; terminating it",
-                     shutdownTimeoutMs);
-            t->terminate();
-            t->wait();
-        }
-        delete t;
+void classify(const nodes::SshError& e, ProbeOutcome* out) {
+    out->message = QString::fromUtf8(e.what());
+    out->hostKey = e.hostKey();
+    switch (e.kind()) {
+    case nodes::SshError::Kind::HostKeyUnknown:
+        out->problem = ProbeOutcome::Problem::HostKeyUnknown;
+        break;
+    case nodes::SshError::Kind::HostKeyChanged:
+        out->problem = ProbeOutcome::Problem::HostKeyChanged;
+        break;
+    default:
+        out->problem = ProbeOutcome::Problem::Other;
+        break;
     }
 }
 
-void NodeProber::probe(const store::NodeRecord& node) {
-    QThread* t = QThread::create([this, node] {
-        try {
-            const QJsonObject p = probeNode(plugins_, node, ctx_).toJson();
-            QMetaObject::invokeMethod(
-                this, [this, name = node.name, p] { emit probed(name, p); }, Qt::QueuedConnection);
-        } catch (const std::exception& e) {
-            const QString m = QString::fromUtf8(e.what());
-            QMetaObject::invokeMethod(
-                this, [this, name = node.name, m] { emit probeFailed(name, m); },
-                Qt::QueuedConnection);
+} // namespace
+
+ProbeOutcome probeNodeChecked(const PluginRegistry& plugins, const store::NodeRecord& node,
+                              const LauncherContext& ctx, const QString& acceptFingerprint) {
+    ProbeOutcome out;
+    out.node = node.name;
+    try {
+        if (node.kind != QLatin1String("local")) { // SSH hosts and Slurm login hosts
+            const HostKeyCheck key =
+                checkHostKey(sshEndpoint(node),
+                             acceptFingerprint.isEmpty() ? nodes::HostKeyTrust::KnownOnly
+                                                         : nodes::HostKeyTrust::AcceptNew,
+                             acceptFingerprint);
+            out.hostKey = key.key;
+            out.hostKeyAdded = key.added;
         }
+        out.probe = probeNode(plugins, node, ctx).toJson();
+        out.problem = ProbeOutcome::Problem::None;
+    } catch (const nodes::SshError& e) {
+        classify(e, &out);
+    } catch (const std::exception& e) {
+        out.problem = ProbeOutcome::Problem::Other;
+        out.message = QString::fromUtf8(e.what());
+    }
+    return out;
+}
+
+NodeProber::NodeProber(const PluginRegistry& plugins, const LauncherContext& ctx, QObject* parent)
+    : QObject(parent), plugins_(plugins), ctx_(ctx) {
+    qRegisterMetaType<ProbeOutcome>();
+}
+
+NodeProber::~NodeProber() {
+    const QDeadlineTimer deadline(shutdownTimeoutMs);
+    for (QThread* t : threads_) {
+        if (t->wait(deadline)) {
+            delete t;
+            continue;
+        }
+        // Deleting a running QThread aborts the process, and terminating one can leave libssh or
+        // a lock half-updated: the thread is left to end with the process.
+        qWarning("bcd-workbench: a node probe did not finish within %d ms; leaving it to end "
+                 "with the process",
+                 shutdownTimeoutMs);
+    }
+}
+
+void NodeProber::probe(const store::NodeRecord& node, const QString& acceptFingerprint) {
+    auto out = std::make_shared<ProbeOutcome>();
+    QThread* t = QThread::create([plugins = &plugins_, ctx = ctx_, node, acceptFingerprint, out] {
+        *out = probeNodeChecked(*plugins, node, ctx, acceptFingerprint);
     });
     threads_.push_back(t);
+    // Queued to this object: a connection Qt removes, thread-safely, if the prober is gone.
     connect(
         t, &QThread::finished, this,
-        [this, t] {
+        [this, t, out] {
             const auto it = std::find(threads_.begin(), threads_.end(), t);
             if (it == threads_.end()) return;
             threads_.erase(it);
             t->wait();
             delete t;
+            emit finished(*out);
         },
         Qt::QueuedConnection);
     t->start();

@@ -1,6 +1,7 @@
 #include "launch/run_follower.h"
 
 #include "launch/run_files.h"
+#include "nodes/local_probe.h"
 #include "nodes/ssh_session.h"
 
 #include <algorithm>
@@ -26,6 +27,11 @@ void RunFollower::schedule(int ms) {
 }
 
 bool RunFollower::openSession(LaunchFailure* failure) {
+    // The GUI asks for the engine's version without waiting (EngineVersionCheck); a launch or
+    // attach that comes first asks here, on this worker thread, so that a node's engine is never
+    // accepted against an unknown version.
+    if (ctx_.localEngineVersion.isEmpty() && !ctx_.localEngine.isEmpty())
+        ctx_.localEngineVersion = nodes::localEngineVersion(ctx_.localEngine);
     auto opened = plugin_->open(node_, ctx_);
     if (!opened) {
         *failure = opened.failure();

@@ -1,9 +1,9 @@
 #include "ui/pages/nodes_page.h"
 
+#include "launch/node_prober.h"
 #include "nodes/node_probe.h"
 #include "ui/widgets/host_key_dialog.h"
 #include "ui/widgets/node_dialog.h"
-#include "ui/widgets/node_probe_task.h"
 #include "ui/workbench.h"
 
 #include <QColor>
@@ -15,7 +15,6 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
-#include <QThread>
 #include <QVBoxLayout>
 
 namespace bcd::ui {
@@ -79,14 +78,15 @@ NodesPage::NodesPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) 
     connect(table_, &QTableWidget::cellDoubleClicked, this, &NodesPage::editDialog);
     connect(&wb, &Workbench::nodesChanged, this, &NodesPage::refresh);
     connect(&wb.store(), &store::StoreService::opened, this, &NodesPage::refresh);
+    connect(&wb.prober(), &launch::NodeProber::finished, this,
+            [this](const launch::ProbeOutcome& o) {
+                if (probing_.contains(o.node)) probeDone(o);
+            });
     refresh();
 }
 
-NodesPage::~NodesPage() {
-    // A probe waits for its SSH timeout at worst; its result is dropped with this page.
-    for (const QPointer<QThread>& t : probes_)
-        if (t) t->wait(20000);
-}
+// A probe still running ends on the workbench's prober; its outcome is dropped with this page.
+NodesPage::~NodesPage() = default;
 
 void NodesPage::refresh() {
     wb_.store().call([](store::RunStore& s) { return s.nodes(); }, this,
@@ -294,16 +294,13 @@ void NodesPage::probe(const QString& name, const QString& acceptFingerprint) {
                          probing_ << name;
                          showNodes(nodes_);
                          emit wb_.message(tr("Probing %1 …").arg(name));
-                         probes_.removeAll(nullptr);
-                         probes_ << startNodeProbe(
-                             wb_.plugins(), wb_.launcherContext(), *node, this,
-                             [this](const ProbeOutcome& o) { probeDone(o); }, acceptFingerprint);
+                         wb_.prober().probe(*node, acceptFingerprint);
                      });
 }
 
-void NodesPage::probeDone(const ProbeOutcome& o) {
+void NodesPage::probeDone(const launch::ProbeOutcome& o) {
     probing_.removeAll(o.node);
-    using P = ProbeOutcome::Problem;
+    using P = launch::ProbeOutcome::Problem;
     if (o.problem == P::None) {
         unreachable_.remove(o.node);
         const QJsonObject probe = o.probe;
@@ -333,7 +330,8 @@ void NodesPage::probeDone(const ProbeOutcome& o) {
         for (const auto& n : nodes_)
             if (n.name == o.node) node = n;
         if (hostKeyDialog_) hostKeyDialog_->deleteLater();
-        hostKeyDialog_ = new HostKeyDialog(o.node, sshEndpoint(node).display(), o.hostKey, this);
+        hostKeyDialog_ =
+            new HostKeyDialog(o.node, launch::sshEndpoint(node).display(), o.hostKey, this);
         hostKeyDialog_->setAttribute(Qt::WA_DeleteOnClose);
         const QString name = o.node;
         const QString fingerprint = o.hostKey.sha256;

@@ -1,8 +1,9 @@
 #pragma once
 // The Nodes page: the local machine and the SSH nodes (name, kind, host, GPUs, engine version,
-// when probed, price), adding, editing and removing SSH nodes, and probing a node on a worker
-// thread. An SSH host whose key is unknown is shown with its SHA256 fingerprint and is trusted
-// only when the user accepts exactly that key; a changed key is refused.
+// when probed, price), adding, editing and removing SSH nodes, and probing a node through the
+// workbench's launch::NodeProber (a worker thread per probe). An SSH host whose key is unknown is
+// shown with its SHA256 fingerprint and is trusted only when the user accepts exactly that key; a
+// changed key is refused.
 
 #include "store/store_types.h"
 #include "ui/widgets/host_key_dialog.h"
@@ -16,11 +17,12 @@
 class QLabel;
 class QPushButton;
 class QTableWidget;
-class QThread;
+namespace bcd::launch {
+struct ProbeOutcome;
+}
 
 namespace bcd::ui {
 
-struct ProbeOutcome;
 class Workbench;
 
 class NodesPage : public QWidget {
@@ -54,7 +56,7 @@ signals:
 
 private:
     void showNodes(const QVector<store::NodeRecord>& nodes);
-    void probeDone(const ProbeOutcome& outcome);
+    void probeDone(const launch::ProbeOutcome& outcome);
     void updateActions();
     void addDialog();
     void editDialog();
@@ -69,7 +71,6 @@ private:
     QPushButton* remove_;
     QPushButton* probe_;
     QPointer<HostKeyDialog> hostKeyDialog_;
-    QList<QPointer<QThread>> probes_;
     QStringList probing_;
     // The reason the last probe of a node failed (cleared by a probe that succeeds): its row says
     // "unreachable: reason" until then.
