@@ -59,6 +59,28 @@ RunSummary summarize(RunStore& store, qint64 runId) {
     return s;
 }
 
+RunComparison compareRun(RunStore& s, qint64 runId) {
+    RunComparison c;
+    c.summary = summarize(s, runId);
+    for (const auto& p : s.points(runId, PointType::Eval))
+        if (const auto v = p.value(MetricColumn::ValLoss);
+            v && (!c.bestValLoss || *v < *c.bestValLoss))
+            c.bestValLoss = v;
+    double commSum = 0;
+    qint64 commSteps = 0;
+    for (const auto& p : s.points(runId, PointType::Step))
+        if (const auto v = p.value(MetricColumn::CommBytes)) {
+            commSum += *v;
+            ++commSteps;
+        }
+    if (commSteps > 0) c.meanCommBytes = commSum / static_cast<double>(commSteps);
+    const auto mem = s.series(runId, MetricColumn::Mem, 0, RunStore::kLastStep, 1);
+    if (!mem.isEmpty() && mem.front().hasValue) c.peakMem = mem.front().max;
+    if (c.summary.cost && c.summary.tokens && *c.summary.tokens > 0)
+        c.usdPerMTokens = *c.summary.cost / (*c.summary.tokens / 1e6);
+    return c;
+}
+
 QVector<ConfigDifference> configDifferences(const QVector<QJsonObject>& configs) {
     QMap<QString, QVector<QJsonValue>> byKey; // sorted keys
     for (qsizetype i = 0; i < configs.size(); ++i)

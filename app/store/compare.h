@@ -1,6 +1,6 @@
 #pragma once
 // Summaries of stored runs and the differences between their configs (`bcd-workbench compare`,
-// the GUI's Compare page).
+// the GUI's Compare page: its summary rows, compareRun).
 
 #include "store/run_store.h"
 
@@ -25,6 +25,19 @@ struct RunSummary {
 };
 
 RunSummary summarize(RunStore& store, qint64 runId); // throws StoreError for an unknown run
+
+// What the Compare page's summary table shows of one run.
+struct RunComparison {
+    RunSummary summary;
+    std::optional<double> bestValLoss;
+    std::optional<double> peakMem;       // bytes
+    std::optional<double> usdPerMTokens; // cost / (tokens / 1e6)
+    // Bytes all-reduced per step (the steps' comm_bytes), mean over the stored steps that have it;
+    // 0 for one process, nullopt when no step has it (an engine before data parallelism).
+    std::optional<double> meanCommBytes;
+};
+// Reads it on the store's thread; throws StoreError for an unknown run.
+RunComparison compareRun(RunStore& store, qint64 runId);
 
 // One config key (dotted path to a leaf) whose value differs between runs; values[i] is run i's
 // (undefined when the key is absent there). output.dir differs by construction and is left out.

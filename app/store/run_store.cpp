@@ -1,5 +1,6 @@
 #include "store/run_store.h"
 
+#include "store/metrics_csv.h"
 #include "store/run_status.h"
 #include "store/run_store_impl.h"
 #include "store/schema.h"
@@ -10,11 +11,9 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
-#include <QTextStream>
 #include <algorithm>
 
 namespace bcd::store {
@@ -136,11 +135,6 @@ RunRecord runFrom(const QSqlQuery& q) {
     r.processesPerNode = q.value(21).toInt();
     r.worldSize = opt<int>(q.value(22));
     return r;
-}
-
-QString csvNumber(double v, bool integer) {
-    if (integer) return QString::number(static_cast<qint64>(v));
-    return QString::number(v, 'g', QLocale::FloatingPointShortest);
 }
 
 } // namespace
@@ -568,37 +562,12 @@ QJsonObject RunStore::startRecord(qint64 runId) {
 
 void RunStore::writeCsv(qint64 runId, QIODevice& out) {
     d_->checkThread();
-    QTextStream ts(&out);
-    ts << "type,step";
-    for (int c = 0; c < kMetricColumns; ++c) ts << ',' << columnName(static_cast<MetricColumn>(c));
-    ts << '\n';
-    auto steps = points(runId, PointType::Step);
-    auto evals = points(runId, PointType::Eval);
-    // Merge by step; at equal steps the step record comes first.
-    qsizetype i = 0, j = 0;
-    while (i < steps.size() || j < evals.size()) {
-        const bool takeStep =
-            j >= evals.size() || (i < steps.size() && steps[i].step <= evals[j].step);
-        const MetricPoint& p = takeStep ? steps[i++] : evals[j++];
-        ts << (p.type == PointType::Step ? "step" : "eval") << ',' << p.step;
-        for (int c = 0; c < kMetricColumns; ++c) {
-            ts << ',';
-            const auto col = static_cast<MetricColumn>(c);
-            if (const auto v = p.value(col)) ts << csvNumber(*v, columnIsInteger(col));
-        }
-        ts << '\n';
-    }
-    ts.flush();
+    writeMetricsCsv(*this, {runId}, out, false);
 }
 
 void RunStore::exportCsv(qint64 runId, const QString& file) {
     if (!run(runId)) throw StoreError("no run " + std::to_string(runId));
-    QSaveFile f(file);
-    if (!f.open(QIODevice::WriteOnly))
-        throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
-    writeCsv(runId, f);
-    if (!f.commit())
-        throw StoreError(file.toStdString() + ": cannot write: " + f.errorString().toStdString());
+    exportMetricsCsv(*this, {runId}, file, false);
 }
 
 } // namespace bcd::store

@@ -1,6 +1,7 @@
 #include "ui/pages/compare_page.h"
 
 #include "bcd/run_config.h"
+#include "store/metrics_csv.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/widgets/number_format.h"
 #include "ui/workbench.h"
@@ -17,7 +18,6 @@
 #include <QListWidget>
 #include <QLocale>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QSet>
 #include <QSlider>
 #include <QSplitter>
@@ -113,14 +113,6 @@ QString jsonText(const QJsonValue& v) {
     return {};
 }
 
-QString csvField(const QString& s) {
-    if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) &&
-        !s.contains(QLatin1Char('\n')))
-        return s;
-    return QLatin1Char('"') + QString(s).replace(QLatin1String("\""), QLatin1String("\"\"")) +
-           QLatin1Char('"');
-}
-
 // A numeric cell: the text as shown, the value in Qt::UserRole (sorting, tests).
 QTableWidgetItem* numberItem(std::optional<double> v, int decimals, bool grouped = false) {
     auto* item = new QTableWidgetItem;
@@ -136,28 +128,6 @@ QTableWidgetItem* numberItem(std::optional<double> v, int decimals, bool grouped
 }
 
 } // namespace
-
-RunComparison compareRun(store::RunStore& s, qint64 runId) {
-    RunComparison c;
-    c.summary = store::summarize(s, runId);
-    for (const auto& p : s.points(runId, store::PointType::Eval))
-        if (const auto v = p.value(MetricColumn::ValLoss);
-            v && (!c.bestValLoss || *v < *c.bestValLoss))
-            c.bestValLoss = v;
-    double commSum = 0;
-    qint64 commSteps = 0;
-    for (const auto& p : s.points(runId, store::PointType::Step))
-        if (const auto v = p.value(MetricColumn::CommBytes)) {
-            commSum += *v;
-            ++commSteps;
-        }
-    if (commSteps > 0) c.meanCommBytes = commSum / static_cast<double>(commSteps);
-    const auto mem = s.series(runId, MetricColumn::Mem, 0, store::RunStore::kLastStep, 1);
-    if (!mem.isEmpty() && mem.front().hasValue) c.peakMem = mem.front().max;
-    if (c.summary.cost && c.summary.tokens && *c.summary.tokens > 0)
-        c.usdPerMTokens = *c.summary.cost / (*c.summary.tokens / 1e6);
-    return c;
-}
 
 ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     auto* layout = new QHBoxLayout(this);
@@ -591,30 +561,12 @@ void ComparePage::exportCsv(const QString& file) {
     const QList<qint64> ids = selected_;
     wb_.store().call(
         [ids, file](store::RunStore& s) -> QString {
-            QSaveFile out(file);
-            if (!out.open(QIODevice::WriteOnly | QIODevice::Text)) return out.errorString();
-            QByteArray header = "run_id,run,type,step";
-            for (int c = 0; c < store::kMetricColumns; ++c)
-                header += QByteArray(",") + store::columnName(static_cast<MetricColumn>(c));
-            out.write(header + '\n');
-            for (qint64 id : ids) {
-                const auto run = s.run(id);
-                if (!run) continue;
-                const QByteArray prefix =
-                    QByteArray::number(id) + ',' + csvField(run->name).toUtf8() + ',';
-                for (const auto type : {store::PointType::Step, store::PointType::Eval}) {
-                    const QByteArray typeName = type == store::PointType::Step ? "step," : "eval,";
-                    for (const auto& p : s.points(id, type)) {
-                        QByteArray line = prefix + typeName + QByteArray::number(p.step);
-                        for (const auto& v : p.values) {
-                            line += ',';
-                            if (v) line += QByteArray::number(*v, 'g', 10);
-                        }
-                        out.write(line + '\n');
-                    }
-                }
+            try {
+                store::exportMetricsCsv(s, ids, file, true);
+                return {};
+            } catch (const store::StoreError& e) {
+                return QString::fromUtf8(e.what());
             }
-            return out.commit() ? QString() : out.errorString();
         },
         this,
         [this, file](const QString& error) {

@@ -23,18 +23,9 @@ namespace bcd::ui {
 class MetricChart;
 class Workbench;
 
-// What the summary table shows of one run.
-struct RunComparison {
-    store::RunSummary summary;
-    std::optional<double> bestValLoss;
-    std::optional<double> peakMem;       // bytes
-    std::optional<double> usdPerMTokens; // cost / (tokens / 1e6)
-    // Bytes all-reduced per step (the steps' comm_bytes), mean over the stored steps that have it;
-    // 0 for one process, nullopt when no step has it (an engine before data parallelism).
-    std::optional<double> meanCommBytes;
-};
-// Reads it on the store's thread; throws StoreError for an unknown run.
-RunComparison compareRun(store::RunStore& store, qint64 runId);
+// The summary table's row of one run and its query (app/store/compare.h).
+using store::compareRun;
+using store::RunComparison;
 
 // "a-very-long-run-name" in at most maxChars characters, the middle replaced by "…".
 QString elideMiddle(const QString& text, int maxChars);

@@ -1,13 +1,10 @@
 #pragma once
-// The last lines of a text file (a run's train.log), read without loading the whole file.
+// The last lines of a run's train.log: app/launch/log_tail.h, named here in bcd::ui.
 
-#include <QString>
-#include <QStringList>
+#include "launch/log_tail.h"
 
 namespace bcd::ui {
 
-// At most maxLines complete or trailing lines from the last maxBytes of the file; empty when the
-// file cannot be read. A line cut by the byte window is dropped.
-QStringList readLogTail(const QString& path, int maxLines, qint64 maxBytes = 64 * 1024);
+using launch::readLogTail;
 
 } // namespace bcd::ui

@@ -1,13 +1,11 @@
-#include "ui/widgets/series_model.h"
+#include "store/run_curves.h"
 
 #include <QObject>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace bcd::ui {
-
-using store::MetricColumn;
+namespace bcd::store {
 
 QString xAxisTitle(XAxisKind kind) {
     switch (kind) {
@@ -86,7 +84,7 @@ double StepMap::step(XAxisKind kind, double xv) const {
     return kNaN;
 }
 
-StepSeries seriesFromBuckets(const QVector<store::SeriesBucket>& buckets) {
+StepSeries seriesFromBuckets(const QVector<SeriesBucket>& buckets) {
     StepSeries s;
     s.steps.reserve(buckets.size() * 2);
     s.values.reserve(buckets.size() * 2);
@@ -110,8 +108,8 @@ StepSeries seriesFromBuckets(const QVector<store::SeriesBucket>& buckets) {
     return s;
 }
 
-StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
-                           const QVector<store::SeriesBucket>& elapsed) {
+StepMap stepMapFromBuckets(const QVector<SeriesBucket>& tokens,
+                           const QVector<SeriesBucket>& elapsed) {
     // Both columns grow with the step, so a bucket's minimum sits at its first step with a value
     // and its maximum at its last: exact samples of the map. Steps come from the tokens buckets; an
     // elapsed bucket of the same steps (the buckets of one range line up) gives the time.
@@ -137,25 +135,24 @@ StepMap stepMapFromBuckets(const QVector<store::SeriesBucket>& tokens,
     return m;
 }
 
-store::ColumnValues WholeSeriesCache::get(store::RunStore& s, const store::RunRecord& run,
-                                          MetricColumn column) {
+ColumnValues WholeSeriesCache::get(RunStore& s, const RunRecord& run, MetricColumn column) {
     Entry& e = entries_[qMakePair(run.id, static_cast<int>(column))];
     // Stored points are only ever added or replaced by ingestion; a file read again from its
     // start (replaced or truncated: the run's offset goes back) may replace any of them, so the
     // cache starts over then. Otherwise only the points after the last one read are new.
     if (run.metricsOffset < e.offset) e = Entry{};
     const qint64 last = e.values.steps.isEmpty() ? -1 : qint64(e.values.steps.back());
-    const store::ColumnValues fresh = s.column(run.id, column, last);
+    const ColumnValues fresh = s.column(run.id, column, last);
     e.values.steps += fresh.steps;
     e.values.values += fresh.values;
     e.offset = run.metricsOffset;
     return e.values;
 }
 
-RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r) {
+RunCurves fetchRunCurves(RunStore& s, qint64 runId, const CurveRequest& r) {
     RunCurves c;
     const auto run = s.run(runId);
-    if (!run) throw store::StoreError("no run " + std::to_string(runId));
+    if (!run) throw StoreError("no run " + std::to_string(runId));
     c.run = *run;
     const int buckets = std::max(1, r.buckets);
     if (r.stepMap) {
@@ -171,15 +168,14 @@ RunCurves fetchRunCurves(store::RunStore& s, qint64 runId, const CurveRequest& r
             for (const auto& b : found) c.stepPoints += b.count;
         StepSeries series = seriesFromBuckets(found);
         if (r.whole.contains(col)) {
-            const store::ColumnValues all =
-                r.cache ? r.cache->get(s, c.run, col) : s.column(runId, col);
+            const ColumnValues all = r.cache ? r.cache->get(s, c.run, col) : s.column(runId, col);
             series.wholeSteps = all.steps;
             series.wholeValues = all.values;
         }
         c.metrics.insert(static_cast<int>(col), series);
     }
     if (run->lastStep) {
-        const auto tail = s.points(runId, store::PointType::Step, *run->lastStep);
+        const auto tail = s.points(runId, PointType::Step, *run->lastStep);
         if (!tail.isEmpty()) c.last = tail.back();
     }
     if (r.switches) {
@@ -218,4 +214,4 @@ QString formatDuration(double seconds) {
     return QStringLiteral("%1s").arg(sec);
 }
 
-} // namespace bcd::ui
+} // namespace bcd::store
