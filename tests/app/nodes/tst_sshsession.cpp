@@ -358,11 +358,12 @@ private slots:
         QElapsedTimer t;
         t.start();
         const auto e = failure([&] { SshSession{ep}; });
+        // The error's kind and text say it was the timeout that ended the wait; the wait lasted
+        // at least the timeout (a lower bound: a slow machine only makes it longer).
         EXPECT_SSH_ERROR(e, SshError::Kind::Timeout);
         QVERIFY2(QString::fromUtf8(e->what()).contains(QStringLiteral("timed out: 127.0.0.1")),
                  e->what());
-        QVERIFY2(t.elapsed() >= 900 && t.elapsed() < 8000,
-                 qPrintable(QString::number(t.elapsed())));
+        QVERIFY2(t.elapsed() >= 900, qPrintable(QString::number(t.elapsed())));
     }
 
     void closedPortRefused() {
@@ -374,9 +375,7 @@ private slots:
         }
         auto ep = sshd_.endpoint(known_);
         ep.port = port;
-        QElapsedTimer t;
-        t.start();
-        const auto e = failure([&] { SshSession{ep}; });
+        const auto e = failure([&] { SshSession{ep}; }); // refused, not timed out: the kind says
         EXPECT_SSH_ERROR(e, SshError::Kind::Connect);
         QVERIFY2(QString::fromUtf8(e->what()).startsWith(
                      QStringLiteral("cannot connect to %1: connection refused: nothing accepts "
@@ -384,7 +383,6 @@ private slots:
                          .arg(ep.display())
                          .arg(port)),
                  e->what());
-        QVERIFY(t.elapsed() < 5000);
     }
 
     // A name that cannot be resolved is said in plain words.
@@ -400,14 +398,12 @@ private slots:
                  e->what());
     }
 
-    // A command that does not finish, or never stops printing, times out; the remote process is
-    // stopped; the session stays usable.
+    // A command that does not finish, or never stops printing, times out (the error says which
+    // limit ended it); the session stays usable.
     void execTimeout() {
         SshSession ssh(sshd_.endpoint(known_));
-        const QString pidFile = dir_ + QStringLiteral("/sleeper.pid");
+        const QString pidFile = dir_ + QStringLiteral("/quiet.pid");
         QFile::remove(pidFile);
-        QElapsedTimer t;
-        t.start();
         const auto quiet = failure([&] {
             ssh.exec(ShellCommand{QStringLiteral("sh"), QStringLiteral("-c"),
                                   QStringLiteral("echo $$ > \"$1\"; exec sleep 30"),
@@ -419,26 +415,42 @@ private slots:
         QVERIFY2(
             QString::fromUtf8(quiet->what()).contains(QLatin1String("did not finish within 0.7 s")),
             quiet->what());
-        QVERIFY(t.elapsed() < 5000);
-        const qint64 pid = readAll(pidFile).trimmed().toLongLong();
-        QVERIFY(pid > 0);
-        if (sshd_.user() != QLatin1String("root")) {
-            QTRY_VERIFY_WITH_TIMEOUT(!processAlive(pid), 5000);
-        } else {
-            // OpenSSH refuses "signal" requests in root's sessions ("session signalling requires
-            // privilege separation"): the sleeper outlives its channel. End it here.
-            qInfo("root session: the remote process cannot be signalled, only the timeout is "
-                  "checked");
+        // Whether the sleeper was stopped is remoteProcessStoppedOnTimeout's question; here it
+        // only must not outlive the test (as root it does: see there).
+        if (const qint64 pid = readAll(pidFile).trimmed().toLongLong();
+            pid > 0 && processAlive(pid))
             ::kill(static_cast<pid_t>(pid), SIGKILL);
-        }
 
-        t.restart();
         const auto chatty =
             failure([&] { ssh.exec(QStringLiteral("while :; do echo spam; done"), 700); });
         EXPECT_SSH_ERROR(chatty, SshError::Kind::Timeout);
-        QVERIFY(t.elapsed() < 5000);
+        QVERIFY2(QString::fromUtf8(chatty->what())
+                     .contains(QLatin1String("did not finish within 0.7 s")),
+                 chatty->what());
 
         QCOMPARE(ssh.exec(QStringLiteral("echo still here")).out, QByteArray("still here\n"));
+    }
+
+    // The remote process of a timed-out command is stopped (a signal request on its channel).
+    void remoteProcessStoppedOnTimeout() {
+        if (sshd_.user() == QLatin1String("root"))
+            QSKIP("the test server runs as root, and OpenSSH refuses \"signal\" requests in root's "
+                  "sessions (\"session signalling requires privilege separation\"): a timed-out "
+                  "command's process cannot be stopped there; run the tests as another user");
+        SshSession ssh(sshd_.endpoint(known_));
+        const QString pidFile = dir_ + QStringLiteral("/sleeper.pid");
+        QFile::remove(pidFile);
+        const auto quiet = failure([&] {
+            ssh.exec(ShellCommand{QStringLiteral("sh"), QStringLiteral("-c"),
+                                  QStringLiteral("echo $$ > \"$1\"; exec sleep 30"),
+                                  QStringLiteral("sh"), pidFile}
+                         .text(),
+                     700);
+        });
+        EXPECT_SSH_ERROR(quiet, SshError::Kind::Timeout);
+        const qint64 pid = readAll(pidFile).trimmed().toLongLong();
+        QVERIFY(pid > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(!processAlive(pid), 10000);
     }
 
     // Sessions on several threads at once, one each (STYLE.md).
