@@ -68,6 +68,70 @@ private slots:
         for (long t = 1; t < 10; ++t) QVERIFY(s.at(t + 1) <= s.at(t)); // never rises after warmup
     }
 
+    // Cosine decay after a linear warm-up, down to min_lr (HF's get_cosine_schedule_with_warmup
+    // with a floor): lr = 1e-3, min_lr = 1e-4, 10 warm-up steps, 110 in all, so the decay runs
+    // over steps 10 … 110 (p = (t − 10) / 100). Values worked out by hand:
+    //   t = 5:   warm-up, 5/10 × 1e-3 = 5e-4;   t = 10: the peak, 1e-3
+    //   t = 35:  p = 1/4, 1e-4 + 4.5e-4 × (1 + cos(π/4)) = 1e-4 + 4.5e-4 × 1.7071068 = 8.681981e-4
+    //   t = 60:  p = 1/2, 1e-4 + 4.5e-4 × (1 + 0) = 5.5e-4
+    //   t = 110: p = 1,   1e-4 + 4.5e-4 × (1 − 1) = 1e-4 (min_lr, not 0)
+    void cosine_with_warmup_and_min_lr() {
+        bcd::LrSchedule s;
+        s.kind = "cosine";
+        s.lr = 1e-3;
+        s.min_lr = 1e-4;
+        s.warmup_steps = 10;
+        s.total_steps = 110;
+        QVERIFY(close(s.at(5), 5e-4, 1e-12));
+        QVERIFY(close(s.at(10), 1e-3, 1e-12));
+        QVERIFY2(close(s.at(35), 8.681981e-4, 1e-6),
+                 qPrintable(QString::number(s.at(35), 'g', 10)));
+        QVERIFY(close(s.at(60), 5.5e-4, 1e-12));
+        QVERIFY(close(s.at(110), 1e-4, 1e-12));
+        for (long t = 11; t < 110; ++t) QVERIFY(s.at(t + 1) < s.at(t) && s.at(t) > 1e-4);
+    }
+
+    // Linear decay after warm-up, to min_lr: lr = 2, min_lr = 0.5, 4 warm-up steps, 14 in all.
+    // t = 1: 2/4 = 0.5; t = 9: halfway, 0.5 + 1.5 × 0.5 = 1.25; t = 14: 0.5.
+    void linear_with_warmup_and_min_lr() {
+        bcd::LrSchedule s;
+        s.kind = "linear";
+        s.lr = 2.0;
+        s.min_lr = 0.5;
+        s.warmup_steps = 4;
+        s.total_steps = 14;
+        QCOMPARE(s.at(1), 0.5);
+        QCOMPARE(s.at(4), 2.0);
+        QCOMPARE(s.at(9), 1.25);
+        QCOMPARE(s.at(14), 0.5);
+    }
+
+    // Where eps matters: |g| = eps, so the first step is lr × g / (|g| + eps) = lr / 2.
+    // p = 1, lr = 0.1: p = 0.95 (by hand).
+    void adamw_eps_in_the_denominator() {
+        std::vector<float> p{1.0f}, g{1e-8f}, m(1, 0.0f), v(1, 0.0f);
+        bcd::OptimizerSettings o;
+        o.eps = 1e-8;
+        const auto s = slot(p, g, &m, &v);
+        bcd::optimizer_step(o, std::span(&s, 1), 0.1, 1);
+        QVERIFY2(close(p[0], 0.95, 1e-5), qPrintable(QString::number(p[0], 'g', 9)));
+    }
+
+    // SGD's weight decay (PyTorch: d = g + wd·p) applies to decayed tensors only.
+    // p = 2, g = 1, wd = 0.5, lr = 0.1: decayed d = 2, p = 1.8; not decayed d = 1, p = 1.9.
+    void sgd_weight_decay_only_where_asked() {
+        std::vector<float> p{2.0f}, g{1.0f}, q{2.0f};
+        bcd::OptimizerSettings o;
+        o.name = "sgd";
+        o.weight_decay = 0.5;
+        const auto decayed = slot(p, g, nullptr, nullptr, true);
+        bcd::optimizer_step(o, std::span(&decayed, 1), 0.1, 1);
+        QVERIFY(close(p[0], 1.8));
+        const auto plain = slot(q, g, nullptr, nullptr, false);
+        bcd::optimizer_step(o, std::span(&plain, 1), 0.1, 1);
+        QVERIFY(close(q[0], 1.9));
+    }
+
     // The first AdamW step moves every parameter by lr against its gradient's sign (m̂ = g,
     // v̂ = g², |g| ≫ eps), whatever the gradient's size.
     void adamw_first_step_is_lr_times_sign() {

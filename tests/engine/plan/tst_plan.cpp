@@ -16,6 +16,7 @@
 #include <QtTest>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -214,6 +215,9 @@ private slots:
     void bytes_per_parameter() {
         bcd::PlanInput in = seven_b("A100-80GB x1", 1, 1, 512);
         const std::uint64_t P = in.model.num_params();
+        // Llama-2-7b-hf's parameter count as Hugging Face reports it (model.num_parameters(),
+        // 6 738 415 616, "6.74B" on the model card): the preset must be the real model.
+        QCOMPARE(P, std::uint64_t{6738415616});
         bcd::Setting s;
         const bcd::Plan full = bcd::evaluate_setting(in, bcd::Mode::Full, s);
         QCOMPARE(full.memory.weights + full.memory.gradients + full.memory.optimizer, 16 * P);
@@ -222,8 +226,10 @@ private slots:
         QCOMPARE(bcd.memory.gradients + bcd.memory.optimizer, 16 * bcd.worst_block_params);
         QCOMPARE(bcd.worst_block_name,
                  std::string("layers.0")); // the largest block that keeps every layer
+        // One layer, from the published total: less the embedding and the untied head (32 000 ×
+        // 4096 each, config.json's vocab_size × hidden_size) and the final norm (4096), over 32.
         QCOMPARE(bcd.worst_block_params,
-                 4ULL * 4096 * 4096 + 3ULL * 4096 * 11008 + 2 * 4096); // one layer
+                 (std::uint64_t{6738415616} - 2ULL * 32000 * 4096 - 4096) / 32);
         // BAdam's table: Llama-2-7B 21.8 GB with its activations; ours without them is 2M + 16M/D.
         const double D = 32, M = static_cast<double>(P) / 1e9;
         QVERIFY(std::fabs(static_cast<double>(bcd.memory.weights + bcd.memory.gradients +
@@ -291,6 +297,58 @@ private slots:
         }());
     }
 
+    // The planner on a real Hugging Face model, against its own files: the parameter count and
+    // the fp32 weight bytes from the tensor shapes and the data size of model.safetensors (read
+    // here from its header, not by the engine), the blocks from the tensors' names.
+    void real_tiny_llama_from_its_files() {
+        const std::filesystem::path dir =
+            std::filesystem::path(BCD_REAL_DATA_DIR) / "models/tiny-random-llama";
+        const auto file = dir / "model.safetensors";
+        if (!std::filesystem::is_regular_file(file))
+            QSKIP(qPrintable(QString("no %1 (the real data folder, ../shared/data/real)")
+                                 .arg(QString::fromStdString(file.string()))));
+        std::ifstream in(file, std::ios::binary);
+        unsigned char len8[8];
+        QVERIFY(in.read(reinterpret_cast<char*>(len8), 8));
+        std::uint64_t header_len = 0;
+        for (int i = 7; i >= 0; --i) header_len = header_len << 8 | len8[i]; // little-endian
+        std::string header(header_len, '\0');
+        QVERIFY(in.read(header.data(), static_cast<std::streamsize>(header_len)));
+        const json tensors = json::parse(header);
+        std::uint64_t total = 0, embed = 0, layer0 = 0;
+        for (const auto& [name, t] : tensors.items()) {
+            if (name == "__metadata__") continue;
+            QCOMPARE(t.at("dtype").get<std::string>(), std::string("F32"));
+            std::uint64_t n = 1;
+            for (const auto& d : t.at("shape")) n *= d.get<std::uint64_t>();
+            total += n;
+            if (name == "model.embed_tokens.weight") embed = n;
+            if (name.starts_with("model.layers.0.")) layer0 += n;
+        }
+        const std::uint64_t data_bytes = std::filesystem::file_size(file) - 8 - header_len;
+        QCOMPARE(data_bytes, 4 * total); // the file is what its header says
+        QCOMPARE(embed, std::uint64_t{32000 * 16});
+
+        bcd::PlanInput pi;
+        pi.model = bcd::load_model_config(dir);
+        pi.precision = bcd::Precision::Fp32;
+        pi.seq_len = 32;
+        pi.batch_size = 1;
+        pi.hardware = bcd::Hardware::local_cpu(1);
+        QCOMPARE(pi.model.num_params(), total);
+        bcd::Setting s;
+        const bcd::Plan full = bcd::evaluate_setting(pi, bcd::Mode::Full, s);
+        QCOMPARE(full.params, total);
+        QCOMPARE(full.memory.weights, data_bytes); // fp32 weights: the file's tensor bytes
+        const auto blocks = bcd::default_blocks(bcd::ParamLayout(pi.model), 1, true, true);
+        QCOMPARE(blocks.size(), std::size_t{4}); // embed, layers.0, layers.1, head
+        QCOMPARE(blocks.front().params, embed);
+        QCOMPARE(blocks[1].params, layer0);
+        std::uint64_t sum = 0;
+        for (const auto& b : blocks) sum += b.params;
+        QCOMPARE(sum, total);
+    }
+
     void activations() {
         bcd::PlanInput in = seven_b("A100-80GB x1", 1, 1, 2048);
         bcd::Setting s;
@@ -330,7 +388,7 @@ private slots:
         const auto p = bcd::make_plan(in, bcd::Mode::Full);
         QVERIFY(p.fits);
         QVERIFY(p.time.known);
-        QCOMPARE(p.time.peak_flops, 989e12);
+        QCOMPARE(p.time.peak_flops, 989e12); // NVIDIA H100 SXM datasheet: dense BF16, 989 TFLOPS
         QVERIFY(std::fabs(p.time.compute_s - 32 * 2048 * p.time.flops_per_token / (989e12 * 0.5)) <
                 1e-9 * p.time.compute_s);
         QVERIFY(std::fabs(p.time.tokens_per_s - p.time.tokens_per_step / p.time.step_s) < 1e-6);
@@ -541,7 +599,7 @@ private slots:
         g = bcd::parse_gpu_spec("A100-80GB x8 @4", t, "test");
         QCOMPARE(g.per_node, 8);
         QCOMPARE(g.nodes, 4);
-        QCOMPARE(g.type.bf16_tflops, 312.0);
+        QCOMPARE(g.type.bf16_tflops, 312.0); // NVIDIA A100 datasheet: dense BF16 tensor TFLOPS
         g = bcd::parse_gpu_spec("H100x8", t, "test");
         QCOMPARE(g.type.name, std::string("H100 SXM"));
         QCOMPARE(g.per_node, 8);
@@ -563,7 +621,7 @@ private slots:
             }
         }
         QCOMPARE(bcd::parse_memory_size("80GB").value(), 80000000000ULL);
-        QCOMPARE(bcd::parse_memory_size("1.5 TiB").value(), 1649267441664ULL);
+        QCOMPARE(bcd::parse_memory_size("1.5 TiB").value(), 1649267441664ULL); // 1.5 × 2^40
         QVERIFY(!bcd::parse_memory_size("12 parsecs"));
     }
 
