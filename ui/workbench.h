@@ -7,6 +7,7 @@
 #include "launch/node_prober.h"
 #include "launch/plugin_registry.h"
 #include "launch/run_controller.h"
+#include "launch/run_log_tail.h"
 #include "store/store_service.h"
 
 #include <QJsonObject>
@@ -35,6 +36,9 @@ public:
     launch::RunController& runs() { return *runs_; }
     // Probes nodes on worker threads (Nodes page); outcomes come back as its finished signal.
     launch::NodeProber& prober() { return *prober_; }
+    // The last lines of a run's train.log on any node, through its launcher session on a worker
+    // thread; answers with its tailRead signal.
+    launch::RunLogTail& logTail() { return *logTail_; }
     // Whether `bcd-train --version` has answered (or failed); launcherContext().localEngineVersion
     // is empty until then.
     bool engineChecked() const;
@@ -70,6 +74,7 @@ private:
     std::unique_ptr<store::StoreService> store_;
     std::unique_ptr<launch::RunController> runs_;
     std::unique_ptr<launch::NodeProber> prober_;
+    std::unique_ptr<launch::RunLogTail> logTail_;
     nodes::EngineVersionCheck* engineCheck_ = nullptr;
 };
 
