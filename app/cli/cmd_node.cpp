@@ -7,6 +7,7 @@
 #include "nodes/local_probe.h"
 #include "nodes/slurm_job.h"
 #include "nodes/ssh_session.h"
+#include "sdk/remote_node.h"
 #include "store/run_store.h"
 
 #include <QFileInfo>
@@ -115,7 +116,7 @@ int nodeAdd(Context& ctx) {
         throw UsageError(
             QStringLiteral("node '%1' already exists (node remove it first)").arg(n.name));
 
-    const nodes::SshEndpoint ep = launch::sshEndpoint(n);
+    const nodes::SshEndpoint ep = sdk::endpointOf(n);
     const bool accept = a.has(QStringLiteral("accept-new-host-key"));
     try {
         const launch::HostKeyCheck key = launch::checkHostKey(

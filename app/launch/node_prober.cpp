@@ -1,21 +1,13 @@
 #include "launch/node_prober.h"
 
+#include "sdk/remote_node.h"
+
 #include <QDeadlineTimer>
 #include <QThread>
 #include <algorithm>
 #include <memory>
 
 namespace bcd::launch {
-
-nodes::SshEndpoint sshEndpoint(const store::NodeRecord& node) {
-    nodes::SshEndpoint ep;
-    ep.host = node.host;
-    ep.port = node.port;
-    ep.user = node.user;
-    ep.identity = node.identity;
-    ep.knownHosts = node.knownHosts;
-    return ep;
-}
 
 HostKeyCheck checkHostKey(const nodes::SshEndpoint& endpoint, nodes::HostKeyTrust trust,
                           const QString& acceptFingerprint) {
@@ -60,7 +52,7 @@ ProbeOutcome probeNodeChecked(const PluginRegistry& plugins, const store::NodeRe
     try {
         if (node.kind != QLatin1String("local")) { // SSH hosts and Slurm login hosts
             const HostKeyCheck key =
-                checkHostKey(sshEndpoint(node),
+                checkHostKey(sdk::endpointOf(node),
                              acceptFingerprint.isEmpty() ? nodes::HostKeyTrust::KnownOnly
                                                          : nodes::HostKeyTrust::AcceptNew,
                              acceptFingerprint);

@@ -18,9 +18,6 @@ class QThread;
 
 namespace bcd::launch {
 
-// The SSH endpoint a node record names.
-nodes::SshEndpoint sshEndpoint(const store::NodeRecord& node);
-
 struct HostKeyCheck {
     nodes::HostKey key;
     bool added = false; // this check wrote the accepted key to known_hosts

@@ -2,6 +2,7 @@
 
 #include "launch/node_prober.h"
 #include "nodes/node_probe.h"
+#include "sdk/remote_node.h"
 #include "ui/widgets/host_key_dialog.h"
 #include "ui/widgets/node_dialog.h"
 #include "ui/workbench.h"
@@ -331,7 +332,7 @@ void NodesPage::probeDone(const launch::ProbeOutcome& o) {
             if (n.name == o.node) node = n;
         if (hostKeyDialog_) hostKeyDialog_->deleteLater();
         hostKeyDialog_ =
-            new HostKeyDialog(o.node, launch::sshEndpoint(node).display(), o.hostKey, this);
+            new HostKeyDialog(o.node, sdk::endpointOf(node).display(), o.hostKey, this);
         hostKeyDialog_->setAttribute(Qt::WA_DeleteOnClose);
         const QString name = o.node;
         const QString fingerprint = o.hostKey.sha256;
