@@ -40,6 +40,7 @@ private:
     std::FILE* file_ = nullptr;
     bool durable_ = true;
     bool committed_ = false;
+    bool wrote_ = false; // the first write is a test hook's stop point (bcd/test_hook.h)
 };
 
 // Writes `text` to `path` through an AtomicFileWriter.

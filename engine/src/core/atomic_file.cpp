@@ -1,6 +1,7 @@
 #include "bcd/atomic_file.h"
 
 #include "bcd/errors.h"
+#include "bcd/test_hook.h"
 
 #include <cerrno>
 #include <cstring>
@@ -57,6 +58,12 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 void AtomicFileWriter::write(const void* data, std::size_t n) {
     if (n > 0 && std::fwrite(data, 1, n, file_) != n) fail("write", errno);
+    if (!wrote_ && test_hook::armed()) {
+        wrote_ = true;
+        // The partly written temporary file is in the kernel's hands when the hook kills.
+        if (std::fflush(file_) != 0) fail("write", errno);
+        test_hook::stop_point("write", target_);
+    }
 }
 
 void AtomicFileWriter::seek(std::uint64_t offset) {
@@ -69,9 +76,11 @@ void AtomicFileWriter::commit() {
     if (std::fflush(file_) != 0) fail("write", errno);
     if (durable_ && ::fsync(::fileno(file_)) != 0) fail("sync", errno);
     if (std::fclose(std::exchange(file_, nullptr)) != 0) fail("close", errno);
+    test_hook::stop_point("synced", target_);
     if (std::rename(tmp_.c_str(), target_.c_str()) != 0)
         throw_write_error(target_, "rename " + tmp_.string() + " to", errno);
     committed_ = true;
+    test_hook::stop_point("renamed", target_);
     if (durable_) sync_directory(folder_of(target_));
 }
 

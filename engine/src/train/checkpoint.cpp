@@ -3,6 +3,7 @@
 #include "bcd/atomic_file.h"
 #include "bcd/errors.h"
 #include "bcd/state_file.h"
+#include "bcd/test_hook.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -75,6 +76,7 @@ fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Back
                           int keep) {
     const fs::path root = run_dir / "checkpoints";
     const fs::path dir = root / checkpoint_name(step);
+    const test_hook::CheckpointScope hook(step);
     std::error_code ec;
     fs::remove_all(dir, ec); // an incomplete attempt at the same step
     fs::create_directories(dir, ec);
@@ -82,6 +84,7 @@ fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Back
         if (ec == std::errc::no_space_on_device) throw DiskFullError(root.string(), dir.string());
         throw InternalError("cannot create " + dir.string() + ": " + ec.message());
     }
+    test_hook::stop_point("folder");
     try {
         write_checkpoint_files(dir, step, model, backend, std::move(header), add_files);
     } catch (const DiskFullError& e) {
@@ -94,10 +97,15 @@ fs::path write_checkpoint(const fs::path& run_dir, long step, Model& model, Back
         throw;
     }
     sync_directory(root); // the new folder's name is durable before older ones are dropped
+    test_hook::stop_point("written");
 
-    // Keep the newest `keep` complete ones; drop incomplete leftovers of crashes.
+    // Keep the newest `keep` complete ones; drop incomplete leftovers of crashes. DONE goes
+    // first: a removal cut short (a crash, a kill) leaves an incomplete folder, which the next
+    // checkpoint drops, never a "complete" one with files missing.
     auto done = complete_checkpoints(run_dir);
     while (static_cast<int>(done.size()) > keep) {
+        fs::remove(done.front().second / "DONE", ec);
+        test_hook::stop_point("cleanup");
         fs::remove_all(done.front().second, ec);
         done.erase(done.begin());
     }
