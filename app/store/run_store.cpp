@@ -209,6 +209,10 @@ RunStore::~RunStore() {
 QString RunStore::path() const {
     return d_->path;
 }
+void RunStore::interrupt() {
+    if (d_->handle) sqlite3_interrupt(d_->handle);
+}
+
 int RunStore::schemaVersion() {
     return schema::userVersion(d_->db);
 }

@@ -29,6 +29,9 @@ public:
 
     QString path() const;
     int schemaVersion();
+    // Any thread, while the store is open: the statement running now stops with an error
+    // (sqlite3_interrupt); a bounded shutdown uses it (StoreService).
+    void interrupt();
     // The user_version the file had before this RunStore migrated it (0: a new file).
     int versionFoundOnOpen() const;
     // A PRAGMA's value on this connection (journal_mode, foreign_keys, busy_timeout, ...).

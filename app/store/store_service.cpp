@@ -11,6 +11,16 @@ class StoreWorker : public QObject {
 public:
     std::unique_ptr<RunStore> store;
     QString openError;
+    std::mutex storeMutex; // guards `store` being replaced against interrupt() from other threads
+
+    void close() {
+        std::lock_guard lock(storeMutex);
+        store.reset();
+    }
+    void interrupt() {
+        std::lock_guard lock(storeMutex);
+        if (store) store->interrupt();
+    }
 
     RunStore& get() {
         if (!store)
@@ -27,60 +37,88 @@ QString messageOf(const std::exception& e) {
 }
 } // namespace
 
-StoreService::StoreService(const QString& path, QObject* parent) : QObject(parent), path_(path) {
+StoreService::StoreService(const QString& path, QObject* parent)
+    : QObject(parent), path_(path), link_(std::make_shared<Link>()) {
     qRegisterMetaType<bcd::store::IngestResult>();
-    thread_.setObjectName(QStringLiteral("bcd-store"));
+    link_->service = this;
+    thread_ = new QThread;
+    thread_->setObjectName(QStringLiteral("bcd-store"));
     worker_ = new StoreWorker;
-    worker_->moveToThread(&thread_);
-    thread_.start();
+    worker_->moveToThread(thread_);
+    thread_->start();
     QMetaObject::invokeMethod(
         worker_,
-        [this, w = worker_, path] {
+        [link = link_, w = worker_, path] {
             int version = 0;
             QString error;
             try {
-                w->store = std::make_unique<RunStore>(path);
-                version = w->store->schemaVersion();
+                auto opened = std::make_unique<RunStore>(path);
+                version = opened->schemaVersion();
+                std::lock_guard lock(w->storeMutex);
+                w->store = std::move(opened);
             } catch (const std::exception& e) {
                 error = messageOf(e);
                 w->openError = error;
             }
-            QMetaObject::invokeMethod(
-                this,
-                [this, version, error] {
-                    if (error.isEmpty())
-                        emit opened(version);
-                    else
-                        emit openFailed(error);
-                },
-                Qt::QueuedConnection);
+            postBack(link, [version, error](StoreService* self) {
+                if (error.isEmpty())
+                    emit self->opened(version);
+                else
+                    emit self->openFailed(error);
+            });
         },
         Qt::QueuedConnection);
 }
 
 StoreService::~StoreService() {
-    if (thread_.isRunning()) {
+    if (thread_->isRunning()) {
         QMetaObject::invokeMethod(
             worker_,
             [w = worker_] {
-                w->store.reset();
+                w->close();
                 QThread::currentThread()->quit();
             },
             Qt::QueuedConnection);
-        if (!thread_.wait(shutdownTimeoutMs)) {
-            qWarning("bcd-store: the store thread did not stop within %d ms; terminating it",
+        if (!thread_->wait(shutdownTimeoutMs)) {
+            qWarning("bcd-store: the store thread is still busy after %d ms; interrupting its "
+                     "statement",
                      shutdownTimeoutMs);
-            thread_.terminate();
-            thread_.wait();
+            worker_->interrupt();
+            if (!thread_->wait(shutdownTimeoutMs)) {
+                // Never killed mid-call: it may hold the database's write lock or be inside
+                // SQLite. It ends on its own (busy_timeout bounds a wait for a lock); what it
+                // answers then goes nowhere.
+                qWarning("bcd-store: the store thread did not stop; it is left to finish its call "
+                         "(%s)",
+                         qPrintable(path_));
+                std::lock_guard lock(link_->mutex);
+                link_->service = nullptr;
+                return;
+            }
         }
     }
+    {
+        std::lock_guard lock(link_->mutex);
+        link_->service = nullptr;
+    }
     delete worker_;
+    delete thread_;
+}
+
+void StoreService::postBack(const std::shared_ptr<Link>& link,
+                            std::function<void(StoreService*)> fn) {
+    // Under the lock, the service cannot be destroyed before the call is queued; a queued call
+    // to a destroyed object is dropped by Qt.
+    std::lock_guard lock(link->mutex);
+    if (StoreService* self = link->service)
+        QMetaObject::invokeMethod(
+            self, [self, fn = std::move(fn)] { fn(self); }, Qt::QueuedConnection);
 }
 
 void StoreService::post(quint64 id, Work work) {
     QMetaObject::invokeMethod(
         worker_,
-        [this, w = worker_, id, work = std::move(work)]() mutable {
+        [link = link_, w = worker_, id, work = std::move(work)]() mutable {
             std::shared_ptr<void> result;
             std::optional<QString> error;
             try {
@@ -88,9 +126,9 @@ void StoreService::post(quint64 id, Work work) {
             } catch (const std::exception& e) {
                 error = messageOf(e);
             }
-            QMetaObject::invokeMethod(
-                this, [this, id, result, error] { complete(id, result, error); },
-                Qt::QueuedConnection);
+            postBack(link, [id, result, error](StoreService* self) {
+                self->complete(id, result, error);
+            });
         },
         Qt::QueuedConnection);
 }
@@ -113,7 +151,7 @@ void StoreService::complete(quint64 id, const std::shared_ptr<void>& result,
 
 void StoreService::runBlocking(const std::function<void(RunStore&)>& fn,
                                std::optional<QString>* error) {
-    Q_ASSERT(QThread::currentThread() != &thread_);
+    Q_ASSERT(QThread::currentThread() != thread_);
     QMetaObject::invokeMethod(
         worker_,
         [w = worker_, &fn, error] {

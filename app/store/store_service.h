@@ -6,9 +6,10 @@
 //   store.call([](RunStore& s) { return s.runs(); }, this,
 //              [this](const QVector<RunRecord>& runs) { model_->setRuns(runs); });
 //
-// Shutdown is bounded: the destructor asks the thread to finish its current call and close the
-// connection, waits up to shutdownTimeoutMs, and only then terminates it (WAL keeps the file
-// consistent even then).
+// Shutdown is bounded and never kills: the destructor asks the thread to finish its current call
+// and close the connection and waits up to shutdownTimeoutMs; then it interrupts the statement
+// running (sqlite3_interrupt, whose transaction rolls back) and waits as long again; a thread
+// still busy after that is left to end on its own, with a warning, its results dropped.
 
 #include "store/run_store.h"
 
@@ -18,6 +19,7 @@
 #include <QThread>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -108,9 +110,18 @@ private:
                   const std::optional<QString>& error);
     void runBlocking(const std::function<void(RunStore&)>& fn, std::optional<QString>* error);
 
+    // What the store thread calls back into; cleared when this object goes before the thread.
+    struct Link {
+        std::mutex mutex;
+        StoreService* service = nullptr;
+    };
+    // On the store thread: fn(service) on this object's thread, unless this object is gone.
+    static void postBack(const std::shared_ptr<Link>& link, std::function<void(StoreService*)> fn);
+
     QString path_;
-    QThread thread_;
+    QThread* thread_ = nullptr; // left running, not deleted, when a shutdown runs out of time
     StoreWorker* worker_ = nullptr;
+    std::shared_ptr<Link> link_;
     quint64 nextCall_ = 0;
     QHash<quint64, Pending> pending_;
 };

@@ -1,13 +1,18 @@
 // StoreService (app/store/store_service.cpp): a RunStore on its own thread. Work runs there,
 // results and errors come back on the caller's thread, dropped with their context; the ingest()
-// signal path; a store that cannot be opened; shutdown with work in flight.
+// signal path; a store that cannot be opened; shutdown with work in flight, and with a call that
+// outlasts the shutdown's bounds (left to end, never killed).
 
 #include "metrics_lines.h"
 #include "store/schema.h"
 #include "store/store_service.h"
 #include "store_test_util.h"
 
+#include <QRegularExpression>
 #include <QSignalSpy>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTest>
 #include <atomic>
 
@@ -184,6 +189,50 @@ private slots:
         QVERIFY(!delivered);
         RunStore s(path); // closed cleanly: the run is there
         QCOMPARE(s.runs().size(), 1);
+    }
+
+    // A call still busy past the shutdown's bounds (here: waiting for another connection's write
+    // lock) is interrupted, then left to end on its own with a warning; the thread is never
+    // killed. The destructor returns while the call still waits; once the lock is free the call
+    // completes, and its callback, with the service gone, is dropped.
+    void shutdownLeavesABusyCallToEnd() {
+        const QString path = storePath(QStringLiteral("busy"));
+        std::atomic<bool> finished{false};
+        bool delivered = false;
+        {
+            auto svc = std::make_unique<StoreService>(path);
+            QSignalSpy opened(svc.get(), &StoreService::opened);
+            QVERIFY(opened.wait(10000));
+            svc->shutdownTimeoutMs = 200;
+            // Another connection takes the write lock once the service's store is open.
+            QSqlDatabase holder =
+                QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("holder"));
+            holder.setDatabaseName(path);
+            QVERIFY(holder.open());
+            QSqlQuery lock(holder);
+            QVERIFY2(lock.exec(QStringLiteral("BEGIN IMMEDIATE")),
+                     qPrintable(lock.lastError().text()));
+            svc->call(
+                [&](RunStore& s) {
+                    try {
+                        addRun(s); // waits for the lock (busy_timeout: 5 s)
+                    } catch (const std::exception&) {
+                    }
+                    finished = true;
+                },
+                this, [&] { delivered = true; });
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral(
+                                                   "still busy after 200 ms; interrupting")));
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(QStringLiteral("left to finish its call")));
+            svc.reset();
+            QVERIFY2(!finished, "the destructor waited for the busy call");
+            QVERIFY(lock.exec(QStringLiteral("ROLLBACK")));
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("holder"));
+        QTRY_VERIFY_WITH_TIMEOUT(finished, 10000);
+        QCoreApplication::processEvents();
+        QVERIFY(!delivered);
     }
 };
 
