@@ -22,6 +22,7 @@
 #include <QString>
 #include <QVector>
 #include <QtPlugin>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -32,7 +33,8 @@ namespace bcd::launch {
 inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
 inline constexpr int kLauncherApiMajor = 2;
-inline constexpr int kLauncherApiMinor = 1; // 1: LaunchRequest::processesPerNode
+// 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder
+inline constexpr int kLauncherApiMinor = 2;
 
 // What the workbench tells every plugin about this machine.
 struct LauncherContext {
@@ -51,9 +53,29 @@ struct LaunchRequest {
     // GPU of each node on a run over several nodes, one process on a single node. Added in 2.1:
     // a 2.0 plugin never reads it.
     int processesPerNode = 0;
+    // Added in 2.2. start() calls it once the run folder is made and its config written, before
+    // the engine starts or the job is submitted; the host stores the folder there, so that a
+    // workbench that dies from now on finds the run again (docs/workbench.md, "Run lifecycle").
+    // It answers an error message (empty: stored); the plugin then starts nothing. Unset: no-op.
+    std::function<QString(const QString& dir)> recordFolder;
 };
 
 // Where a run lives: its folder on the (first) node and the process that runs it.
+// For plugins, inside start(): the request's recordFolder, a refusal thrown as a LaunchError (which
+// guarded() turns into a value at the boundary).
+inline void recordRunFolder(const LaunchRequest& request, const QString& dir) {
+    if (!request.recordFolder) return;
+    const QString error = request.recordFolder(dir);
+    if (!error.isEmpty())
+        throw LaunchError(
+            QStringLiteral("storing the run folder %1 failed, so nothing was started: %2")
+                .arg(dir, error));
+}
+
+// The engine's pid, written by the launcher into the run folder as soon as it has it (local:
+// after the spawn; SSH: by the shell that started it), before the host stores it.
+inline constexpr char kEnginePidFile[] = "engine.pid";
+
 struct RunLocation {
     QString dir;
     qint64 pid = 0; // the engine (or mpirun) process; 0 for a batch job or when unknown

@@ -22,7 +22,9 @@ ShellCommand detachedStart(const QString& dir, const QStringList& argv) {
         .redirect("2>", dir + QStringLiteral("/engine.err"))
         .redirect("<", QStringLiteral("/dev/null"))
         .op("&")
-        .op("echo $!");
+        // The pid lands in the run folder too (kEnginePidFile; the shell is in it): a workbench
+        // that dies before storing the pid finds the engine by it.
+        .op("echo $! > engine.pid; echo $!");
     return c;
 }
 

@@ -25,6 +25,16 @@ void storeStart(RunStore& s, qint64 id, const RunLocation& at, const QString& me
     s.addEvent(id, QStringLiteral("started"), data);
 }
 
+// Test hook (docs/workbench.md, "Run lifecycle"): BCD_TEST_WORKBENCH_STOP_AT=<phase>, read once,
+// makes the workbench SIGKILL itself at that phase of a launch: before-folder (the run is created,
+// its folder not stored), after-folder (stored, no engine started), after-spawn (the engine runs,
+// its pid not stored): the crashes that attach must survive. Unset, a phase costs one test of a
+// flag.
+void stopPoint(const char* phase) {
+    static const QByteArray stopAt = qgetenv("BCD_TEST_WORKBENCH_STOP_AT");
+    if (!stopAt.isEmpty() && stopAt == phase) ::raise(SIGKILL);
+}
+
 } // namespace
 
 RunController::RunController(store::StoreService& store, const PluginRegistry& plugins,
@@ -49,13 +59,17 @@ RunController::~RunController() {
     followers_.clear();
     for (QThread* t : threads_) {
         t->quit();
-        if (!t->wait(followerShutdownMs)) {
-            qWarning("bcd-workbench: a run follower did not stop within %d ms; terminating it",
-                     followerShutdownMs);
-            t->terminate();
-            t->wait();
+        if (t->wait(followerShutdownMs)) {
+            delete t;
+            continue;
         }
-        delete t;
+        // Killing a thread mid-call could leave a lock held or a session half-written. It ends
+        // once its call returns (SSH calls have timeouts); its shutdown is already queued, and
+        // it deletes itself then. Nothing of this controller is touched by it any more.
+        qWarning("bcd-workbench: run follower %s is inside a call after %d ms; it stops when the "
+                 "call returns",
+                 qPrintable(t->objectName()), followerShutdownMs);
+        QObject::connect(t, &QThread::finished, t, &QObject::deleteLater, Qt::DirectConnection);
     }
 }
 
@@ -173,10 +187,26 @@ void RunController::launch(const LaunchInput& input) {
             req.config = config;
             req.nodes = p.nodes;
             req.processesPerNode = input.processesPerNode;
+            // On the follower's thread, which may wait for the store: the folder is stored before
+            // the engine starts, so that attach finds the run whatever happens next.
+            req.recordFolder = [&store = store_, id = p.id](const QString& dir) -> QString {
+                stopPoint("before-folder");
+                try {
+                    store.callBlocking([id, dir](RunStore& s) {
+                        s.setRunLocation(id, dir, 0, {});
+                        s.addEvent(id, QStringLiteral("folder"), QJsonObject{{"dir", dir}});
+                    });
+                    stopPoint("after-folder");
+                    return {};
+                } catch (const std::exception& e) {
+                    return QString::fromUtf8(e.what());
+                }
+            };
             const bool follow = input.follow;
             connect(f, &RunFollower::launched, this,
                     [this, f, follow](qint64 id, const RunLocation& at) {
                         if (!current(id, f)) return;
+                        stopPoint("after-spawn");
                         store_.call([id, at](RunStore& s) { storeStart(s, id, at); }, this,
                                     [this, id, at, follow] {
                                         emit launched(id, at.dir, at.pid);
@@ -275,6 +305,16 @@ RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node,
             },
             this, [] {});
     });
+    connect(f, &RunFollower::located, this, [this, f](qint64 id, const RunLocation& at) {
+        if (!current(id, f)) return;
+        store_.call(
+            [id, at](RunStore& s) {
+                storeStart(s, id, at,
+                           QStringLiteral("found by the pid in its run folder after the "
+                                          "workbench stopped while launching it"));
+            },
+            this, [] {});
+    });
     connect(f, &RunFollower::ended, this,
             [this, f](qint64 id, const QString& status, const QString& message) {
                 if (!current(id, f)) return;
@@ -341,7 +381,14 @@ void RunController::attach(qint64 runId) {
             else if (!found.node)
                 why =
                     QStringLiteral("run %1: its node '%2' is gone").arg(runId).arg(found.run->node);
-            else if (found.run->remoteDir.isEmpty())
+            else if (found.run->remoteDir.isEmpty() &&
+                     found.run->status == store::status::kStarting) {
+                // The folder is stored before the engine starts (recordFolder): without one,
+                // the workbench stopped before anything ran. Say so in the store, once.
+                pendingCancel_.remove(runId);
+                endNeverStarted(runId);
+                return;
+            } else if (found.run->remoteDir.isEmpty())
                 why =
                     QStringLiteral("run %1 never started (no run folder was recorded)").arg(runId);
             LauncherPlugin* plugin = why.isEmpty() ? plugins_.launcher(found.node->kind) : nullptr;
@@ -367,6 +414,20 @@ void RunController::attach(qint64 runId) {
             pendingCancel_.remove(runId);
             emit attachFailed(runId, message);
         });
+}
+
+void RunController::endNeverStarted(qint64 runId) {
+    const QString message =
+        QStringLiteral("never started: the workbench stopped before the run folder was made, so "
+                       "no engine ran; launch it again");
+    store_.call(
+        [runId, message](RunStore& s) {
+            s.setRunStatus(runId, store::status::kFailed, message);
+            s.addEvent(runId, QStringLiteral("end"),
+                       QJsonObject{{"status", store::status::kFailed}, {"message", message}});
+        },
+        this, [this, runId, message] { emit runEnded(runId, store::status::kFailed, message); },
+        [this, runId](const QString& error) { emit attachFailed(runId, error); });
 }
 
 void RunController::resume(qint64 runId) {

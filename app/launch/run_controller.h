@@ -50,12 +50,16 @@ class RunController : public QObject {
 public:
     RunController(store::StoreService& store, const PluginRegistry& plugins,
                   const LauncherContext& ctx, QObject* parent = nullptr);
-    // Stops following (the engines run on), waiting at most followerShutdownMs per run.
+    // Stops following (the engines run on), waiting at most followerShutdownMs per run; a follower
+    // still inside a blocking call then (an SSH call runs into its timeout) is left to end on its
+    // own, with a warning: it is never killed mid-call.
     ~RunController() override;
 
     void launch(const LaunchInput& input);
     // Follows a stored run from its stored offset: a run started by an earlier workbench, or one
-    // this workbench stopped following.
+    // this workbench stopped following. A run left in `starting` by a workbench that stopped while
+    // launching it: its engine is found by the pid in its folder and followed, or, when none was
+    // started, the run is stored as failed with the reason (runEnded).
     void attach(qint64 runId);
     void detach(qint64 runId);
     // Starts a stopped run (failed, cancelled, or ended by its job's time limit) again in its
@@ -84,6 +88,8 @@ private:
     void stopFollower(qint64 runId);
     bool current(qint64 runId, const RunFollower* f) const { return followers_.value(runId) == f; }
     void failLaunch(qint64 runId, const QString& message, bool badInput);
+    // A run left in `starting` without a folder by a workbench that stopped: stored as failed.
+    void endNeverStarted(qint64 runId);
 
     store::StoreService& store_;
     const PluginRegistry& plugins_;

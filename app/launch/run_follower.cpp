@@ -3,6 +3,7 @@
 #include "launch/run_files.h"
 #include "nodes/local_probe.h"
 #include "nodes/ssh_session.h"
+#include "store/run_status.h"
 
 #include <algorithm>
 #include <csignal>
@@ -123,11 +124,7 @@ void RunFollower::poll() {
             if (failures_ > 0)
                 emit problem(runId_, QStringLiteral("reconnected to %1").arg(node_.name));
         }
-        if (at_.pid <= 0 && at_.jobId.isEmpty()) {
-            // The launch was interrupted before its pid was stored.
-            if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")).take())
-                at_.pid = parseStatusFile(*st).pid;
-        }
+        if (at_.pid <= 0 && at_.jobId.isEmpty() && !locate()) return;
         if (cancelRequested_ && !termSent_) {
             observe();
             if (alive_) {
@@ -178,6 +175,30 @@ void RunFollower::poll() {
                                  .arg(wait / 1000.0, 0, 'f', 1));
         schedule(wait);
     }
+}
+
+bool RunFollower::locate() {
+    // The workbench stopped between storing the run folder and storing the engine's pid: the pid
+    // the launcher left in the folder, else the one the engine wrote into status.json.
+    if (const auto p = session_->readRunFile(at_, QLatin1String(kEnginePidFile)).take())
+        at_.pid = p->trimmed().toLongLong();
+    if (at_.pid <= 0)
+        if (const auto st = session_->readRunFile(at_, QStringLiteral("status.json")).take())
+            at_.pid = parseStatusFile(*st).pid;
+    if (at_.pid > 0) {
+        emit located(runId_, at_);
+        return true;
+    }
+    // The launcher writes engine.pid right after the spawn, and the spawn comes after the folder
+    // was stored: with neither file, no engine was started (docs/workbench.md, "Run lifecycle").
+    done_ = true;
+    timer_.stop();
+    emit ended(runId_, store::status::kFailed,
+               QStringLiteral("the engine never started in %1: the workbench stopped after making "
+                              "the run folder and before starting the engine (no %2 or "
+                              "status.json there); launch the run again")
+                   .arg(at_.dir, QLatin1String(kEnginePidFile)));
+    return false;
 }
 
 void RunFollower::finish() {

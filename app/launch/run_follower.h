@@ -48,6 +48,9 @@ signals:
     // TIMEOUT, ...); empty for a plain process.
     void jobState(qint64 runId, const QString& state, const QString& reason);
     void signalSent(qint64 runId, int signal);
+    // Following a run whose pid was never stored, its engine was found by the pid in the run
+    // folder (engine.pid or status.json).
+    void located(qint64 runId, const bcd::launch::RunLocation& at);
 
 private:
     void poll();
@@ -56,6 +59,7 @@ private:
     void observe(); // throws (the poll's retry catches it)
     void schedule(int ms);
     void finish();
+    bool locate(); // false: no engine was ever started; ended() was emitted
     int interval() const;
 
     qint64 runId_;

@@ -112,6 +112,7 @@ private:
             throw LaunchError(launch::lastLine(check.readAllStandardError()),
                               check.exitCode() == 2);
         const int ranks = launch::worldSize(req.nodes, req.processesPerNode);
+        launch::recordRunFolder(req, dir);
         at.pid = ranks > 1 ? startMpi(at, ranks, false) : startEngine(at, false);
         return at;
     }
@@ -172,6 +173,12 @@ private:
         // Detached (a session of its own): the run survives the workbench; no pipe to break.
         if (!p.startDetached(&pid) || pid <= 0)
             throw LaunchError(QStringLiteral("cannot start %1: %2").arg(program, p.errorString()));
+        // Before the host stores the pid: a workbench that dies now finds the engine by it.
+        QSaveFile pidFile(at.dir + '/' + QLatin1String(launch::kEnginePidFile));
+        if (!pidFile.open(QIODevice::WriteOnly) ||
+            pidFile.write(QByteArray::number(pid) + '\n') < 0 || !pidFile.commit())
+            qWarning("bcd-workbench: cannot write %s: %s", qPrintable(pidFile.fileName()),
+                     qPrintable(pidFile.errorString()));
         return pid;
     }
 

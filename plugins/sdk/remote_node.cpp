@@ -152,6 +152,7 @@ RemoteNode::PreparedRun RemoteNode::prepareRun(const launch::LaunchRequest& req,
         throw LaunchError(
             QStringLiteral("node %1: %2").arg(node_.name, launch::lastLine(check.err + check.out)),
             check.exitStatus == 2);
+    launch::recordRunFolder(req, dir);
     return p;
 }
 

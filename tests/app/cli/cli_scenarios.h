@@ -66,6 +66,83 @@ inline void killWorkbenchAndAttach(const QString& db, const QString& config, con
              qPrintable(kinds.join(',')));
 }
 
+// `run launch` killed (SIGKILL, by the test hook BCD_TEST_WORKBENCH_STOP_AT) at a phase of the
+// launch, then `run attach` from a fresh workbench (docs/workbench.md, "Run lifecycle"):
+//   after-spawn    the engine runs, its pid not stored: attach finds it by the engine.pid the
+//                  launcher left in the stored folder and follows it to `finished`, every step once
+//   after-folder   the folder stored, no engine started: attach stores the run as failed, why
+//   before-folder  the run created, no folder stored: the same, and nothing was left to run
+inline void killWorkbenchWhileLaunching(const QString& db, const QString& config,
+                                        const QString& node, qint64 steps, const QString& phase) {
+    QProcess wb;
+    QProcessEnvironment env = cliEnvironment();
+    env.insert(QStringLiteral("BCD_TEST_WORKBENCH_STOP_AT"), phase);
+    wb.setProcessEnvironment(env);
+    wb.start(workbenchExe(),
+             {QStringLiteral("--db"), db, QStringLiteral("run"), QStringLiteral("launch"),
+              QStringLiteral("--config"), config, QStringLiteral("--node"), node,
+              QStringLiteral("--name"), QStringLiteral("killed while launching ") + phase});
+    QVERIFY(wb.waitForFinished(120000));
+    QVERIFY2(wb.exitStatus() == QProcess::CrashExit && wb.exitCode() == SIGKILL,
+             qPrintable(QStringLiteral("the workbench did not reach %1: %2")
+                            .arg(phase, QString::fromUtf8(wb.readAllStandardError()))));
+
+    // The run it left: the newest, still `starting`, with no pid stored.
+    const CliResult list = runCli({QStringLiteral("--db"), db, QStringLiteral("run"),
+                                   QStringLiteral("list"), QStringLiteral("--json")});
+    QCOMPARE(list.code, 0);
+    qint64 id = 0;
+    for (const QJsonValue& v : QJsonDocument::fromJson(list.out).array())
+        id = std::max(id, v.toObject().value(QLatin1String("id")).toInteger());
+    QVERIFY(id > 0);
+    QJsonObject show = showRun(db, id);
+    QCOMPARE(show.value(QLatin1String("name")).toString(),
+             QStringLiteral("killed while launching ") + phase);
+    QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("starting"));
+    QCOMPARE(show.value(QLatin1String("pid")).toInteger(), qint64(0));
+    const QString runDir = show.value(QLatin1String("run_dir")).toString();
+    QCOMPARE(runDir.isEmpty(), phase == QLatin1String("before-folder"));
+
+    const CliResult attach = runCli({QStringLiteral("--db"), db, QStringLiteral("run"),
+                                     QStringLiteral("attach"), QString::number(id)},
+                                    180000);
+    show = showRun(db, id);
+    QStringList kinds;
+    for (const QJsonValue& e : show.value(QLatin1String("events")).toArray())
+        if (e.toObject().value(QLatin1String("source")).toString() == QLatin1String("workbench"))
+            kinds << e.toObject().value(QLatin1String("kind")).toString();
+    if (phase != QLatin1String("after-spawn")) {
+        // Nothing ran: the run is failed with the reason, and attach says it (exit 1).
+        QCOMPARE(attach.code, 1);
+        QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("failed"));
+        const QString message = show.value(QLatin1String("message")).toString();
+        QVERIFY2(message.contains(QStringLiteral("never started")), qPrintable(message));
+        QVERIFY2(QString::fromUtf8(attach.err).contains(message), attach.err.constData());
+        QVERIFY(show.value(QLatin1String("steps")).toArray().isEmpty());
+        QVERIFY2(kinds.endsWith(QStringLiteral("end")), qPrintable(kinds.join(',')));
+        if (!runDir.isEmpty()) QVERIFY(!QFile::exists(runDir + QStringLiteral("/metrics.jsonl")));
+        return;
+    }
+    QVERIFY2(attach.code == 0, attach.err.constData());
+    QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+    const qint64 pid = show.value(QLatin1String("pid")).toInteger();
+    QVERIFY(pid > 0); // found in the folder and stored
+    QFile pidFile(runDir + QStringLiteral("/engine.pid"));
+    QVERIFY(pidFile.open(QIODevice::ReadOnly));
+    QCOMPARE(pidFile.readAll().trimmed().toLongLong(), pid);
+    const QString bad = checkStepsExactlyOnce(show, steps);
+    QVERIFY2(bad.isEmpty(), qPrintable(bad));
+    QCOMPARE(show.value(QLatin1String("metrics_offset")).toInteger(),
+             QFileInfo(runDir + QStringLiteral("/metrics.jsonl")).size());
+    // The folder was stored before the start; the start was stored by the attach.
+    QVERIFY2(
+        kinds.indexOf(QStringLiteral("folder")) >= 0 &&
+            kinds.indexOf(QStringLiteral("folder")) < kinds.indexOf(QStringLiteral("attach")) &&
+            kinds.indexOf(QStringLiteral("attach")) < kinds.indexOf(QStringLiteral("started")) &&
+            kinds.endsWith(QStringLiteral("end")),
+        qPrintable(kinds.join(',')));
+}
+
 // How the run that `run cancel` stops was started.
 enum class LaunchMode {
     Detached,    // run launch --detach: nobody follows it

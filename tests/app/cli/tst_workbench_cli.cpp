@@ -308,6 +308,19 @@ private slots:
         test::killWorkbenchAndAttach(db_, cfg, QStringLiteral("local"), 3000);
     }
 
+    // The workbench killed at each phase of a launch (#17 point 9), then attached again.
+    void killWorkbenchWhileLaunching_data() {
+        QTest::addColumn<QString>("phase");
+        for (const char* phase : {"before-folder", "after-folder", "after-spawn"})
+            QTest::newRow(phase) << QString::fromLatin1(phase);
+    }
+
+    void killWorkbenchWhileLaunching() {
+        QFETCH(QString, phase);
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/spawn.json"), model_, 200);
+        test::killWorkbenchWhileLaunching(db_, cfg, QStringLiteral("local"), 200, phase);
+    }
+
     // Ctrl-C stops following (the run goes on); run cancel stops the run with a checkpoint.
     void interruptThenCancel() {
         const QString cfg = test::writeConfig(dir_ + QStringLiteral("/cancel.json"), model_, 5000);

@@ -252,6 +252,17 @@ private slots:
         test::killWorkbenchAndAttach(db_, cfg, QStringLiteral("n1"), 4000);
     }
 
+    // The workbench killed after the engine's spawn on the node, before its pid was stored: the
+    // pid the start command left in the run folder there lets a fresh workbench attach.
+    void killWorkbenchAfterSpawn() {
+        requireNode();
+        if (QTest::currentTestFailed()) return;
+        const QString cfg =
+            test::writeConfig(dir_ + QStringLiteral("/ssh-spawn.json"), model_, 200);
+        test::killWorkbenchWhileLaunching(db_, cfg, QStringLiteral("n1"), 200,
+                                          QStringLiteral("after-spawn"));
+    }
+
     void cancelWithCheckpoint() {
         requireNode();
         if (QTest::currentTestFailed()) return;

@@ -46,11 +46,8 @@ private slots:
         }
         for (const auto& info : r.loaded()) {
             QCOMPARE(info.name, info.nodeKind);
-            // local and ssh read LaunchRequest::processesPerNode (2.1); slurm is built for 2.0,
-            // which this workbench still loads.
-            QCOMPARE(info.compatVersion, info.nodeKind == QLatin1String("slurm")
-                                             ? QStringLiteral("2.0")
-                                             : QStringLiteral("2.1"));
+            // All three call LaunchRequest::recordFolder (2.2).
+            QCOMPARE(info.compatVersion, QStringLiteral("2.2"));
             QVERIFY(!info.version.isEmpty());
             QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()));
         }
@@ -78,7 +75,8 @@ private slots:
     void compatibleVersions() {
         QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.0"))); // an older minor
         QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.1")));
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.2"))); // a newer minor
+        QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.2")));
+        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.3"))); // a newer minor
         QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("3.0"))); // another major
         QVERIFY(
             !launch::PluginRegistry::compatible(QStringLiteral("1.0"))); // before errors as values
@@ -111,7 +109,7 @@ private slots:
         QVERIFY(future);
         QVERIFY2(future->reason.contains(QStringLiteral("incompatible")) &&
                      future->reason.contains(QStringLiteral("2.99")) &&
-                     future->reason.contains(QStringLiteral("2.1")),
+                     future->reason.contains(QStringLiteral("2.2")),
                  qPrintable(future->text()));
         // Skipped on its metadata alone: its code never came into the process.
         QVERIFY2(!mapped(future->file), qPrintable(future->file));

@@ -104,6 +104,11 @@ private slots:
         QVERIFY2(QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)),
                  "the start command returned after the engine had ended");
 
+        // The same pid in the run folder, where a restarted workbench finds it.
+        QFile pidFile(dir + '/' + QLatin1String(launch::kEnginePidFile));
+        QVERIFY(pidFile.open(QIODevice::ReadOnly));
+        QCOMPARE(pidFile.readAll().trimmed().toLongLong(), pid);
+
         // nohup and setsid exec: within a moment the printed pid runs argv itself (a wrapping
         // subshell's pid would never do).
         QTRY_COMPARE_WITH_TIMEOUT(readProc(pid, "cmdline"), nul(argv), 5000);
