@@ -33,7 +33,7 @@ namespace bcd::launch {
 inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
 inline constexpr int kLauncherApiMajor = 2;
-// 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder
+// 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder and stopRequested
 inline constexpr int kLauncherApiMinor = 2;
 
 // What the workbench tells every plugin about this machine.
@@ -58,12 +58,22 @@ struct LaunchRequest {
     // workbench that dies from now on finds the run again (docs/workbench.md, "Run lifecycle").
     // It answers an error message (empty: stored); the plugin then starts nothing. Unset: no-op.
     std::function<QString(const QString& dir)> recordFolder;
+    // Added in 2.2: true once the host is closing. A plugin checks it between the steps of start()
+    // and while it waits for a process (throwIfStopped), so that the host's bounded shutdown
+    // need not outwait a launch. Unset: never.
+    std::function<bool()> stopRequested;
 };
 
-// Where a run lives: its folder on the (first) node and the process that runs it.
+// For plugins: a LaunchError when the host asked the launch to stop.
+inline void throwIfStopped(const LaunchRequest& request) {
+    if (request.stopRequested && request.stopRequested())
+        throw LaunchError(QStringLiteral("the launch stopped: the workbench is closing"));
+}
+
 // For plugins, inside start(): the request's recordFolder, a refusal thrown as a LaunchError (which
 // guarded() turns into a value at the boundary).
 inline void recordRunFolder(const LaunchRequest& request, const QString& dir) {
+    throwIfStopped(request);
     if (!request.recordFolder) return;
     const QString error = request.recordFolder(dir);
     if (!error.isEmpty())
@@ -76,6 +86,7 @@ inline void recordRunFolder(const LaunchRequest& request, const QString& dir) {
 // after the spawn; SSH: by the shell that started it), before the host stores it.
 inline constexpr char kEnginePidFile[] = "engine.pid";
 
+// Where a run lives: its folder on the (first) node and the process that runs it.
 struct RunLocation {
     QString dir;
     qint64 pid = 0; // the engine (or mpirun) process; 0 for a batch job or when unknown

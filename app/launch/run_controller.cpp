@@ -48,7 +48,8 @@ RunController::RunController(store::StoreService& store, const PluginRegistry& p
 }
 
 RunController::~RunController() {
-    for (RunFollower* f : std::as_const(followers_))
+    for (RunFollower* f : std::as_const(followers_)) {
+        f->requestStop(); // a launch in progress stops at its next check, before the store
         QMetaObject::invokeMethod(
             f,
             [f] {
@@ -56,6 +57,7 @@ RunController::~RunController() {
                 QThread::currentThread()->quit();
             },
             Qt::QueuedConnection);
+    }
     followers_.clear();
     for (QThread* t : threads_) {
         t->quit();

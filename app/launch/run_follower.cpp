@@ -51,7 +51,14 @@ bool RunFollower::openSession(LaunchFailure* failure) {
 }
 
 void RunFollower::launch(const LaunchRequest& request) {
-    startWith([&] { return session_->start(request); }, true);
+    LaunchRequest req = request;
+    req.stopRequested = [stop = stop_] { return stop->load(); };
+    if (req.recordFolder)
+        req.recordFolder = [stop = stop_, record = req.recordFolder](const QString& dir) {
+            // A closing host may be past its store: nothing is stored, nothing started.
+            return stop->load() ? QStringLiteral("the workbench is closing") : record(dir);
+        };
+    startWith([&] { return session_->start(req); }, true);
 }
 
 void RunFollower::resume(const RunLocation& at, qint64 offset) {

@@ -14,6 +14,8 @@
 #include <QDeadlineTimer>
 #include <QObject>
 #include <QTimer>
+#include <atomic>
+#include <memory>
 
 namespace bcd::launch {
 
@@ -37,6 +39,9 @@ public:
     void acknowledge(qint64 storedOffset); // where the store's consumption of the last chunk ended
     void cancel(int graceMs);
     void shutdown(); // stops polling and closes the session
+    // Any thread, before shutdown() is queued: a launch in progress stops at its next check
+    // (LaunchRequest::stopRequested) and starts nothing.
+    void requestStop() { stop_->store(true); }
 
 signals:
     void launched(qint64 runId, const bcd::launch::RunLocation& at);
@@ -86,6 +91,7 @@ private:
     bool killed_ = false;
     int graceMs_ = 30000;
     QDeadlineTimer killAt_;
+    std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 } // namespace bcd::launch

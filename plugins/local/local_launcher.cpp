@@ -5,6 +5,7 @@
 #include "launch/run_files.h"
 #include "nodes/local_probe.h"
 
+#include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -106,7 +107,18 @@ private:
         QProcess check;
         check.start(ctx_.localEngine,
                     {QStringLiteral("validate"), QStringLiteral("--config"), at.configPath()});
-        if (!check.waitForFinished(120000) || check.exitStatus() != QProcess::NormalExit)
+        // Waited for in short slices: a closing workbench stops the launch here (the check is
+        // killed, nothing was started), instead of outwaiting it.
+        QDeadlineTimer checkDeadline(120000);
+        while (!check.waitForFinished(100) && check.state() != QProcess::NotRunning &&
+               !checkDeadline.hasExpired()) {
+            if (req.stopRequested && req.stopRequested()) {
+                check.kill();
+                check.waitForFinished(5000);
+                launch::throwIfStopped(req);
+            }
+        }
+        if (check.state() != QProcess::NotRunning || check.exitStatus() != QProcess::NormalExit)
             throw LaunchError(QStringLiteral("%1 validate did not finish").arg(ctx_.localEngine));
         if (check.exitCode() != 0)
             throw LaunchError(launch::lastLine(check.readAllStandardError()),

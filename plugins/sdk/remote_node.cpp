@@ -139,9 +139,11 @@ RemoteNode::PreparedRun RemoteNode::prepareRun(const launch::LaunchRequest& req,
     PreparedRun p;
     p.at.dir = dir;
 
+    launch::throwIfStopped(req); // each step is bounded by the session's timeouts; not between
     p.config = uploadInputs(ssh_, req.config, dir);
     p.config = launch::withConfigValue(p.config, QStringLiteral("output.dir"), dir);
     ssh_.writeFile(p.at.configPath(), QJsonDocument(p.config).toJson());
+    launch::throwIfStopped(req);
 
     const nodes::ExecResult check =
         ssh_.exec(ShellCommand{engine, QStringLiteral("validate"), QStringLiteral("--config"),

@@ -10,6 +10,7 @@
 #include "store/store_service.h"
 #include "test_runs.h"
 
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
 #include <csignal>
@@ -31,6 +32,23 @@ QString writeFakeEngine(const QString& file, bool ignoreTerm) {
             (ignoreTerm ? "    trap '' TERM\n" : "") +
             "    echo '{\"state\":\"running\",\"pid\":'$$',\"step\":0,\"steps\":5}' > status.json\n"
             "    while :; do sleep 0.05; done ;;\n"
+            "esac\n");
+    f.close();
+    f.setPermissions(f.permissions() | QFile::ExeOwner);
+    return file;
+}
+
+// An engine whose validate never ends: it leaves a mark, then sleeps (exec: killing it ends it).
+QString writeSlowValidateEngine(const QString& file, const QString& mark) {
+    QFile f(file);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return {};
+    f.write(QByteArray("#!/bin/sh\n"
+                       "case \"$1\" in\n"
+                       "  --version) echo 'bcd-train 0.1.0' ;;\n"
+                       "  validate) touch '") +
+            mark.toUtf8() +
+            "'; exec sleep 60 ;;\n"
+            "  train) exit 3 ;;\n"
             "esac\n");
     f.close();
     f.setPermissions(f.permissions() | QFile::ExeOwner);
@@ -348,6 +366,49 @@ private slots:
             if (e.kind == QLatin1String("signal"))
                 sent << e.data.value(QLatin1String("signal")).toString();
         QCOMPARE(sent, (QStringList{QStringLiteral("SIGTERM"), QStringLiteral("SIGKILL")}));
+    }
+
+    // The controller destroyed while a launch waits for `bcd-train validate`: the launch stops at
+    // once (no warning about a follower left running), nothing is stored or started; a later
+    // attach stores the run as failed, never started.
+    void closingStopsALaunch() {
+        const QString mark = dir_ + QStringLiteral("/validating");
+        QFile::remove(mark);
+        const QString slow =
+            writeSlowValidateEngine(dir_ + QStringLiteral("/slow-validate-engine"), mark);
+        const QString cfg = test::writeConfig(dir_ + QStringLiteral("/closing.json"), model_, 5);
+        store::StoreService store(db_);
+        const qint64 before =
+            store.callBlocking([](store::RunStore& s) { return qint64(s.runs().size()); });
+        {
+            launch::RunController runs(store, plugins_, context(slow));
+            runs.followerShutdownMs = 20000; // well below validate's sleep, far above a stop
+            launch::LaunchInput in;
+            in.configFile = cfg;
+            in.nodes = {QStringLiteral("local")};
+            runs.launch(in);
+            QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(mark), 20000);
+            QTest::failOnWarning(QRegularExpression(QStringLiteral("inside a call")));
+        }
+        const auto runs = store.callBlocking([](store::RunStore& s) { return s.runs(); });
+        QCOMPARE(qint64(runs.size()), before + 1);
+        qint64 id = 0;
+        for (const auto& r : runs) id = std::max(id, r.id);
+        const auto run = store.callBlocking([id](store::RunStore& s) { return *s.run(id); });
+        QCOMPARE(run.status, QStringLiteral("starting"));
+        QVERIFY2(run.remoteDir.isEmpty(), qPrintable(run.remoteDir));
+        QVERIFY(
+            QFile::exists(ctx_.localRunRoot + QStringLiteral("/%1-closing/launch.json").arg(id)));
+        QVERIFY(
+            !QFile::exists(ctx_.localRunRoot + QStringLiteral("/%1-closing/engine.pid").arg(id)));
+
+        launch::RunController again(store, plugins_, context(slow));
+        QSignalSpy ended(&again, &launch::RunController::runEnded);
+        again.attach(id);
+        QVERIFY(ended.wait(10000));
+        QCOMPARE(ended.front().at(1).toString(), QStringLiteral("failed"));
+        QVERIFY2(ended.front().at(2).toString().contains(QStringLiteral("never started")),
+                 qPrintable(ended.front().at(2).toString()));
     }
 
     // An engine that dies of SIGTERM before it could write a final status (a cancel that lands
