@@ -58,11 +58,13 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 void AtomicFileWriter::write(const void* data, std::size_t n) {
     if (n > 0 && std::fwrite(data, 1, n, file_) != n) fail("write", errno);
-    if (!wrote_ && test_hook::armed()) {
+    if (!wrote_) { // the test hook's "write:<file>" point (bcd/test_hook.h), once per file
         wrote_ = true;
-        // The partly written temporary file is in the kernel's hands when the hook kills.
-        if (std::fflush(file_) != 0) fail("write", errno);
-        test_hook::stop_point("write", target_);
+        if (test_hook::armed()) {
+            // The partly written temporary file is in the kernel's hands when the hook kills.
+            if (std::fflush(file_) != 0) fail("write", errno);
+            test_hook::stop_point("write", target_);
+        }
     }
 }
 
