@@ -197,7 +197,13 @@ bool RunFollower::locate() {
         return true;
     }
     // The launcher writes engine.pid right after the spawn, and the spawn comes after the folder
-    // was stored: with neither file, no engine was started (docs/workbench.md, "Run lifecycle").
+    // was stored: with neither file, no engine was started (docs/workbench.md, "Run lifecycle") —
+    // unless another workbench is between the two right now, which a short grace covers.
+    if (locateGrace_.isForever()) locateGrace_ = QDeadlineTimer(kLocateGraceMs);
+    if (!locateGrace_.hasExpired()) {
+        schedule(std::min<qint64>(interval(), locateGrace_.remainingTime() + 1));
+        return false;
+    }
     done_ = true;
     timer_.stop();
     emit ended(runId_, store::status::kFailed,

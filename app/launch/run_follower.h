@@ -23,6 +23,9 @@ class RunFollower : public QObject {
     Q_OBJECT
 public:
     static constexpr qint64 kChunkBytes = 4 << 20;
+    // How long a run whose folder holds neither engine.pid nor status.json is looked at before it
+    // is stored as never started (a launch by another workbench may be about to spawn it).
+    static constexpr int kLocateGraceMs = 3000;
 
     RunFollower(qint64 runId, const store::NodeRecord& node, LauncherPlugin* plugin,
                 const LauncherContext& ctx);
@@ -64,7 +67,7 @@ private:
     void observe(); // throws (the poll's retry catches it)
     void schedule(int ms);
     void finish();
-    bool locate(); // false: no engine was ever started; ended() was emitted
+    bool locate(); // false: not found (yet: a retry is scheduled; else ended() was emitted)
     int interval() const;
 
     qint64 runId_;
@@ -91,6 +94,7 @@ private:
     bool killed_ = false;
     int graceMs_ = 30000;
     QDeadlineTimer killAt_;
+    QDeadlineTimer locateGrace_{QDeadlineTimer::Forever}; // started by the first failed locate()
     std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
 };
 
