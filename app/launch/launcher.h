@@ -85,6 +85,8 @@ inline void recordRunFolder(const LaunchRequest& request, const QString& dir) {
 // The engine's pid, written by the launcher into the run folder as soon as it has it (local:
 // after the spawn; SSH: by the shell that started it), before the host stores it.
 inline constexpr char kEnginePidFile[] = "engine.pid";
+// A batch job's id, written the same way by a scheduler's launcher (Slurm) after the submission.
+inline constexpr char kJobIdFile[] = "job.id";
 
 // Where a run lives: its folder on the (first) node and the process that runs it.
 struct RunLocation {

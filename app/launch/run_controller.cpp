@@ -312,8 +312,10 @@ RunFollower* RunController::startFollower(qint64 runId, const NodeRecord& node,
         store_.call(
             [id, at](RunStore& s) {
                 storeStart(s, id, at,
-                           QStringLiteral("found by the pid in its run folder after the "
-                                          "workbench stopped while launching it"));
+                           QStringLiteral("found by the %1 in its run folder after the "
+                                          "workbench stopped while launching it")
+                               .arg(at.jobId.isEmpty() ? QStringLiteral("pid")
+                                                       : QStringLiteral("job id")));
             },
             this, [] {});
     });

@@ -185,8 +185,14 @@ void RunFollower::poll() {
 }
 
 bool RunFollower::locate() {
-    // The workbench stopped between storing the run folder and storing the engine's pid: the pid
-    // the launcher left in the folder, else the one the engine wrote into status.json.
+    // The workbench stopped between storing the run folder and storing the engine's pid: the job
+    // id or pid the launcher left in the folder, else the pid the engine wrote into status.json.
+    if (const auto job = session_->readRunFile(at_, QLatin1String(kJobIdFile)).take())
+        at_.jobId = QString::fromUtf8(job->trimmed());
+    if (!at_.jobId.isEmpty()) {
+        emit located(runId_, at_);
+        return true;
+    }
     if (const auto p = session_->readRunFile(at_, QLatin1String(kEnginePidFile)).take())
         at_.pid = p->trimmed().toLongLong();
     if (at_.pid <= 0)

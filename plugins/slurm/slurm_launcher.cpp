@@ -159,6 +159,15 @@ private:
         const QString path = p.at.dir + '/' + QLatin1String(slurm::kBatchScriptName);
         ssh_.writeFile(path, script.toUtf8());
         p.at.jobId = submit(path);
+        // Before the host stores the id: a workbench that dies now finds the job by it. The job
+        // is submitted whatever happens here, so a failure is only a warning.
+        try {
+            ssh_.writeFile(p.at.dir + '/' + QLatin1String(launch::kJobIdFile),
+                           (p.at.jobId + '\n').toUtf8());
+        } catch (const std::exception& e) {
+            qWarning("bcd-workbench: cannot write %s in %s: %s", launch::kJobIdFile,
+                     qPrintable(p.at.dir), e.what());
+        }
         return p.at;
     }
 

@@ -68,8 +68,9 @@ inline void killWorkbenchAndAttach(const QString& db, const QString& config, con
 
 // `run launch` killed (SIGKILL, by the test hook BCD_TEST_WORKBENCH_STOP_AT) at a phase of the
 // launch, then `run attach` from a fresh workbench (docs/workbench.md, "Run lifecycle"):
-//   after-spawn    the engine runs, its pid not stored: attach finds it by the engine.pid the
-//                  launcher left in the stored folder and follows it to `finished`, every step once
+//   after-spawn    the engine runs (or its job is submitted), its pid (job id) not stored: attach
+//                  finds it by the engine.pid (job.id) the launcher left in the stored folder and
+//                  follows it to `finished`, every step once
 //   after-folder   the folder stored, no engine started: attach stores the run as failed, why
 //   before-folder  the run created, no folder stored: the same, and nothing was left to run
 inline void killWorkbenchWhileLaunching(const QString& db, const QString& config,
@@ -125,11 +126,19 @@ inline void killWorkbenchWhileLaunching(const QString& db, const QString& config
     }
     QVERIFY2(attach.code == 0, attach.err.constData());
     QCOMPARE(show.value(QLatin1String("status")).toString(), QStringLiteral("finished"));
+    // Found in the folder and stored: the engine's pid, or a batch job's id (Slurm).
+    const QString jobId =
+        show.value(QLatin1String("job")).toObject().value(QLatin1String("id")).toString();
     const qint64 pid = show.value(QLatin1String("pid")).toInteger();
-    QVERIFY(pid > 0); // found in the folder and stored
-    QFile pidFile(runDir + QStringLiteral("/engine.pid"));
-    QVERIFY(pidFile.open(QIODevice::ReadOnly));
-    QCOMPARE(pidFile.readAll().trimmed().toLongLong(), pid);
+    QFile found(runDir +
+                (jobId.isEmpty() ? QStringLiteral("/engine.pid") : QStringLiteral("/job.id")));
+    QVERIFY(found.open(QIODevice::ReadOnly));
+    if (jobId.isEmpty()) {
+        QVERIFY(pid > 0);
+        QCOMPARE(found.readAll().trimmed().toLongLong(), pid);
+    } else {
+        QCOMPARE(QString::fromUtf8(found.readAll().trimmed()), jobId);
+    }
     const QString bad = checkStepsExactlyOnce(show, steps);
     QVERIFY2(bad.isEmpty(), qPrintable(bad));
     QCOMPARE(show.value(QLatin1String("metrics_offset")).toInteger(),

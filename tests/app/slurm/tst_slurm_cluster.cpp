@@ -328,6 +328,14 @@ private slots:
         timing("killedWorkbenchReattaches");
     }
 
+    // The workbench killed right after sbatch, before the job id was stored: attach finds the
+    // job by the job.id the launcher left in the run folder and follows it to its end.
+    void killedAfterSubmission() {
+        test::killWorkbenchWhileLaunching(db_, config(QStringLiteral("submitted"), 200, 0),
+                                          QStringLiteral("c1"), 200, QStringLiteral("after-spawn"));
+        timing("killedAfterSubmission");
+    }
+
     void hostileSettingsRefused() {
         // Partition, account, time and extra lines reach #SBATCH lines: shell syntax and
         // options the workbench owns are refused before anything is stored.
