@@ -178,8 +178,7 @@ private slots:
         page.show();
         auto* list = page.findChild<QListWidget*>(QStringLiteral("runList"));
         QTRY_VERIFY_WITH_TIMEOUT(
-            !list->findItems(QStringLiteral("#%1 ").arg(id), Qt::MatchStartsWith).isEmpty(),
-            10000);
+            !list->findItems(QStringLiteral("#%1 ").arg(id), Qt::MatchStartsWith).isEmpty(), 10000);
         const int all = list->count();
         auto visible = [list] {
             QList<qint64> out;

@@ -297,6 +297,35 @@ private slots:
     }
 
     // The status line says how many ranks a data-parallel run has, and over how many nodes.
+    // A run on another node: its train.log is read through the launcher session (RunLogTail),
+    // off the GUI thread; a node that cannot be reached says why, with the run's last events.
+    void logOfARunOnAnotherNode() {
+        store::NodeRecord n;
+        n.name = QStringLiteral("far");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("127.0.0.1");
+        n.port = 1; // nothing listens: connection refused
+        n.user = QStringLiteral("nobody");
+        const qint64 id = wb_->store().callBlocking([n](store::RunStore& s) {
+            s.addNode(n);
+            store::NewRun r;
+            r.name = QStringLiteral("far run");
+            r.node = n.name;
+            const qint64 id = s.createRun(r);
+            s.setRunLocation(id, QStringLiteral("/remote/runs/far"), 4242);
+            s.setRunStatus(id, store::status::kRunning);
+            s.setRunStatus(id, store::status::kFinished);
+            return id;
+        });
+        MonitorPage page(*wb_);
+        page.show();
+        showAndWait(page, id);
+        QTRY_VERIFY_WITH_TIMEOUT(page.logText().contains(QStringLiteral("could not be read")),
+                                 30000);
+        QVERIFY2(page.logText().contains(QStringLiteral("train.log on far")),
+                 qPrintable(page.logText()));
+    }
+
     void statusShowsRanks() {
         store::RunRecord run;
         run.status = store::status::kRunning;

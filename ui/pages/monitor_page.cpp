@@ -1,5 +1,6 @@
 #include "ui/pages/monitor_page.h"
 
+#include "launch/run_log_tail.h"
 #include "store/run_eta.h"
 #include "ui/widgets/log_tail.h"
 #include "ui/widgets/metric_chart.h"
@@ -155,6 +156,7 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     connect(&refreshTimer_, &QTimer::timeout, this, &MonitorPage::refresh);
     logTimer_.setInterval(kLogPollMs);
     connect(&logTimer_, &QTimer::timeout, this, &MonitorPage::readLog);
+    connect(&wb_.logTail(), &launch::RunLogTail::tailRead, this, &MonitorPage::showRemoteLog);
 
     connect(runPicker_, &QComboBox::activated, this, [this](int i) {
         const qint64 id = runPicker_->itemData(i).toLongLong();
@@ -408,7 +410,9 @@ void MonitorPage::apply(const RunCurves& c) {
                             ? int(std::clamp<double>(1000.0 * *done / *total, 0, 1000))
                             : (run.status == store::status::kFinished ? 1000 : 0));
 
-    // Log tail: read the file of a local run; an SSH run shows its last events instead.
+    // Log tail: the file of a local run, read here; another node's through its launcher session,
+    // on the log tail's own thread (at most every kRemoteLogMs while the run goes on, once when
+    // it has ended).
     const bool local = run.node == QLatin1String("local");
     if (local && !run.remoteDir.isEmpty()) {
         readLog(); // a stat when nothing changed
@@ -416,14 +420,53 @@ void MonitorPage::apply(const RunCurves& c) {
             logTimer_.start();
         else
             logTimer_.stop();
+    } else if (!local && !run.remoteDir.isEmpty()) {
+        logTimer_.stop();
+        const bool due =
+            remoteLogRun_ != run.id || !remoteLogClock_.isValid() ||
+            (!store::status::isTerminal(run.status) && remoteLogClock_.elapsed() >= kRemoteLogMs);
+        if (due && !remoteLogPending_) {
+            remoteLogRun_ = run.id;
+            remoteLogPending_ = true;
+            remoteLogClock_.start();
+            const qint64 id = run.id;
+            const QString node = run.node, dir = run.remoteDir;
+            wb_.store().call([node](store::RunStore& s) { return s.node(node); }, this,
+                             [this, id, dir](const std::optional<store::NodeRecord>& n) {
+                                 if (n)
+                                     wb_.logTail().request(id, *n, dir, kLogLines);
+                                 else
+                                     remoteLogPending_ = false;
+                             },
+                             [this](const QString&) { remoteLogPending_ = false; });
+        }
     } else {
         logTimer_.stop();
-        QStringList lines;
-        lines << (local ? tr("The run has no folder yet.")
-                        : tr("The log tail is available for local runs. Last events:"));
+        QStringList lines{tr("The run has no folder yet. Last events:")};
         for (const auto& e : c.recentEvents) lines << eventLine(e);
         log_->setPlainText(lines.join('\n'));
     }
+}
+
+void MonitorPage::showRemoteLog(qint64 runId, const QStringList& lines, bool exists,
+                                const QString& error) {
+    remoteLogPending_ = false;
+    if (runId != runId_ || !curves_) return;
+    if (!error.isEmpty()) {
+        QStringList text{tr("train.log on %1 could not be read: %2. Last events:")
+                             .arg(curves_->run.node, error)};
+        for (const auto& e : curves_->recentEvents) text << eventLine(e);
+        log_->setPlainText(text.join('\n'));
+        return;
+    }
+    if (!exists) {
+        log_->setPlainText(
+            tr("No train.log in %1 on %2 yet.").arg(curves_->run.remoteDir, curves_->run.node));
+        return;
+    }
+    log_->setPlainText(lines.join('\n'));
+    log_->moveCursor(QTextCursor::End);
+    log_->ensureCursorVisible();
 }
 
 // The System chart: the GPU's figures on a GPU run (any stored), else the process's CPU and RSS.

@@ -9,6 +9,7 @@
 
 #include "ui/widgets/series_model.h"
 
+#include <QElapsedTimer>
 #include <QTimer>
 #include <QWidget>
 #include <memory>
@@ -61,6 +62,7 @@ private:
     void apply(const RunCurves& c);
     void applySystem(const RunCurves& c);
     void readLog();
+    void showRemoteLog(qint64 runId, const QStringList& lines, bool exists, const QString& error);
     void cancelRun();
     void syncZoom(MetricChart* from);
     QString blockAndLr(double step) const; // for the loss chart's readout
@@ -76,6 +78,11 @@ private:
     QTimer refreshTimer_;
     QTimer logTimer_;
     qint64 logSize_ = -1;
+    // Another node's train.log, read through the launcher (Workbench::logTail).
+    static constexpr int kRemoteLogMs = 5000;
+    qint64 remoteLogRun_ = 0;
+    bool remoteLogPending_ = false;
+    QElapsedTimer remoteLogClock_;
 
     QComboBox* runPicker_;
     QCheckBox* logLoss_;

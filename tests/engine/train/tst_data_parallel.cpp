@@ -133,7 +133,11 @@ class TestDataParallel : public QObject {
         cfg["data"]["val"] = (dir_ / "val.txt").string();
         cfg["train"] = {{"steps", 12}, {"batch_size", batch}, {"grad_accum", 2}, {"seed", 5}};
         cfg["optim"] = {{"lr", 3e-3}, {"weight_decay", 0.01}, {"schedule", "cosine"}};
-        cfg["bcd"] = {{"mode", mode}, {"switch_every", 3}, {"order", "random"}};
+        cfg["bcd"] = {{"mode", mode},
+                      {"switch_every", 3},
+                      {"order", "random"},
+                      {"active_blocks", 1}, // the byte counts below are of one block
+                      {"switch_warmup_steps", 0}};
         cfg["device"] = {{"kind", "cpu"}, {"threads", 1}};
         cfg["output"] = {{"dir", (dir_ / out).string()}, {"eval_every", 6}};
         return cfg;

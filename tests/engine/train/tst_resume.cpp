@@ -22,7 +22,10 @@ json resume_config(const fs::path& dir, const std::string& out) {
     cfg["train"] = {{"steps", 40}, {"batch_size", 6}, {"grad_accum", 2}, {"seed", 11}};
     cfg["optim"] = {
         {"lr", 2e-3}, {"schedule", "cosine"}, {"warmup_steps", 5}, {"weight_decay", 0.1}};
-    cfg["bcd"] = {{"order", "random"}, {"switch_every", 3}};
+    // One block at a time: the corruption offsets below fall in state.bin's payload. Bitwise
+    // resume of the default schedule (two blocks, warm-up) is tst_active_sets'.
+    cfg["bcd"] = {
+        {"order", "random"}, {"switch_every", 3}, {"active_blocks", 1}, {"switch_warmup_steps", 0}};
     cfg["output"] = {
         {"dir", (dir / out).string()}, {"checkpoint_every", 4}, {"keep_checkpoints", 3}};
     return cfg;
