@@ -377,6 +377,20 @@ def optimizer_update(name, p, g, st, lr, optim):
 # ----------------------------------------------------------------------------- the run
 
 
+def step_gradients(cfg, params, active, windows, tokens, S):
+    """One step's forward and backward over `windows`: (loss, {name: gradient} of the `active`
+    tensors, their joint pre-clip L2 norm). Every micro-batch holds B·S predicted tokens, so the
+    step's mean over all of them is the mean over the concatenated batch."""
+    pairs = [window(tokens, w, S) for w in windows]
+    logits = llama_ref.forward(cfg, params, [a for a, _ in pairs])
+    tg = torch.tensor([t for _, t in pairs], dtype=torch.long)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1))
+    loss.backward()
+    grads = {n: params[n].grad.detach().clone() for n in active}
+    norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values()))
+    return loss, grads, norm
+
+
 def mean_loss(cfg, params, windows, tokens, S, chunk=64):
     """(mean token loss over every predicted token of `windows`, number of tokens), no gradient."""
     total, count = 0.0, 0
@@ -441,17 +455,7 @@ def replay(run, dtype=torch.float64):
             params[n].requires_grad_(True)
             params[n].grad = None
 
-        wins = order.take(B * A)
-        pairs = [window(tokens, w, S_len) for w in wins]
-        logits = llama_ref.forward(cfg, params, [a for a, _ in pairs])
-        tg = torch.tensor([t for _, t in pairs], dtype=torch.long)
-        # every micro-batch holds B·S predicted tokens, so the step's mean over all of them is the
-        # mean over the concatenated batch
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1))
-        loss.backward()
-
-        grads = {n: params[n].grad.detach().clone() for n in active}
-        norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values()))
+        loss, grads, norm = step_gradients(cfg, params, active, order.take(B * A), tokens, S_len)
         k = clip_factor(norm, clip)
         lr = lr_at(s, steps, optim)
         st = states[b]
@@ -515,14 +519,7 @@ def replay_sets(run, norms=None, dtype=torch.float64):
         for n in active:
             params[n].requires_grad_(True)
             params[n].grad = None
-        wins = order.take(B * A)
-        pairs = [window(tokens, w, S_len) for w in wins]
-        logits = llama_ref.forward(cfg, params, [a for a, _ in pairs])
-        tg = torch.tensor([t for _, t in pairs], dtype=torch.long)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.reshape(-1))
-        loss.backward()
-        grads = {n: params[n].grad.detach().clone() for n in active}
-        norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads.values()))
+        loss, grads, norm = step_gradients(cfg, params, active, order.take(B * A), tokens, S_len)
         k = clip_factor(norm, clip)
         lr = lr_at(s, steps, optim) * warmup_factor(j, W)
         for b in cur:

@@ -531,8 +531,22 @@ private slots:
                  QStringLiteral("bf16"));
         QVERIFY(planned.wait(5000));
         QVERIFY(page.planView()->plan()->bcd.fits);
-        // The applied value stays when the node changes (the user chose it).
+        // The applied value is the user's choice: going to another node and back to this
+        // CPU-only one (which would otherwise set fp32) keeps it.
+        store::NodeRecord other;
+        other.name = QStringLiteral("other");
+        other.kind = QStringLiteral("ssh");
+        other.host = QStringLiteral("other.lab");
+        wb_->store().callBlocking([other](store::RunStore& s) { s.addNode(other); });
+        emit wb_->nodesChanged();
+        QTRY_VERIFY(page.nodeNames().contains(QStringLiteral("other")));
+        page.setNode(QStringLiteral("other"));
+        page.setNode(QStringLiteral("local"));
+        QCOMPARE(page.node(), QStringLiteral("local"));
         QCOMPARE(page.form()->precision()->currentText(), QStringLiteral("bf16"));
+        wb_->store().callBlocking(
+            [](store::RunStore& s) { s.removeNode(QStringLiteral("other")); });
+        emit wb_->nodesChanged();
     }
 
     void launchTinyPresetToFinished() {

@@ -2,8 +2,11 @@
 // A tiny byte-level model, a short text and a run config for the training tests, written under
 // BCD_TEST_TMP, plus readers of the run directory.
 
+#include "bcd/errors.h"
 #include "bcd/model.h"
 #include "bcd/rng.h"
+#include "bcd/run_config.h"
+#include "bcd/trainer.h"
 
 #include <QtTest>
 #include <filesystem>
@@ -96,6 +99,31 @@ inline std::map<long, double> losses(const fs::path& run) {
 inline std::vector<char> file_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Trains in process from cfg written to dir/name.
+inline int run_training(const fs::path& dir, const json& cfg, bool resume = false,
+                        const std::string& name = "run.json") {
+    const auto path = write_config(dir, cfg, name);
+    bcd::TrainOptions o;
+    o.resume = resume;
+    return bcd::train(bcd::RunConfig::load(path), o);
+}
+
+// base_config patched with `patch` is refused: an InputError containing `expect`, and no run
+// folder written.
+inline void expect_refused(const fs::path& dir, const QString& patch, const QString& expect) {
+    write_model(dir);
+    write_text(dir, 20000);
+    json cfg = base_config(dir);
+    cfg.merge_patch(json::parse(patch.toStdString()));
+    try {
+        run_training(dir, cfg);
+        QFAIL("expected an InputError");
+    } catch (const bcd::InputError& e) {
+        QVERIFY2(QString(e.what()).contains(expect), e.what());
+    }
+    QVERIFY2(!fs::exists(dir / "run"), "nothing written for a refused config");
 }
 
 } // namespace fixture

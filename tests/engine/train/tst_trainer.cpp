@@ -17,13 +17,6 @@ using namespace fixture;
 
 namespace {
 
-int run_training(const fs::path& dir, const json& cfg, bool resume = false) {
-    const auto path = write_config(dir, cfg);
-    bcd::TrainOptions o;
-    o.resume = resume;
-    return bcd::train(bcd::RunConfig::load(path), o);
-}
-
 bcd::Model load(const fs::path& p) {
     return bcd::Model::load(p);
 }
@@ -457,18 +450,7 @@ private slots:
     void bad_partitions() {
         QFETCH(QString, patch);
         QFETCH(QString, expect);
-        const auto dir = fresh_dir("trainer/partition");
-        write_model(dir);
-        write_text(dir, 20000);
-        json cfg = base_config(dir);
-        cfg.merge_patch(json::parse(patch.toStdString()));
-        try {
-            run_training(dir, cfg);
-            QFAIL("expected an InputError");
-        } catch (const bcd::InputError& e) {
-            QVERIFY2(QString(e.what()).contains(expect), e.what());
-        }
-        QVERIFY2(!fs::exists(dir / "run"), "nothing written for a refused config");
+        expect_refused(fresh_dir("trainer/partition"), patch, expect);
     }
 };
 
