@@ -374,6 +374,42 @@ private slots:
                  5000.0); // the charts zoom together
     }
 
+    // Each run keeps its own x range: a zoom on one run is not carried to another (which fits
+    // all its data), and coming back to the zoomed run brings its view back, fetched again.
+    void eachRunKeepsItsOwnRange() {
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        showAndWait(page, longRun_.id);
+        MetricChart* loss = page.chart(MonitorPage::Loss);
+        int before = page.refreshes();
+        loss->zoomTo(5000, 5100);
+        QTRY_VERIFY_WITH_TIMEOUT(page.refreshes() > before, 5000);
+
+        showAndWait(page, trained_.id);
+        QVERIFY(loss->followsAll());
+        QVERIFY(page.chart(MonitorPage::Memory)->followsAll());
+        loss->replotNow();
+        QCOMPARE(loss->rawX(0).size(), 120);
+        QVERIFY2(loss->visibleX().upper < 1000, "the small run's axis is its own, not 5000..5100");
+
+        before = page.refreshes();
+        page.showRun(longRun_.id);
+        QTRY_VERIFY_WITH_TIMEOUT(!loss->rawX(0).isEmpty() && loss->rawX(0).size() == 101, 10000);
+        QVERIFY(page.refreshes() > before);
+        QVERIFY(!loss->followsAll());
+        QCOMPARE(loss->visibleX().lower, 5000.0);
+        QCOMPARE(loss->visibleX().upper, 5100.0);
+        QCOMPARE(page.chart(MonitorPage::GradNorm)->visibleX().lower, 5000.0);
+        QCOMPARE(loss->rawX(0).front(), 5000.0);
+
+        // Back to following on the long run: the next visit fits all its data again.
+        loss->resetZoom();
+        showAndWait(page, trained_.id);
+        showAndWait(page, longRun_.id);
+        QVERIFY(loss->followsAll());
+    }
+
     // Smoothing is computed over the whole run: the smoothed loss at a step is the same on the
     // whole run, zoomed in and panned, and equals TensorBoard's debiased EMA over every stored
     // point up to that step (computed here from the metrics file).

@@ -27,6 +27,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <qcustomplot.h>
 
 namespace bcd::ui {
 
@@ -210,15 +211,28 @@ MetricChart* MonitorPage::chart(Chart which) const {
 }
 
 void MonitorPage::showRun(qint64 runId) {
+    MetricChart* lead = charts_[Loss];
+    if (runId_ > 0 && runId != runId_) {
+        if (lead->followsAll())
+            views_.remove(runId_);
+        else
+            views_.insert(
+                runId_, RunView{lead->xAxisKind(), lead->visibleX().lower, lead->visibleX().upper});
+    }
     runId_ = runId;
     curves_.reset();
     logSize_ = -1;
     log_->clear();
+    const auto view = views_.constFind(runId);
+    const bool restore = view != views_.constEnd() && view->kind == lead->xAxisKind();
     for (auto* c : charts_) {
         c->setCurves({});
         c->setMarkers({}, {});
         c->setNote({});
-        if (!c->followsAll()) c->resetZoom();
+        if (restore)
+            c->setXRange(view->lower, view->upper);
+        else if (!c->followsAll())
+            c->resetZoom();
     }
     const int i = runPicker_->findData(runId);
     if (i >= 0)

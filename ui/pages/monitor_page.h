@@ -3,13 +3,16 @@
 // loss and block-switch markers, tokens/s (of step time), learning rate, gradient norm, cumulative
 // cost, memory, system figures (CPU % and RSS, or GPU utilisation, memory, power, temperature);
 // a hover readout (step, values, block and lr at the mouse); x axis step / tokens / wall time /
-// cost; progress and ETA (evaluations and checkpoints included: store/run_eta.h); status with the
+// cost, each run with its own x range (a zoom is remembered per run for the session: back on a run,
+// its view comes back; a run never shown, or shown on another x axis, fits all its data); progress
+// and ETA (evaluations and checkpoints included: store/run_eta.h); status with the
 // phase in progress ("evaluating 3/12"); the tail of train.log; cancel. Data comes from the store,
 // pulled at most ~30 times a second after Workbench::newData for the shown run.
 
 #include "ui/widgets/series_model.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QTimer>
 #include <QWidget>
 #include <memory>
@@ -65,10 +68,16 @@ private:
     void showRemoteLog(qint64 runId, const QStringList& lines, bool exists, const QString& error);
     void cancelRun();
     void syncZoom(MetricChart* from);
+    // The x range the user left the shown run at (nothing while the charts follow all the data).
+    struct RunView {
+        XAxisKind kind = XAxisKind::Step;
+        double lower = 0, upper = 0;
+    };
     QString blockAndLr(double step) const; // for the loss chart's readout
 
     Workbench& wb_;
     qint64 runId_ = 0;
+    QHash<qint64, RunView> views_;
     std::optional<RunCurves> curves_;
     // Whole-run values of the smoothed metrics, used on the store thread only.
     std::shared_ptr<WholeSeriesCache> wholeCache_ = std::make_shared<WholeSeriesCache>();
