@@ -10,7 +10,9 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QHash>
 #include <QJsonDocument>
+#include <QLocale>
 
 namespace bcd::cli {
 
@@ -103,6 +105,50 @@ int runArchive(Context& ctx, bool archive) {
     return kExitOk;
 }
 
+// "  phases    eval ×12 (34.2 s), checkpoint ×3 (1.2 GB, 4.5 s), final ×1 (...)" and, when the
+// newest phase has not ended, "  now       eval after step 50: 3/12 batches, 2.1 s".
+QStringList phaseLines(const QVector<store::PhaseRecord>& phases) {
+    if (phases.isEmpty()) return {};
+    struct Sum {
+        int count = 0;
+        double seconds = 0;
+        qint64 bytes = 0;
+    };
+    QStringList order;
+    QHash<QString, Sum> sums;
+    for (const auto& p : phases) {
+        if (!p.ended()) continue;
+        if (!sums.contains(p.phase)) order << p.phase;
+        Sum& s = sums[p.phase];
+        ++s.count;
+        s.seconds += p.seconds;
+        s.bytes += p.bytes.value_or(0);
+    }
+    QStringList parts;
+    for (const QString& name : order) {
+        const Sum& s = sums[name];
+        QString what = QString::number(s.seconds, 'f', 1) + QStringLiteral(" s");
+        if (s.bytes > 0)
+            what = QLocale::c().formattedDataSize(s.bytes, 1, QLocale::DataSizeSIFormat) +
+                   QStringLiteral(", ") + what;
+        parts << QStringLiteral("%1 ×%2 (%3)").arg(name).arg(s.count).arg(what);
+    }
+    QStringList lines;
+    if (!parts.isEmpty())
+        lines << QStringLiteral("  phases    ") + parts.join(QStringLiteral(", "));
+    if (const auto& last = phases.back(); !last.ended()) {
+        QString progress;
+        if (last.done && last.total)
+            progress = QStringLiteral(": %1/%2 batches").arg(*last.done).arg(*last.total);
+        lines << QStringLiteral("  now       %1 after step %2%3, %4 s")
+                     .arg(last.phase)
+                     .arg(last.step)
+                     .arg(progress)
+                     .arg(QString::number(last.seconds, 'f', 1));
+    }
+    return lines;
+}
+
 int runShow(Context& ctx) {
     const Args a(QStringLiteral("run show"), ctx.args, {{}, {"json"}, {}, {}});
     if (a.positional().size() != 1) throw UsageError(QStringLiteral("run show: expected one ID"));
@@ -111,6 +157,7 @@ int runShow(Context& ctx) {
     const auto steps = s.points(r.id, store::PointType::Step);
     const auto evals = s.points(r.id, store::PointType::Eval);
     const auto events = s.events(r.id);
+    const auto phases = s.phases(r.id);
     if (a.flag(QStringLiteral("json"))) {
         QJsonObject o = runJson(r);
         o["config"] = r.config;
@@ -121,6 +168,9 @@ int runShow(Context& ctx) {
         o["steps"] = st;
         o["evals"] = ev;
         o["events"] = evt;
+        QJsonArray ph;
+        for (const auto& p : phases) ph.append(phaseJson(p));
+        o["phases"] = ph;
         printJson(o);
         return kExitOk;
     }
@@ -164,6 +214,7 @@ int runShow(Context& ctx) {
         out(QStringLiteral("  val_loss  %1 at step %2")
                 .arg(num(evals.back().value(store::MetricColumn::ValLoss)))
                 .arg(evals.back().step));
+    for (const QString& line : phaseLines(phases)) out(line);
     out(QStringLiteral("  events    %1").arg(events.size()));
     for (const auto& e : events)
         if (e.kind != QLatin1String("switch"))

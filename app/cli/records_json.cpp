@@ -74,6 +74,13 @@ QJsonObject eventJson(const store::EventRecord& e) {
                        {"data", e.data}};
 }
 
+QJsonObject phaseJson(const store::PhaseRecord& p) {
+    return QJsonObject{{"phase", p.phase},         {"step", p.step},
+                       {"state", p.state},         {"done", orNull(p.done)},
+                       {"total", orNull(p.total)}, {"bytes", orNull(p.bytes)},
+                       {"seconds", p.seconds},     {"elapsed_s", orNull(p.elapsed)}};
+}
+
 QJsonObject summaryJson(const store::RunSummary& s) {
     QJsonObject o = runJson(s.run);
     o["steps"] = s.steps;

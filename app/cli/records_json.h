@@ -12,6 +12,7 @@ QJsonObject nodeJson(const store::NodeRecord& n);
 QJsonObject runJson(const store::RunRecord& r); // without config, points and events
 QJsonObject pointJson(const store::MetricPoint& p);
 QJsonObject eventJson(const store::EventRecord& e);
+QJsonObject phaseJson(const store::PhaseRecord& p);
 QJsonObject summaryJson(const store::RunSummary& s);
 
 } // namespace bcd::cli

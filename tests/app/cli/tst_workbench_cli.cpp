@@ -54,6 +54,14 @@ private slots:
         QVERIFY2(bad.isEmpty(), qPrintable(bad));
         QVERIFY(show.value(QLatin1String("config")).toObject().contains(QStringLiteral("model")));
         QCOMPARE(show.value(QLatin1String("last_step")).toInteger(), qint64(40));
+        // The final model's phase, ended, with the bytes written.
+        const QJsonArray phases = show.value(QLatin1String("phases")).toArray();
+        QVERIFY(!phases.isEmpty());
+        const QJsonObject final = phases.last().toObject();
+        QCOMPARE(final.value(QLatin1String("phase")).toString(), QStringLiteral("final"));
+        QCOMPARE(final.value(QLatin1String("state")).toString(), QStringLiteral("end"));
+        QCOMPARE(final.value(QLatin1String("step")).toInteger(), qint64(40));
+        QVERIFY(final.value(QLatin1String("bytes")).toInteger() > 0);
 
         // A second run with another learning rate, for compare.
         const QString cfgB =
@@ -106,7 +114,8 @@ private slots:
             cli({QStringLiteral("run"), QStringLiteral("show"), QString::number(finishedA_)});
         QCOMPARE(show.code, 0);
         QVERIFY2(show.out.contains("status    finished") &&
-                     show.out.contains("40 stored, last 40 of 40"),
+                     show.out.contains("40 stored, last 40 of 40") &&
+                     show.out.contains("  phases    ") && show.out.contains("final ×1 ("),
                  show.out.constData());
     }
 
