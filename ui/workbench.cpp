@@ -67,7 +67,7 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
         store_->call([](store::RunStore& s) { return s.runs(); }, this,
                      [this](const QVector<store::RunRecord>& runs) {
                          for (const store::RunRecord& r : runs)
-                             if (!store::status::isTerminal(r.status) && r.pid > 0 &&
+                             if (launch::RunController::reattachesAtStart(r) &&
                                  !runs_->following(r.id))
                                  runs_->attach(r.id);
                      });

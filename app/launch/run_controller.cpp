@@ -356,6 +356,10 @@ void RunController::detach(qint64 runId) {
     stopFollower(runId);
 }
 
+bool RunController::reattachesAtStart(const store::RunRecord& run) {
+    return !store::status::isTerminal(run.status) && (run.pid > 0 || !run.jobId.isEmpty());
+}
+
 void RunController::attach(qint64 runId) {
     if (following(runId)) {
         QMetaObject::invokeMethod(

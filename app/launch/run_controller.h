@@ -61,6 +61,11 @@ public:
     // launching it: its engine is found by the pid in its folder and followed, or, when none was
     // started, the run is stored as failed with the reason (runEnded).
     void attach(qint64 runId);
+    // Whether a workbench that opens the store follows this run again by itself: it is not over
+    // and its engine or batch job is known (a pid, or a Slurm job id). A run still `starting`
+    // without either may be in the middle of another workbench's launch (uploading inputs): it is
+    // left to `run attach` or Monitor's Attach, whose grace rules decide (docs/workbench.md).
+    static bool reattachesAtStart(const store::RunRecord& run);
     void detach(qint64 runId);
     // Starts a stopped run (failed, cancelled, or ended by its job's time limit) again in its
     // folder from its newest checkpoint and follows it; answers with launched or launchFailed.

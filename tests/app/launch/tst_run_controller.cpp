@@ -7,6 +7,7 @@
 #include "launch/run_controller.h"
 #include "launch/run_files.h"
 #include "nodes/local_probe.h"
+#include "store/run_status.h"
 #include "store/store_service.h"
 #include "test_runs.h"
 
@@ -78,6 +79,29 @@ class TestRunController : public QObject {
     }
 
 private slots:
+    // A workbench opening the store follows again what is alive by a pid or a batch job (a Slurm
+    // run has no pid: its job id is what it is found by), never what is over, nor a `starting`
+    // run without either (maybe another workbench's launch in progress).
+    void reattachesAtStart() {
+        store::RunRecord r;
+        r.status = store::status::kRunning;
+        r.pid = 4242;
+        QVERIFY(launch::RunController::reattachesAtStart(r));
+        r.pid = 0;
+        QVERIFY(!launch::RunController::reattachesAtStart(r));
+        r.jobId = QStringLiteral("17");
+        QVERIFY(launch::RunController::reattachesAtStart(r));
+        r.status = store::status::kQueued;
+        QVERIFY(launch::RunController::reattachesAtStart(r));
+        for (const QString& over :
+             {store::status::kFinished, store::status::kFailed, store::status::kCancelled}) {
+            r.status = over;
+            QVERIFY(!launch::RunController::reattachesAtStart(r));
+        }
+        r.status = store::status::kStarting;
+        r.jobId.clear();
+        QVERIFY(!launch::RunController::reattachesAtStart(r));
+    }
     void initTestCase() {
         dir_ = test::freshDir(QStringLiteral("run-controller"));
         model_ = test::tinyModel(dir_);
