@@ -39,7 +39,9 @@ void stopPoint(const char* phase) {
 
 RunController::RunController(store::StoreService& store, const PluginRegistry& plugins,
                              const LauncherContext& ctx, QObject* parent)
-    : QObject(parent), store_(store), plugins_(plugins), ctx_(ctx) {
+    : QObject(parent), store_(store), gate_(std::make_shared<StoreGate>()), plugins_(plugins),
+      ctx_(ctx) {
+    gate_->store = &store_;
     qRegisterMetaType<bcd::launch::RunLocation>();
     qRegisterMetaType<bcd::launch::LaunchRequest>();
     connect(&store_, &store::StoreService::error, this, [this](const QString& message) {
@@ -48,6 +50,11 @@ RunController::RunController(store::StoreService& store, const PluginRegistry& p
 }
 
 RunController::~RunController() {
+    {
+        // Waits for a folder being stored right now (a bounded store call), then closes.
+        const std::lock_guard hold(gate_->lock);
+        gate_->store = nullptr;
+    }
     for (RunFollower* f : std::as_const(followers_)) {
         f->requestStop(); // a launch in progress stops at its next check, before the store
         QMetaObject::invokeMethod(
@@ -191,10 +198,12 @@ void RunController::launch(const LaunchInput& input) {
             req.processesPerNode = input.processesPerNode;
             // On the follower's thread, which may wait for the store: the folder is stored before
             // the engine starts, so that attach finds the run whatever happens next.
-            req.recordFolder = [&store = store_, id = p.id](const QString& dir) -> QString {
+            req.recordFolder = [gate = gate_, id = p.id](const QString& dir) -> QString {
                 stopPoint("before-folder");
                 try {
-                    store.callBlocking([id, dir](RunStore& s) {
+                    const std::lock_guard hold(gate->lock);
+                    if (!gate->store) return QStringLiteral("the workbench is closing");
+                    gate->store->callBlocking([id, dir](RunStore& s) {
                         s.setRunLocation(id, dir, 0, {});
                         s.addEvent(id, QStringLiteral("folder"), QJsonObject{{"dir", dir}});
                     });

@@ -24,6 +24,8 @@
 #include <QObject>
 #include <QPointer>
 #include <QThread>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace bcd::launch {
@@ -97,6 +99,14 @@ private:
     void endNeverStarted(qint64 runId);
 
     store::StoreService& store_;
+    // What a follower's thread reaches the store through (a launch storing its folder): closed
+    // by the destructor, under its lock, so that a follower left inside a call past
+    // followerShutdownMs never reaches a store that is gone.
+    struct StoreGate {
+        std::mutex lock;
+        store::StoreService* store = nullptr;
+    };
+    std::shared_ptr<StoreGate> gate_;
     const PluginRegistry& plugins_;
     LauncherContext ctx_;
     QMap<qint64, RunFollower*> followers_;
