@@ -38,6 +38,10 @@ nodes:
   node list [--json]         the nodes ('local' is always one)
   node probe NAME [--json]   GPUs (NVML locally, nvidia-smi over SSH; Slurm: partitions and
                              their GPUs from sinfo), CPU, memory, engine
+  node price NAME USD|none [--json]
+                             the node's price per hour: new runs get it, and so do its active
+                             runs from their current elapsed time (finished runs keep their
+                             cost); none clears it (runs keep the prices they had)
   node remove NAME
 
 runs:

@@ -1,4 +1,4 @@
-// bcd-workbench node add | list | probe | remove
+// bcd-workbench node add | list | probe | price | remove
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
@@ -8,11 +8,14 @@
 #include "nodes/slurm_job.h"
 #include "nodes/ssh_session.h"
 #include "sdk/remote_node.h"
+#include "store/node_price.h"
 #include "store/run_store.h"
 
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
+#include <cmath>
 
 namespace bcd::cli {
 
@@ -193,6 +196,50 @@ int nodeProbe(Context& ctx) {
     return kExitOk;
 }
 
+// The node's price, as the Nodes page's edit sets it (store::saveNodeSettings): new runs and the
+// node's active runs from now; the sentence says which runs it reached.
+int nodePrice(Context& ctx) {
+    const Args a(QStringLiteral("node price"), ctx.args, {{}, {"json"}, {}, {}});
+    if (a.positional().size() != 2)
+        throw UsageError(QStringLiteral("node price: expected NAME and USD_PER_HOUR (or none)"));
+    const QString name = a.positional()[0];
+    const QString value = a.positional()[1];
+    std::optional<double> price;
+    if (value != QLatin1String("none")) {
+        bool ok = false;
+        const double v = value.toDouble(&ok);
+        if (!ok || !(v >= 0) || !std::isfinite(v))
+            throw UsageError(
+                QStringLiteral("node price: '%1': expected dollars per hour (a number >= 0) or "
+                               "none")
+                    .arg(value));
+        price = v;
+    }
+    store::RunStore s(ctx.db);
+    auto n = s.node(name);
+    if (!n) throw UsageError(QStringLiteral("no node '%1' (node list)").arg(name));
+    n->pricePerHour = price;
+    const store::NodePriceChange change = store::saveNodeSettings(s, *n);
+    if (a.flag(QStringLiteral("json"))) {
+        QJsonArray runs;
+        for (const auto& r : change.runs)
+            runs.append(QJsonObject{{"id", r.runId},
+                                    {"from_elapsed", r.fromElapsed},
+                                    {"price_per_hour", r.pricePerHour}});
+        printJson(QJsonObject{
+            {"node", name},
+            {"price_per_hour", price ? QJsonValue(*price) : QJsonValue(QJsonValue::Null)},
+            {"changed", change.priceChanged()},
+            {"runs", runs},
+            {"message", store::describe(change)}});
+        return kExitOk;
+    }
+    out(change.priceChanged()
+            ? store::describe(change)
+            : QStringLiteral("%1: the price is already %2").arg(name, store::formatPrice(price)));
+    return kExitOk;
+}
+
 int nodeRemove(Context& ctx) {
     const Args a(QStringLiteral("node remove"), ctx.args, {{}, {}, {}, {}});
     if (a.positional().size() != 1)
@@ -215,9 +262,11 @@ int cmdNode(const QString& verb, Context& ctx) {
     if (verb == QLatin1String("add")) return nodeAdd(ctx);
     if (verb == QLatin1String("list")) return nodeList(ctx);
     if (verb == QLatin1String("probe")) return nodeProbe(ctx);
+    if (verb == QLatin1String("price")) return nodePrice(ctx);
     if (verb == QLatin1String("remove")) return nodeRemove(ctx);
     throw UsageError(
-        QStringLiteral("node %1: unknown command (expected add, list, probe or remove)").arg(verb));
+        QStringLiteral("node %1: unknown command (expected add, list, probe, price or remove)")
+            .arg(verb));
 }
 
 } // namespace bcd::cli

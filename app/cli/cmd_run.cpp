@@ -4,6 +4,7 @@
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
 #include "store/compare.h"
+#include "store/run_curves.h"
 #include "store/run_status.h"
 #include "store/run_store.h"
 
@@ -210,6 +211,16 @@ int runShow(Context& ctx) {
                      num(last.value(store::MetricColumn::Block), 0),
                      num(last.value(store::MetricColumn::TokS), 0)));
     }
+    // The price schedule, one segment a line, and what it came to by the last step.
+    const QStringList segments = store::describeSegments(r.prices);
+    for (qsizetype i = 0; i < segments.size(); ++i)
+        out((i == 0 ? QStringLiteral("  price     ") : QStringLiteral("            ")) +
+            segments[i]);
+    if (!steps.isEmpty() && r.prices.hasPrice())
+        if (const auto e = steps.back().value(store::MetricColumn::Elapsed))
+            out(QStringLiteral("  cost      $%1 by %2 elapsed")
+                    .arg(r.prices.costAt(*e), 0, 'f', 4)
+                    .arg(store::formatDuration(*e)));
     if (!evals.isEmpty())
         out(QStringLiteral("  val_loss  %1 at step %2")
                 .arg(num(evals.back().value(store::MetricColumn::ValLoss)))

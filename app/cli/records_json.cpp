@@ -51,6 +51,14 @@ QJsonObject runJson(const store::RunRecord& r) {
                   {"steps_total", orNull(r.stepsTotal)}};
     if (!r.jobId.isEmpty())
         o["job"] = QJsonObject{{"id", r.jobId}, {"state", r.jobState}, {"reason", r.jobReason}};
+    // The price schedule: the launch price from 0, then each change (docs/workbench.md "Cost").
+    QJsonArray prices;
+    for (const auto& seg : r.prices.segments())
+        prices.append(QJsonObject{{"from_elapsed", seg.fromElapsed},
+                                  {"price_per_hour", orNull(seg.pricePerHour)},
+                                  {"set_at", seg.setAt.isEmpty() ? QJsonValue(QJsonValue::Null)
+                                                                 : QJsonValue(seg.setAt)}});
+    o["prices"] = prices;
     return o;
 }
 

@@ -52,7 +52,7 @@ RunSummary summarize(RunStore& store, qint64 runId) {
         s.tokens = last.value(MetricColumn::Tokens);
         s.elapsed = last.value(MetricColumn::Elapsed);
         s.finalLoss = last.value(MetricColumn::Loss);
-        if (s.elapsed && run->pricePerHour) s.cost = *run->pricePerHour * *s.elapsed / 3600.0;
+        if (s.elapsed && run->prices.hasPrice()) s.cost = run->prices.costAt(*s.elapsed);
     }
     const auto evals = store.points(runId, PointType::Eval);
     if (!evals.isEmpty()) s.finalValLoss = evals.back().value(MetricColumn::ValLoss);

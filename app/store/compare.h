@@ -21,7 +21,7 @@ struct RunSummary {
     // Trained tokens per second of step time (evaluation and checkpoints left out), as the
     // engine's tok_s and the planner's tokens_per_s count them: the harmonic mean of the steps'.
     std::optional<double> meanTokS;
-    std::optional<double> cost; // price per hour × elapsed hours
+    std::optional<double> cost; // the run's price schedule over its elapsed time (costAt)
 };
 
 RunSummary summarize(RunStore& store, qint64 runId); // throws StoreError for an unknown run

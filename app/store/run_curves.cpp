@@ -49,7 +49,7 @@ bool StepMap::has(XAxisKind kind) const {
     case XAxisKind::Time:
         return !elapsed.isEmpty();
     case XAxisKind::Cost:
-        return !elapsed.isEmpty() && pricePerHour.has_value();
+        return !elapsed.isEmpty() && prices.hasPrice();
     }
     return false;
 }
@@ -64,7 +64,7 @@ double StepMap::x(XAxisKind kind, double s) const {
     case XAxisKind::Time:
         return interpolate(steps, elapsed, s);
     case XAxisKind::Cost:
-        return interpolate(steps, elapsed, s) * *pricePerHour / 3600.0;
+        return prices.costAt(interpolate(steps, elapsed, s));
     }
     return kNaN;
 }
@@ -78,8 +78,10 @@ double StepMap::step(XAxisKind kind, double xv) const {
         return interpolate(tokens, steps, xv);
     case XAxisKind::Time:
         return interpolate(elapsed, steps, xv);
-    case XAxisKind::Cost:
-        return *pricePerHour > 0 ? interpolate(elapsed, steps, xv * 3600.0 / *pricePerHour) : kNaN;
+    case XAxisKind::Cost: {
+        const double e = prices.elapsedAtCost(xv);
+        return std::isnan(e) ? kNaN : interpolate(elapsed, steps, e);
+    }
     }
     return kNaN;
 }
@@ -161,7 +163,7 @@ RunCurves fetchRunCurves(RunStore& s, qint64 runId, const CurveRequest& r) {
         c.map = stepMapFromBuckets(
             tokens, s.series(runId, MetricColumn::Elapsed, r.fromStep, r.toStep, buckets));
     }
-    c.map.pricePerHour = run->pricePerHour;
+    c.map.prices = run->prices;
     for (MetricColumn col : r.columns) {
         const auto found = s.series(runId, col, r.fromStep, r.toStep, buckets);
         if (!r.stepMap && col != MetricColumn::ValLoss)

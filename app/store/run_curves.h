@@ -4,6 +4,7 @@
 // to the other x axes (tokens, wall time, cost). fetchRunCurves() runs on the store's thread.
 // Qt Core only, tested without a display; ui/widgets/series_model.h names it in bcd::ui.
 
+#include "store/price_schedule.h"
 #include "store/run_store.h"
 
 #include <QMap>
@@ -22,7 +23,7 @@ QString xAxisTitle(XAxisKind kind);
 // with the step); linear between samples and beyond the ends.
 struct StepMap {
     QVector<double> steps, tokens, elapsed; // sorted by step
-    std::optional<double> pricePerHour;     // cost = elapsed × price / 3600
+    PriceSchedule prices;                   // cost = prices.costAt(elapsed)
 
     bool isEmpty() const { return steps.isEmpty(); }
     // Whether this run has the axis (cost needs a price; tokens and time need step points).

@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QMap>
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -109,6 +110,26 @@ const char* kRunColumns =
     "r.last_step, "
     "r.steps_total, r.job_id, r.job_state, r.job_reason, r.processes_per_node, r.world_size";
 
+// The price changes of runs, by run id, in elapsed order (runId 0: every run's).
+QMap<qint64, QVector<PriceSegment>> priceChanges(QSqlDatabase& db, qint64 runId) {
+    QSqlQuery q = prepared(
+        db, QStringLiteral("SELECT run_id, from_elapsed, price_per_hour, set_at FROM run_prices%1 "
+                           "ORDER BY run_id, from_elapsed")
+                .arg(runId > 0 ? QStringLiteral(" WHERE run_id = ?") : QString()));
+    if (runId > 0) q.addBindValue(runId);
+    execQuery(q);
+    QMap<qint64, QVector<PriceSegment>> out;
+    while (q.next())
+        out[q.value(0).toLongLong()].push_back(
+            PriceSegment{q.value(1).toDouble(), q.value(2).toDouble(), q.value(3).toString()});
+    return out;
+}
+
+void applyPriceChanges(RunRecord& r, const QVector<PriceSegment>& changes) {
+    r.prices = PriceSchedule(r.pricePerHour);
+    for (const auto& c : changes) r.prices.change(c.fromElapsed, *c.pricePerHour, c.setAt);
+}
+
 RunRecord runFrom(const QSqlQuery& q) {
     RunRecord r;
     r.id = q.value(0).toLongLong();
@@ -124,6 +145,7 @@ RunRecord runFrom(const QSqlQuery& q) {
     r.pid = q.value(10).toLongLong();
     r.metricsOffset = q.value(11).toLongLong();
     r.pricePerHour = opt<double>(q.value(12));
+    r.prices = PriceSchedule(r.pricePerHour);
     r.createdAt = q.value(13).toDouble();
     r.startedAt = opt<double>(q.value(14));
     r.endedAt = opt<double>(q.value(15));
@@ -380,7 +402,10 @@ std::optional<RunRecord> RunStore::run(qint64 id) {
     q.addBindValue(id);
     execQuery(q);
     if (!q.next()) return std::nullopt;
-    return runFrom(q);
+    RunRecord r = runFrom(q);
+    q.finish();
+    applyPriceChanges(r, priceChanges(d_->db, id).value(id));
+    return r;
 }
 
 QVector<RunRecord> RunStore::runs() {
@@ -392,6 +417,11 @@ QVector<RunRecord> RunStore::runs() {
     execQuery(q);
     QVector<RunRecord> out;
     while (q.next()) out.push_back(runFrom(q));
+    q.finish();
+    const auto changes = priceChanges(d_->db, 0);
+    for (auto& r : out)
+        if (const auto it = changes.constFind(r.id); it != changes.constEnd())
+            applyPriceChanges(r, *it);
     return out;
 }
 
@@ -484,6 +514,45 @@ void RunStore::setRunJobState(qint64 id, const QString& jobState, const QString&
     q.addBindValue(id);
     execQuery(q);
     if (q.numRowsAffected() == 0) throw StoreError("no run " + std::to_string(id));
+}
+
+void RunStore::addRunPrice(qint64 runId, double fromElapsed, double pricePerHour) {
+    d_->checkThread();
+    if (!(pricePerHour >= 0))
+        throw StoreError("run " + std::to_string(runId) + ": price per hour " +
+                         std::to_string(pricePerHour) + ": expected a number >= 0");
+    if (!run(runId)) throw StoreError("no run " + std::to_string(runId));
+    QSqlQuery q = prepared(d_->db, QStringLiteral("INSERT OR REPLACE INTO run_prices(run_id, "
+                                                  "from_elapsed, price_per_hour, set_at) "
+                                                  "VALUES(?,?,?,?)"));
+    q.addBindValue(runId);
+    q.addBindValue(std::max(0.0, fromElapsed));
+    q.addBindValue(pricePerHour);
+    q.addBindValue(QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
+    execQuery(q);
+}
+
+std::optional<double> RunStore::latestElapsed(qint64 runId) {
+    d_->checkThread();
+    QSqlQuery q = prepared(d_->db, QStringLiteral("SELECT elapsed FROM metric_points WHERE "
+                                                  "run_id = ? AND type = ? AND elapsed IS NOT "
+                                                  "NULL ORDER BY step DESC LIMIT 1"));
+    q.addBindValue(runId);
+    q.addBindValue(static_cast<int>(PointType::Step));
+    execQuery(q);
+    return q.next() ? std::optional<double>(q.value(0).toDouble()) : std::nullopt;
+}
+
+void RunStore::transaction(const std::function<void()>& work) {
+    d_->checkThread();
+    schema::exec(d_->db, QStringLiteral("BEGIN IMMEDIATE"));
+    try {
+        work();
+    } catch (...) {
+        QSqlQuery(d_->db).exec(QStringLiteral("ROLLBACK"));
+        throw;
+    }
+    schema::exec(d_->db, QStringLiteral("COMMIT"));
 }
 
 void RunStore::addEvent(qint64 runId, const QString& kind, const QJsonObject& data) {

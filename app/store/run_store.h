@@ -13,6 +13,7 @@
 #include <QIODevice>
 #include <QString>
 #include <QVariant>
+#include <functional>
 #include <limits>
 #include <memory>
 
@@ -69,6 +70,16 @@ public:
     // Removes a run with its points and events; throws StoreError for an unknown run or one that
     // is not over (starting, queued, running: cancel it first). Its files are not touched.
     void deleteRun(qint64 id);
+    // A change of the run's price from `fromElapsed` seconds of its elapsed time (run_prices;
+    // docs/workbench.md "Cost"); a change at the same elapsed time replaces the earlier one.
+    // Throws StoreError for an unknown run or a negative price. Callers apply node price changes
+    // through store/node_price.h, which decides which runs they reach.
+    void addRunPrice(qint64 runId, double fromElapsed, double pricePerHour);
+    // The elapsed seconds of the run's newest stored step point; nullopt before its first step.
+    std::optional<double> latestElapsed(qint64 runId);
+    // Runs `work` in one write transaction (BEGIN IMMEDIATE): committed when it returns, rolled
+    // back when it throws (the exception goes on).
+    void transaction(const std::function<void()>& work);
     // A workbench event (launch, attach, cancel, error, ...): appended, never merged.
     void addEvent(qint64 runId, const QString& kind, const QJsonObject& data);
 

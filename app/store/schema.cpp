@@ -135,6 +135,18 @@ std::vector<std::string> v5Statements() {
     };
 }
 
+// Version 6: a run's price is a schedule (docs/workbench.md "Cost"). runs.price_per_hour stays
+// the launch price, the first segment (from elapsed 0); run_prices holds each later change of
+// the node's price that reached the run while it was active, from the run's elapsed time then.
+// Existing runs have no changes: their cost is what it was.
+std::vector<std::string> v6Statements() {
+    return {
+        "CREATE TABLE run_prices(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+        "from_elapsed REAL NOT NULL, price_per_hour REAL NOT NULL, set_at TEXT NOT NULL, "
+        "PRIMARY KEY(run_id, from_elapsed)) WITHOUT ROWID",
+    };
+}
+
 void execAll(QSqlDatabase& db, const std::vector<std::string>& statements) {
     for (const auto& s : statements) exec(db, QString::fromStdString(s));
 }
@@ -213,6 +225,8 @@ int migrate(QSqlDatabase& db, const QString& path, const std::function<void()>& 
                 } else if (v == 4) {
                     execAll(db, v5Statements());
                     rebuildLod();
+                } else if (v == 5) {
+                    execAll(db, v6Statements());
                 }
                 QSqlQuery check(db);
                 if (!check.exec(QStringLiteral("PRAGMA foreign_key_check")))

@@ -8,7 +8,7 @@
 
 namespace bcd::store::schema {
 
-inline constexpr int kVersion = 5;
+inline constexpr int kVersion = 6;
 
 // Levels of detail of metric_lod: level L summarises kLodFactor^L consecutive steps.
 inline constexpr int kLodFactor = 16;

@@ -3,6 +3,7 @@
 
 #include "nodes/node_record.h"
 #include "store/metrics_record.h"
+#include "store/price_schedule.h"
 #include "store/run_status.h"
 
 #include <QJsonObject>
@@ -59,7 +60,8 @@ struct RunRecord {
     QString jobState;             // the scheduler's last word on it: PENDING, RUNNING, TIMEOUT, ...
     QString jobReason;            // PENDING's reason (Priority, Resources, JobHeldUser, ...)
     qint64 metricsOffset = 0;
-    std::optional<double> pricePerHour;
+    std::optional<double> pricePerHour; // at launch: the first segment of `prices`
+    PriceSchedule prices;               // the launch price, then each change (run_prices)
     double createdAt = 0;
     std::optional<double> startedAt;
     std::optional<double> endedAt;

@@ -33,7 +33,7 @@ private:
         StepMap m; // 512 tokens a step, 0.5 s a step
         for (int s = 1; s <= 1000; s += 9)
             m.steps << s, m.tokens << s * 512.0, m.elapsed << s * 0.5;
-        m.pricePerHour = price;
+        m.prices = bcd::store::PriceSchedule(price);
         return m;
     }
 

@@ -4,6 +4,7 @@
 // run name. Real processes: the built bcd-workbench and bcd-train, the tiny preset on the CPU.
 
 #include "cli_scenarios.h"
+#include "store/run_store.h"
 
 #include <QTest>
 
@@ -275,10 +276,78 @@ private slots:
                            QStringLiteral("h"),    QStringLiteral("--port"),
                            QStringLiteral("70000")}
             << QStringLiteral("--port");
+        QTest::newRow("node price unknown")
+            << QStringList{QStringLiteral("node"), QStringLiteral("price"),
+                           QStringLiteral("atlantis"), QStringLiteral("2")}
+            << QStringLiteral("no node 'atlantis'");
+        QTest::newRow("node price negative")
+            << QStringList{QStringLiteral("node"), QStringLiteral("price"), QStringLiteral("local"),
+                           QStringLiteral("-3")}
+            << QStringLiteral("'-3': expected dollars per hour");
+        QTest::newRow("node price missing")
+            << QStringList{QStringLiteral("node"), QStringLiteral("price"), QStringLiteral("local")}
+            << QStringLiteral("expected NAME and USD_PER_HOUR");
         QTest::newRow("node add existing")
             << QStringList{QStringLiteral("node"), QStringLiteral("add"), QStringLiteral("local"),
                            QStringLiteral("--host"), QStringLiteral("h")}
             << QStringLiteral("node 'local' already exists");
+    }
+
+    // node price: the new price reaches the node's running run from its newest elapsed time, not
+    // its finished one, and says so; run show lists the price segments.
+    void nodePriceReachesActiveRuns() {
+        const QString db = test::freshDir(QStringLiteral("cli-price")) + "/store.sqlite";
+        qint64 running = 0, finished = 0;
+        {
+            store::RunStore s(db);
+            store::NodeRecord n;
+            n.name = QStringLiteral("gpu-4090");
+            n.kind = QStringLiteral("ssh");
+            n.host = QStringLiteral("192.0.2.4");
+            n.pricePerHour = 1.0;
+            s.addNode(n);
+            for (qint64* id : {&running, &finished}) {
+                store::NewRun r;
+                r.name = id == &running ? QStringLiteral("live") : QStringLiteral("done");
+                r.node = n.name;
+                *id = s.createRun(r);
+            }
+            s.setRunStatus(running, store::status::kRunning);
+            QByteArray lines;
+            for (int step = 1; step <= 4; ++step)
+                lines += QByteArray(R"({"t":"step","step":)") + QByteArray::number(step) +
+                         R"(,"tokens":64,"loss":5,"elapsed_s":)" + QByteArray::number(step * 15) +
+                         "}\n";
+            s.ingest(running, 0, lines);
+            s.setRunStatus(finished, store::status::kFinished);
+        }
+        const QStringList dbArg{QStringLiteral("--db"), db};
+        const CliResult set =
+            runCli(dbArg + QStringList{QStringLiteral("node"), QStringLiteral("price"),
+                                       QStringLiteral("gpu-4090"), QStringLiteral("2.10")});
+        QVERIFY2(set.code == 0, set.err.constData());
+        QCOMPARE(QString::fromUtf8(set.out).trimmed(),
+                 QStringLiteral("Price $2.10/h applies to new runs and, from now, to the active "
+                                "run on gpu-4090 (#%1); finished runs keep their cost.")
+                     .arg(running));
+        const CliResult show =
+            runCli(dbArg + QStringList{QStringLiteral("run"), QStringLiteral("show"),
+                                       QString::number(running)});
+        QVERIFY2(show.code == 0, show.err.constData());
+        QVERIFY2(show.out.contains("  price     from 0s: $1.00/h\n"), show.out.constData());
+        QVERIFY2(show.out.contains("            from 1m 00s: $2.10/h (set "), show.out.constData());
+        QVERIFY2(show.out.contains("  cost      $0.0167 by 1m 00s elapsed"), show.out.constData());
+        const QJsonObject json = test::showRun(db, running);
+        const QJsonArray prices = json.value(QLatin1String("prices")).toArray();
+        QCOMPARE(prices.size(), 2);
+        QCOMPARE(prices[1].toObject().value(QLatin1String("from_elapsed")).toDouble(), 60.0);
+        QCOMPARE(prices[1].toObject().value(QLatin1String("price_per_hour")).toDouble(), 2.1);
+        QCOMPARE(test::showRun(db, finished).value(QLatin1String("prices")).toArray().size(), 1);
+        const CliResult again =
+            runCli(dbArg + QStringList{QStringLiteral("node"), QStringLiteral("price"),
+                                       QStringLiteral("gpu-4090"), QStringLiteral("2.1")});
+        QCOMPARE(QString::fromUtf8(again.out).trimmed(),
+                 QStringLiteral("gpu-4090: the price is already $2.10/h"));
     }
 
     // One clear line on stderr, exit 2, and nothing in the store changes.

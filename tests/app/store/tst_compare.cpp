@@ -61,6 +61,32 @@ private slots:
         QVERIFY(threw);
     }
 
+    // Cost from the run's price schedule: $3.60/h for its first 0.5 s, $7.20/h after (a node
+    // price change while it ran), over 100 steps of 0.01 s and 64 tokens each.
+    void costWithTwoPriceSegments() {
+        RunStore s(freshDir(QStringLiteral("compare/segments")) + QStringLiteral("/store.sqlite"));
+        NewRun nr;
+        nr.name = QStringLiteral("repriced");
+        nr.node = QStringLiteral("local");
+        nr.pricePerHour = 3.6;
+        const qint64 id = s.createRun(nr);
+        QByteArray first = startLine();
+        for (int step = 1; step <= 50; ++step) first += stepLine(step);
+        s.ingest(id, 0, first);
+        s.addRunPrice(id, *s.latestElapsed(id), 7.2);
+        QCOMPARE(s.latestElapsed(id), std::optional<double>(0.5));
+        QByteArray rest;
+        for (int step = 51; step <= 100; ++step) rest += stepLine(step);
+        s.ingest(id, s.run(id)->metricsOffset, rest + endLine("finished", 100));
+        const RunComparison c = compareRun(s, id);
+        const double expected = (3.6 * 0.5 + 7.2 * 0.5) / 3600.0;
+        QVERIFY(c.summary.cost && std::abs(*c.summary.cost - expected) < 1e-15);
+        QVERIFY(c.usdPerMTokens && std::abs(*c.usdPerMTokens - expected / (6400 / 1e6)) < 1e-12);
+        // Not the launch price over the whole run, nor the last one.
+        QVERIFY(std::abs(*c.summary.cost - 3.6 * 1.0 / 3600.0) > 1e-6);
+        QVERIFY(std::abs(*c.summary.cost - 7.2 * 1.0 / 3600.0) > 1e-6);
+    }
+
     void flatten() {
         const QJsonObject o{{"optim", QJsonObject{{"lr", 0.1}, {"betas", QJsonArray{0.9, 0.95}}}},
                             {"bcd", QJsonObject{{"blocks", QJsonObject{}}, {"mode", "bcd"}}},

@@ -1,10 +1,13 @@
 // The upgrade of a version-2 store (tests/app/fixtures/store-v2.sql) through versions 3 and 4 to 5:
 // nodes and runs intact, the new columns empty, a run's world size taken from its engine's stored
 // start record (version 4); the upgrade of a version-4 store (store-v4.sql) to 5: system columns,
-// phases (a phase event moved); then a Slurm node's job defaults and a run's batch job stored and
+// phases (a phase event moved); the upgrade of a version-5 store (store-v5.sql) to 6: run price
+// schedules; then a Slurm node's job defaults and a run's batch job stored and
 // read back, and the queue state followed by the run's status.
 
 #include "nodes/slurm_job.h"
+#include "store/compare.h"
+#include "store/node_price.h"
 #include "store/run_store.h"
 #include "store/schema.h"
 #include "store_test_util.h"
@@ -52,7 +55,7 @@ private slots:
         RunStore s(path);
         QCOMPARE(s.versionFoundOnOpen(), 2);
         QCOMPARE(s.schemaVersion(), schema::kVersion);
-        QCOMPARE(schema::kVersion, 5);
+        QCOMPARE(schema::kVersion, 6);
 
         const auto box = s.node(QStringLiteral("box"));
         QVERIFY(box);
@@ -102,7 +105,7 @@ private slots:
         QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM events WHERE kind = 'phase'"), qint64(1));
         RunStore s(path);
         QCOMPARE(s.versionFoundOnOpen(), 4);
-        QCOMPARE(s.schemaVersion(), 5);
+        QCOMPARE(s.schemaVersion(), schema::kVersion);
         QCOMPARE(s.run(1)->worldSize, std::optional<int>(2));
         QCOMPARE(s.pointCount(1, PointType::Step), qint64(3));
         QVERIFY(!s.points(1, PointType::Step)[0].value(MetricColumn::Rss));
@@ -132,6 +135,42 @@ private slots:
         QCOMPARE(s.points(2, PointType::Step)[0].value(MetricColumn::CpuPct),
                  std::optional<double>(99.5));
         QCOMPARE(s.series(2, MetricColumn::Rss, 0, RunStore::kLastStep, 1)[0].max, 1048576.0);
+    }
+
+    // Version 5 → 6: run_prices, empty; every run keeps its launch price as its one segment and
+    // its cost; then a node price change reaches the running run from its newest elapsed time,
+    // and a deleted run takes its changes with it.
+    void migratesVersion5() {
+        const QString path = storeFromSql(test::freshDir(QStringLiteral("store-upgrade/v5")), 5);
+        QVERIFY(!path.isEmpty());
+        QCOMPARE(test::rawInt(path, "PRAGMA user_version"), qint64(5));
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'run_prices'"),
+                 qint64(0));
+        RunStore s(path);
+        QCOMPARE(s.versionFoundOnOpen(), 5);
+        QCOMPARE(s.schemaVersion(), 6);
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM run_prices"), qint64(0));
+        const auto r = s.run(1);
+        QVERIFY(r);
+        QCOMPARE(r->status, status::kRunning);
+        QCOMPARE(r->prices.segments().size(), 1);
+        QCOMPARE(r->prices.current(), std::optional<double>(2.5));
+        QCOMPARE(summarize(s, 1).cost, std::optional<double>(2.5 * 0.3 / 3600.0));
+        QVERIFY(!s.run(2)->prices.hasPrice());
+        QCOMPARE(s.phases(1).size(), 1); // version 5's data intact
+        QCOMPARE(s.pointCount(2, PointType::Step), qint64(1));
+
+        auto box = *s.node(QStringLiteral("box"));
+        box.pricePerHour = 5.0;
+        const NodePriceChange c = saveNodeSettings(s, box);
+        QCOMPARE(c.runs.size(), 1);
+        QCOMPARE(c.runs[0].runId, qint64(1));
+        QCOMPARE(c.runs[0].fromElapsed, 0.3);
+        QCOMPARE(s.run(1)->prices.segments().size(), 2);
+        QCOMPARE(test::rawInt(path, "PRAGMA foreign_key_check"), qint64(-1)); // no row
+        s.setRunStatus(1, status::kCancelled);
+        s.deleteRun(1);
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM run_prices"), qint64(0));
     }
 
     void slurmNodeAndJob() {
