@@ -326,6 +326,45 @@ private slots:
                  qPrintable(page.logText()));
     }
 
+    // A price change while the run was active: the cost curve follows the schedule, a labelled
+    // marker sits where it took effect (on the step and the cost axes), the readout and the
+    // chart's tooltip list the segments, and the status line names the price now.
+    void priceChangeIsMarkedOnTheCostChart() {
+        test::writeMetrics(dir_ + "/repriced", 200, 0, 0); // 0.01 s a step: 2 s in all
+        const test::StoredRun run = test::storeRun(wb_->store(), QStringLiteral("repriced"),
+                                                   dir_ + "/repriced", QJsonObject{}, 3.6, 200);
+        wb_->store().callBlocking(
+            [id = run.id](store::RunStore& s) { s.addRunPrice(id, 1.0, 7.2); }); // at step 100
+        MonitorPage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        showAndWait(page, run.id);
+        MetricChart* cost = page.chart(MonitorPage::Cost);
+        cost->replotNow();
+        QVERIFY(!cost->rawY(0).isEmpty());
+        QCOMPARE(cost->rawY(0).front(), 0.0);
+        QVERIFY2(std::abs(cost->rawY(0).back() - (3.6 * 1.0 + 7.2 * 1.0) / 3600) < 1e-12,
+                 qPrintable(QString::number(cost->rawY(0).back(), 'g', 17)));
+        QCOMPARE(cost->markerX(), QVector<double>{100.0});
+        QCOMPARE(cost->markerLabels(), QStringList{QStringLiteral("$7.20/h from here")});
+        const QString readout = cost->readoutAt(150);
+        QVERIFY2(readout.contains(QStringLiteral("price $7.20/h")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("from 0s: $3.60/h")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("from 1s: $7.20/h (set ")), qPrintable(readout));
+        QVERIFY2(cost->readoutAt(50).contains(QStringLiteral("price $3.60/h")),
+                 qPrintable(cost->readoutAt(50)));
+        QVERIFY(cost->toolTip().contains(QStringLiteral("from 1s: $7.20/h")));
+        QVERIFY2(page.statusText().contains(QStringLiteral("$7.20/h (since 1s)")),
+                 qPrintable(page.statusText()));
+        // On the cost axis the marker sits at what was spent by then: $0.001.
+        page.setXAxisKind(XAxisKind::Cost);
+        cost->replotNow();
+        QCOMPARE(cost->markerX().size(), 1);
+        QVERIFY(std::abs(cost->markerX().front() - 0.001) < 1e-12);
+        QCOMPARE(cost->markerLabels(), QStringList{QStringLiteral("$7.20/h from here")});
+        QVERIFY(page.grab().save(dir_ + "/monitor-repriced.png"));
+    }
+
     void statusShowsRanks() {
         store::RunRecord run;
         run.status = store::status::kRunning;

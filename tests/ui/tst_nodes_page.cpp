@@ -1,6 +1,7 @@
 // The Nodes page: adding an SSH node stores it and probes it; against a real sshd, an unknown host
 // key brings up the host-key dialog with the server's SHA256 fingerprint, and only accepting it
-// lets the probe through (the key lands in known_hosts); a changed key is refused with a message.
+// lets the probe through (the key lands in known_hosts); a changed key is refused with a message;
+// a price change says which active runs it reaches.
 
 #include "sshd_fixture.h"
 #include "test_runs.h"
@@ -10,6 +11,7 @@
 #include "ui/workbench.h"
 
 #include <QDoubleSpinBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -245,6 +247,78 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
         QCOMPARE(updated.first().at(1).toBool(), false);
         QVERIFY(!page.nodeNames().contains(QStringLiteral("ghost")));
+    }
+
+    // Saving a new price says what it reaches: new runs and, from now, the node's active runs
+    // (named), while finished runs keep their cost; the store holds the schedules to match.
+    void priceChangeSaysWhichRunsItReaches() {
+        NodesPage page(*wb_);
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(QStringLiteral("local")), 10000);
+        auto* note = page.findChild<QLabel*>(QStringLiteral("priceNote"));
+        QVERIFY(note);
+        QVERIFY(!note->isVisibleTo(&page));
+        store::NodeRecord n;
+        n.name = QStringLiteral("gpu-4090");
+        n.kind = QStringLiteral("ssh");
+        n.host = QStringLiteral("192.0.2.9");
+        n.pricePerHour = 1.0;
+        struct Ids {
+            qint64 running, starting, finished;
+        };
+        const Ids ids = wb_->store().callBlocking([n](store::RunStore& s) {
+            s.addNode(n);
+            auto run = [&](const char* name) {
+                store::NewRun r;
+                r.name = QString::fromLatin1(name);
+                r.node = n.name;
+                return s.createRun(r);
+            };
+            Ids out{run("running"), run("starting"), run("finished")};
+            s.setRunStatus(out.running, store::status::kRunning);
+            s.ingest(out.running, 0,
+                     R"({"t":"step","step":1,"tokens":64,"loss":5,"elapsed_s":42.5})"
+                     "\n");
+            s.setRunStatus(out.finished, store::status::kFinished);
+            return out;
+        });
+        page.refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(page.nodeNames().contains(n.name), 5000);
+
+        store::NodeRecord edited = n;
+        edited.pricePerHour = 2.1;
+        QSignalSpy updated(&page, &NodesPage::nodeUpdated);
+        page.updateNode(edited);
+        QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
+        QVERIFY2(updated.first().at(1).toBool(), qPrintable(updated.first().at(2).toString()));
+        const QString expected =
+            QStringLiteral("Price $2.10/h applies to new runs and, from now, to the 2 active runs "
+                           "on gpu-4090 (#%1, #%2); finished runs keep their cost.")
+                .arg(ids.running)
+                .arg(ids.starting);
+        QCOMPARE(page.priceNote(), expected);
+        QVERIFY(note->isVisibleTo(&page));
+        QCOMPARE(note->text(), expected);
+
+        const auto runs = wb_->store().callBlocking([ids](store::RunStore& s) {
+            return QVector<store::RunRecord>{*s.run(ids.running), *s.run(ids.starting),
+                                             *s.run(ids.finished)};
+        });
+        QCOMPARE(runs[0].prices.segments().size(), 2);
+        QCOMPARE(runs[0].prices.segments()[1].fromElapsed, 42.5);
+        QCOMPARE(runs[0].prices.current(), std::optional<double>(2.1));
+        QCOMPARE(runs[1].prices.current(), std::optional<double>(2.1));
+        QCOMPARE(runs[2].prices.segments().size(), 1);
+        QCOMPARE(runs[2].prices.current(), std::optional<double>(1.0));
+
+        // Saving again without a price change leaves the note as it was and adds nothing.
+        updated.clear();
+        page.updateNode(edited);
+        QTRY_VERIFY_WITH_TIMEOUT(!updated.isEmpty(), 5000);
+        QCOMPARE(page.priceNote(), expected);
+        QCOMPARE(wb_->store().callBlocking([ids](store::RunStore& s) {
+            return s.run(ids.running)->prices.segments().size();
+        }),
+                 qsizetype(2));
     }
 
     void removeNode() {

@@ -140,6 +140,17 @@ MonitorPage::MonitorPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     grid->setRowStretch(2, 2);
     // The loss chart's readout also names the block that trained and the learning rate.
     charts_[Loss]->setReadoutExtra([this](double step) { return blockAndLr(step); });
+    // The cost chart's readout names the price in force there and, after a change, every segment.
+    charts_[Cost]->setReadoutExtra([this](double step) -> QString {
+        if (!curves_ || !curves_->map.has(XAxisKind::Time)) return {};
+        const auto& prices = curves_->run.prices;
+        QString text =
+            tr("price %1")
+                .arg(store::formatPrice(prices.priceAt(curves_->map.x(XAxisKind::Time, step))));
+        if (prices.segments().size() > 1)
+            text += QStringLiteral("\n") + store::describeSegments(prices).join('\n');
+        return text;
+    });
     log_ = new QPlainTextEdit(splitter);
     log_->setObjectName(QStringLiteral("logTail"));
     log_->setReadOnly(true);
@@ -350,18 +361,32 @@ void MonitorPage::apply(const RunCurves& c) {
     charts_[GradNorm]->setMarkers(c.switchSteps, c.map, c.switchBlocks);
     StepSeries cost;
     cost.steps = c.map.steps;
-    if (run.pricePerHour) {
-        for (double e : c.map.elapsed) cost.values << e * *run.pricePerHour / 3600.0;
+    const store::PriceSchedule& prices = run.prices;
+    if (prices.hasPrice()) {
+        for (double e : c.map.elapsed) cost.values << prices.costAt(e);
         // Cumulative cost starts at 0 (step 0, nothing spent) when the view starts there.
         if (!cost.steps.isEmpty() && cost.steps.front() > 0 && charts_[Cost]->followsAll()) {
             cost.steps.prepend(0);
             cost.values.prepend(0);
         }
         charts_[Cost]->setNote({});
+        // Each change of the price after launch: a labelled marker where it took effect.
+        QVector<qint64> changeSteps;
+        QStringList changeLabels;
+        for (const auto& seg : prices.segments().mid(1))
+            if (seg.pricePerHour && c.map.has(XAxisKind::Time)) {
+                changeSteps << qint64(std::llround(c.map.step(XAxisKind::Time, seg.fromElapsed)));
+                changeLabels << tr("%1 from here").arg(store::formatPrice(seg.pricePerHour));
+            }
+        charts_[Cost]->setMarkers(changeSteps, c.map, {}, changeLabels);
+        charts_[Cost]->setToolTip(tr("Price per hour over the run:\n") +
+                                  store::describeSegments(prices).join('\n'));
     } else {
+        charts_[Cost]->setMarkers({}, c.map);
+        charts_[Cost]->setToolTip({});
         charts_[Cost]->setNote(
-            tr("No price per hour for this run: set one in Nodes (it applies to runs started "
-               "after)"));
+            tr("No price per hour for this run: set one in Nodes (it applies from then on, "
+               "to this run too while it is active)"));
         cost.steps.clear();
     }
     // The cost axis needs a price: without one it cannot be chosen (and the step axis stands in
@@ -369,11 +394,11 @@ void MonitorPage::apply(const RunCurves& c) {
     if (auto* model = qobject_cast<QStandardItemModel*>(xAxis_->model())) {
         const int costItem = xAxis_->findData(int(XAxisKind::Cost));
         if (QStandardItem* item = costItem >= 0 ? model->item(costItem) : nullptr) {
-            item->setEnabled(run.pricePerHour.has_value());
-            item->setToolTip(run.pricePerHour ? QString()
-                                              : tr("No price per hour: set one in Nodes"));
+            item->setEnabled(prices.hasPrice());
+            item->setToolTip(prices.hasPrice() ? QString()
+                                               : tr("No price per hour: set one in Nodes"));
         }
-        if (!run.pricePerHour && xAxis_->currentData().toInt() == int(XAxisKind::Cost))
+        if (!prices.hasPrice() && xAxis_->currentData().toInt() == int(XAxisKind::Cost))
             xAxis_->setCurrentIndex(xAxis_->findData(int(XAxisKind::Step)));
     }
     charts_[Cost]->setCurves(
@@ -556,7 +581,13 @@ QString MonitorPage::formatStatus(const store::RunRecord& run) {
         statusLine += run.hosts.size() > 1
                           ? tr(" · %1 ranks on %2 nodes").arg(*run.worldSize).arg(run.hosts.size())
                           : tr(" · %1 ranks").arg(*run.worldSize);
-    if (run.pricePerHour) statusLine += tr(" · $%1/h").arg(*run.pricePerHour, 0, 'f', 2);
+    if (const auto price = run.prices.current())
+        statusLine +=
+            run.prices.segments().size() > 1
+                ? tr(" · %1 (since %2)")
+                      .arg(store::formatPrice(price),
+                           store::formatDuration(run.prices.segments().back().fromElapsed))
+                : QStringLiteral(" · ") + store::formatPrice(price);
     if (!run.message.isEmpty()) statusLine += QStringLiteral(" · ") + run.message.toHtmlEscaped();
     return statusLine;
 }

@@ -3,6 +3,7 @@
 #include "launch/node_prober.h"
 #include "nodes/node_probe.h"
 #include "sdk/remote_node.h"
+#include "store/node_price.h"
 #include "ui/widgets/host_key_dialog.h"
 #include "ui/widgets/node_dialog.h"
 #include "ui/workbench.h"
@@ -46,6 +47,12 @@ NodesPage::NodesPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) 
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 1);
     layout->addWidget(split, 1);
+    priceNote_ = new QLabel(this);
+    priceNote_->setObjectName(QStringLiteral("priceNote"));
+    priceNote_->setWordWrap(true);
+    priceNote_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    priceNote_->hide();
+    layout->addWidget(priceNote_);
 
     auto* buttons = new QHBoxLayout;
     add_ = new QPushButton(tr("Add node…"), this);
@@ -102,6 +109,10 @@ QStringList NodesPage::nodeNames() const {
 
 int NodesPage::probesRunning() const {
     return probing_.size();
+}
+
+QString NodesPage::priceNote() const {
+    return priceNote_->text();
 }
 
 QString NodesPage::selectedNode() const {
@@ -249,31 +260,34 @@ void NodesPage::saveNode(const store::NodeRecord& node) {
 void NodesPage::updateNode(const store::NodeRecord& node) {
     // In place (the store keeps the id, so runs on the node stay valid); the store says whether
     // the connection changed by clearing the probe of a node that had one.
-    wb_.store().call(
-        [node](store::RunStore& s) {
-            const auto old = s.node(node.name);
-            s.updateNode(node);
-            return old &&
-                   (old->host != node.host || old->port != node.port || old->user != node.user ||
-                    old->identity != node.identity || old->knownHosts != node.knownHosts);
-        },
-        this,
-        [this, node](bool connectionChanged) {
-            emit wb_.message(connectionChanged ? tr("Node %1 saved; probing it …").arg(node.name)
-                                               : tr("Node %1 saved").arg(node.name));
-            emit wb_.nodesChanged();
-            emit nodeUpdated(node.name, true, {});
-            if (connectionChanged) probe(node.name);
-        },
-        [this, node](const QString& m) {
-            emit wb_.message(tr("Saving the node failed: %1").arg(m));
-            emit nodeUpdated(node.name, false, m);
-            auto* box = new QMessageBox(QMessageBox::Warning, tr("Node not saved"), m,
-                                        QMessageBox::Ok, this);
-            box->setObjectName(QStringLiteral("nodeNotSaved"));
-            box->setAttribute(Qt::WA_DeleteOnClose);
-            box->open();
-        });
+    // A changed price reaches the node's active runs from now (store/node_price.h), and the page
+    // says so: which runs, and that finished ones keep their cost.
+    wb_.store().call([node](store::RunStore& s) { return store::saveNodeSettings(s, node); }, this,
+                     [this, node](const store::NodePriceChange& change) {
+                         const bool connectionChanged = change.connectionChanged;
+                         const QString priceText = store::describe(change);
+                         if (change.priceChanged()) {
+                             priceNote_->setText(priceText);
+                             priceNote_->show();
+                         }
+                         QString saved = connectionChanged
+                                             ? tr("Node %1 saved; probing it …").arg(node.name)
+                                             : tr("Node %1 saved").arg(node.name);
+                         if (!priceText.isEmpty()) saved += QStringLiteral(". ") + priceText;
+                         emit wb_.message(saved);
+                         emit wb_.nodesChanged();
+                         emit nodeUpdated(node.name, true, {});
+                         if (connectionChanged) probe(node.name);
+                     },
+                     [this, node](const QString& m) {
+                         emit wb_.message(tr("Saving the node failed: %1").arg(m));
+                         emit nodeUpdated(node.name, false, m);
+                         auto* box = new QMessageBox(QMessageBox::Warning, tr("Node not saved"), m,
+                                                     QMessageBox::Ok, this);
+                         box->setObjectName(QStringLiteral("nodeNotSaved"));
+                         box->setAttribute(Qt::WA_DeleteOnClose);
+                         box->open();
+                     });
 }
 
 void NodesPage::removeNode(const QString& name) {

@@ -38,7 +38,8 @@ public:
     void saveNode(const store::NodeRecord& node);
     // Rewrites the settings of the stored node named node.name in place (runs that refer to it
     // keep doing so); probes it again when its connection (host, port, user, identity,
-    // known_hosts) changed, which clears the stored probe.
+    // known_hosts) changed, which clears the stored probe. A changed price applies to new runs
+    // and, from now, to the node's active runs (store::saveNodeSettings); priceNote() says so.
     void updateNode(const store::NodeRecord& node);
     void removeNode(const QString& name);
     void probe(const QString& name, const QString& acceptFingerprint = {});
@@ -47,6 +48,9 @@ public:
     // The host-key question on screen (non-modal so that nothing blocks), or null.
     HostKeyDialog* hostKeyDialog() const { return hostKeyDialog_; }
     int probesRunning() const;
+    // What the last saved price change did (store::describe): shown under the table until the
+    // next one; empty before any.
+    QString priceNote() const;
 
 signals:
     void refreshed();
@@ -66,6 +70,7 @@ private:
     QVector<store::NodeRecord> nodes_;
     QTableWidget* table_;
     QLabel* details_;
+    QLabel* priceNote_;
     QPushButton* add_;
     QPushButton* edit_;
     QPushButton* remove_;

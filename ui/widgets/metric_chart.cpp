@@ -201,10 +201,11 @@ void MetricChart::setCurves(QVector<ChartCurve> curves) {
 }
 
 void MetricChart::setMarkers(const QVector<qint64>& steps, const StepMap& map,
-                             const QVector<int>& blocks) {
+                             const QVector<int>& blocks, const QStringList& labels) {
     markerSteps_ = steps;
     markerMap_ = map;
     markerBlocks_ = blocks;
+    markerTexts_ = labels;
     scheduleRebuild();
 }
 
@@ -365,10 +366,12 @@ void MetricChart::rebuild() {
     const QCPRange xr = plot_->xAxis->range();
     QVector<double> inView;
     QVector<int> inViewBlock;
+    QStringList inViewText;
     for (qsizetype i = 0; i < markerX_.size(); ++i)
         if (xr.contains(markerX_[i])) {
             inView << markerX_[i];
             inViewBlock << markerBlocks_.value(i, -1);
+            inViewText << markerTexts_.value(i);
         }
     const qsizetype stride =
         std::max<qsizetype>(1, (inView.size() + kMaxDrawnMarkers - 1) / kMaxDrawnMarkers);
@@ -384,14 +387,19 @@ void MetricChart::rebuild() {
         line->setPen(QPen(c, 1, Qt::DashLine));
         line->point1->setCoords(inView[i], yr.lower);
         line->point2->setCoords(inView[i], yr.upper);
-        if (labelled && block >= 0) {
+        const QString text = !inViewText[i].isEmpty() ? inViewText[i]
+                             : labelled && block >= 0 ? QStringLiteral("→%1").arg(block)
+                                                      : QString();
+        if (!text.isEmpty()) {
             auto* label = new QCPItemText(plot_);
             label->position->setTypeX(QCPItemPosition::ptPlotCoords);
             label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
             label->position->setCoords(inView[i], 0.0);
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-            label->setText(QStringLiteral("→%1").arg(block));
-            label->setColor(c.darker(140));
+            label->setText(text);
+            QColor textColor = c.darker(140);
+            if (!inViewText[i].isEmpty()) textColor.setAlpha(255); // a named marker is read
+            label->setColor(textColor);
             QFont f = font();
             f.setPointSizeF(f.pointSizeF() * 0.75);
             label->setFont(f);

@@ -48,9 +48,10 @@ public:
     void setCurves(QVector<ChartCurve> curves);
     // Vertical lines at these steps, placed with the map (the shown run's).
     // Block `blocks[i]` (when given) colours marker i as in the New run block strip and labels it
-    // ("→ 3") where the markers in view are few enough to read.
+    // ("→ 3") where the markers in view are few enough to read. A non-empty `labels[i]` labels
+    // marker i with that text, always (price changes: "$2.10/h from here").
     void setMarkers(const QVector<qint64>& steps, const StepMap& map,
-                    const QVector<int>& blocks = {});
+                    const QVector<int>& blocks = {}, const QStringList& labels = {});
     void setXAxisKind(XAxisKind kind);
     XAxisKind xAxisKind() const { return kind_; }
     void setSmoothing(double weight); // 0 .. 0.999
@@ -128,6 +129,7 @@ private:
     StepMap markerMap_;
     QVector<double> markerX_;
     QVector<int> markerBlocks_;
+    QStringList markerTexts_;
     QStringList markerLabels_;
     QString userNote_;
     XAxisKind kind_ = XAxisKind::Step;
