@@ -68,7 +68,9 @@ NodeDialog::NodeDialog(QWidget* parent) : QDialog(parent) {
     price_->setSuffix(tr(" / hour"));
     price_->setSpecialValueText(tr("unknown"));
     price_->setToolTip(
-        tr("What an hour of this node costs (for the cost estimates and the Monitor); 0: unknown"));
+        tr("What an hour of this node costs (for the cost estimates and the Monitor); 0: unknown. "
+           "A change applies to new runs and, from now, to the node's active runs; finished "
+           "runs keep their cost."));
     kind_ = new QComboBox(this);
     kind_->setObjectName(QStringLiteral("nodeKind"));
     kind_->addItem(tr("SSH host"), QStringLiteral("ssh"));
