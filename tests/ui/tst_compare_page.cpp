@@ -1,5 +1,6 @@
 // The Compare page: overlaid curves, the config diff with and without "differences only", the
-// summary table against the store, export of PNG, PDF and CSV.
+// summary table against the store (a run's cost over two price segments), export of PNG, PDF and
+// CSV.
 
 #include "chart_test_runs.h"
 #include "store/compare.h"
@@ -160,6 +161,34 @@ private slots:
         QVERIFY(std::abs(t->item(a, 5)->data(Qt::UserRole).toDouble() - 4.5) < 1e-9);
         QVERIFY(std::abs(t->item(a, 9)->data(Qt::UserRole).toDouble() - (3.0 * 2.0 / 3600) / 0.3) <
                 1e-9);
+    }
+    // A run whose price changed while it ran ($3.60/h for its first second, $7.20/h for the
+    // next): the summary's cost and $/M tokens, and the cost axis, follow the schedule.
+    void costFollowsThePriceSchedule() {
+        test::writeMetrics(dir_ + "/repriced", 200, 0, 0); // 0.01 s and 1000 tokens a step
+        const qint64 id = test::storeRun(wb_->store(), "repriced", dir_ + "/repriced",
+                                         config(1e-3, 200, dir_ + "/repriced"), 3.6, 200)
+                              .id;
+        wb_->store().callBlocking([id](store::RunStore& s) { s.addRunPrice(id, 1.0, 7.2); });
+        ComparePage page(*wb_);
+        page.resize(1280, 800);
+        page.show();
+        page.setRuns({id});
+        QTRY_COMPARE_WITH_TIMEOUT(page.tableRefreshes(), 1, 10000);
+        QTableWidget* t = page.summaryTable();
+        QCOMPARE(t->rowCount(), 1);
+        const double cost = (3.6 * 1.0 + 7.2 * 1.0) / 3600;
+        QVERIFY(std::abs(t->item(0, 8)->data(Qt::UserRole).toDouble() - cost) < 1e-15);
+        QVERIFY(std::abs(t->item(0, 9)->data(Qt::UserRole).toDouble() - cost / 0.2) < 1e-12);
+        QTRY_COMPARE_WITH_TIMEOUT(page.chart()->curveCount(), 1, 10000);
+        const int before = page.curveRefreshes();
+        page.setXAxisKind(XAxisKind::Cost);
+        QTRY_VERIFY_WITH_TIMEOUT(page.curveRefreshes() > before, 5000);
+        page.chart()->replotNow();
+        const QVector<double> x = page.chart()->rawX(0);
+        QCOMPARE(x.size(), 200);
+        QVERIFY(std::abs(x[99] - 0.001) < 1e-12); // step 100: the first second at $3.60/h
+        QVERIFY(std::abs(x.back() - cost) < 1e-12);
     }
     // A long name is elided in the middle where space is short (the legend, the table, the
     // config headers) and whole in the tooltips; the filter finds runs by name, tag or status.
