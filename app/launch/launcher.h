@@ -20,6 +20,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 #include <QtPlugin>
 #include <functional>
@@ -33,8 +34,12 @@ namespace bcd::launch {
 inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
 inline constexpr int kLauncherApiMajor = 2;
-// 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder and stopRequested
-inline constexpr int kLauncherApiMinor = 2;
+// 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder and stopRequested;
+// 3: LauncherSession::listCheckpoints and sample (appended to the class: the host calls them only
+// on plugins built for 2.3 or later, see sessionSamples()).
+inline constexpr int kLauncherApiMinor = 3;
+// The first minor whose sessions list and sample checkpoints.
+inline constexpr int kLauncherSampleMinor = 3;
 
 // What the workbench tells every plugin about this machine.
 struct LauncherContext {
@@ -110,6 +115,20 @@ struct RunObservation {
     QString reason;
 };
 
+// What `bcd-train sample` is asked for on a run's checkpoint (added in 2.3).
+struct SampleRequest {
+    QString checkpoint = QStringLiteral("final"); // "final" or "step-N" (listCheckpoints)
+    QString prompt;
+    int maxNew = 200;
+    double temperature = 0.8;
+    double topP = 1.0;
+    qint64 seed = 1;
+    // This machine only: 0 and empty leave the engine's auto (all cores, the run's device); a
+    // remote node always samples with the engine's auto.
+    int threads = 0;
+    QString device;
+};
+
 class LauncherSession {
 public:
     virtual ~LauncherSession() = default;
@@ -133,6 +152,35 @@ public:
     // SIGTERM asks the engine to checkpoint and stop; SIGKILL ends it (and its job) now.
     virtual Outcome<Done> signal(const RunLocation& at, int signal) = 0;
     virtual int pollIntervalMs() const = 0;
+
+    // --- Added in 2.3, at the end of the class: a 2.2 plugin's vtable has no slots for these,
+    // so the host calls them only on plugins whose CompatVersion minor is 3 or more
+    // (PluginRegistry::sampleSupport). The bodies here answer for a 2.3 plugin that has no
+    // sampling of its own.
+
+    // The checkpoints of the run that can be sampled or forked: "final" (when complete), then
+    // checkpoints/step-N holding DONE, newest step first (launch::checkpointsFromListing).
+    virtual Outcome<QStringList> listCheckpoints(const RunLocation& at) {
+        (void)at;
+        return LaunchFailure{LaunchFailure::Kind::Failed,
+                             QStringLiteral("this launcher plugin cannot list checkpoints"),
+                             std::nullopt,
+                             {}};
+    }
+    // Runs `bcd-train sample` on a checkpoint of the run where the run lives and hands its
+    // stdout to onOutput as it comes (on the calling thread). stopRequested is asked between
+    // reads: true ends the engine's process promptly (SIGTERM and the channel closed) and the
+    // call returns Done. A non-zero exit is a failure holding the last lines of the engine's
+    // stderr.
+    virtual Outcome<Done> sample(const RunLocation& at, const SampleRequest& req,
+                                 const std::function<void(const QByteArray&)>& onOutput,
+                                 const std::function<bool()>& stopRequested) {
+        (void)at, (void)req, (void)onOutput, (void)stopRequested;
+        return LaunchFailure{LaunchFailure::Kind::Failed,
+                             QStringLiteral("this launcher plugin cannot sample checkpoints"),
+                             std::nullopt,
+                             {}};
+    }
 };
 
 class LauncherPlugin {

@@ -97,12 +97,22 @@ void PluginRegistry::consider(const QString& file) {
         return;
     }
     byKind_.insert(kind, launcher);
-    loaded_.push_back({file, name, version, compat, kind});
+    loaded_.push_back({file, name, version, compat, compat.section('.', 1, 1).toInt(), kind});
     loaders_.push_back(std::move(loader));
 }
 
 LauncherPlugin* PluginRegistry::launcher(const QString& nodeKind) const {
     return byKind_.value(nodeKind, nullptr);
+}
+
+QString PluginRegistry::sampleSupport(const QString& nodeKind) const {
+    if (!launcher(nodeKind)) return missingReason(nodeKind);
+    for (const PluginInfo& p : loaded_)
+        if (p.nodeKind == nodeKind && p.compatMinor < kLauncherSampleMinor)
+            return QStringLiteral("the %1 plugin was built for interface %2 and cannot list or "
+                                  "sample checkpoints; update it")
+                .arg(p.name, p.compatVersion);
+    return {};
 }
 
 QString PluginRegistry::missingReason(const QString& nodeKind) const {

@@ -19,6 +19,7 @@ struct PluginInfo {
     QString name;
     QString version;
     QString compatVersion;
+    int compatMinor = 0; // CompatVersion's minor: what of the interface the plugin's vtable has
     QString nodeKind;
 };
 
@@ -47,6 +48,12 @@ public:
     // Why launcher(kind) is null: "no launcher plugin for 'ssh' nodes (searched: ...)", plus the
     // problem of a plugin that would have handled it.
     QString missingReason(const QString& nodeKind) const;
+
+    // Empty when the plugin for nodeKind lists and samples checkpoints (interface 2.3 or later),
+    // else why not: no plugin, or "the ssh plugin was built for interface 2.2 and cannot list or
+    // sample checkpoints; update it". Calling those members of an older plugin would run past
+    // the end of its vtable, so the host asks this first.
+    QString sampleSupport(const QString& nodeKind) const;
 
     const QVector<PluginInfo>& loaded() const { return loaded_; }
     const QVector<PluginProblem>& problems() const { return problems_; }

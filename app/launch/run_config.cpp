@@ -1,6 +1,7 @@
 #include "launch/run_config.h"
 
 #include "launch/launcher.h"
+#include "launch/sample_command.h"
 
 #include <QDir>
 #include <QFile>
@@ -103,18 +104,18 @@ QString runFolderName(qint64 id, const QString& name) {
 }
 
 QStringList localCheckpoints(const QString& runDir) {
-    QStringList out;
+    // The same rule as a node's listing (sample_command.h): only the listing comes from here.
+    QStringList paths;
     if (QFileInfo(runDir + QStringLiteral("/final/config.json")).isFile())
-        out << QStringLiteral("final");
-    QStringList steps =
+        paths << QStringLiteral("final/config.json");
+    const QStringList steps =
         QDir(runDir + QStringLiteral("/checkpoints"))
-            .entryList({QStringLiteral("step-*")}, QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    std::reverse(steps.begin(), steps.end());
+            .entryList({QStringLiteral("step-*")}, QDir::Dirs | QDir::NoDotAndDotDot);
     for (const QString& s : steps)
         if (QFileInfo(runDir + QStringLiteral("/checkpoints/") + s + QStringLiteral("/DONE"))
-                .isFile())
-            out << s;
-    return out;
+                .exists())
+            paths << QStringLiteral("checkpoints/") + s + QStringLiteral("/DONE");
+    return checkpointsFromListing(paths);
 }
 
 QString checkpointDir(const QString& runDir, const QString& checkpoint) {

@@ -210,6 +210,13 @@ bool SshSession::hostKeyAdded() const {
 }
 
 ExecResult SshSession::exec(const QString& command, int timeoutMs) {
+    ExecStream whole;
+    whole.timeoutMs = timeoutMs;
+    return exec(command, whole);
+}
+
+ExecResult SshSession::exec(const QString& command, const ExecStream& stream) {
+    const int timeoutMs = stream.timeoutMs;
     const QString where = d_->endpoint.display();
     ChannelHolder ch;
     ch.ch = ssh_channel_new(d_->session);
@@ -228,7 +235,15 @@ ExecResult SshSession::exec(const QString& command, int timeoutMs) {
     char buf[16384];
     while (true) {
         // Checked on every turn: a command that never stops printing must time out all the same.
-        if (timer.elapsed() > timeoutMs) {
+        if (stream.stop && stream.stop()) {
+            // TERM for a server that delivers it; closing the channel ends the command's pipes
+            // (its next write fails). A caller that must be sure kills it by pid as well.
+            ssh_channel_request_send_signal(ch.ch, "TERM");
+            ssh_channel_close(ch.ch);
+            r.stopped = true;
+            return r;
+        }
+        if (timeoutMs > 0 && timer.elapsed() > timeoutMs) {
             // Without a terminal the remote command outlives its channel: ask the server to stop
             // its process group (OpenSSH ≥ 7.9 does, except in root's sessions; others ignore it).
             ssh_channel_request_send_signal(ch.ch, "TERM");
@@ -244,7 +259,12 @@ ExecResult SshSession::exec(const QString& command, int timeoutMs) {
                     SshError::Kind::Command,
                     QStringLiteral("%1: reading a command's output: %2").arg(where, d_->error()));
             if (n > 0) {
-                (isErr ? r.err : r.out).append(buf, n);
+                if (isErr)
+                    r.err.append(buf, n);
+                else if (stream.onOut)
+                    stream.onOut(QByteArray(buf, n));
+                else
+                    r.out.append(buf, n);
                 got = true;
             }
         }

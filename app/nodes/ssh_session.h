@@ -8,6 +8,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -50,8 +51,18 @@ private:
 
 struct ExecResult {
     int exitStatus = -1;
-    QByteArray out;
+    QByteArray out; // empty when streamed (ExecStream::onOut)
     QByteArray err;
+    bool stopped = false; // ExecStream::stop ended it: no exit status
+};
+
+// A command whose stdout is handed over as it comes (exec(command, ExecStream)).
+struct ExecStream {
+    std::function<void(const QByteArray&)> onOut; // stdout chunks; unset: kept in ExecResult::out
+    // Asked between reads (at least every 100 ms); true: the command is sent SIGTERM, its channel
+    // closed, and exec returns with ExecResult::stopped.
+    std::function<bool()> stop;
+    int timeoutMs = 120000; // 0: no limit
 };
 
 class SshSession {
@@ -70,6 +81,8 @@ public:
 
     // Runs a command line (build it with ShellCommand) and returns its output and exit status.
     ExecResult exec(const QString& command, int timeoutMs = 120000);
+    // The same, streaming stdout and stoppable (the loop above is this one).
+    ExecResult exec(const QString& command, const ExecStream& stream);
 
     // --- SFTP (ssh_sftp.cpp); relative paths are relative to the remote home folder ---------
     // Up to maxBytes from offset; nullopt when the file does not exist. *size: its size now.

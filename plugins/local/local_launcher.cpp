@@ -3,6 +3,7 @@
 #include "launch/remote_commands.h"
 #include "launch/run_config.h"
 #include "launch/run_files.h"
+#include "launch/sample_command.h"
 #include "nodes/local_probe.h"
 
 #include <QDeadlineTimer>
@@ -78,7 +79,69 @@ public:
 
     int pollIntervalMs() const override { return 200; }
 
+    launch::Outcome<QStringList> listCheckpoints(const RunLocation& at) override {
+        return launch::guarded([&] {
+            if (at.dir.isEmpty() || !QFileInfo(at.dir).isDir())
+                throw LaunchError(QStringLiteral("the run folder %1 does not exist on this machine")
+                                      .arg(at.dir.isEmpty() ? QStringLiteral("(none)") : at.dir));
+            return launch::localCheckpoints(at.dir);
+        });
+    }
+
+    launch::Outcome<launch::Done> sample(const RunLocation& at, const launch::SampleRequest& req,
+                                         const std::function<void(const QByteArray&)>& onOutput,
+                                         const std::function<bool()>& stopRequested) override {
+        return launch::guarded([&] { return sampleHere(at, req, onOutput, stopRequested); });
+    }
+
 private:
+    // The engine as a child of this (worker) thread, used blocking in short waits so that a stop
+    // is seen within 100 ms; never on the GUI thread (the host's RunSampler calls it).
+    launch::Done sampleHere(const RunLocation& at, const launch::SampleRequest& req,
+                            const std::function<void(const QByteArray&)>& onOutput,
+                            const std::function<bool()>& stopRequested) {
+        launch::checkSampleRequest(req);
+        const QString model = launch::checkpointDir(at.dir, req.checkpoint);
+        if (!QFileInfo(model + QStringLiteral("/config.json")).isFile())
+            throw LaunchError(
+                QStringLiteral("checkpoint %1 of the run in %2: no %3/config.json on this machine")
+                    .arg(req.checkpoint, at.dir, model),
+                true);
+        QProcess p;
+        p.setProgram(ctx_.localEngine);
+        p.setArguments(launch::sampleArguments(model, req));
+        p.setStandardInputFile(QProcess::nullDevice());
+        p.start();
+        if (!p.waitForStarted(30000))
+            throw LaunchError(
+                QStringLiteral("cannot start %1: %2").arg(ctx_.localEngine, p.errorString()));
+        while (p.state() != QProcess::NotRunning) {
+            if (stopRequested && stopRequested()) {
+                p.terminate();
+                if (!p.waitForFinished(2000)) {
+                    p.kill();
+                    p.waitForFinished(2000);
+                }
+                return {};
+            }
+            p.waitForReadyRead(100);
+            const QByteArray out = p.readAllStandardOutput();
+            if (!out.isEmpty() && onOutput) onOutput(out);
+        }
+        const QByteArray rest = p.readAllStandardOutput();
+        if (!rest.isEmpty() && onOutput) onOutput(rest);
+        if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
+            const QString err = launch::lastLines(p.readAllStandardError());
+            throw LaunchError(QStringLiteral("bcd-train sample failed (%1): %2")
+                                  .arg(p.exitStatus() == QProcess::NormalExit
+                                           ? QStringLiteral("exit %1").arg(p.exitCode())
+                                           : QStringLiteral("crashed"),
+                                       err.isEmpty() ? QStringLiteral("no message") : err),
+                              p.exitCode() == 2);
+        }
+        return {};
+    }
+
     RunLocation startRun(const launch::LaunchRequest& req) {
         if (req.nodes.size() > 1)
             throw LaunchError(QStringLiteral("a multi-node run needs SSH nodes"), true);

@@ -1,7 +1,9 @@
 #include "sdk/remote_node.h"
 
+#include "launch/remote_commands.h"
 #include "launch/run_config.h"
 #include "launch/run_files.h"
+#include "launch/sample_command.h"
 #include "nodes/node_probe.h"
 #include "nodes/shell_command.h"
 #include "nodes/ssh_probe.h"
@@ -10,7 +12,9 @@
 #include <QDirIterator>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QThread>
 #include <algorithm>
+#include <csignal>
 
 namespace bcd::sdk {
 
@@ -156,6 +160,70 @@ RemoteNode::PreparedRun RemoteNode::prepareRun(const launch::LaunchRequest& req,
             check.exitStatus == 2);
     launch::recordRunFolder(req, dir);
     return p;
+}
+
+QStringList RemoteNode::listCheckpoints(const launch::RunLocation& at) {
+    if (at.dir.isEmpty())
+        throw LaunchError(QStringLiteral("node %1: the run has no folder yet").arg(node_.name));
+    const nodes::ExecResult r = ssh_.exec(launch::checkpointListingCommand(at.dir).text(), 30000);
+    if (r.exitStatus == launch::kNoRunFolderExit)
+        throw LaunchError(
+            QStringLiteral("node %1: the run folder %2 does not exist").arg(node_.name, at.dir));
+    if (r.exitStatus != 0)
+        throw LaunchError(QStringLiteral("node %1: listing the checkpoints of %2 failed: %3")
+                              .arg(node_.name, at.dir, launch::lastLines(r.err + r.out)));
+    return launch::checkpointsFromListing(QString::fromUtf8(r.out).split('\n', Qt::SkipEmptyParts));
+}
+
+launch::Done RemoteNode::sample(const launch::RunLocation& at, const launch::SampleRequest& req,
+                                const QStringList& wrapper,
+                                const std::function<void(const QByteArray&)>& onOutput,
+                                const std::function<bool()>& stopRequested) {
+    launch::checkSampleRequest(req);
+    launch::SampleRequest onNode = req;
+    onNode.threads = 0; // the engine's auto: the node's cores and the run's device
+    onNode.device.clear();
+    const QString model = launch::checkpointDir(at.dir, req.checkpoint);
+    if (!ssh_.exists(model + QStringLiteral("/config.json")))
+        throw LaunchError(QStringLiteral("node %1: checkpoint %2 of the run in %3 is not there "
+                                         "(no %4/config.json)")
+                              .arg(node_.name, req.checkpoint, at.dir, model),
+                          true);
+    const QString program = engine();
+    QStringList argv = wrapper;
+    argv << program << launch::sampleArguments(model, onNode);
+    launch::PidThenOutput split;
+    nodes::ExecStream stream;
+    stream.onOut = [&](const QByteArray& chunk) {
+        const QByteArray out = split.feed(chunk);
+        if (!out.isEmpty() && onOutput) onOutput(out);
+    };
+    stream.stop = stopRequested;
+    stream.timeoutMs = 0; // a long generation on a CPU node is not a hang; a stop ends it
+    const nodes::ExecResult r = ssh_.exec(launch::pidThenExec(argv).text(), stream);
+    if (r.stopped) {
+        // sshd may ignore the channel's signal (root sessions, old servers): end it by pid.
+        if (split.pid() > 0) {
+            ssh_.exec(launch::signalProcess(split.pid(), SIGTERM).text(), 30000);
+            for (int i = 0; i < 30; ++i) {
+                const nodes::ExecResult alive = ssh_.exec(
+                    ShellCommand().op("kill -0").arg(split.pid()).op("2>/dev/null").text(), 30000);
+                if (alive.exitStatus != 0) return {};
+                QThread::msleep(100);
+            }
+            ssh_.exec(launch::signalProcess(split.pid(), SIGKILL).text(), 30000);
+        }
+        return {};
+    }
+    if (r.exitStatus != 0) {
+        const QString err = launch::lastLines(r.err);
+        throw LaunchError(QStringLiteral("node %1: bcd-train sample failed (exit %2): %3")
+                              .arg(node_.name)
+                              .arg(r.exitStatus)
+                              .arg(err.isEmpty() ? QStringLiteral("no message") : err),
+                          r.exitStatus == 2);
+    }
+    return {};
 }
 
 } // namespace bcd::sdk

@@ -47,6 +47,18 @@ public:
 
     // Uploads local inputs (model folder, data) under dir/inputs of `ssh`'s node and points the
     // config at them; paths that do not exist here are left as paths on the node.
+    // The run's complete checkpoints (launch::checkpointsFromListing of a listing made on the
+    // node); LaunchError when the run folder is not there.
+    QStringList listCheckpoints(const launch::RunLocation& at);
+    // `bcd-train sample` on a checkpoint of the run, its stdout streamed to onOutput, behind
+    // `wrapper` (srun and its options; empty: the engine itself). The engine's own auto decides
+    // threads and device. A stop sends TERM over the channel, closes it and kills the process
+    // by the pid its shell printed first (TERM, then KILL after 3 s).
+    launch::Done sample(const launch::RunLocation& at, const launch::SampleRequest& req,
+                        const QStringList& wrapper,
+                        const std::function<void(const QByteArray&)>& onOutput,
+                        const std::function<bool()>& stopRequested);
+
     static QJsonObject uploadInputs(nodes::SshSession& ssh, QJsonObject config, const QString& dir);
 
 private:

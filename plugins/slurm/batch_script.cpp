@@ -31,6 +31,28 @@ QString commentText(const QString& text) {
 
 } // namespace
 
+QVector<QPair<QString, QString>> jobOptions(const nodes::SlurmJobDefaults& j) {
+    QVector<QPair<QString, QString>> o;
+    if (!j.partition.isEmpty()) o.push_back({QStringLiteral("partition"), j.partition});
+    if (!j.account.isEmpty()) o.push_back({QStringLiteral("account"), j.account});
+    if (!j.qos.isEmpty()) o.push_back({QStringLiteral("qos"), j.qos});
+    if (!j.timeLimit.isEmpty()) o.push_back({QStringLiteral("time"), j.timeLimit});
+    return o;
+}
+
+QStringList sampleSrun(const nodes::SlurmJobDefaults& j, bool gpu) {
+    if (const QString why = j.validate(); !why.isEmpty()) throw LaunchError(why, true);
+    QStringList a{QStringLiteral("srun")};
+    for (const auto& [option, value] : jobOptions(j))
+        a << QStringLiteral("--%1=%2").arg(option, value);
+    a << QStringLiteral("--nodes=1") << QStringLiteral("--ntasks=1");
+    if (j.cpusPerTask > 0) a << QStringLiteral("--cpus-per-task=%1").arg(j.cpusPerTask);
+    if (j.memPerTaskMiB > 0) a << QStringLiteral("--mem=%1M").arg(j.memPerTaskMiB);
+    if (gpu) a << QStringLiteral("--gres=gpu:1");
+    a << QStringLiteral("--quiet");
+    return a;
+}
+
 QString batchScript(const BatchJob& b) {
     if (const QString why = b.job.validate(); !why.isEmpty()) throw LaunchError(why, true);
     if (!nodes::isBatchSafePath(b.runDir) || (!b.preview && !b.runDir.startsWith('/')))
@@ -71,10 +93,7 @@ QString batchScript(const BatchJob& b) {
     sbatch(QStringLiteral("output"), b.runDir + QStringLiteral("/slurm-%j.out"));
     sbatch(QStringLiteral("open-mode"), QStringLiteral("append"));
     sbatch(QStringLiteral("requeue"));
-    if (!j.partition.isEmpty()) sbatch(QStringLiteral("partition"), j.partition);
-    if (!j.account.isEmpty()) sbatch(QStringLiteral("account"), j.account);
-    if (!j.qos.isEmpty()) sbatch(QStringLiteral("qos"), j.qos);
-    if (!j.timeLimit.isEmpty()) sbatch(QStringLiteral("time"), j.timeLimit);
+    for (const auto& [option, value] : jobOptions(j)) sbatch(option, value);
     sbatch(QStringLiteral("nodes"), QString::number(j.nodes));
     sbatch(QStringLiteral("ntasks-per-node"), QString::number(b.tasksPerNode));
     if (j.gpusPerNode > 0) sbatch(QStringLiteral("gpus-per-node"), QString::number(j.gpusPerNode));

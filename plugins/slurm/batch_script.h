@@ -7,8 +7,10 @@
 
 #include "nodes/slurm_job.h"
 
+#include <QPair>
 #include <QString>
 #include <QStringList>
+#include <QVector>
 
 namespace bcd::plugins::slurm {
 
@@ -32,6 +34,16 @@ QString jobName(qint64 runId, const QString& runName);
 
 // The script, or LaunchError(badInput) naming the field that cannot go into one.
 QString batchScript(const BatchJob& b);
+
+// The job options that the node's defaults set, as (option, value) pairs: partition, account,
+// QoS and time limit, only those set. The batch script writes them as #SBATCH lines and a sample's
+// srun passes them as options, so both ask the cluster for the same.
+QVector<QPair<QString, QString>> jobOptions(const nodes::SlurmJobDefaults& j);
+
+// `srun` and its options for one engine process that samples a checkpoint (docs/slurm.md): the
+// node's job options, one task on one node, its CPUs and memory per task, and one GPU by GRES
+// when `gpu`. LaunchError(badInput) when the defaults are not valid.
+QStringList sampleSrun(const nodes::SlurmJobDefaults& j, bool gpu);
 
 // The file name of the script in the run folder.
 inline constexpr char kBatchScriptName[] = "job.sbatch";

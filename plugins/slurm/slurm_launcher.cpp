@@ -10,6 +10,9 @@
 #include "nodes/ssh_probe.h"
 #include "sdk/remote_node.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
+
 namespace bcd::plugins {
 
 namespace {
@@ -102,7 +105,39 @@ public:
 
     int pollIntervalMs() const override { return 2000; }
 
+    launch::Outcome<QStringList> listCheckpoints(const RunLocation& at) override {
+        return launch::guarded([&] { return remote_.listCheckpoints(at); });
+    }
+
+    // The same engine command as on an SSH node, as a job step of its own (srun): it waits in
+    // the queue like any job, on the node's partition and account.
+    launch::Outcome<launch::Done> sample(const RunLocation& at, const launch::SampleRequest& req,
+                                         const std::function<void(const QByteArray&)>& onOutput,
+                                         const std::function<bool()>& stopRequested) override {
+        return launch::guarded([&] {
+            const nodes::SlurmJobDefaults job =
+                nodes::SlurmJobDefaults::fromJson(remote_.node().jobDefaults);
+            const QStringList srun = slurm::sampleSrun(job, wantsGpu(at, job));
+            return remote_.sample(at, req, srun, onOutput, stopRequested);
+        });
+    }
+
 private:
+    // One GPU when the run's config asked for CUDA, or for auto on a cluster whose job defaults
+    // ask for GPUs; else a CPU step.
+    bool wantsGpu(const RunLocation& at, const nodes::SlurmJobDefaults& job) {
+        const auto config = sdk::readSmallFile(ssh_, at.configPath());
+        const QString kind = config ? QJsonDocument::fromJson(*config)
+                                          .object()
+                                          .value(QLatin1String("device"))
+                                          .toObject()
+                                          .value(QLatin1String("kind"))
+                                          .toString(QStringLiteral("auto"))
+                                    : QStringLiteral("auto");
+        if (kind == QLatin1String("cuda")) return true;
+        return kind == QLatin1String("auto") && job.gpusPerNode > 0;
+    }
+
     nodes::NodeProbe probeCluster() {
         const QString name = remote_.node().name;
         nodes::NodeProbe p;

@@ -65,6 +65,17 @@ public:
 
     int pollIntervalMs() const override { return 1000; }
 
+    launch::Outcome<QStringList> listCheckpoints(const RunLocation& at) override {
+        return launch::guarded([&] { return run_.node().listCheckpoints(at); });
+    }
+
+    launch::Outcome<launch::Done> sample(const RunLocation& at, const launch::SampleRequest& req,
+                                         const std::function<void(const QByteArray&)>& onOutput,
+                                         const std::function<bool()>& stopRequested) override {
+        return launch::guarded(
+            [&] { return run_.node().sample(at, req, {}, onOutput, stopRequested); });
+    }
+
 private:
     bool isRunning(const RunLocation& at) {
         if (at.pid <= 0) return false;

@@ -2,8 +2,10 @@
 // folder; incompatible ones are skipped by name, with the reason, before their code is loaded.
 
 #include "launch/plugin_registry.h"
+#include "launch/run_sampler.h"
 #include "test_runs.h"
 
+#include <QSignalSpy>
 #include <QTest>
 
 using namespace bcd;
@@ -46,8 +48,11 @@ private slots:
         }
         for (const auto& info : r.loaded()) {
             QCOMPARE(info.name, info.nodeKind);
-            // All three call LaunchRequest::recordFolder (2.2).
-            QCOMPARE(info.compatVersion, QStringLiteral("2.2"));
+            // All three list and sample checkpoints (2.3).
+            QCOMPARE(info.compatVersion, QStringLiteral("2.3"));
+            QCOMPARE(info.compatMinor, 3);
+            QVERIFY2(r.sampleSupport(info.nodeKind).isEmpty(),
+                     qPrintable(r.sampleSupport(info.nodeKind)));
             QVERIFY(!info.version.isEmpty());
             QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()));
         }
@@ -76,7 +81,8 @@ private slots:
         QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.0"))); // an older minor
         QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.1")));
         QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.2")));
-        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.3"))); // a newer minor
+        QVERIFY(launch::PluginRegistry::compatible(QStringLiteral("2.3")));
+        QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("2.4"))); // a newer minor
         QVERIFY(!launch::PluginRegistry::compatible(QStringLiteral("3.0"))); // another major
         QVERIFY(
             !launch::PluginRegistry::compatible(QStringLiteral("1.0"))); // before errors as values
@@ -97,19 +103,22 @@ private slots:
         launch::PluginRegistry r;
         r.load({test::pluginDir(), testPluginDir(), junkDir});
 
-        QCOMPARE(r.loaded().size(), 3);
+        // The 2.2 plugin loads (an older minor is compatible); the other test plugins do not.
+        QCOMPARE(r.loaded().size(), 4);
         QVERIFY(r.launcher(QStringLiteral("local")));
         QVERIFY(r.launcher(QStringLiteral("ssh")));
+        QVERIFY(r.launcher(QStringLiteral("oldminor")));
         QVERIFY(!r.launcher(QStringLiteral("future")));
         QVERIFY(!r.launcher(QStringLiteral("old")));
         for (const auto& info : r.loaded())
-            QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()));
+            QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()) ||
+                    info.nodeKind == QLatin1String("oldminor"));
 
         const auto* future = problemNamed(r, QStringLiteral("future-launcher"));
         QVERIFY(future);
         QVERIFY2(future->reason.contains(QStringLiteral("incompatible")) &&
                      future->reason.contains(QStringLiteral("2.99")) &&
-                     future->reason.contains(QStringLiteral("2.2")),
+                     future->reason.contains(QStringLiteral("2.3")),
                  qPrintable(future->text()));
         // Skipped on its metadata alone: its code never came into the process.
         QVERIFY2(!mapped(future->file), qPrintable(future->file));
@@ -136,6 +145,34 @@ private slots:
         QVERIFY2(why.contains(QStringLiteral("future-launcher")) &&
                      why.contains(QStringLiteral("incompatible")),
                  qPrintable(why));
+    }
+
+    // A plugin built for 2.2 has no vtable slots for listCheckpoints and sample: the registry
+    // says so, and the RunSampler answers with that instead of calling into the plugin (its
+    // open() would answer "a test plugin opens no session").
+    void olderMinorCannotSample() {
+        launch::PluginRegistry r;
+        r.load({test::pluginDir(), testPluginDir()});
+        const QString why = r.sampleSupport(QStringLiteral("oldminor"));
+        QCOMPARE(why, QStringLiteral("the old-minor-launcher plugin was built for interface 2.2 "
+                                     "and cannot list or sample checkpoints; update it"));
+        QVERIFY(r.sampleSupport(QStringLiteral("kubernetes")).contains("no launcher plugin"));
+
+        launch::RunSampler sampler(r, launch::LauncherContext{});
+        QSignalSpy listed(&sampler, &launch::RunSampler::checkpointsListed);
+        QSignalSpy finished(&sampler, &launch::RunSampler::finished);
+        store::NodeRecord node;
+        node.name = QStringLiteral("old");
+        node.kind = QStringLiteral("oldminor");
+        sampler.listCheckpoints(7, node, QStringLiteral("/runs/7"));
+        QVERIFY(listed.wait(5000));
+        QCOMPARE(listed.at(0).at(0).toLongLong(), 7);
+        QVERIFY(listed.at(0).at(1).toStringList().isEmpty());
+        QCOMPARE(listed.at(0).at(2).toString(), why);
+        const qint64 id = sampler.sample(node, QStringLiteral("/runs/7"), {});
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.at(0).at(0).toLongLong(), id);
+        QCOMPARE(finished.at(0).at(1).toString(), why);
     }
 };
 
