@@ -39,12 +39,14 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
     runs_ = std::make_unique<launch::RunController>(*store_, plugins_, ctx_);
     prober_ = std::make_unique<launch::NodeProber>(plugins_, ctx_);
     logTail_ = std::make_unique<launch::RunLogTail>(plugins_, ctx_);
+    sampler_ = std::make_unique<launch::RunSampler>(plugins_, ctx_);
     engineCheck_ = new nodes::EngineVersionCheck(this);
     connect(engineCheck_, &nodes::EngineVersionCheck::finished, this,
             [this](const QString& version, const QString& note) {
                 ctx_.localEngineVersion = version;
                 prober_->setContext(ctx_);
                 logTail_->setContext(ctx_);
+                sampler_->setContext(ctx_);
                 if (version.isEmpty())
                     emit message(tr("No usable engine on this machine: %1").arg(note));
                 emit engineVersionKnown(version, note);
@@ -79,6 +81,7 @@ Workbench::~Workbench() {
     runs_.reset();
     prober_.reset();
     logTail_.reset();
+    sampler_.reset();
 }
 
 bool Workbench::engineChecked() const {

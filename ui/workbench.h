@@ -8,6 +8,7 @@
 #include "launch/plugin_registry.h"
 #include "launch/run_controller.h"
 #include "launch/run_log_tail.h"
+#include "launch/run_sampler.h"
 #include "store/store_service.h"
 
 #include <QJsonObject>
@@ -39,6 +40,9 @@ public:
     // The last lines of a run's train.log on any node, through its launcher session on a worker
     // thread; answers with its tailRead signal.
     launch::RunLogTail& logTail() { return *logTail_; }
+    // Lists and samples runs' checkpoints on any node, through their launcher sessions on worker
+    // threads (Sample page).
+    launch::RunSampler& sampler() { return *sampler_; }
     // Whether `bcd-train --version` has answered (or failed); launcherContext().localEngineVersion
     // is empty until then.
     bool engineChecked() const;
@@ -75,6 +79,7 @@ private:
     std::unique_ptr<launch::RunController> runs_;
     std::unique_ptr<launch::NodeProber> prober_;
     std::unique_ptr<launch::RunLogTail> logTail_;
+    std::unique_ptr<launch::RunSampler> sampler_;
     nodes::EngineVersionCheck* engineCheck_ = nullptr;
 };
 

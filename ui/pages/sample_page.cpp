@@ -15,7 +15,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
-#include <QProcess>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QThread>
@@ -25,7 +24,6 @@
 namespace bcd::ui {
 
 using launch::checkpointDir;
-using launch::localCheckpoints;
 
 SamplePage::SamplePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     auto* layout = new QVBoxLayout(this);
@@ -68,6 +66,7 @@ SamplePage::SamplePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     generate_->setObjectName(QStringLiteral("generate"));
     generate_->setDefault(true);
     stop_ = new QPushButton(tr("Stop"), this);
+    stop_->setObjectName(QStringLiteral("stop"));
     stop_->setEnabled(false);
     buttons->addWidget(generate_);
     buttons->addWidget(stop_);
@@ -111,11 +110,14 @@ SamplePage::SamplePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     connect(generate_, &QPushButton::clicked, this, &SamplePage::generate);
     connect(stop_, &QPushButton::clicked, this, &SamplePage::stopAll);
     connect(&wb_, &Workbench::runsChanged, this, &SamplePage::reloadRuns);
+    connect(&wb_.sampler(), &launch::RunSampler::checkpointsListed, this, &SamplePage::listed);
+    connect(&wb_.sampler(), &launch::RunSampler::output, this, &SamplePage::sampleOutput);
+    connect(&wb_.sampler(), &launch::RunSampler::finished, this, &SamplePage::sampleFinished);
     reloadRuns();
 }
 
 SamplePage::~SamplePage() {
-    stopAll();
+    stopAll(); // flags only: the sampler's thread ends them
 }
 
 void SamplePage::reloadRuns() {
@@ -145,37 +147,91 @@ void SamplePage::reloadRuns() {
 
 void SamplePage::fillCheckpoints(int side) {
     Column& c = cols_[side];
-    const QString keep = c.checkpoint->currentText();
+    if (c.pendingCheckpoint.isEmpty()) c.pendingCheckpoint = c.checkpoint->currentText();
     c.checkpoint->clear();
     c.note->clear();
+    c.node.reset();
+    c.where.clear();
     if (c.run->currentIndex() < 0) {
         c.note->setText(tr("No runs yet — train one in New run (Ctrl+2)."));
         return;
     }
+    const qint64 runId = c.run->currentData().toLongLong();
     const QString node = c.run->currentData(Qt::UserRole + 2).toString();
     const QString dir = c.run->currentData(Qt::UserRole + 1).toString();
-    if (node != QLatin1String("local")) {
-        c.note->setText(tr("This run is on node %1: sample it there with `bcd-train sample "
-                           "--model %2/final`, or copy a checkpoint here.")
-                            .arg(node, dir.isEmpty() ? QStringLiteral("RUN") : dir));
+    if (dir.isEmpty()) {
+        c.note->setText(tr("This run has no folder yet (it never started)."));
+        emit checkpointsListed(side);
         return;
     }
-    const QStringList found = localCheckpoints(dir);
-    c.checkpoint->addItems(found);
-    if (const int i = c.checkpoint->findText(keep); i >= 0) c.checkpoint->setCurrentIndex(i);
-    if (found.isEmpty())
-        c.note->setText(tr("No complete checkpoint yet (final/ or checkpoints/step-N with DONE) "
-                           "in %1.")
-                            .arg(QDir::toNativeSeparators(dir)));
+    c.note->setText(tr("Listing checkpoints…"));
+    wb_.store().call(
+        [node](store::RunStore& s) { return s.node(node); }, this,
+        [this, side, runId, node, dir](const std::optional<store::NodeRecord>& n) {
+            Column& c = cols_[side];
+            if (c.run->currentData().toLongLong() != runId) return; // another run was chosen
+            if (!n) {
+                c.note->setText(tr("The run's node %1 is not in the store any more.").arg(node));
+                emit checkpointsListed(side);
+                return;
+            }
+            c.node = *n;
+            if (n->kind == QLatin1String("slurm"))
+                c.where = tr("on node %1 (Slurm: a sample is a job step and waits in the queue "
+                             "like any job)")
+                              .arg(n->name);
+            else if (n->kind != QLatin1String("local"))
+                c.where = tr("on node %1 (%2)").arg(n->name, n->kind);
+            c.note->setText(c.where.isEmpty() ? tr("Listing checkpoints…")
+                                              : tr("Listing checkpoints %1…").arg(c.where));
+            wb_.sampler().listCheckpoints(runId, *n, dir);
+        },
+        [this, side](const QString& error) {
+            cols_[side].note->setText(error);
+            emit checkpointsListed(side);
+        });
+}
+
+void SamplePage::listed(qint64 runId, const QStringList& found, const QString& error) {
+    for (int side = 0; side < 2; ++side) {
+        Column& c = cols_[side];
+        if (c.run->currentIndex() < 0 || c.run->currentData().toLongLong() != runId || !c.node)
+            continue;
+        const QString dir = c.run->currentData(Qt::UserRole + 1).toString();
+        const QString keep = c.pendingCheckpoint;
+        c.pendingCheckpoint.clear();
+        c.checkpoint->clear();
+        c.checkpoint->addItems(found);
+        if (const int i = c.checkpoint->findText(keep); i >= 0) c.checkpoint->setCurrentIndex(i);
+        if (!error.isEmpty())
+            c.note->setText(c.where.isEmpty()
+                                ? tr("Cannot list the checkpoints: %1").arg(error)
+                                : tr("Cannot list the checkpoints %1: %2").arg(c.where, error));
+        else if (found.isEmpty())
+            c.note->setText(tr("No complete checkpoint yet (final/ or checkpoints/step-N with "
+                               "DONE) in %1%2.")
+                                .arg(QDir::toNativeSeparators(dir),
+                                     c.where.isEmpty() ? QString() : ' ' + c.where));
+        else
+            c.note->setText(c.where.isEmpty() ? QString() : tr("Samples %1.").arg(c.where));
+        emit checkpointsListed(side);
+    }
 }
 
 void SamplePage::choose(int side, qint64 runId, const QString& checkpoint) {
     Column& c = cols_[side];
     const int i = c.run->findData(runId);
-    if (i >= 0) c.run->setCurrentIndex(i);
-    fillCheckpoints(side);
-    const int k = c.checkpoint->findText(checkpoint);
-    if (k >= 0) c.checkpoint->setCurrentIndex(k);
+    c.pendingCheckpoint = checkpoint;
+    if (i >= 0 && i != c.run->currentIndex()) {
+        c.run->setCurrentIndex(i); // lists again (currentIndexChanged)
+        return;
+    }
+    if (const int k = c.checkpoint->findText(checkpoint); k >= 0) {
+        c.checkpoint->setCurrentIndex(k);
+        c.pendingCheckpoint.clear();
+    } else if (i >= 0 && c.checkpoint->count() == 0) {
+        fillCheckpoints(side);
+    }
 }
 
 QStringList SamplePage::checkpoints(int side) const {
@@ -190,6 +246,10 @@ QString SamplePage::modelDir(int side) const {
     if (c.checkpoint->currentIndex() < 0) return {};
     return checkpointDir(c.run->currentData(Qt::UserRole + 1).toString(),
                          c.checkpoint->currentText());
+}
+
+QString SamplePage::note(int side) const {
+    return cols_[side].note->text();
 }
 
 void SamplePage::setPrompt(const QString& prompt) {
@@ -208,9 +268,8 @@ QString SamplePage::output(int side) const {
 }
 
 bool SamplePage::busy() const {
-    return std::any_of(std::begin(cols_), std::end(cols_), [](const Column& c) {
-        return c.process && c.process->state() != QProcess::NotRunning;
-    });
+    return std::any_of(std::begin(cols_), std::end(cols_),
+                       [](const Column& c) { return c.request != 0; });
 }
 
 void SamplePage::generate() {
@@ -224,52 +283,46 @@ void SamplePage::generate() {
 void SamplePage::start(int side) {
     Column& c = cols_[side];
     c.text->clear();
-    const QString dir = modelDir(side);
-    if (dir.isEmpty()) return;
-    const QString engine = wb_.launcherContext().localEngine;
-    if (engine.isEmpty()) {
-        c.text->setPlainText(tr("No bcd-train found next to the workbench or on PATH."));
-        return;
+    c.bytes.clear();
+    c.stopped = false;
+    c.request = 0;
+    if (c.checkpoint->currentIndex() < 0 || !c.node) return;
+    launch::SampleRequest req;
+    req.checkpoint = c.checkpoint->currentText();
+    req.prompt = prompt_->toPlainText();
+    req.maxNew = maxNew_->value();
+    req.temperature = temperature_->value();
+    req.topP = topP_->value();
+    req.seed = seed_->value();
+    // This machine is shared with the workbench; a node's engine takes what it finds (auto).
+    if (c.node->kind == QLatin1String("local"))
+        req.threads = std::max(1, QThread::idealThreadCount() / 2);
+    if (!c.where.isEmpty()) c.text->setPlaceholderText(tr("Sampling %1…").arg(c.where));
+    c.request = wb_.sampler().sample(*c.node, c.run->currentData(Qt::UserRole + 1).toString(), req);
+}
+
+void SamplePage::sampleOutput(qint64 request, const QByteArray& chunk) {
+    for (Column& c : cols_)
+        if (c.request == request) {
+            c.bytes += chunk;
+            c.text->setPlainText(QString::fromUtf8(c.bytes));
+        }
+}
+
+void SamplePage::sampleFinished(qint64 request, const QString& error) {
+    for (Column& c : cols_) {
+        if (c.request != request) continue;
+        c.request = 0;
+        QString text = QString::fromUtf8(c.bytes);
+        if (!error.isEmpty())
+            text += (text.isEmpty() ? QString() : QStringLiteral("\n\n")) + error;
+        else if (c.stopped)
+            text += (text.isEmpty() ? QString() : QStringLiteral("\n\n")) + tr("(stopped)");
+        else if (text.endsWith(QLatin1Char('\n')))
+            text.chop(1); // the engine's closing newline
+        c.text->setPlainText(text);
     }
-    auto* p = new QProcess(this);
-    c.process = p;
-    p->setProgram(engine);
-    const int threads = std::max(1, QThread::idealThreadCount() / 2);
-    p->setArguments(
-        {QStringLiteral("sample"), QStringLiteral("--model"), dir, QStringLiteral("--prompt"),
-         prompt_->toPlainText(), QStringLiteral("--max-new"), QString::number(maxNew_->value()),
-         QStringLiteral("--temperature"), QString::number(temperature_->value()),
-         QStringLiteral("--top-p"), QString::number(topP_->value()), QStringLiteral("--seed"),
-         QString::number(seed_->value()), QStringLiteral("--threads"), QString::number(threads)});
-    // The text as it comes (bytes of one character may arrive in two reads: decoded at the end).
-    auto bytes = std::make_shared<QByteArray>();
-    connect(p, &QProcess::readyReadStandardOutput, this, [this, side, p, bytes] {
-        bytes->append(p->readAllStandardOutput());
-        cols_[side].text->setPlainText(QString::fromUtf8(*bytes));
-    });
-    connect(p, &QProcess::finished, this,
-            [this, side, p, bytes](int code, QProcess::ExitStatus st) {
-                bytes->append(p->readAllStandardOutput());
-                QString text = QString::fromUtf8(*bytes);
-                if (st != QProcess::NormalExit || code != 0) {
-                    const QString err = QString::fromUtf8(p->readAllStandardError()).trimmed();
-                    text += (text.isEmpty() ? QString() : QStringLiteral("\n\n")) +
-                            (err.isEmpty() ? tr("(stopped)") : err);
-                } else if (text.endsWith(QLatin1Char('\n'))) {
-                    text.chop(1); // the engine's closing newline
-                }
-                cols_[side].text->setPlainText(text);
-                p->deleteLater();
-                endIfIdle();
-            });
-    connect(p, &QProcess::errorOccurred, this, [this, side, p](QProcess::ProcessError e) {
-        if (e != QProcess::FailedToStart) return;
-        cols_[side].text->setPlainText(
-            tr("Could not start %1: %2").arg(p->program(), p->errorString()));
-        p->deleteLater();
-        endIfIdle();
-    });
-    p->start();
+    endIfIdle();
 }
 
 void SamplePage::endIfIdle() {
@@ -279,16 +332,13 @@ void SamplePage::endIfIdle() {
     emit finished();
 }
 
+// Raises the stop flags only: the samples end on the sampler's thread and answer with finished.
 void SamplePage::stopAll() {
     for (Column& c : cols_)
-        if (c.process && c.process->state() != QProcess::NotRunning) {
-            c.process->disconnect(this);
-            c.process->kill();
-            c.process->waitForFinished(2000);
-            c.process->deleteLater();
+        if (c.request != 0) {
+            wb_.sampler().stop(c.request);
+            c.stopped = true;
         }
-    generate_->setEnabled(true);
-    stop_->setEnabled(false);
 }
 
 } // namespace bcd::ui
