@@ -37,6 +37,7 @@ int cmdNode(const QString& verb, Context& ctx);
 int cmdRun(const QString& verb, Context& ctx);
 int cmdFollow(const QString& verb, Context& ctx); // run launch | attach | cancel
 int cmdCompare(Context& ctx);
+int cmdSample(const QString& verb, Context& ctx); // run checkpoints | sample
 
 // Printing: stdout for results, stderr for progress and errors (one line each).
 void out(const QString& line);

@@ -68,6 +68,13 @@ runs:
   run cancel ID [--grace SECONDS]
                              SIGTERM (the engine checkpoints), SIGKILL after the grace period (30)
   run export ID --csv FILE   the metric points as CSV
+  run checkpoints ID         the run's complete checkpoints (final, then step-N newest first),
+                             listed where the run lives (this machine, an SSH or Slurm node)
+  run sample ID --prompt TEXT [--checkpoint final|step-N] [--max-new N] [--temperature T]
+             [--top-p P] [--seed S]
+                             bcd-train sample on a checkpoint (default: final, else the newest),
+                             on the run's node (Slurm: a job step, queued like any job); the
+                             text streams to stdout
   compare ID... [--json]     summaries and config differences
 
 options:
@@ -136,6 +143,8 @@ int dispatch(const QStringList& all) {
         verb == QLatin1String("resume") || verb == QLatin1String("cancel") ||
         verb == QLatin1String("fork"))
         return cmdFollow(verb, ctx);
+    if (verb == QLatin1String("sample") || verb == QLatin1String("checkpoints"))
+        return cmdSample(verb, ctx);
     return cmdRun(verb, ctx);
 }
 

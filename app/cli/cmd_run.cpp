@@ -288,7 +288,7 @@ int cmdRun(const QString& verb, Context& ctx) {
     throw UsageError(
         QStringLiteral(
             "run %1: unknown command (expected launch, list, show, attach, resume, fork, cancel, "
-            "delete, archive, unarchive or export)")
+            "delete, archive, unarchive, export, checkpoints or sample)")
             .arg(verb));
 }
 

@@ -494,6 +494,48 @@ private slots:
         QVERIFY(cli({"run", "show", QString::number(finishedB_)}).code == 0);
     }
 
+    // run checkpoints lists what run sample can use; run sample streams the engine's text as the
+    // engine itself prints it; wrong input is one line naming the run, node and expectation.
+    void sampleAndCheckpoints() {
+        QVERIFY(finishedA_ > 0);
+        const QString id = QString::number(finishedA_);
+        const CliResult list = cli({"run", "checkpoints", id});
+        QVERIFY2(list.code == 0, list.err.constData());
+        QCOMPARE(list.out, QByteArray("final\n"));
+
+        const CliResult s = cli({"run", "sample", id, "--prompt", "To be", "--max-new", "25",
+                                 "--temperature", "0.9", "--top-p", "0.9", "--seed", "4"});
+        QVERIFY2(s.code == 0, s.err.constData());
+        const QString runDir = test::showRun(db_, finishedA_)["run_dir"].toString();
+        QProcess engine;
+        engine.start(test::trainExe(),
+                     {"sample", "--model", runDir + "/final", "--prompt", "To be", "--max-new",
+                      "25", "--temperature", "0.9", "--top-p", "0.9", "--seed", "4"});
+        QVERIFY(engine.waitForFinished(60000));
+        QCOMPARE(s.out, engine.readAllStandardOutput());
+        QVERIFY(s.out.startsWith("To be"));
+        QVERIFY2(s.err.contains("sampling final of run"), s.err.constData());
+
+        const CliResult noCkpt =
+            cli({"run", "sample", id, "--prompt", "x", "--checkpoint", "step-00000007"});
+        QCOMPARE(noCkpt.code, 2);
+        QVERIFY2(noCkpt.err.contains(QStringLiteral("run %1 (a) on node local has no checkpoint "
+                                                    "'step-00000007' (expected one of: final)")
+                                         .arg(id)
+                                         .toUtf8()),
+                 noCkpt.err.constData());
+        const CliResult noPrompt = cli({"run", "sample", id});
+        QCOMPARE(noPrompt.code, 2);
+        QVERIFY2(noPrompt.err.contains("--prompt"), noPrompt.err.constData());
+        const CliResult badTopP = cli({"run", "sample", id, "--prompt", "x", "--top-p", "0"});
+        QCOMPARE(badTopP.code, 2);
+        QVERIFY2(badTopP.err.contains("top-p: expected a value in (0, 1]"),
+                 badTopP.err.constData());
+        const CliResult noRun = cli({"run", "checkpoints", "9999"});
+        QCOMPARE(noRun.code, 2);
+        QVERIFY2(noRun.err.contains("no run 9999"), noRun.err.constData());
+    }
+
     // run archive hides a finished run from run list (until --all); a live or unknown run is
     // refused; run unarchive shows it again.
     void archiveAndUnarchive() {

@@ -20,6 +20,7 @@ class TestCliSsh : public QObject {
 
     test::SshdFixture sshd_;
     QString dir_, model_, db_, knownHosts_;
+    qint64 sshRun_ = 0; // launchWithNodeEngine's finished run on node n1
 
     CliResult cli(const QStringList& args, int timeoutMs = 120000) const {
         return runCli(QStringList{QStringLiteral("--db"), db_} + args, timeoutMs);
@@ -211,6 +212,35 @@ private slots:
                     .toString()
                     .startsWith(runDir + QStringLiteral("/inputs/")));
         QVERIFY(QFile::exists(runDir + QStringLiteral("/final/model.safetensors")));
+        sshRun_ = id;
+    }
+
+    // run checkpoints and run sample on the SSH node: listed there, sampled there by the node's
+    // engine, the same text as the engine prints for that checkpoint here (the node is this
+    // machine, so its folder is readable here too).
+    void sampleOnTheNode() {
+        if (sshRun_ <= 0) QSKIP("launchWithNodeEngine did not leave a run");
+        const QString id = QString::number(sshRun_);
+        const CliResult list = cli({"run", "checkpoints", id});
+        QVERIFY2(list.code == 0, list.err.constData());
+        QCOMPARE(list.out, QByteArray("final\n"));
+        const QStringList settings{"--max-new", "30", "--temperature", "1.0", "--seed", "9"};
+        const CliResult s = cli(
+            QStringList{"run", "sample", id, "--prompt", "Good morrow", "--checkpoint", "final"} +
+            settings);
+        QVERIFY2(s.code == 0, s.err.constData());
+        const QString runDir = test::showRun(db_, sshRun_)["run_dir"].toString();
+        QProcess engine;
+        engine.start(test::trainExe(), QStringList{"sample", "--model", runDir + "/final",
+                                                   "--prompt", "Good morrow"} +
+                                           settings);
+        QVERIFY(engine.waitForFinished(60000));
+        QCOMPARE(s.out, engine.readAllStandardOutput());
+        const CliResult missing =
+            cli({"run", "sample", id, "--prompt", "x", "--checkpoint", "step-00000005"});
+        QCOMPARE(missing.code, 2);
+        QVERIFY2(missing.err.contains("on node n1 has no checkpoint 'step-00000005'"),
+                 missing.err.constData());
     }
 
     // A node without --engine, and no bcd-train on its PATH: this machine's engine is uploaded.
