@@ -4,7 +4,8 @@
 // with every step stored once; a job held in the queue (PENDING, its reason shown) and released;
 // scancel → cancelled with a final checkpoint; the workbench killed while the job runs and
 // re-attached; a job ended by its time limit → TIMEOUT, then resumed from its checkpoint; hostile
-// settings refused and a hostile run name harmless.
+// settings refused and a hostile run name harmless; a finished run's checkpoint sampled as a job
+// step (run sample through srun).
 //
 // The time-limit job takes Slurm's smallest limit (one minute, checked every 30 s), so it is
 // submitted first and checked last, while the other cases run.
@@ -29,6 +30,7 @@ class TestSlurmCluster : public QObject {
     test::SshdFixture sshd_;
     QString dir_, model_, db_, knownHosts_, runRoot_;
     qint64 timeoutRun_ = 0;
+    qint64 finishedRun_ = 0; // submitAndFinish's run
     QElapsedTimer clock_;
 
     CliResult cli(const QStringList& args, int timeoutMs = 180000) const {
@@ -199,7 +201,41 @@ private slots:
                                    "-slurm-finish\n"),
                  text.constData());
         qInfo("the batch script of run %lld:\n%s", id, text.constData());
+        finishedRun_ = id;
         timing("submitAndFinish");
+    }
+
+    // run checkpoints and run sample on the cluster: listed through the login host, sampled as a
+    // job step of its own (srun, the node's partition), the same text as the engine prints here.
+    void sampleAsJobStep() {
+        if (finishedRun_ <= 0) QSKIP("submitAndFinish did not leave a run");
+        const QString id = QString::number(finishedRun_);
+        const CliResult list = cli({"run", "checkpoints", id});
+        QVERIFY2(list.code == 0, list.err.constData());
+        const QStringList found = QString::fromUtf8(list.out).split('\n', Qt::SkipEmptyParts);
+        QVERIFY2(found.value(0) == QLatin1String("final") && found.size() >= 2 &&
+                     found.value(1).startsWith(QLatin1String("step-")),
+                 list.out.constData());
+        const QStringList settings{"--max-new", "20", "--temperature", "0.8", "--seed", "6"};
+        const CliResult s = cli(
+            QStringList{"run", "sample", id, "--prompt", "Hark", "--checkpoint", found.value(1)} +
+            settings);
+        QVERIFY2(s.code == 0, s.err.constData());
+        const QString runDir = test::showRun(db_, finishedRun_)["run_dir"].toString();
+        QProcess engine;
+        engine.start(test::trainExe(),
+                     QStringList{"sample", "--model", runDir + "/checkpoints/" + found.value(1),
+                                 "--prompt", "Hark"} +
+                         settings);
+        QVERIFY(engine.waitForFinished(60000));
+        QCOMPARE(s.out, engine.readAllStandardOutput());
+        // It ran as a job of its own on the node's partition (srun names it after the program).
+        const QString jobs = QString::fromUtf8(
+            slurm_.client(QStringLiteral("squeue"),
+                          {QStringLiteral("--noheader"), QStringLiteral("--states=all"),
+                           QStringLiteral("--name=bcd-train"), QStringLiteral("--format=%T|%P")}));
+        QVERIFY2(jobs.contains(QLatin1String("COMPLETED|cpu")), qPrintable(jobs));
+        timing("sampleAsJobStep");
     }
 
     void heldThenReleased() {

@@ -96,6 +96,27 @@ srun --nodes=1 --ntasks=1 --ntasks-per-node=1 --cpus-per-task=8 --kill-on-bad-ex
         QCOMPARE(batchScript(fullJob()), expected);
     }
 
+    // A sample's srun asks for what the batch script asks for (the same job options), one task,
+    // and one GPU by GRES only when the run wants a GPU; bad settings are refused by name.
+    void sampleSrunOptions() {
+        const nodes::SlurmJobDefaults j = fullJob().job;
+        QCOMPARE(plugins::slurm::sampleSrun(j, true),
+                 (QStringList{"srun", "--partition=gpu", "--account=lab", "--qos=normal",
+                              "--time=4:00:00", "--nodes=1", "--ntasks=1", "--cpus-per-task=8",
+                              "--mem=32768M", "--gres=gpu:1", "--quiet"}));
+        QCOMPARE(plugins::slurm::sampleSrun(nodes::SlurmJobDefaults{}, false),
+                 (QStringList{"srun", "--nodes=1", "--ntasks=1", "--quiet"}));
+        nodes::SlurmJobDefaults bad;
+        bad.partition = QStringLiteral("gpu;rm -rf");
+        try {
+            plugins::slurm::sampleSrun(bad, false);
+            QFAIL("a hostile partition was accepted");
+        } catch (const launch::LaunchError& e) {
+            QVERIFY(e.badInput());
+            QVERIFY2(QString::fromUtf8(e.what()).contains("partition"), e.what());
+        }
+    }
+
     void scriptScalesTasks() {
         // One task per GPU once the engine runs ranks: the parameter reaches #SBATCH and srun.
         BatchJob b = fullJob();
