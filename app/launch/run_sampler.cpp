@@ -23,8 +23,8 @@ public:
                 found = listed.value();
             } else {
                 error = listed.failure().message;
-                if (listed.failure().kind == LaunchFailure::Kind::Connection)
-                    sessions_.remove(node.name); // reconnect next time
+                // Anything but a refused request may have left the session unusable.
+                if (!listed.failure().badInput()) sessions_.remove(node.name);
             }
         }
         emit listed(runId, found, error);
@@ -41,8 +41,7 @@ public:
                     [stop] { return stop->load(); });
                 if (!done) {
                     error = done.failure().message;
-                    if (done.failure().kind == LaunchFailure::Kind::Connection)
-                        sessions_.remove(node.name);
+                    if (!done.failure().badInput()) sessions_.remove(node.name);
                 }
             }
         }
