@@ -40,6 +40,8 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
     prober_ = std::make_unique<launch::NodeProber>(plugins_, ctx_);
     logTail_ = std::make_unique<launch::RunLogTail>(plugins_, ctx_);
     sampler_ = std::make_unique<launch::RunSampler>(plugins_, ctx_);
+    runFiles_ =
+        std::make_unique<launch::NodeWorker>(plugins_, ctx_, QStringLiteral("bcd-run-files"));
     engineCheck_ = new nodes::EngineVersionCheck(this);
     connect(engineCheck_, &nodes::EngineVersionCheck::finished, this,
             [this](const QString& version, const QString& note) {
@@ -47,6 +49,7 @@ Workbench::Workbench(const QString& dbPath, QObject* parent) : QObject(parent), 
                 prober_->setContext(ctx_);
                 logTail_->setContext(ctx_);
                 sampler_->setContext(ctx_);
+                runFiles_->setContext(ctx_);
                 if (version.isEmpty())
                     emit message(tr("No usable engine on this machine: %1").arg(note));
                 emit engineVersionKnown(version, note);
@@ -82,6 +85,7 @@ Workbench::~Workbench() {
     prober_.reset();
     logTail_.reset();
     sampler_.reset();
+    runFiles_.reset();
 }
 
 bool Workbench::engineChecked() const {

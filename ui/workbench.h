@@ -43,6 +43,8 @@ public:
     // Lists and samples runs' checkpoints on any node, through their launcher sessions on worker
     // threads (Sample page).
     launch::RunSampler& sampler() { return *sampler_; }
+    // Removes run folders on their nodes (launch/run_folders.h) off the GUI thread.
+    launch::NodeWorker& runFiles() { return *runFiles_; }
     // Whether `bcd-train --version` has answered (or failed); launcherContext().localEngineVersion
     // is empty until then.
     bool engineChecked() const;
@@ -80,6 +82,7 @@ private:
     std::unique_ptr<launch::NodeProber> prober_;
     std::unique_ptr<launch::RunLogTail> logTail_;
     std::unique_ptr<launch::RunSampler> sampler_;
+    std::unique_ptr<launch::NodeWorker> runFiles_;
     nodes::EngineVersionCheck* engineCheck_ = nullptr;
 };
 

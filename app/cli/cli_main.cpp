@@ -62,7 +62,7 @@ runs:
                              and schedule start afresh) with changed settings (--set
                              optim.lr=1e-4); tagged fork-of:ID@CHECKPOINT
   run delete ID [--files]    remove a stopped or finished run from the store (--files: its
-                             folder too, for runs on this machine)
+                             folder first, on whatever node it is; kept when that fails)
   run archive ID...          hide finished runs from lists (the tag "archived"); nothing
                              is deleted; run unarchive ID... shows them again
   run cancel ID [--grace SECONDS]

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
+#include "launch/run_folders.h"
 #include "store/compare.h"
 #include "store/run_curves.h"
 #include "store/run_status.h"
@@ -259,19 +260,34 @@ int runDelete(Context& ctx) {
         throw UsageError(QStringLiteral("run delete: run %1 is %2; cancel it first (run cancel %1)")
                              .arg(r.id)
                              .arg(r.status));
-    s.deleteRun(r.id);
     QString files = QStringLiteral("its files are kept");
     if (!r.remoteDir.isEmpty()) files += QStringLiteral(" (%1 on %2)").arg(r.remoteDir, r.node);
     if (a.flag(QStringLiteral("files")) && !r.remoteDir.isEmpty()) {
-        if (r.node == QLatin1String("local"))
-            files = QDir(r.remoteDir).removeRecursively()
-                        ? QStringLiteral("its folder %1 removed").arg(r.remoteDir)
-                        : QStringLiteral("its folder %1 could not be removed entirely")
-                              .arg(r.remoteDir);
-        else
-            files = QStringLiteral("its folder %1 on node %2 is kept: remove it there")
-                        .arg(r.remoteDir, r.node);
+        // The folder first, wherever it lives; the row goes only once the folder is gone.
+        const std::optional<store::NodeRecord> node = s.node(r.node);
+        if (!node)
+            throw UsageError(
+                QStringLiteral("run delete: run %1's node '%2' is gone from the store; "
+                               "its folder %3 cannot be reached (delete without "
+                               "--files, then remove it by hand)")
+                    .arg(r.id)
+                    .arg(r.node, r.remoteDir));
+        launch::PluginRegistry plugins;
+        plugins.load(launch::PluginRegistry::defaultSearchPaths());
+        launch::NodeSessions sessions(plugins, ctx.launcher);
+        const launch::FolderRemoval done =
+            launch::removeRunFolder(sessions, *node, r.id, r.remoteDir);
+        if (!done.ok())
+            throw launch::LaunchError(QStringLiteral("run delete: run %1 is kept: its folder %2 on "
+                                                     "node %3 was not removed: %4")
+                                          .arg(r.id)
+                                          .arg(r.remoteDir, r.node, done.error));
+        files =
+            done.removed
+                ? QStringLiteral("its folder %1 on %2 removed").arg(r.remoteDir, r.node)
+                : QStringLiteral("its folder %1 on %2 was already gone").arg(r.remoteDir, r.node);
     }
+    s.deleteRun(r.id);
     out(QStringLiteral("deleted run %1 from the store; %2").arg(r.id).arg(files));
     return kExitOk;
 }

@@ -35,11 +35,11 @@ inline constexpr char kLauncherIid[] = BCD_LAUNCHER_IID;
 inline constexpr char kLauncherIidPrefix[] = "org.bcd-workbench.Launcher/";
 inline constexpr int kLauncherApiMajor = 2;
 // 1: LaunchRequest::processesPerNode; 2: LaunchRequest::recordFolder and stopRequested;
-// 3: LauncherSession::listCheckpoints and sample (appended to the class: the host calls them only
-// on plugins built for 2.3 or later, see sessionSamples()).
+// 3: LauncherSession::listCheckpoints, sample and removeRunFolder (appended to the class: the host
+// calls them only on plugins built for 2.3 or later, see PluginRegistry::runFilesSupport()).
 inline constexpr int kLauncherApiMinor = 3;
-// The first minor whose sessions list and sample checkpoints.
-inline constexpr int kLauncherSampleMinor = 3;
+// The first minor whose sessions list and sample checkpoints and remove run folders.
+inline constexpr int kLauncherRunFilesMinor = 3;
 
 // What the workbench tells every plugin about this machine.
 struct LauncherContext {
@@ -155,8 +155,8 @@ public:
 
     // --- Added in 2.3, at the end of the class: a 2.2 plugin's vtable has no slots for these,
     // so the host calls them only on plugins whose CompatVersion minor is 3 or more
-    // (PluginRegistry::sampleSupport). The bodies here answer for a 2.3 plugin that has no
-    // sampling of its own.
+    // (PluginRegistry::runFilesSupport). The bodies here answer for a 2.3 plugin that has none
+    // of its own.
 
     // The checkpoints of the run that can be sampled or forked: "final" (when complete), then
     // checkpoints/step-N holding DONE, newest step first (launch::checkpointsFromListing).
@@ -178,6 +178,17 @@ public:
         (void)at, (void)req, (void)onOutput, (void)stopRequested;
         return LaunchFailure{LaunchFailure::Kind::Failed,
                              QStringLiteral("this launcher plugin cannot sample checkpoints"),
+                             std::nullopt,
+                             {}};
+    }
+    // Removes the folder of a run that is over (checkpoints, logs, the final model) where it
+    // lives. Only a run folder is removed: an absolute path, not "/", holding launch.json (every
+    // launcher writes it); anything else is refused as bad input. Answers false when the folder
+    // was already gone.
+    virtual Outcome<bool> removeRunFolder(const RunLocation& at) {
+        (void)at;
+        return LaunchFailure{LaunchFailure::Kind::Failed,
+                             QStringLiteral("this launcher plugin cannot remove run folders"),
                              std::nullopt,
                              {}};
     }

@@ -105,12 +105,12 @@ LauncherPlugin* PluginRegistry::launcher(const QString& nodeKind) const {
     return byKind_.value(nodeKind, nullptr);
 }
 
-QString PluginRegistry::sampleSupport(const QString& nodeKind) const {
+QString PluginRegistry::runFilesSupport(const QString& nodeKind) const {
     if (!launcher(nodeKind)) return missingReason(nodeKind);
     for (const PluginInfo& p : loaded_)
-        if (p.nodeKind == nodeKind && p.compatMinor < kLauncherSampleMinor)
+        if (p.nodeKind == nodeKind && p.compatMinor < kLauncherRunFilesMinor)
             return QStringLiteral("the %1 plugin was built for interface %2 and cannot list or "
-                                  "sample checkpoints; update it")
+                                  "sample checkpoints or remove run folders; update it")
                 .arg(p.name, p.compatVersion);
     return {};
 }

@@ -49,11 +49,12 @@ public:
     // problem of a plugin that would have handled it.
     QString missingReason(const QString& nodeKind) const;
 
-    // Empty when the plugin for nodeKind lists and samples checkpoints (interface 2.3 or later),
-    // else why not: no plugin, or "the ssh plugin was built for interface 2.2 and cannot list or
-    // sample checkpoints; update it". Calling those members of an older plugin would run past
-    // the end of its vtable, so the host asks this first.
-    QString sampleSupport(const QString& nodeKind) const;
+    // Empty when the plugin for nodeKind lists and samples checkpoints and removes run folders
+    // (interface 2.3 or later), else why not: no plugin, or "the ssh plugin was built for
+    // interface 2.2 and cannot list or sample checkpoints or remove run folders; update it".
+    // Calling those members of an older plugin would run past the end of its vtable, so the host
+    // asks this first.
+    QString runFilesSupport(const QString& nodeKind) const;
 
     const QVector<PluginInfo>& loaded() const { return loaded_; }
     const QVector<PluginProblem>& problems() const { return problems_; }

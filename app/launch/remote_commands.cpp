@@ -32,6 +32,27 @@ ShellCommand processCommandLine(qint64 pid) {
     return ShellCommand().op("cat").arg(QStringLiteral("/proc/%1/cmdline").arg(pid));
 }
 
+void checkRunFolderPath(const QString& dir) {
+    const QStringList parts = dir.split(QLatin1Char('/'), Qt::SkipEmptyParts);
+    const bool dotted = std::any_of(parts.begin(), parts.end(), [](const QString& p) {
+        return p == QLatin1String(".") || p == QLatin1String("..");
+    });
+    if (!dir.startsWith(QLatin1Char('/')) || parts.isEmpty() || dotted)
+        throw LaunchError(QStringLiteral("refusing to remove '%1': a run folder is an absolute "
+                                         "path below the run root, without . or ..")
+                              .arg(dir),
+                          true);
+}
+
+ShellCommand runFolderRemoval(const QString& dir) {
+    checkRunFolderPath(dir);
+    return ShellCommand()
+        .op("cd")
+        .arg(dir)
+        .op("2>/dev/null || exit 3; [ -f launch.json ] || exit 4; cd / && rm -rf --")
+        .arg(dir);
+}
+
 ShellCommand signalProcess(qint64 pid, int signal) {
     ShellCommand c;
     c.op("kill");

@@ -21,6 +21,16 @@ nodes::ShellCommand processCommandLine(qint64 pid);
 // kill -TERM PID / kill -KILL PID.
 nodes::ShellCommand signalProcess(qint64 pid, int signal);
 
+// Removing a run folder (LauncherSession::removeRunFolder): a LaunchError(badInput) unless `dir`
+// can be one — absolute, not "/", no "." or ".." component; the folder itself must also hold
+// launch.json, which the removal checks where the folder lives.
+void checkRunFolderPath(const QString& dir);
+// cd DIR || exit 3; [ -f launch.json ] || exit 4; cd / && rm -rf -- DIR  (checkRunFolderPath
+// first). Exit 3: no such folder (nothing to remove); 4: not a run folder (nothing removed).
+nodes::ShellCommand runFolderRemoval(const QString& dir);
+inline constexpr int kRemovalNoFolderExit = 3;
+inline constexpr int kRemovalNotRunFolderExit = 4;
+
 // Whether a /proc/PID/cmdline text holds `arg` as one of its arguments.
 bool commandLineHas(const QByteArray& cmdline, const QString& arg);
 

@@ -1,34 +1,31 @@
 #pragma once
 // Sampling runs' checkpoints wherever the runs are (docs/workbench.md, "Sampling"): the launcher
 // session of the run's node lists a run's checkpoints and runs `bcd-train sample` on one of them
-// (LauncherSession::listCheckpoints and sample, interface 2.3), on worker threads of the
-// sampler's own, answered with signals. One thread lists, one samples (a long generation does
-// not hold up a listing); each keeps one session per node open, and requests queue on it. Stops
-// are flags the plugin reads between reads of the engine's output: nothing waits on the caller's
-// thread.
+// (LauncherSession::listCheckpoints and sample, interface 2.3), on NodeWorkers of the sampler's
+// own, answered with signals. One worker lists, one samples (a long generation does not hold up
+// a listing); each keeps one session per node open, and requests queue on it, so the two columns
+// of the Sample page run one after the other: a node holds one sampled model in memory at a
+// time (two 7B checkpoints at once would not fit a 24 GB GPU). Stops are flags the plugin reads
+// between reads of the engine's output: nothing waits on the caller's thread.
 
-#include "launch/plugin_registry.h"
+#include "launch/node_worker.h"
 
 #include <QHash>
 #include <QMutex>
 #include <QObject>
 #include <QStringList>
-#include <QThread>
 #include <atomic>
 #include <memory>
 
 namespace bcd::launch {
-
-class SamplerWorker;
 
 class RunSampler : public QObject {
     Q_OBJECT
 public:
     RunSampler(const PluginRegistry& plugins, const LauncherContext& ctx,
                QObject* parent = nullptr);
-    // Stops every request, then waits for the workers at most shutdownTimeoutMs (a stopped
-    // sample ends within its SSH timeouts); one still running then is reported and left to the
-    // process, as RunLogTail does.
+    // Stops every request; the workers then end (NodeWorker's bounded wait: a stopped sample
+    // ends within its SSH timeouts).
     ~RunSampler() override;
 
     // The checkpoints of the run in runDir on node; answered by checkpointsListed.
@@ -42,8 +39,6 @@ public:
     void stopAll();
     void setContext(const LauncherContext& ctx);
 
-    int shutdownTimeoutMs = 20000;
-
 signals:
     // error: why the list could not be made (then the list is empty).
     void checkpointsListed(qint64 runId, const QStringList& checkpoints, const QString& error);
@@ -55,13 +50,12 @@ private:
     std::shared_ptr<std::atomic_bool> flagFor(qint64 requestId);
     void forget(qint64 requestId);
 
-    QThread* listThread_;
-    QThread* sampleThread_;
-    SamplerWorker* lister_;
-    SamplerWorker* sampler_;
     qint64 nextId_ = 1;
     QMutex mutex_;
     QHash<qint64, std::shared_ptr<std::atomic_bool>> stops_;
+    // Last: destroyed first, while the flags above still exist.
+    NodeWorker lister_;
+    NodeWorker sampler_;
 };
 
 } // namespace bcd::launch

@@ -94,6 +94,22 @@ public:
         return launch::guarded([&] { return sampleHere(at, req, onOutput, stopRequested); });
     }
 
+    launch::Outcome<bool> removeRunFolder(const RunLocation& at) override {
+        return launch::guarded([&] {
+            launch::checkRunFolderPath(at.dir);
+            if (!QFileInfo(at.dir).isDir()) return false;
+            if (!QFileInfo(at.configPath()).isFile())
+                throw LaunchError(QStringLiteral("refusing to remove %1: it holds no launch.json, "
+                                                 "so it is not a run folder")
+                                      .arg(at.dir),
+                                  true);
+            if (!QDir(at.dir).removeRecursively())
+                throw LaunchError(
+                    QStringLiteral("%1 could not be removed entirely (permissions?)").arg(at.dir));
+            return true;
+        });
+    }
+
 private:
     // The engine as a child of this (worker) thread, used blocking in short waits so that a stop
     // is seen within 100 ms; never on the GUI thread (the host's RunSampler calls it).

@@ -175,6 +175,20 @@ QStringList RemoteNode::listCheckpoints(const launch::RunLocation& at) {
     return launch::checkpointsFromListing(QString::fromUtf8(r.out).split('\n', Qt::SkipEmptyParts));
 }
 
+bool RemoteNode::removeRunFolder(const launch::RunLocation& at) {
+    const nodes::ExecResult r = ssh_.exec(launch::runFolderRemoval(at.dir).text(), 300000);
+    if (r.exitStatus == launch::kRemovalNoFolderExit) return false;
+    if (r.exitStatus == launch::kRemovalNotRunFolderExit)
+        throw LaunchError(QStringLiteral("node %1: refusing to remove %2: it holds no launch.json, "
+                                         "so it is not a run folder")
+                              .arg(node_.name, at.dir),
+                          true);
+    if (r.exitStatus != 0)
+        throw LaunchError(QStringLiteral("node %1: removing %2 failed: %3")
+                              .arg(node_.name, at.dir, launch::lastLines(r.err + r.out)));
+    return true;
+}
+
 launch::Done RemoteNode::sample(const launch::RunLocation& at, const launch::SampleRequest& req,
                                 const QStringList& wrapper,
                                 const std::function<void(const QByteArray&)>& onOutput,

@@ -50,6 +50,8 @@ public:
     // The run's complete checkpoints (launch::checkpointsFromListing of a listing made on the
     // node); LaunchError when the run folder is not there.
     QStringList listCheckpoints(const launch::RunLocation& at);
+    // Removes a run folder on the node (launch::runFolderRemoval); false: it was already gone.
+    bool removeRunFolder(const launch::RunLocation& at);
     // `bcd-train sample` on a checkpoint of the run, its stdout streamed to onOutput, behind
     // `wrapper` (srun and its options; empty: the engine itself). The engine's own auto decides
     // threads and device. A stop sends TERM over the channel, closes it and kills the process

@@ -109,6 +109,10 @@ public:
         return launch::guarded([&] { return remote_.listCheckpoints(at); });
     }
 
+    launch::Outcome<bool> removeRunFolder(const RunLocation& at) override {
+        return launch::guarded([&] { return remote_.removeRunFolder(at); });
+    }
+
     // The same engine command as on an SSH node, as a job step of its own (srun): it waits in
     // the queue like any job, on the node's partition and account.
     launch::Outcome<launch::Done> sample(const RunLocation& at, const launch::SampleRequest& req,

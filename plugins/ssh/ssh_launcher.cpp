@@ -69,6 +69,10 @@ public:
         return launch::guarded([&] { return run_.node().listCheckpoints(at); });
     }
 
+    launch::Outcome<bool> removeRunFolder(const RunLocation& at) override {
+        return launch::guarded([&] { return run_.node().removeRunFolder(at); });
+    }
+
     launch::Outcome<launch::Done> sample(const RunLocation& at, const launch::SampleRequest& req,
                                          const std::function<void(const QByteArray&)>& onOutput,
                                          const std::function<bool()>& stopRequested) override {

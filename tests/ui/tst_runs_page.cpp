@@ -329,7 +329,7 @@ private slots:
         QDir().mkpath(folder + "/final");
         QDir().mkpath(folder + "/checkpoints/step-00000005");
         QDir().mkpath(folder + "/checkpoints/step-00000009"); // no DONE: incomplete
-        for (const QString f :
+        for (const QString& f :
              {folder + "/final/config.json", folder + "/checkpoints/step-00000005/DONE"}) {
             QFile file(f);
             QVERIFY(file.open(QIODevice::WriteOnly));
@@ -385,12 +385,29 @@ private slots:
         page.button("delete")->click();
         QTest::qWait(100);
         QVERIFY(wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }));
+        // With the folder: one that holds no launch.json is no run folder, so nothing is
+        // removed and the run stays in the store, with the reason.
+        QSignalSpy messages(wb_.get(), &Workbench::message);
         page.setDeleteConfirm(
             [](const QStringList& names) { return std::optional<bool>(names.size() == 1); });
         page.button("delete")->click();
+        QTRY_VERIFY_WITH_TIMEOUT(!messages.isEmpty(), 10000);
+        const QString refused = messages.back().at(0).toString();
+        QVERIFY2(refused.contains(QStringLiteral("run #%1 kept").arg(delta)) &&
+                     refused.contains(QStringLiteral("not a run folder")),
+                 qPrintable(refused));
+        QVERIFY(QFileInfo::exists(folder + "/final/config.json"));
+        QVERIFY(wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }));
+        // A real run folder: removed, then its row.
+        QVERIFY(QFile(folder + "/launch.json").open(QIODevice::WriteOnly));
+        messages.clear();
+        page.button("delete")->click();
         QTRY_VERIFY_WITH_TIMEOUT(
-            !wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }), 5000);
-        QTRY_VERIFY(!QFileInfo::exists(folder));
+            !wb_->store().callBlocking([delta](store::RunStore& s) { return s.run(delta); }),
+            10000);
+        QVERIFY(!QFileInfo::exists(folder));
+        QTRY_VERIFY(!messages.isEmpty());
+        QCOMPARE(messages.back().at(0).toString(), QStringLiteral("Deleted 1 run(s)"));
         QTRY_VERIFY(!page.visibleRuns().contains(delta));
         QVERIFY(page.visibleRuns().contains(ids_["alpha bcd"]));
     }

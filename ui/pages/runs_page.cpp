@@ -1,6 +1,7 @@
 #include "ui/pages/runs_page.h"
 
 #include "launch/run_config.h"
+#include "launch/run_folders.h"
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
@@ -24,7 +25,6 @@
 #include <QSplitter>
 #include <QStandardItemModel>
 #include <QTableView>
-#include <QThread>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <utility>
@@ -586,10 +586,10 @@ void RunsPage::deleteSelected() {
         if (const auto r = rowOf(id); r && store::status::isTerminal(r->run.status)) runs << r->run;
     if (runs.isEmpty()) return;
     QStringList names;
-    bool localFiles = false;
+    bool anyFolder = false;
     for (const auto& r : runs) {
         names << QStringLiteral("#%1 %2").arg(r.id).arg(r.name);
-        localFiles = localFiles || (r.node == QLatin1String("local") && !r.remoteDir.isEmpty());
+        anyFolder = anyFolder || !r.remoteDir.isEmpty();
     }
     bool withFiles = false;
     if (deleteConfirm_) {
@@ -603,42 +603,76 @@ void RunsPage::deleteSelected() {
                         QMessageBox::Cancel, this);
         box.setInformativeText(names.join(QLatin1Char('\n')));
         QPushButton* del = box.addButton(tr("Delete"), QMessageBox::DestructiveRole);
-        auto* files = new QCheckBox(tr("Also delete the run folders on this machine (checkpoints, "
-                                       "logs); folders on other nodes are kept"),
+        auto* files = new QCheckBox(tr("Also delete the run folders (checkpoints, logs, final "
+                                       "model) on their nodes"),
                                     &box);
-        files->setEnabled(localFiles);
+        files->setEnabled(anyFolder);
         box.setCheckBox(files);
         box.exec();
         if (box.clickedButton() != del) return;
         withFiles = files->isChecked();
     }
-    // The rows go on the store's thread; the folders (checkpoints: gigabytes) on a thread of
-    // their own, so that neither the window nor the store waits for the disk.
-    QStringList folders, kept;
+    QVector<store::RunRecord> withFolder, rowsOnly;
+    QStringList folderKept;
     for (const auto& r : runs) {
-        if (withFiles && r.node == QLatin1String("local") && !r.remoteDir.isEmpty())
-            folders << r.remoteDir;
-        else if (!r.remoteDir.isEmpty())
-            kept << QStringLiteral("%1 on %2").arg(r.remoteDir, r.node);
+        (withFiles && !r.remoteDir.isEmpty() ? withFolder : rowsOnly) << r;
+        if (!withFiles && !r.remoteDir.isEmpty())
+            folderKept << tr("its folder %1 on %2 is kept").arg(r.remoteDir, r.node);
     }
+    if (!rowsOnly.isEmpty()) deleteRows(rowsOnly, folderKept);
+    if (withFolder.isEmpty()) return;
+    // The folders first, on the run-files worker (checkpoints: gigabytes; other nodes: SSH);
+    // a run's row goes only once its folder is gone.
+    wb_.store().call(
+        [withFolder](store::RunStore& s) {
+            QVector<std::optional<store::NodeRecord>> nodes;
+            for (const auto& r : withFolder) nodes << s.node(r.node);
+            return nodes;
+        },
+        this,
+        [this, withFolder](const QVector<std::optional<store::NodeRecord>>& nodes) {
+            wb_.runFiles().post([this, withFolder, nodes](launch::NodeSessions& sessions,
+                                                          const launch::NodeWorker::Reply& reply) {
+                QVector<launch::FolderRemoval> done;
+                for (qsizetype i = 0; i < withFolder.size(); ++i) {
+                    const store::RunRecord& r = withFolder[i];
+                    if (!nodes[i])
+                        done << launch::FolderRemoval{r.id, r.node, r.remoteDir, false,
+                                                      tr("its node is gone from the store")};
+                    else
+                        done << launch::removeRunFolder(sessions, *nodes[i], r.id, r.remoteDir);
+                }
+                reply([this, withFolder, done] {
+                    QVector<store::RunRecord> gone;
+                    QStringList kept;
+                    for (qsizetype i = 0; i < done.size(); ++i) {
+                        if (done[i].ok())
+                            gone << withFolder[i];
+                        else
+                            kept << tr("run #%1 kept: its folder %2 on %3 was not removed: %4")
+                                        .arg(done[i].runId)
+                                        .arg(done[i].dir, done[i].node, done[i].error);
+                    }
+                    deleteRows(gone, kept);
+                });
+            });
+        });
+}
+
+void RunsPage::deleteRows(const QVector<store::RunRecord>& runs, const QStringList& notes) {
+    if (runs.isEmpty() && notes.isEmpty()) return;
     wb_.store().call(
         [runs](store::RunStore& s) {
             for (const auto& r : runs) s.deleteRun(r.id);
             return true;
         },
         this,
-        [this, n = runs.size(), folders, kept](bool) {
-            emit wb_.message(kept.isEmpty() ? tr("Deleted %1 run(s)").arg(n)
-                                            : tr("Deleted %1 run(s); folders kept: %2")
-                                                  .arg(n)
-                                                  .arg(kept.join(QStringLiteral(", "))));
+        [this, runs, notes](bool) {
+            QStringList text;
+            if (!runs.isEmpty()) text << tr("Deleted %n run(s)", nullptr, int(runs.size()));
+            text += notes;
+            emit wb_.message(text.join(QStringLiteral("; ")));
             emit wb_.runsChanged();
-            if (folders.isEmpty()) return;
-            QThread* t = QThread::create([folders] {
-                for (const QString& f : folders) QDir(f).removeRecursively();
-            });
-            connect(t, &QThread::finished, t, &QObject::deleteLater);
-            t->start();
         },
         [this](const QString& m) {
             emit wb_.message(tr("Delete failed: %1").arg(m));

@@ -77,6 +77,8 @@ private:
     void contextMenu(const QPoint& pos);
     std::optional<Row> rowOf(qint64 id) const;
     void deleteSelected();
+    // Deletes the runs' rows, then says so with the notes (folders kept or not removed).
+    void deleteRows(const QVector<store::RunRecord>& runs, const QStringList& notes);
     void archiveSelected();
 
     Workbench& wb_;

@@ -243,6 +243,23 @@ private slots:
                  missing.err.constData());
     }
 
+    // run delete --files removes the run's folder on the SSH node, then the run; the node is
+    // this machine, so the folder's absence is seen here.
+    void deleteWithFilesOnTheNode() {
+        if (sshRun_ <= 0) QSKIP("launchWithNodeEngine did not leave a run");
+        const QString id = QString::number(sshRun_);
+        const QString runDir = test::showRun(db_, sshRun_)["run_dir"].toString();
+        QVERIFY2(QFileInfo(runDir + "/launch.json").isFile(), qPrintable(runDir));
+        const CliResult del = cli({"run", "delete", id, "--files"});
+        QVERIFY2(del.code == 0, del.err.constData());
+        QVERIFY2(
+            del.out.contains(QStringLiteral("its folder %1 on n1 removed").arg(runDir).toUtf8()),
+            del.out.constData());
+        QVERIFY(!QFileInfo::exists(runDir));
+        QCOMPARE(cli({"run", "show", id}).code, 2);
+        sshRun_ = 0;
+    }
+
     // A node without --engine, and no bcd-train on its PATH: this machine's engine is uploaded.
     void launchUploadsEngine() {
         requireNode();

@@ -51,8 +51,8 @@ private slots:
             // All three list and sample checkpoints (2.3).
             QCOMPARE(info.compatVersion, QStringLiteral("2.3"));
             QCOMPARE(info.compatMinor, 3);
-            QVERIFY2(r.sampleSupport(info.nodeKind).isEmpty(),
-                     qPrintable(r.sampleSupport(info.nodeKind)));
+            QVERIFY2(r.runFilesSupport(info.nodeKind).isEmpty(),
+                     qPrintable(r.runFilesSupport(info.nodeKind)));
             QVERIFY(!info.version.isEmpty());
             QVERIFY(info.file.startsWith(QFileInfo(test::pluginDir()).absoluteFilePath()));
         }
@@ -153,10 +153,11 @@ private slots:
     void olderMinorCannotSample() {
         launch::PluginRegistry r;
         r.load({test::pluginDir(), testPluginDir()});
-        const QString why = r.sampleSupport(QStringLiteral("oldminor"));
+        const QString why = r.runFilesSupport(QStringLiteral("oldminor"));
         QCOMPARE(why, QStringLiteral("the old-minor-launcher plugin was built for interface 2.2 "
-                                     "and cannot list or sample checkpoints; update it"));
-        QVERIFY(r.sampleSupport(QStringLiteral("kubernetes")).contains("no launcher plugin"));
+                                     "and cannot list or sample checkpoints or remove run "
+                                     "folders; update it"));
+        QVERIFY(r.runFilesSupport(QStringLiteral("kubernetes")).contains("no launcher plugin"));
 
         launch::RunSampler sampler(r, launch::LauncherContext{});
         QSignalSpy listed(&sampler, &launch::RunSampler::checkpointsListed);

@@ -2,9 +2,10 @@
 // short training run: the checkpoint rule shared by local folders and node listings, a local run
 // listed and sampled as the engine itself samples it, the same run reached through the ssh plugin
 // and a real sshd (same seed: the same text), a stop in mid-generation that leaves no engine
-// process behind (local and over SSH), and the errors a user meets (no such checkpoint, no run
-// folder).
+// process behind (local and over SSH), the errors a user meets (no such checkpoint, no run
+// folder), and run folders removed where they live (removeRunFolder, same interface version).
 
+#include "launch/run_folders.h"
 #include "launch/run_sampler.h"
 #include "launch/sample_command.h"
 #include "sshd_fixture.h"
@@ -290,6 +291,48 @@ private slots:
     void sshStop() {
         if (!haveSshd_) QSKIP(qPrintable(sshd_.skipReason()));
         stopsMidGeneration(sshNode());
+    }
+
+    // Run folders removed where they live (LauncherSession::removeRunFolder): a run folder goes
+    // (a name with a quote and spaces reaches rm as one argument), a second removal finds it
+    // gone, a folder without launch.json and paths that cannot be run folders are refused and
+    // nothing is removed. Locally and over the real sshd.
+    void removesRunFolders() {
+        QVector<store::NodeRecord> nodes{local()};
+        if (haveSshd_)
+            nodes << sshNode();
+        else
+            qInfo("SSH case skipped: %s", qPrintable(sshd_.skipReason()));
+        launch::NodeSessions sessions(plugins_, ctx_);
+        for (const store::NodeRecord& node : nodes) {
+            const QString base = dir_ + QStringLiteral("/rm-") + node.kind;
+            const QString run = base + QStringLiteral("/7-it's a run");
+            QVERIFY(QDir().mkpath(run + QStringLiteral("/checkpoints/step-5")));
+            QVERIFY(QFile(run + QStringLiteral("/launch.json")).open(QIODevice::WriteOnly));
+            QVERIFY(
+                QFile(run + QStringLiteral("/checkpoints/step-5/DONE")).open(QIODevice::WriteOnly));
+            const QString other = base + QStringLiteral("/not-a-run");
+            QVERIFY(QDir().mkpath(other + QStringLiteral("/keep")));
+
+            launch::FolderRemoval r = launch::removeRunFolder(sessions, node, 7, run);
+            QVERIFY2(r.ok(), qPrintable(r.error));
+            QVERIFY(r.removed);
+            QVERIFY(!QFileInfo::exists(run));
+            QVERIFY(QFileInfo::exists(base)); // only the run's own folder
+            r = launch::removeRunFolder(sessions, node, 7, run);
+            QVERIFY2(r.ok() && !r.removed, qPrintable(r.error));
+
+            r = launch::removeRunFolder(sessions, node, 8, other);
+            QVERIFY2(r.error.contains(QStringLiteral("not a run folder")), qPrintable(r.error));
+            QVERIFY(QFileInfo::exists(other + QStringLiteral("/keep")));
+            for (const QString& bad : {QStringLiteral("relative/run"), QStringLiteral("/"),
+                                       base + QStringLiteral("/../rm-") + node.kind}) {
+                r = launch::removeRunFolder(sessions, node, 9, bad);
+                QVERIFY2(r.error.contains(QStringLiteral("refusing to remove")),
+                         qPrintable(r.error));
+            }
+            QVERIFY(QFileInfo::exists(other + QStringLiteral("/keep")));
+        }
     }
 };
 

@@ -1,5 +1,5 @@
 // Built against launcher interface 2.2: loaded, but its sessions have no listCheckpoints or
-// sample (appended in 2.3), so the host must never call them (PluginRegistry::sampleSupport).
+// sample (appended in 2.3), so the host must never call them (PluginRegistry::runFilesSupport).
 #include "test_plugin.h"
 
 namespace bcd::test {
