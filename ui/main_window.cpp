@@ -89,8 +89,10 @@ MainWindow::MainWindow(Workbench& wb, QWidget* parent) : QMainWindow(parent), wb
     connect(static_cast<NewRunPage*>(page(NewRun)), &NewRunPage::probeWanted, this,
             [this](const QString& node) { static_cast<NodesPage*>(page(Nodes))->probe(node); });
     connect(&wb, &Workbench::openNewRun, this,
-            [this](const QJsonObject& config, const QString& name, const QStringList& tags) {
+            [this](const QJsonObject& config, const QString& name, const QStringList& tags,
+                   const QString& node) {
                 auto* p = static_cast<NewRunPage*>(page(NewRun));
+                if (!node.isEmpty()) p->setNode(node);
                 p->setConfig(config);
                 if (!name.isEmpty()) p->setRunName(name);
                 p->setRunTags(tags);

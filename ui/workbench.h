@@ -59,9 +59,10 @@ signals:
     // Navigation requests, handled by the main window.
     void openMonitor(qint64 runId);
     void openCompare(const QList<qint64>& runIds);
-    // A config to start from (Run again, Fork), with the new run's name and tags when given.
+    // A config to start from (Run again, Fork), with the new run's name, tags and node when
+    // given (a fork starts on its parent's node, where the checkpoint is).
     void openNewRun(const QJsonObject& config, const QString& name = {},
-                    const QStringList& tags = {});
+                    const QStringList& tags = {}, const QString& node = {});
     // Something the user should see in the status bar.
     void message(const QString& text);
     // The set of runs or nodes changed (a launch, an end, a node added): lists refresh.

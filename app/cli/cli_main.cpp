@@ -58,9 +58,9 @@ runs:
                              run: its batch script submitted again) and follow it
   run fork ID [--checkpoint final|step-N] [--set KEY=VALUE]... [--node NAME]... [--name N]
            [--tag T]... [--detach]
-                             a new run from a checkpoint of a local run (its weights; optimizer
-                             and schedule start afresh) with changed settings (--set
-                             optim.lr=1e-4); tagged fork-of:ID@CHECKPOINT
+                             a new run from a checkpoint of a run, on the run's node (its
+                             weights; optimizer and schedule start afresh) with changed settings
+                             (--set optim.lr=1e-4); tagged fork-of:ID@CHECKPOINT
   run delete ID [--files]    remove a stopped or finished run from the store (--files: its
                              folder first, on whatever node it is; kept when that fails)
   run archive ID...          hide finished runs from lists (the tag "archived"); nothing

@@ -5,6 +5,7 @@
 #include "cli/cli_args.h"
 #include "launch/run_config.h"
 #include "launch/run_controller.h"
+#include "launch/run_folders.h"
 #include "nodes/local_probe.h"
 #include "store/run_store.h"
 
@@ -122,13 +123,37 @@ int cmdFollow(const QString& verb, Context& ctx) {
             if (!found) throw UsageError(QStringLiteral("no run %1 (run list)").arg(parent));
             r = *found;
         }
-        if (r.node != QLatin1String("local"))
-            throw UsageError(QStringLiteral("run fork: run %1 is on node %2; its checkpoints are "
-                                            "there (copy one here and run launch with "
-                                            "model.path set to it)")
-                                 .arg(parent)
-                                 .arg(r.node));
-        const QStringList found = launch::localCheckpoints(r.remoteDir);
+        input.nodes = a.values(QStringLiteral("node"));
+        if (input.nodes.isEmpty()) input.nodes = {r.node};
+        QStringList found;
+        if (r.node == QLatin1String("local")) {
+            found = launch::localCheckpoints(r.remoteDir);
+        } else {
+            // Its checkpoints are on its node: listed there, and the new run starts there (the
+            // checkpoint folder becomes model.path, a path on that node).
+            if (input.nodes.front() != r.node)
+                throw UsageError(QStringLiteral("run fork: run %1's checkpoints are on node %2: "
+                                                "fork it there (--node %2), or copy a checkpoint "
+                                                "and run launch with model.path set to it")
+                                     .arg(parent)
+                                     .arg(r.node));
+            const auto node = store::RunStore(ctx.db).node(r.node);
+            if (!node)
+                throw UsageError(QStringLiteral("run fork: run %1's node '%2' is gone from the "
+                                                "store")
+                                     .arg(parent)
+                                     .arg(r.node));
+            launch::PluginRegistry plugins;
+            plugins.load(launch::PluginRegistry::defaultSearchPaths());
+            launch::NodeSessions sessions(plugins, ctx.launcher);
+            QString error;
+            found = launch::listRunCheckpoints(sessions, *node, r.remoteDir, &error);
+            if (!error.isEmpty())
+                throw launch::LaunchError(
+                    QStringLiteral("run fork: cannot list the checkpoints of run %1 on node %2: %3")
+                        .arg(parent)
+                        .arg(r.node, error));
+        }
         const QString checkpoint = a.value(QStringLiteral("checkpoint"), QStringLiteral("final"));
         if (!found.contains(checkpoint))
             throw UsageError(
@@ -154,8 +179,6 @@ int cmdFollow(const QString& verb, Context& ctx) {
             config = launch::withConfigValue(config, set.left(eq), v);
         }
         input.config = config;
-        input.nodes = a.values(QStringLiteral("node"));
-        if (input.nodes.isEmpty()) input.nodes = {r.node};
         input.name = a.value(QStringLiteral("name"), r.name + QStringLiteral(" fork"));
         input.tags = a.values(QStringLiteral("tag")) << launch::forkTag(parent, checkpoint);
         input.notes = a.value(QStringLiteral("notes"));

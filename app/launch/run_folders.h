@@ -1,8 +1,9 @@
 #pragma once
-// Removing runs' folders wherever they live (LauncherSession::removeRunFolder, interface 2.3;
-// docs/workbench.md, "Launcher plugins"): the Runs page posts it to the Workbench's run-files
-// NodeWorker, the CLI calls it on its own thread. The store row goes only after its folder is
-// gone (the callers' rule), so files are never left behind without a trace.
+// Runs' folders wherever they live, through the node's launcher session (interface 2.3;
+// docs/workbench.md, "Launcher plugins"): their complete checkpoints (Sample, Fork) and their
+// removal (Delete with files). Called on a NodeWorker's thread (RunSampler, the Workbench's
+// run-files worker) or on the CLI's own. For removal, the store row goes only after its folder
+// is gone (the callers' rule), so files are never left behind without a trace.
 
 #include "launch/node_worker.h"
 
@@ -16,6 +17,16 @@ struct FolderRemoval {
     QString error;        // why it is still there
     bool ok() const { return error.isEmpty(); }
 };
+
+// The node's session when its plugin has the 2.3 members (listCheckpoints, sample,
+// removeRunFolder), else nullptr and *error saying why (PluginRegistry::runFilesSupport).
+LauncherSession* runFilesSession(NodeSessions& sessions, const store::NodeRecord& node,
+                                 QString* error);
+
+// The run's complete checkpoints ("final", then step-N newest first); an empty list and *error
+// when the node cannot list them.
+QStringList listRunCheckpoints(NodeSessions& sessions, const store::NodeRecord& node,
+                               const QString& dir, QString* error);
 
 FolderRemoval removeRunFolder(NodeSessions& sessions, const store::NodeRecord& node, qint64 runId,
                               const QString& dir);

@@ -1,16 +1,8 @@
 #include "launch/run_sampler.h"
 
-namespace bcd::launch {
+#include "launch/run_folders.h"
 
-namespace {
-// The node's session when its plugin lists and samples (interface 2.3), else nullptr and why.
-LauncherSession* samplingSession(NodeSessions& sessions, const store::NodeRecord& node,
-                                 QString* error) {
-    // Before any call: a 2.2 plugin's session has no slots for listCheckpoints and sample.
-    *error = sessions.plugins().runFilesSupport(node.kind);
-    return error->isEmpty() ? sessions.open(node, error) : nullptr;
-}
-} // namespace
+namespace bcd::launch {
 
 RunSampler::RunSampler(const PluginRegistry& plugins, const LauncherContext& ctx, QObject* parent)
     : QObject(parent), lister_(plugins, ctx, QStringLiteral("bcd-sample-list")),
@@ -37,17 +29,7 @@ void RunSampler::listCheckpoints(qint64 runId, const store::NodeRecord& node,
     lister_.post(
         [this, runId, node, runDir](NodeSessions& sessions, const NodeWorker::Reply& reply) {
             QString error;
-            QStringList found;
-            if (LauncherSession* session = samplingSession(sessions, node, &error)) {
-                auto listed = session->listCheckpoints(RunLocation{runDir, 0, {}});
-                if (listed) {
-                    found = listed.value();
-                } else {
-                    error = listed.failure().message;
-                    // Anything but a refused request may have left the session unusable.
-                    if (!listed.failure().badInput()) sessions.drop(node.name);
-                }
-            }
+            const QStringList found = listRunCheckpoints(sessions, node, runDir, &error);
             reply([this, runId, found, error] { emit checkpointsListed(runId, found, error); });
         });
 }
@@ -60,7 +42,7 @@ qint64 RunSampler::sample(const store::NodeRecord& node, const QString& runDir,
                                                       const NodeWorker::Reply& reply) {
         QString error;
         if (!stop->load()) {
-            if (LauncherSession* session = samplingSession(sessions, node, &error)) {
+            if (LauncherSession* session = runFilesSession(sessions, node, &error)) {
                 auto done = session->sample(
                     RunLocation{runDir, 0, {}}, req,
                     [this, id, &reply](const QByteArray& chunk) {

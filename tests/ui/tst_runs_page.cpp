@@ -1,7 +1,9 @@
 // The Runs page on a store prepared through RunStore: runs created and their metrics.jsonl
 // ingested, listed with status, steps and last loss; the filter (name, tag, status); the actions
-// that send the user to other pages; CSV export.
+// that send the user to other pages; CSV export; Fork and Delete of a run on another node (a real
+// sshd), through that node.
 
+#include "sshd_fixture.h"
 #include "store/run_store.h"
 #include "test_runs.h"
 #include "ui/pages/runs_page.h"
@@ -410,6 +412,70 @@ private slots:
         QCOMPARE(messages.back().at(0).toString(), QStringLiteral("Deleted 1 run(s)"));
         QTRY_VERIFY(!page.visibleRuns().contains(delta));
         QVERIFY(page.visibleRuns().contains(ids_["alpha bcd"]));
+    }
+
+    // A run on an SSH node (a real sshd on this machine): Fork lists its checkpoints through the
+    // node and opens New run on that node with the checkpoint's path there; Delete with files
+    // removes its folder through the node, then the run.
+    void forkAndDeleteOnAnotherNode() {
+        test::SshdFixture sshd;
+        if (!sshd.start(dir_ + "/sshd")) QSKIP(qPrintable(sshd.skipReason()));
+        QFile kh(dir_ + "/known_hosts");
+        QVERIFY(kh.open(QIODevice::WriteOnly));
+        kh.write(sshd.knownHostsLine().toUtf8() + '\n');
+        kh.close();
+        const QString folder = dir_ + "/far-run";
+        QDir().mkpath(folder + "/final");
+        QDir().mkpath(folder + "/checkpoints/step-00000004");
+        for (const QString& f : {folder + "/launch.json", folder + "/final/config.json",
+                                 folder + "/checkpoints/step-00000004/DONE"})
+            QVERIFY(QFile(f).open(QIODevice::WriteOnly));
+        const qint64 far = wb_->store().callBlocking([&](store::RunStore& s) {
+            store::NodeRecord node;
+            node.name = QStringLiteral("box");
+            node.kind = QStringLiteral("ssh");
+            node.host = QStringLiteral("127.0.0.1");
+            node.port = sshd.port();
+            node.user = sshd.user();
+            node.identity = sshd.userKey();
+            node.knownHosts = dir_ + "/known_hosts";
+            node.engine = test::trainExe();
+            s.addNode(node);
+            store::NewRun r;
+            r.name = QStringLiteral("far");
+            r.node = QStringLiteral("box");
+            r.config = QJsonObject{{"model", QJsonObject{{"path", "/m/tiny"}}}};
+            const qint64 id = s.createRun(r);
+            s.setRunLocation(id, folder, 0);
+            s.setRunStatus(id, store::status::kFinished);
+            return id;
+        });
+        RunsPage page(*wb_);
+        emit wb_->runsChanged();
+        QTRY_VERIFY_WITH_TIMEOUT(page.visibleRuns().contains(far), 10000);
+        page.selectRuns({far});
+        QVERIFY(page.button("fork")->isEnabled());
+        QSignalSpy newRun(wb_.get(), &Workbench::openNewRun);
+        QStringList offered;
+        page.setForkChooser([&](const QStringList& c) {
+            offered = c;
+            return QStringLiteral("step-00000004");
+        });
+        page.button("fork")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(newRun.size(), 1, 30000);
+        QCOMPARE(offered, (QStringList{"final", "step-00000004"}));
+        QCOMPARE(newRun[0][0].toJsonObject()["model"].toObject()["path"].toString(),
+                 folder + "/checkpoints/step-00000004");
+        QCOMPARE(newRun[0][3].toString(), QStringLiteral("box")); // where the checkpoint is
+
+        QSignalSpy messages(wb_.get(), &Workbench::message);
+        page.setDeleteConfirm([](const QStringList&) { return std::optional<bool>(true); });
+        page.button("delete")->click();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !wb_->store().callBlocking([far](store::RunStore& s) { return s.run(far); }), 30000);
+        QVERIFY(!QFileInfo::exists(folder));
+        QTRY_VERIFY(!messages.isEmpty());
+        QCOMPARE(messages.back().at(0).toString(), QStringLiteral("Deleted 1 run(s)"));
     }
 };
 

@@ -166,10 +166,10 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     resume_->setObjectName(QStringLiteral("resume"));
     fork_ = addButton(tr("Fork…"), tr("A new run from one of the selected run's checkpoints, with "
                                       "settings you change in New run (its weights; the optimizer "
-                                      "starts afresh)"));
+                                      "starts afresh), on the run's node"));
     fork_->setObjectName(QStringLiteral("fork"));
     delete_ = addButton(tr("Delete…"), tr("Remove the selected runs from the store (and, if you "
-                                          "choose, their folders on this machine)"));
+                                          "choose, their folders on their nodes)"));
     delete_->setObjectName(QStringLiteral("delete"));
     archive_ = addButton(tr("Archive"), tr("Hide the selected finished runs from the lists (the "
                                            "tag \"archived\"; nothing is deleted)"));
@@ -222,7 +222,7 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
             QJsonObject out = c.value(QStringLiteral("output")).toObject();
             out.remove(QStringLiteral("dir"));
             c.insert(QStringLiteral("output"), out);
-            emit wb_.openNewRun(c, againName(r->run.name), r->run.tags);
+            emit wb_.openNewRun(c, againName(r->run.name), r->run.tags, r->run.node);
         }
     });
     connect(resume_, &QPushButton::clicked, this, [this] {
@@ -235,23 +235,34 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
         const auto ids = selectedRuns();
         const auto r = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
         if (!r) return;
-        const QStringList found = launch::localCheckpoints(r->run.remoteDir);
-        if (found.isEmpty()) {
-            emit wb_.message(tr("Run %1 has no complete checkpoint on this machine to fork from")
-                                 .arg(r->run.id));
+        if (r->run.node == QLatin1String("local")) {
+            forkFrom(r->run, launch::localCheckpoints(r->run.remoteDir), {});
             return;
         }
-        bool ok = false;
-        const QString checkpoint =
-            forkChooser_ ? forkChooser_(found)
-                         : QInputDialog::getItem(this, tr("Fork run %1").arg(r->run.id),
-                                                 tr("Start the new run from the checkpoint:"),
-                                                 found, 0, false, &ok);
-        if (checkpoint.isEmpty() || (!forkChooser_ && !ok)) return;
-        emit wb_.openNewRun(launch::forkConfig(r->run.config, r->run.remoteDir, checkpoint),
-                            tr("%1 fork@%2").arg(r->run.name, checkpoint),
-                            QStringList{launch::forkTag(r->run.id, checkpoint)});
+        // Its checkpoints are on its node: listed there by the sampler's worker (answered in
+        // checkpointsListed below), and the fork runs there.
+        forkPending_ = r->run;
+        emit wb_.message(
+            tr("Listing the checkpoints of run %1 on %2 …").arg(r->run.id).arg(r->run.node));
+        wb_.store().call(
+            [name = r->run.node](store::RunStore& s) { return s.node(name); }, this,
+            [this, run = r->run](const std::optional<store::NodeRecord>& node) {
+                if (!node) {
+                    forkPending_.reset();
+                    emit wb_.message(
+                        tr("Run %1's node '%2' is gone from the store").arg(run.id).arg(run.node));
+                    return;
+                }
+                wb_.sampler().listCheckpoints(run.id, *node, run.remoteDir);
+            });
     });
+    connect(&wb_.sampler(), &launch::RunSampler::checkpointsListed, this,
+            [this](qint64 runId, const QStringList& found, const QString& error) {
+                if (!forkPending_ || forkPending_->id != runId) return;
+                const store::RunRecord run = *forkPending_;
+                forkPending_.reset();
+                forkFrom(run, found, error);
+            });
     connect(delete_, &QPushButton::clicked, this, [this] { deleteSelected(); });
     connect(archive_, &QPushButton::clicked, this, [this] { archiveSelected(); });
     connect(cancel_, &QPushButton::clicked, this, [this] {
@@ -436,7 +447,7 @@ void RunsPage::updateActions() {
     archive_->setText(allArchived ? tr("Unarchive") : tr("Archive"));
     archive_->setEnabled(over);
     const auto one = ids.size() == 1 ? rowOf(ids.first()) : std::nullopt;
-    fork_->setEnabled(one && one->run.node == QLatin1String("local") &&
+    fork_->setEnabled(one && !one->run.remoteDir.isEmpty() &&
                       store::status::isTerminal(one->run.status));
     export_->setEnabled(ids.size() == 1);
     edit_->setEnabled(ids.size() == 1);
@@ -578,6 +589,31 @@ void RunsPage::archiveSelected() {
             emit wb_.runsChanged();
         },
         [this](const QString& m) { emit wb_.message(tr("Archive failed: %1").arg(m)); });
+}
+
+void RunsPage::forkFrom(const store::RunRecord& run, const QStringList& found,
+                        const QString& error) {
+    if (!error.isEmpty()) {
+        emit wb_.message(tr("Run %1: its checkpoints on %2 could not be listed: %3")
+                             .arg(run.id)
+                             .arg(run.node, error));
+        return;
+    }
+    if (found.isEmpty()) {
+        emit wb_.message(
+            tr("Run %1 has no complete checkpoint on %2 to fork from").arg(run.id).arg(run.node));
+        return;
+    }
+    bool ok = false;
+    const QString checkpoint =
+        forkChooser_ ? forkChooser_(found)
+                     : QInputDialog::getItem(this, tr("Fork run %1").arg(run.id),
+                                             tr("Start the new run from the checkpoint:"), found, 0,
+                                             false, &ok);
+    if (checkpoint.isEmpty() || (!forkChooser_ && !ok)) return;
+    emit wb_.openNewRun(launch::forkConfig(run.config, run.remoteDir, checkpoint),
+                        tr("%1 fork@%2").arg(run.name, checkpoint),
+                        QStringList{launch::forkTag(run.id, checkpoint)}, run.node);
 }
 
 void RunsPage::deleteSelected() {

@@ -76,6 +76,9 @@ private:
     void showDetails();
     void contextMenu(const QPoint& pos);
     std::optional<Row> rowOf(qint64 id) const;
+    // Opens New run with a fork of `run` from the checkpoint chosen among `found` (or says why
+    // there is none: `error`, or no complete checkpoint), on the run's node.
+    void forkFrom(const store::RunRecord& run, const QStringList& found, const QString& error);
     void deleteSelected();
     // Deletes the runs' rows, then says so with the notes (folders kept or not removed).
     void deleteRows(const QVector<store::RunRecord>& runs, const QStringList& notes);
@@ -94,6 +97,7 @@ private:
     QPushButton* monitor_;
     QPushButton* compare_;
     std::function<QString(const QStringList&)> forkChooser_;
+    std::optional<store::RunRecord> forkPending_; // a fork whose checkpoints its node is listing
     std::function<std::optional<bool>(const QStringList&)> deleteConfirm_;
     QPushButton* again_;
     QPushButton* resume_;

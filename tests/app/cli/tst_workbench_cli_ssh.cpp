@@ -243,6 +243,34 @@ private slots:
                  missing.err.constData());
     }
 
+    // run fork of a run on the SSH node: its checkpoints are listed there and the fork trains
+    // there from the checkpoint's folder on the node; forking it onto another node is refused.
+    void forkOnTheNode() {
+        if (sshRun_ <= 0) QSKIP("launchWithNodeEngine did not leave a run");
+        const QString id = QString::number(sshRun_);
+        const QString runDir = test::showRun(db_, sshRun_)["run_dir"].toString();
+        const CliResult elsewhere = cli({"run", "fork", id, "--node", "local"});
+        QCOMPARE(elsewhere.code, 2);
+        QVERIFY2(elsewhere.err.contains("checkpoints are on node n1: fork it there"),
+                 elsewhere.err.constData());
+        const CliResult missing = cli({"run", "fork", id, "--checkpoint", "step-00000099"});
+        QCOMPARE(missing.code, 2);
+        QVERIFY2(missing.err.contains("no complete checkpoint 'step-00000099'") &&
+                     missing.err.contains("final"),
+                 missing.err.constData());
+        const CliResult f = cli({"run", "fork", id, "--set", "train.steps=4"});
+        QVERIFY2(f.code == 0, f.err.constData());
+        const QJsonObject show = test::showRun(db_, f.lastLine().toLongLong());
+        QCOMPARE(show["status"].toString(), QStringLiteral("finished"));
+        QCOMPARE(show["node"].toString(), QStringLiteral("n1"));
+        QVERIFY(test::checkStepsExactlyOnce(show, 4).isEmpty());
+        // The fork's config names the checkpoint's folder on the node (this machine here, so the
+        // launcher may also copy it into the fork's inputs: either way it trains from it).
+        QCOMPARE(show["config"].toObject()["model"].toObject()["path"].toString(),
+                 runDir + "/final");
+        QVERIFY(QFileInfo(runDir + "/final/config.json").isFile());
+    }
+
     // run delete --files removes the run's folder on the SSH node, then the run; the node is
     // this machine, so the folder's absence is seen here.
     void deleteWithFilesOnTheNode() {
