@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
+#include "cli/interrupt_watcher.h"
 #include "launch/run_sampler.h"
 #include "launch/sample_command.h"
 #include "nodes/local_probe.h"
@@ -118,6 +119,7 @@ int runSample(Context& ctx) {
         err(QStringLiteral("sampling %1 of %2").arg(req.checkpoint, r.where));
 
     QString error;
+    bool interrupted = false;
     QEventLoop loop;
     QObject::connect(
         t.sampler.get(), &launch::RunSampler::output, &loop, [](qint64, const QByteArray& chunk) {
@@ -129,8 +131,17 @@ int runSample(Context& ctx) {
                          error = e;
                          loop.quit();
                      });
-    t.sampler->sample(r.node, r.run.remoteDir, req);
+    const qint64 request = t.sampler->sample(r.node, r.run.remoteDir, req);
+    // Ctrl-C ends the engine where it runs (a remote one too), then this command with 130.
+    const InterruptWatcher interrupt([&] {
+        interrupted = true;
+        t.sampler->stop(request);
+    });
     loop.exec();
+    if (interrupted) {
+        err(QStringLiteral("\nbcd-workbench: sampling stopped"));
+        return kExitCancelled;
+    }
     if (!error.isEmpty()) throw launch::LaunchError(QStringLiteral("%1: %2").arg(r.where, error));
     return kExitOk;
 }

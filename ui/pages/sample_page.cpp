@@ -297,7 +297,11 @@ void SamplePage::start(int side) {
     // This machine is shared with the workbench; a node's engine takes what it finds (auto).
     if (c.node->kind == QLatin1String("local"))
         req.threads = std::max(1, QThread::idealThreadCount() / 2);
-    if (!c.where.isEmpty()) c.text->setPlaceholderText(tr("Sampling %1…").arg(c.where));
+    // One sample at a time (RunSampler): B starts when A has ended.
+    c.text->setPlaceholderText(side == 1 && cols_[0].request != 0
+                                   ? tr("Waits for A: one model is sampled at a time.")
+                               : c.where.isEmpty() ? tr("Sampling…")
+                                                   : tr("Sampling %1…").arg(c.where));
     c.request = wb_.sampler().sample(*c.node, c.run->currentData(Qt::UserRole + 1).toString(), req);
 }
 
