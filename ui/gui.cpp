@@ -97,6 +97,20 @@ private:
               static_cast<long long>(QFileInfo(file).size()));
     }
 
+    // The checkpoints are listed on the sampler's thread: Generate once both columns have theirs
+    // (or after `tries` × 200 ms), then the picture once the text is there.
+    void generateWhenListed(SamplePage* sample, int tries) {
+        if (tries > 0 && (sample->modelDir(0).isEmpty() || sample->modelDir(1).isEmpty())) {
+            after(200, [this, sample, tries] { generateWhenListed(sample, tries - 1); });
+            return;
+        }
+        sample->generate();
+        after(8000, [this] {
+            grab(QStringLiteral("sample"));
+            step(5);
+        });
+    }
+
     void step(int i) {
         switch (i) {
         case 0: {
@@ -161,20 +175,17 @@ private:
             });
             break;
         case 4: {
-            // Sample: the first run's final model, greedy, against a sampled continuation.
+            // Sample: the BCD run's final model against full training's, on the same prompt.
             auto* sample = static_cast<SamplePage*>(window_.page(MainWindow::Sample));
             window_.showPage(MainWindow::Sample);
             if (!ids_.isEmpty()) {
                 sample->choose(0, ids_.last(), QStringLiteral("final"));
-                sample->choose(1, ids_.last(), QStringLiteral("final"));
+                sample->choose(1, ids_.size() >= 2 ? ids_[ids_.size() - 2] : ids_.last(),
+                               QStringLiteral("final"));
             }
             sample->setPrompt(QStringLiteral("ROMEO:\n"));
             sample->setSettings(0.8, 0.95, 160, 1);
-            sample->generate();
-            after(8000, [this] {
-                grab(QStringLiteral("sample"));
-                step(5);
-            });
+            generateWhenListed(sample, 50);
             break;
         }
         case 5: {
