@@ -155,6 +155,7 @@ void RunController::launch(const LaunchInput& input) {
                 }
             }
             r.pricePerHour = input.pricePerHour;
+            r.ownPrice = input.pricePerHour.has_value();
             // A run over several nodes costs all of them: the sum of their prices when every
             // node has one (else the head's, as createRun falls back to).
             if (!r.pricePerHour && p.nodes.size() > 1) {

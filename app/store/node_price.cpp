@@ -45,7 +45,7 @@ NodePriceChange saveNodeSettings(RunStore& s, const NodeRecord& node) {
         s.updateNode(node);
         if (!change.priceChanged() || !change.after) return;
         for (const RunRecord& r : s.runs()) {
-            if (status::isTerminal(r.status)) continue;
+            if (status::isTerminal(r.status) || r.ownPrice) continue;
             if (r.node != node.name && !r.hosts.contains(node.name)) continue;
             const auto price = runPrice(s, r, node.name, *change.after);
             if (!price) continue;

@@ -1,8 +1,9 @@
 #pragma once
 // Changing a node's settings, its price included, for the Nodes page and `bcd-workbench node
 // price` alike (docs/workbench.md "Cost"). A new price applies to new runs and, from their
-// current elapsed time, to the node's active runs (starting, queued, running); runs that are over
-// keep their cost. Clearing a price leaves every run's schedule as it is.
+// current elapsed time, to the node's active runs (starting, queued, running) that took the node's
+// price at launch; runs that are over, and runs launched with their own price, keep theirs.
+// Clearing a price leaves every run's schedule as it is.
 
 #include "store/run_store.h"
 

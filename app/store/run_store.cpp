@@ -108,7 +108,8 @@ const char* kRunColumns =
     "r.id, r.name, r.tags, r.notes, r.config, r.status, r.message, n.name, r.hosts, r.remote_dir, "
     "r.pid, r.metrics_offset, r.price_per_hour, r.created_at, r.started_at, r.ended_at, "
     "r.last_step, "
-    "r.steps_total, r.job_id, r.job_state, r.job_reason, r.processes_per_node, r.world_size";
+    "r.steps_total, r.job_id, r.job_state, r.job_reason, r.processes_per_node, r.world_size, "
+    "r.own_price";
 
 // The price changes of runs, by run id, in elapsed order (runId 0: every run's).
 QMap<qint64, QVector<PriceSegment>> priceChanges(QSqlDatabase& db, qint64 runId) {
@@ -156,6 +157,7 @@ RunRecord runFrom(const QSqlQuery& q) {
     r.jobReason = q.value(20).toString();
     r.processesPerNode = q.value(21).toInt();
     r.worldSize = opt<int>(q.value(22));
+    r.ownPrice = q.value(23).toBool();
     return r;
 }
 
@@ -375,8 +377,8 @@ qint64 RunStore::createRun(const NewRun& r) {
         d_->db,
         QStringLiteral(
             "INSERT INTO runs(name, tags, notes, config, status, node_id, hosts, price_per_hour, "
-            "steps_total, created_at, processes_per_node, world_size) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+            "steps_total, created_at, processes_per_node, world_size, own_price) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     q.addBindValue(r.name);
     q.addBindValue(jsonText(r.tags));
     q.addBindValue(r.notes.isNull() ? QStringLiteral("") : r.notes);
@@ -389,6 +391,7 @@ qint64 RunStore::createRun(const NewRun& r) {
     q.addBindValue(nowSeconds());
     q.addBindValue(r.processesPerNode);
     q.addBindValue(orNull(r.worldSize));
+    q.addBindValue(r.ownPrice && r.pricePerHour.has_value());
     execQuery(q);
     return q.lastInsertId().toLongLong();
 }

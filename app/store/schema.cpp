@@ -144,6 +144,7 @@ std::vector<std::string> v6Statements() {
         "CREATE TABLE run_prices(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
         "from_elapsed REAL NOT NULL, price_per_hour REAL NOT NULL, set_at TEXT NOT NULL, "
         "PRIMARY KEY(run_id, from_elapsed)) WITHOUT ROWID",
+        "ALTER TABLE runs ADD COLUMN own_price INTEGER NOT NULL DEFAULT 0",
     };
 }
 

@@ -39,6 +39,9 @@ struct NewRun {
     int processesPerNode = 0; // as asked at launch; 0: the default (launch/remote_commands.h)
     std::optional<int> worldSize; // the ranks the launch starts
     std::optional<double> pricePerHour;
+    // The price was the launch's own (--price-per-hour), not the node's: a later change of the
+    // node's price passes the run by (store/node_price.h).
+    bool ownPrice = false;
     std::optional<qint64> stepsTotal;
 };
 
@@ -62,6 +65,7 @@ struct RunRecord {
     qint64 metricsOffset = 0;
     std::optional<double> pricePerHour; // at launch: the first segment of `prices`
     PriceSchedule prices;               // the launch price, then each change (run_prices)
+    bool ownPrice = false;              // launched with its own price: node changes pass it by
     double createdAt = 0;
     std::optional<double> startedAt;
     std::optional<double> endedAt;

@@ -420,10 +420,6 @@ private slots:
     void forkAndDeleteOnAnotherNode() {
         test::SshdFixture sshd;
         if (!sshd.start(dir_ + "/sshd")) QSKIP(qPrintable(sshd.skipReason()));
-        QFile kh(dir_ + "/known_hosts");
-        QVERIFY(kh.open(QIODevice::WriteOnly));
-        kh.write(sshd.knownHostsLine().toUtf8() + '\n');
-        kh.close();
         const QString folder = dir_ + "/far-run";
         QDir().mkpath(folder + "/final");
         QDir().mkpath(folder + "/checkpoints/step-00000004");
@@ -431,16 +427,7 @@ private slots:
                                  folder + "/checkpoints/step-00000004/DONE"})
             QVERIFY(QFile(f).open(QIODevice::WriteOnly));
         const qint64 far = wb_->store().callBlocking([&](store::RunStore& s) {
-            store::NodeRecord node;
-            node.name = QStringLiteral("box");
-            node.kind = QStringLiteral("ssh");
-            node.host = QStringLiteral("127.0.0.1");
-            node.port = sshd.port();
-            node.user = sshd.user();
-            node.identity = sshd.userKey();
-            node.knownHosts = dir_ + "/known_hosts";
-            node.engine = test::trainExe();
-            s.addNode(node);
+            s.addNode(sshd.node(QStringLiteral("box"), dir_ + "/known_hosts", test::trainExe()));
             store::NewRun r;
             r.name = QStringLiteral("far");
             r.node = QStringLiteral("box");

@@ -64,11 +64,6 @@ private slots:
         QFile done(dir_ + "/run/checkpoints/step-00000010/DONE");
         QVERIFY(done.open(QIODevice::WriteOnly));
         haveSshd_ = sshd_.start(dir_ + "/sshd");
-        if (haveSshd_) {
-            QFile kh(dir_ + "/known_hosts");
-            QVERIFY(kh.open(QIODevice::WriteOnly));
-            kh.write(sshd_.knownHostsLine().toUtf8() + '\n');
-        }
     }
     void cleanupTestCase() {
         wb_.reset();
@@ -117,16 +112,7 @@ private slots:
     void sshRunSamplesOnItsNode() {
         if (!haveSshd_) QSKIP(qPrintable(sshd_.skipReason()));
         const qint64 id = wb_->store().callBlocking([this](store::RunStore& s) {
-            store::NodeRecord node;
-            node.name = QStringLiteral("box");
-            node.kind = QStringLiteral("ssh");
-            node.host = QStringLiteral("127.0.0.1");
-            node.port = sshd_.port();
-            node.user = sshd_.user();
-            node.identity = sshd_.userKey();
-            node.knownHosts = dir_ + "/known_hosts";
-            node.engine = test::trainExe();
-            s.addNode(node);
+            s.addNode(sshd_.node(QStringLiteral("box"), dir_ + "/known_hosts", test::trainExe()));
             store::NewRun n;
             n.name = QStringLiteral("far away");
             n.node = QStringLiteral("box");

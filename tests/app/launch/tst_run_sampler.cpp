@@ -66,16 +66,9 @@ class TestRunSampler : public QObject {
         return n;
     }
     store::NodeRecord sshNode() const {
-        store::NodeRecord n;
-        n.name = QStringLiteral("box");
-        n.kind = QStringLiteral("ssh");
-        n.host = QStringLiteral("127.0.0.1");
-        n.port = sshd_.port();
-        n.user = sshd_.user();
-        n.identity = sshd_.userKey();
-        n.knownHosts = dir_ + QStringLiteral("/known_hosts");
-        n.engine = test::trainExe(); // the node is this machine
-        return n;
+        // The node is this machine: its engine is this build's.
+        return sshd_.node(QStringLiteral("box"), dir_ + QStringLiteral("/known_hosts"),
+                          test::trainExe());
     }
 
     QList<QVariant> list(launch::RunSampler& s, const store::NodeRecord& node, const QString& dir) {
@@ -187,11 +180,6 @@ private slots:
         conf.close();
 
         haveSshd_ = sshd_.start(dir_ + QStringLiteral("/sshd"));
-        if (haveSshd_) {
-            QFile kh(dir_ + QStringLiteral("/known_hosts"));
-            QVERIFY(kh.open(QIODevice::WriteOnly));
-            kh.write(sshd_.knownHostsLine().toUtf8() + '\n');
-        }
     }
     void cleanupTestCase() { sshd_.stop(); }
 

@@ -1,8 +1,8 @@
 // A node's price change against a real store (app/store/node_price.h): it reaches the node's
 // active runs from their newest stored elapsed time and new runs, not finished ones; the schedule
 // survives reopening the store; a run without a price gains one mid-run; clearing a price leaves
-// schedules alone; a multi-node run gets the sum of its nodes' prices; the sentence the Nodes page
-// and the CLI print.
+// schedules alone; a multi-node run gets the sum of its nodes' prices; a run launched with its own
+// price keeps it; the sentence the Nodes page and the CLI print.
 
 #include "metrics_lines.h"
 #include "store/compare.h"
@@ -152,6 +152,41 @@ private slots:
         QCOMPARE(r->prices.priceAt(0.1), std::nullopt);
         QCOMPARE(r->prices.costAt(0), 0.0);
         QVERIFY(near(*summarize(s, id).cost, 3.6 * 1.0 / 3600));
+    }
+
+    // A run launched with its own price keeps it through a change of its node's price (and the
+    // store remembers that it was its own); a run that took the node's price follows.
+    void ownLaunchPriceIsKept() {
+        const QString path =
+            freshDir(QStringLiteral("node-price/own")) + QStringLiteral("/store.sqlite");
+        RunStore s(path);
+        s.addNode(sshNode(QStringLiteral("spot"), 1.0));
+        NewRun own;
+        own.name = QStringLiteral("own");
+        own.node = QStringLiteral("spot");
+        own.config = QJsonObject{{"model", QJsonObject{{"path", "/m"}}}};
+        own.pricePerHour = 0.4;
+        own.ownPrice = true;
+        const qint64 ownId = s.createRun(own);
+        const qint64 nodeId = addRun(s, QStringLiteral("node's"), QStringLiteral("spot"));
+        for (qint64 id : {ownId, nodeId}) {
+            s.setRunStatus(id, status::kRunning);
+            s.ingest(id, 0, startLine() + steps(1, 100));
+        }
+        QVERIFY(s.run(ownId)->ownPrice);
+        QVERIFY(!s.run(nodeId)->ownPrice);
+        auto node = *s.node(QStringLiteral("spot"));
+        node.pricePerHour = 2.0;
+        const NodePriceChange c = saveNodeSettings(s, node);
+        QCOMPARE(c.runs.size(), 1);
+        QCOMPARE(c.runs[0].runId, nodeId);
+        QCOMPARE(s.run(ownId)->prices.segments().size(), 1);
+        QCOMPARE(s.run(ownId)->prices.current(), std::optional<double>(0.4));
+        QCOMPARE(s.run(nodeId)->prices.current(), std::optional<double>(2.0));
+        // The flag without a price of its own means nothing: such a run takes the node's price.
+        NewRun flagOnly = own;
+        flagOnly.pricePerHour.reset();
+        QVERIFY(!s.run(s.createRun(flagOnly))->ownPrice);
     }
 
     // A run over two nodes pays both: a change of one gives it the new sum.

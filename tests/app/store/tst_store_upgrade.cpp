@@ -137,9 +137,9 @@ private slots:
         QCOMPARE(s.series(2, MetricColumn::Rss, 0, RunStore::kLastStep, 1)[0].max, 1048576.0);
     }
 
-    // Version 5 → 6: run_prices, empty; every run keeps its launch price as its one segment and
-    // its cost; then a node price change reaches the running run from its newest elapsed time,
-    // and a deleted run takes its changes with it.
+    // Version 5 → 6: run_prices, empty, and runs.own_price, 0; every run keeps its launch price
+    // as its one segment and its cost; then a node price change reaches the running run from its
+    // newest elapsed time, and a deleted run takes its changes with it.
     void migratesVersion5() {
         const QString path = storeFromSql(test::freshDir(QStringLiteral("store-upgrade/v5")), 5);
         QVERIFY(!path.isEmpty());
@@ -157,6 +157,9 @@ private slots:
         QCOMPARE(r->prices.current(), std::optional<double>(2.5));
         QCOMPARE(summarize(s, 1).cost, std::optional<double>(2.5 * 0.3 / 3600.0));
         QVERIFY(!s.run(2)->prices.hasPrice());
+        // Existing runs took their node's price: a node change reaches them (own_price 0).
+        QVERIFY(!r->ownPrice);
+        QCOMPARE(test::rawInt(path, "SELECT COUNT(*) FROM runs WHERE own_price <> 0"), qint64(0));
         QCOMPARE(s.phases(1).size(), 1); // version 5's data intact
         QCOMPARE(s.pointCount(2, PointType::Step), qint64(1));
 

@@ -205,4 +205,22 @@ nodes::SshEndpoint SshdFixture::endpoint(const QString& knownHosts, const QStrin
     return ep;
 }
 
+nodes::NodeRecord SshdFixture::node(const QString& name, const QString& knownHosts,
+                                    const QString& engine) const {
+    QFile kh(knownHosts);
+    if (!kh.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
+        kh.write(knownHostsLine().toUtf8() + '\n') < 0)
+        return {};
+    nodes::NodeRecord n;
+    n.name = name;
+    n.kind = QStringLiteral("ssh");
+    n.host = QStringLiteral("127.0.0.1");
+    n.port = port_;
+    n.user = user_;
+    n.identity = userKey();
+    n.knownHosts = knownHosts;
+    n.engine = engine;
+    return n;
+}
+
 } // namespace bcd::test

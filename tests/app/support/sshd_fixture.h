@@ -4,6 +4,7 @@
 // (CI runs as root). When sshd or ssh-keygen is missing, or sshd cannot start, start() returns
 // false and skipReason() says why: the tests QSKIP with it, never silently.
 
+#include "nodes/node_record.h"
 #include "nodes/ssh_session.h"
 
 #include <QProcess>
@@ -42,6 +43,10 @@ public:
     QString otherKnownHostsLine() const;
 
     nodes::SshEndpoint endpoint(const QString& knownHosts, const QString& identity = {}) const;
+    // An SSH node record for this server (kind "ssh", the user key), with knownHosts written to
+    // hold this server's real key; empty when that file cannot be written.
+    nodes::NodeRecord node(const QString& name, const QString& knownHosts,
+                           const QString& engine = {}) const;
 
     // Runs a program to completion; false (with *error) when it cannot start or fails.
     static bool run(const QString& program, const QStringList& args, QString* error,
