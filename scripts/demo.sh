@@ -33,7 +33,7 @@ cat > "$out/run.json" <<'JSON'
   "train":  {"steps": 150, "batch_size": 8, "seed": 1},
   "bcd":    {"mode": "bcd", "switch_every": 10},
   "output": {"dir": "unused: the workbench puts the run in its store's runs/ folder",
-             "log_every": 10, "eval_every": 50}
+             "log_every": 10, "eval_every": 50, "eval_batches": 25}
 }
 JSON
 echo

@@ -69,8 +69,10 @@ class TstNewRunPage : public QObject {
                                 {"embed_block", false},
                                 {"head_block", true}}},
             {"device", QJsonObject{{"threads", 1}}},
-            {"output",
-             QJsonObject{{"log_every", 3}, {"eval_every", 30}, {"checkpoint_every", 100}}},
+            {"output", QJsonObject{{"log_every", 3},
+                                   {"eval_every", 30},
+                                   {"eval_batches", 4},
+                                   {"checkpoint_every", 100}}},
         };
     }
 
@@ -122,6 +124,15 @@ private slots:
         noVal["data"] = data;
         page.setConfig(noVal);
         QCOMPARE(page.config(), noVal);
+        // Evaluation on all the validation data is the key left out (the engine's default), so
+        // the config reads the same to an engine older than the key.
+        QJsonObject allEval = fullConfig(dir_ + "/models/tiny");
+        QJsonObject output = allEval["output"].toObject();
+        output.insert("eval_batches", 0);
+        allEval["output"] = output;
+        page.setConfig(allEval);
+        QVERIFY(!page.config()["output"].toObject().contains("eval_batches"));
+        QCOMPARE(launch::configValue(page.config(), "output.eval_every").toInt(), 30);
     }
 
     // Inputs never change silently: the wheel over an unfocused spin or combo box scrolls the

@@ -212,6 +212,11 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
                          "(when there is validation data)"),
                       trainBox);
     evalEvery_->setSpecialValueText(tr("at the end"));
+    evalBatches_ = spin(0, 100000000,
+                        tr("output.eval_batches: batches one evaluation reads at most (the first "
+                           "ones of the validation data, the same every time); 0: all of it"),
+                        trainBox);
+    evalBatches_->setSpecialValueText(tr("all"));
     ckptEvery_ =
         spin(0, 100000000,
              tr("output.checkpoint_every: a checkpoint every N steps and at the last; 0 = none"),
@@ -230,7 +235,13 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     tf->addRow(QString(), recompute_);
     tf->addRow(tr("Threads"), threads_);
     tf->addRow(tr("Log every"), logEvery_);
-    tf->addRow(tr("Evaluate every"), evalEvery_);
+    auto* evalRow = new QHBoxLayout;
+    evalRow->addWidget(evalEvery_);
+    evalRow->addWidget(new QLabel(tr("on at most"), trainBox));
+    evalRow->addWidget(evalBatches_);
+    evalRow->addWidget(new QLabel(tr("batches"), trainBox));
+    evalRow->addStretch(1);
+    tf->addRow(tr("Evaluate every"), evalRow);
     tf->addRow(tr("Checkpoint every"), ckptEvery_);
 
     // --- Optimizer ---
@@ -337,8 +348,8 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     for (QLineEdit* e : {modelPath_, train_, val_, tokenizer_, lr_, minLr_, weightDecay_})
         connect(e, &QLineEdit::textChanged, this, emitChanged);
     for (QSpinBox* s :
-         {seqLen_, steps_, batch_, accum_, seed_, threads_, logEvery_, evalEvery_, ckptEvery_,
-          warmup_, layersPerBlock_, switchEvery_, activeBlocks_, switchWarmup_})
+         {seqLen_, steps_, batch_, accum_, seed_, threads_, logEvery_, evalEvery_, evalBatches_,
+          ckptEvery_, warmup_, layersPerBlock_, switchEvery_, activeBlocks_, switchWarmup_})
         connect(s, &QSpinBox::valueChanged, this, emitChanged);
     for (QDoubleSpinBox* s : {clip_, momentum_})
         connect(s, &QDoubleSpinBox::valueChanged, this, emitChanged);
@@ -457,6 +468,7 @@ QStringList ConfigForm::problems(const QJsonObject& config) const {
     integer("device.threads", threads_);
     integer("output.log_every", logEvery_);
     integer("output.eval_every", evalEvery_);
+    integer("output.eval_batches", evalBatches_);
     integer("output.checkpoint_every", ckptEvery_);
     oneOf("optim.name", optim_);
     real("optim.lr", 0, 1e300, true);
@@ -547,6 +559,8 @@ void ConfigForm::setConfig(const QJsonObject& config) {
     threads_->setValue(static_cast<int>(num("device.threads", d.device.threads)));
     logEvery_->setValue(static_cast<int>(num("output.log_every", double(d.output.log_every))));
     evalEvery_->setValue(static_cast<int>(num("output.eval_every", double(d.output.eval_every))));
+    evalBatches_->setValue(
+        static_cast<int>(num("output.eval_batches", double(d.output.eval_batches))));
     ckptEvery_->setValue(
         static_cast<int>(num("output.checkpoint_every", double(d.output.checkpoint_every))));
 
@@ -606,6 +620,14 @@ QJsonObject ConfigForm::config() const {
     set("device.threads", threads_->value());
     set("output.log_every", logEvery_->value());
     set("output.eval_every", evalEvery_->value());
+    // Left out at its default (all), so the config reads the same to engines older than the key.
+    if (evalBatches_->value() > 0) {
+        set("output.eval_batches", evalBatches_->value());
+    } else {
+        QJsonObject out = c.value(QLatin1String("output")).toObject();
+        out.remove(QLatin1String("eval_batches"));
+        c.insert(QLatin1String("output"), out);
+    }
     set("output.checkpoint_every", ckptEvery_->value());
     set("optim.name", optim_->currentText());
     set("optim.lr", numberOf(lr_, 3e-4));

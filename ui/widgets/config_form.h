@@ -92,6 +92,7 @@ private:
     QSpinBox* threads_;
     QSpinBox* logEvery_;
     QSpinBox* evalEvery_;
+    QSpinBox* evalBatches_;
     QSpinBox* ckptEvery_;
     QComboBox* optim_;
     QLineEdit* lr_;

@@ -127,7 +127,8 @@ struct PlanInput {
     bool evaluates = false;             // a validation set: the evaluation's transient buffers
 
     // The run's length and phases (docs/planner.md#run-time): train.steps, output.eval_every,
-    // the tokens of one evaluation (every validation window's), output.checkpoint_every. 0 steps:
+    // the tokens of one evaluation (every validation window's, or output.eval_batches ×
+    // train.batch_size windows' when fewer), output.checkpoint_every. 0 steps:
     // no run total (per-step figures only).
     long steps = 0;
     long eval_every = 0;

@@ -78,6 +78,9 @@ struct RunConfig {
         std::filesystem::path dir;
         long log_every = 1;
         long eval_every = 0;
+        // Batches (of train.batch_size windows) one evaluation reads at most: the first ones of
+        // the validation data, the same every time; 0: all of it.
+        long eval_batches = 0;
         long checkpoint_every = 0;
         int keep_checkpoints = 2;
     } output;

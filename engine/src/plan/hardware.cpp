@@ -251,11 +251,17 @@ PlanInput PlanInput::from_run_config(const RunConfig& cfg, const ModelConfig& mo
             in.data_bytes += size;
         else
             in.data_bytes += tokens * per_token;
-        // One evaluation predicts the tokens of every whole validation window (DESIGN.md §3).
+        // One evaluation predicts the tokens of every whole validation window (DESIGN.md §3),
+        // or of the first output.eval_batches batches of them.
         if (p == cfg.data.val)
             if (const auto S = static_cast<std::uint64_t>(std::max(1, cfg.data.seq_len));
-                tokens > 0)
+                tokens > 0) {
                 in.eval_tokens = (tokens - 1) / S * S;
+                if (cfg.output.eval_batches > 0)
+                    in.eval_tokens = std::min<std::uint64_t>(
+                        in.eval_tokens, static_cast<std::uint64_t>(cfg.output.eval_batches) *
+                                            static_cast<std::uint64_t>(cfg.train.batch_size) * S);
+            }
     }
     for (const auto& e : fs::directory_iterator(cfg.model.path, ec))
         if (e.path().extension() == ".safetensors")

@@ -231,11 +231,12 @@ RunConfig RunConfig::from_json(const nlohmann::json& j, const fs::path& source, 
     // output
     {
         const JsonObject o = top.object("output");
-        o.reject_unknown(
-            {"dir", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"});
+        o.reject_unknown({"dir", "log_every", "eval_every", "eval_batches", "checkpoint_every",
+                          "keep_checkpoints"});
         c.output.dir = resolve(base, o.string("dir"));
         c.output.log_every = o.integer("log_every", 1, 1, kMaxSteps);
         c.output.eval_every = o.integer("eval_every", 0, 0, kMaxSteps);
+        c.output.eval_batches = o.integer("eval_batches", 0, 0, kMaxSteps);
         c.output.checkpoint_every = o.integer("checkpoint_every", 0, 0, kMaxSteps);
         c.output.keep_checkpoints = static_cast<int>(o.integer("keep_checkpoints", 2, 1, 1 << 20));
     }
@@ -284,6 +285,7 @@ nlohmann::json RunConfig::to_json() const {
     j["output"] = {{"dir", output.dir.string()},
                    {"log_every", output.log_every},
                    {"eval_every", output.eval_every},
+                   {"eval_batches", output.eval_batches},
                    {"checkpoint_every", output.checkpoint_every},
                    {"keep_checkpoints", output.keep_checkpoints}};
     return j;

@@ -111,9 +111,9 @@ private:
                std::optional<std::uint64_t> bytes = {});
     double run_elapsed() const { return elapsed0_ + seconds_since(run_t0_); }
     long eval_batches() const;
+    std::size_t eval_windows() const;
     std::uint64_t eval_tokens() const {
-        return val_data_->num_windows(cfg_.data.seq_len) *
-               static_cast<std::uint64_t>(cfg_.data.seq_len);
+        return eval_windows() * static_cast<std::uint64_t>(cfg_.data.seq_len);
     }
     void make_system_sampler();
     std::string file() const { return cfg_.source.string(); }
@@ -465,7 +465,7 @@ double Trainer::evaluate() {
     // Gradient-free: nothing is kept, and what the evaluation made is released afterwards. The
     // ranks share the validation windows (chunks of batch_size, dealt in turn) and sum.
     const int T = cfg_.data.seq_len, B = cfg_.train.batch_size;
-    const std::size_t windows = val_data_->num_windows(T);
+    const std::size_t windows = eval_windows();
     const auto N = static_cast<std::size_t>(comm_->size());
     const auto rank = static_cast<std::size_t>(comm_->rank());
     std::vector<std::int32_t> in(static_cast<std::size_t>(B) * T), tg(in.size());
@@ -696,10 +696,19 @@ void Trainer::phase(const char* name, const char* state, long s, Clock::time_poi
     metric(r);
 }
 
+// The validation windows one evaluation reads: all, or the first output.eval_batches batches'.
+std::size_t Trainer::eval_windows() const {
+    if (!val_data_) return 0;
+    const std::size_t all = val_data_->num_windows(cfg_.data.seq_len);
+    if (cfg_.output.eval_batches <= 0) return all;
+    return std::min(all, static_cast<std::size_t>(cfg_.output.eval_batches) *
+                             static_cast<std::size_t>(cfg_.train.batch_size));
+}
+
 // The batches of one evaluation on this rank (rank 0's count: it writes the progress).
 long Trainer::eval_batches() const {
     if (!val_data_) return 0;
-    const auto windows = static_cast<long>(val_data_->num_windows(cfg_.data.seq_len));
+    const auto windows = static_cast<long>(eval_windows());
     const long B = cfg_.train.batch_size, N = comm_->size(), r = comm_->rank();
     long n = 0;
     for (long w0 = r * B; w0 < windows; w0 += N * B) ++n;

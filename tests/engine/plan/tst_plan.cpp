@@ -404,6 +404,31 @@ private slots:
         QCOMPARE(bcd::make_plan(one, bcd::Mode::Bcd).time.comm_s, 0.0);
     }
 
+    // One evaluation's tokens, read from the run config: every whole validation window, or the
+    // first output.eval_batches batches of them (what the engine reads).
+    void eval_tokens_from_the_config() {
+        const auto dir = fresh_dir("plan/eval-tokens");
+        bcd::Model m(bcd::ModelConfig::preset("tiny"));
+        m.init_random(1);
+        m.save(dir / "model");
+        write_text(dir, 20000);
+        write_text(dir, 3000, "val.txt");
+        json cfg = base_config(dir);
+        cfg["data"]["val"] = (dir / "val.txt").string();
+        cfg["data"]["seq_len"] = 32;
+        cfg["train"] = {{"steps", 10}, {"batch_size", 4}};
+        const auto tokens = [&](long batches) {
+            cfg["output"]["eval_batches"] = batches;
+            std::ofstream(dir / "run.json") << cfg.dump();
+            return bcd::PlanInput::from_run_config(bcd::RunConfig::load(dir / "run.json"),
+                                                   bcd::load_model_config(dir / "model"))
+                .eval_tokens;
+        };
+        QCOMPARE(tokens(0), std::uint64_t{93 * 32});    // (3000 − 1) / 32 windows, byte-level
+        QCOMPARE(tokens(2), std::uint64_t{2 * 4 * 32}); // 2 batches of 4 windows
+        QCOMPARE(tokens(100), std::uint64_t{93 * 32});  // more than there are: all of them
+    }
+
     // The whole run (docs/planner.md#run-time): steps × step time, plus evaluations (a forward
     // over the validation tokens, shared by the GPUs) at every eval_every and the last step,
     // checkpoints (fp32 weights + the trained part's AdamW state at the assumed disk rate) at

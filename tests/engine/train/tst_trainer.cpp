@@ -207,6 +207,48 @@ private slots:
                 file_bytes(dir / "model/model.safetensors"));
     }
 
+    // output.eval_batches: an evaluation reads the first N batches of the validation data only.
+    // Its phases count N, the start record names N and their tokens, and every val_loss is the
+    // one the same run gets with a validation file holding exactly those windows.
+    void eval_batches_caps_an_evaluation() {
+        const auto dir = fresh_dir("trainer/eval-batches");
+        write_model(dir);
+        write_text(dir, 20000);
+        write_text(dir, 3000, "val.txt");
+        json cfg = base_config(dir);
+        cfg["data"]["val"] = (dir / "val.txt").string();
+        cfg["output"]["eval_every"] = 6;
+        cfg["output"]["eval_batches"] = 2;
+        QCOMPARE(run_training(dir, cfg), 0);
+        const fs::path run = dir / "run";
+        const auto all = records(run);
+        QCOMPARE(all.front()["eval_batches"].get<long>(), 2L);
+        QCOMPARE(all.front()["eval_tokens"].get<long>(), 2L * 4 * 32); // 2 batches of 4 windows
+        for (const auto& r : records(run, "phase"))
+            if (r["phase"] == "eval") QCOMPARE(r["total"].get<long>(), 2L);
+        const auto capped = records(run, "eval");
+        QCOMPARE(capped.size(), std::size_t{2}); // steps 6 and 12
+
+        // The same run, its validation file cut to those 8 windows of 32 tokens (+ the last
+        // target), read whole.
+        std::ifstream whole(dir / "val.txt", std::ios::binary);
+        std::string head(8 * 32 + 1, '\0');
+        QVERIFY(whole.read(head.data(), static_cast<std::streamsize>(head.size())));
+        std::ofstream(dir / "val-head.txt", std::ios::binary) << head;
+        cfg["data"]["val"] = (dir / "val-head.txt").string();
+        cfg["output"]["eval_batches"] = 0;
+        cfg["output"]["dir"] = (dir / "run-head").string();
+        QCOMPARE(run_training(dir, cfg, false, "head.json"), 0);
+        const auto cut = records(dir / "run-head", "eval");
+        QCOMPARE(cut.size(), capped.size());
+        for (std::size_t i = 0; i < cut.size(); ++i)
+            QCOMPARE(capped[i]["val_loss"].get<double>(), cut[i]["val_loss"].get<double>());
+
+        // Refused below 0, naming the key.
+        expect_refused(fresh_dir("trainer/eval-batches-bad"), R"({"output":{"eval_batches":-1}})",
+                       "eval_batches");
+    }
+
     // Evaluation, checkpoints and the final model are announced as phases (begin, at most one
     // progress record a second, end with the phase's seconds); step records carry the system
     // figures, and a CPU run has no GPU figures.
