@@ -53,6 +53,40 @@ private slots:
         QVERIFY(!isLearningRateKey(QStringLiteral("optim.eps")));
     }
 
+    // Axis ticks in the same format: separators, learning rates as "1.5e-3", M and B for big
+    // axes, the decimals the spacing needs, no "3e-17" for a zero.
+    void tickLabelsUseThePagesFormat() {
+        const auto s = [](std::initializer_list<const char*> l) {
+            QVector<QString> out;
+            for (const char* t : l) out << QString::fromUtf8(t);
+            return out;
+        };
+        const QString sep = QLocale().groupSeparator();
+        QCOMPARE(formatTicks({60000, 80000, 100000}),
+                 (QVector<QString>{QStringLiteral("60") + sep + QStringLiteral("000"),
+                                   QStringLiteral("80") + sep + QStringLiteral("000"),
+                                   QStringLiteral("100") + sep + QStringLiteral("000")}));
+        QCOMPARE(formatTicks({0, 5e-4, 1e-3, 1.5e-3, 3e-3}),
+                 s({"0", "5e-4", "1e-3", "1.5e-3", "3e-3"}));
+        QCOMPARE(formatTicks({2.5, 3, 3.5}), s({"2.5", "3.0", "3.5"}));
+        QCOMPARE(formatTicks({4.75, 5, 5.25}), s({"4.75", "5.00", "5.25"}));
+        QCOMPARE(formatTicks({0, 5e8, 1e9, 1.5e9}), s({"0", "0.5B", "1.0B", "1.5B"}));
+        QCOMPARE(formatTicks({2e6, 4e6}), s({"2M", "4M"}));
+        QCOMPARE(formatTicks({-0.1, 0.1 * 3 - 0.3, 0.1}), s({"-0.1", "0", "0.1"}));
+        QCOMPARE(formatTicks({100, 200, 300}), s({"100", "200", "300"}));
+
+        // What the chart draws: a learning-rate curve's axis reads as formatLr writes.
+        MetricChart chart(QStringLiteral("Learning rate"));
+        ChartCurve lr = line(100, map(std::nullopt));
+        for (double& v : lr.data.values) v = 3e-3 * (1 - (&v - lr.data.values.data()) / 100.0);
+        chart.setCurves({lr});
+        chart.replotNow();
+        const QVector<QString> labels = chart.plot()->yAxis->tickVectorLabels();
+        QVERIFY(!labels.isEmpty());
+        for (const QString& l : labels)
+            QVERIFY2(l == QLatin1String("0") || l.contains(QLatin1String("e-")), qPrintable(l));
+    }
+
     void emaMatchesTensorBoard() {
         // TensorBoard: last = last * w + (1 - w) * y; smoothed = last / (1 - w^n).
         const QVector<double> y{1, 2, 3};

@@ -24,6 +24,25 @@ constexpr int kMinReplotMs = 33; // ~30 Hz
 constexpr int kViewDebounceMs = 150;
 constexpr int kMaxDrawnMarkers = 400;
 
+// Tick labels in the pages' number format (number_format.h) instead of QCustomPlot's, which
+// drops thousands separators and writes learning rates as "0.0025".
+class FormattedTicker : public QCPAxisTicker {
+protected:
+    QVector<QString> createLabelVector(const QVector<double>& ticks, const QLocale&, QChar,
+                                       int) override {
+        return formatTicks(ticks);
+    }
+};
+class FormattedLogTicker : public QCPAxisTickerLog {
+protected:
+    QVector<QString> createLabelVector(const QVector<double>& ticks, const QLocale&, QChar,
+                                       int) override {
+        QVector<QString> out;
+        for (double t : ticks) out << formatValue(t);
+        return out;
+    }
+};
+
 } // namespace
 
 QColor curveColor(int i) {
@@ -44,6 +63,8 @@ MetricChart::MetricChart(const QString& title, QWidget* parent)
         new QCPTextElement(plot_, title, QFont(font().family(), font().pointSize(), QFont::Bold));
     plot_->plotLayout()->addElement(0, 0, title_);
     plot_->xAxis->setLabel(xAxisTitle(kind_));
+    plot_->xAxis->setTicker(QSharedPointer<FormattedTicker>::create());
+    plot_->yAxis->setTicker(QSharedPointer<FormattedTicker>::create());
     plot_->legend->setVisible(true);
     QFont legendFont = font();
     legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
@@ -100,9 +121,9 @@ void MetricChart::setLogY(bool on) {
     logY_ = on;
     plot_->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     if (on)
-        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+        plot_->yAxis->setTicker(QSharedPointer<FormattedLogTicker>::create());
     else
-        plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+        plot_->yAxis->setTicker(QSharedPointer<FormattedTicker>::create());
     scheduleRebuild();
 }
 
@@ -218,7 +239,7 @@ void MetricChart::setXAxisKind(XAxisKind kind) {
         ticker->setTimeFormat(QStringLiteral("%h:%m:%s"));
         plot_->xAxis->setTicker(ticker);
     } else {
-        plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+        plot_->xAxis->setTicker(QSharedPointer<FormattedTicker>::create());
     }
     // The old range means nothing on the new axis.
     follow_ = true;
