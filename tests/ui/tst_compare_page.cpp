@@ -12,6 +12,7 @@
 #include <QImage>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QScrollBar>
 #include <QTableWidget>
 #include <QtTest>
 #include <memory>
@@ -228,6 +229,15 @@ private slots:
         QCOMPARE(visible(), QList<qint64>{ids_[1]});
         filter->clear();
         QCOMPARE(visible().size(), all);
+        // The list elides the long name to its width: no row wider than the list, no sideways
+        // scrolling, the whole name in the tooltip.
+        QListWidgetItem* longItem =
+            list->findItems(QStringLiteral("#%1 ").arg(id), Qt::MatchStartsWith).value(0);
+        QVERIFY(longItem && longItem->toolTip().contains(longName));
+        QVERIFY(list->fontMetrics().horizontalAdvance(longItem->text()) >
+                list->viewport()->width());
+        QVERIFY(list->visualItemRect(longItem).width() <= list->viewport()->width());
+        QCOMPARE(list->horizontalScrollBar()->maximum(), 0);
 
         page.setRuns({ids_[0], id});
         QTRY_COMPARE_WITH_TIMEOUT(page.summaryTable()->rowCount(), 2, 10000);

@@ -3,10 +3,12 @@
 // that send the user to other pages; CSV export; Fork and Delete of a run on another node (a real
 // sshd), through that node.
 
+#include "bcd/run_config.h"
 #include "sshd_fixture.h"
 #include "store/run_store.h"
 #include "test_runs.h"
 #include "ui/pages/runs_page.h"
+#include "ui/widgets/number_format.h"
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
@@ -116,6 +118,28 @@ private slots:
         QCOMPARE(model->index(beta, RunsPage::Status).data().toString(), QStringLiteral("failed"));
         QCOMPARE(model->index(rowOf(ids_["gamma"]), RunsPage::Status).data().toString(),
                  QStringLiteral("starting"));
+
+        // The summary of a run reads the keys its config leaves out as the engine does (its
+        // own defaults: order random, lr 3e-4 in the one learning-rate format), not as a copy.
+        page.table()->selectRow(alpha);
+        auto* details = page.findChild<QLabel*>(QStringLiteral("runDetails"));
+        QVERIFY(details);
+        const bcd::RunConfig d;
+        QTRY_VERIFY_WITH_TIMEOUT(details->text().contains(QStringLiteral("alpha bcd")), 5000);
+        const QString text = details->text();
+        QVERIFY2(
+            text.contains(QStringLiteral("lr %1 %2")
+                              .arg(formatLr(d.optim.lr), QString::fromStdString(d.optim.schedule))),
+            qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("%1, switch every %2")
+                                   .arg(QString::fromStdString(d.bcd.order))
+                                   .arg(d.bcd.switch_every)),
+                 qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("30 steps · batch %1 × %2")
+                                   .arg(d.train.batch_size)
+                                   .arg(d.train.grad_accum)),
+                 qPrintable(text));
+        QVERIFY(text.contains(QStringLiteral("lr 3e-4")));
     }
 
     void filterByNameTagAndStatus() {

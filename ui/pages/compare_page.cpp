@@ -1,7 +1,7 @@
 #include "ui/pages/compare_page.h"
 
-#include "bcd/run_config.h"
 #include "store/metrics_csv.h"
+#include "ui/widgets/engine_defaults.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/widgets/number_format.h"
 #include "ui/workbench.h"
@@ -21,11 +21,11 @@
 #include <QSet>
 #include <QSlider>
 #include <QSplitter>
+#include <QStyledItemDelegate>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <qcustomplot.h>
 
 namespace bcd::ui {
@@ -58,6 +58,20 @@ const MetricChoice kMetrics[] = {
 QString runLabel(const store::RunRecord& r) {
     return QStringLiteral("#%1 %2").arg(r.id).arg(r.name);
 }
+
+// Rows no wider than the view, so the view elides their text (see the run list).
+class ViewWidthDelegate : public QStyledItemDelegate {
+public:
+    explicit ViewWidthDelegate(QAbstractItemView* view) : QStyledItemDelegate(view), view_(view) {}
+    QSize sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const override {
+        QSize s = QStyledItemDelegate::sizeHint(option, index);
+        s.setWidth(std::min(s.width(), view_->viewport()->width()));
+        return s;
+    }
+
+private:
+    QAbstractItemView* view_;
+};
 
 } // namespace
 
@@ -147,7 +161,13 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     leftLayout->addWidget(filter_);
     runList_ = new QListWidget(left);
     runList_->setObjectName(QStringLiteral("runList"));
+    // Each name elided in the middle to the list's width (the number and the status stay, the
+    // whole text in the tooltip): a QListView sizes its rows to their text, so without the
+    // capped width it scrolls sideways and cuts names at the right edge instead.
     runList_->setTextElideMode(Qt::ElideMiddle);
+    runList_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    runList_->setResizeMode(QListView::Adjust);
+    runList_->setItemDelegate(new ViewWidthDelegate(runList_));
     leftLayout->addWidget(runList_, 1);
     outer->addWidget(left);
 
@@ -471,38 +491,13 @@ void ComparePage::applyTables(const QVector<RunComparison>& rows) {
     fillConfigTable();
 }
 
-namespace {
-
-// The engine's defaults for every key of a run config (its own config library: a default
-// RunConfig printed), without the keys that have no default (paths, the tokenizer, which
-// follows the model folder).
-QJsonObject engineDefaults() {
-    static const QJsonObject defaults = [] {
-        QJsonObject d =
-            QJsonDocument::fromJson(QByteArray::fromStdString(bcd::RunConfig{}.to_json().dump()))
-                .object();
-        const auto drop = [&d](const char* section, std::initializer_list<const char*> keys) {
-            QJsonObject o = d.value(QLatin1String(section)).toObject();
-            for (const char* k : keys) o.remove(QLatin1String(k));
-            d.insert(QLatin1String(section), o);
-        };
-        d.remove(QStringLiteral("model"));
-        drop("data", {"train", "val", "tokenizer"});
-        drop("output", {"dir"});
-        return d;
-    }();
-    return defaults;
-}
-
-} // namespace
-
 void ComparePage::fillConfigTable() {
     QVector<QJsonObject> configs;
     QStringList headers;
     for (const auto& c : rows_) {
         // Resolved with the engine's defaults: "differences only" then shows what differs in
         // the runs, not which keys one config happened to write out.
-        configs << store::withDefaults(c.summary.run.config, engineDefaults());
+        configs << resolvedConfig(c.summary.run.config);
         headers << shortLabel(c.summary.run);
     }
     const auto differences = store::configDifferences(configs);

@@ -2,6 +2,8 @@
 
 #include "launch/run_config.h"
 #include "launch/run_folders.h"
+#include "ui/widgets/engine_defaults.h"
+#include "ui/widgets/number_format.h"
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
 
@@ -468,11 +470,10 @@ void RunsPage::showDetails() {
                 : tr("%1 runs selected.").arg(ids.size()));
         return;
     }
-    const QJsonObject& c = r->run.config;
-    // The engine's defaults (docs/config.md) for keys the config leaves out.
-    auto v = [&c](const char* k, const char* def = "") {
-        const QString s = launch::configValue(c, QLatin1String(k)).toVariant().toString();
-        return s.isEmpty() ? QString::fromLatin1(def) : s;
+    // Keys the config leaves out read as the engine's defaults (its own config library).
+    const QJsonObject c = resolvedConfig(r->run.config);
+    auto v = [&c](const char* k) {
+        return launch::configValue(c, QLatin1String(k)).toVariant().toString();
     };
     QString html =
         tr("<b>%1</b> — %2 on %3")
@@ -481,15 +482,15 @@ void RunsPage::showDetails() {
         html += QStringLiteral(": %1").arg(r->run.message.toHtmlEscaped());
     html += tr("<br>model %1 · data %2 (%3, seq_len %4)")
                 .arg(v("model.path").toHtmlEscaped(), v("data.train").toHtmlEscaped(),
-                     v("data.format", "text"), v("data.seq_len", "256"));
-    html += tr("<br>%1 steps · batch %2 × %3 · %4 lr %5 %6 · mode %7")
-                .arg(v("train.steps", "1000"), v("train.batch_size", "8"),
-                     v("train.grad_accum", "1"), v("optim.name", "adamw"), v("optim.lr", "0.0003"),
-                     v("optim.schedule", "constant"), v("bcd.mode", "bcd"));
-    if (v("bcd.mode", "bcd") != QLatin1String("full"))
+                     v("data.format"), v("data.seq_len"));
+    html +=
+        tr("<br>%1 steps · batch %2 × %3 · %4 lr %5 %6 · %7 · mode %8")
+            .arg(v("train.steps"), v("train.batch_size"), v("train.grad_accum"), v("optim.name"),
+                 formatLr(launch::configValue(c, QStringLiteral("optim.lr")).toDouble()),
+                 v("optim.schedule"), v("train.precision"), v("bcd.mode"));
+    if (v("bcd.mode") != QLatin1String("full"))
         html += tr(" (%1 layer(s) per block, %2, switch every %3)")
-                    .arg(v("bcd.layers_per_block", "1"), v("bcd.order", "ascending"),
-                         v("bcd.switch_every", "50"));
+                    .arg(v("bcd.layers_per_block"), v("bcd.order"), v("bcd.switch_every"));
     if (!r->run.remoteDir.isEmpty())
         html += tr("<br>folder %1").arg(r->run.remoteDir.toHtmlEscaped());
     if (!r->run.tags.isEmpty())

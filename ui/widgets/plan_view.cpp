@@ -4,6 +4,7 @@
 #include "launch/run_config.h"
 #include "nodes/node_probe.h"
 #include "ui/widgets/block_strip.h"
+#include "ui/widgets/engine_defaults.h"
 #include "ui/widgets/memory_bar.h"
 #include "ui/widgets/wheel_guard.h"
 
@@ -337,30 +338,31 @@ void PlanView::replan() {
             error_ = QString::fromStdString(e.what());
         }
     }
+    // Keys the form left out read as the engine reads them.
+    const QJsonObject resolved = resolvedConfig(config_);
     const bool bcdMode =
-        configValue(config_, QStringLiteral("bcd.mode")).toString() != QLatin1String("full");
+        configValue(resolved, QStringLiteral("bcd.mode")).toString() != QLatin1String("full");
     if (plan_) {
         showPlan(*full_, plan_->full, !bcdMode);
         showPlan(*bcd_, plan_->bcd, bcdMode);
         const bcd::Plan& chosen = bcdMode ? plan_->bcd : plan_->full;
         QVector<int> fixed;
         for (const QJsonValue& v :
-             configValue(config_, QStringLiteral("bcd.fixed_order")).toArray())
+             configValue(resolved, QStringLiteral("bcd.fixed_order")).toArray())
             fixed << v.toInt();
-        const QJsonValue blocks = configValue(config_, QStringLiteral("bcd.blocks"));
-        strip_->setSchedule(
-            model_->num_layers,
-            configValue(config_, QStringLiteral("bcd.layers_per_block")).toInt(1),
-            configValue(config_, QStringLiteral("bcd.embed_block")).toBool(true),
-            configValue(config_, QStringLiteral("bcd.head_block")).toBool(true),
-            configValue(config_, QStringLiteral("bcd.order")).toString(QStringLiteral("ascending")),
-            fixed, !bcdMode, bcdMode ? plan_->bcd.worst_block : -1);
+        const QJsonValue blocks = configValue(resolved, QStringLiteral("bcd.blocks"));
+        strip_->setSchedule(model_->num_layers,
+                            configValue(resolved, QStringLiteral("bcd.layers_per_block")).toInt(),
+                            configValue(resolved, QStringLiteral("bcd.embed_block")).toBool(),
+                            configValue(resolved, QStringLiteral("bcd.head_block")).toBool(),
+                            configValue(resolved, QStringLiteral("bcd.order")).toString(), fixed,
+                            !bcdMode, bcdMode ? plan_->bcd.worst_block : -1);
         QString caption =
             bcdMode
                 ? tr("Blocks of this run: %1, %2 steps each; #n = place in a cycle; outlined: the "
                      "block whose activations make the memory peak (%3).")
                       .arg(chosen.num_blocks)
-                      .arg(configValue(config_, QStringLiteral("bcd.switch_every")).toInt(50))
+                      .arg(configValue(resolved, QStringLiteral("bcd.switch_every")).toInt())
                       .arg(QString::fromStdString(chosen.worst_block_name))
                 : tr("Full training: every layer trains every step.");
         if (blocks.isArray())
@@ -405,7 +407,8 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
     if (p.host_bytes > 0) setting << tr("host %1").arg(formatBytes(p.host_bytes));
     c.setting->setText(setting.join(QStringLiteral(" · ")));
 
-    const double steps = configValue(config_, QStringLiteral("train.steps")).toDouble(1000);
+    const double steps =
+        configValue(resolvedConfig(config_), QStringLiteral("train.steps")).toDouble();
     if (p.time.known) {
         // The whole run: steps, evaluations, checkpoints and the final model.
         const double runS = p.time.run_s > 0 ? p.time.run_s : p.time.step_s * steps;
