@@ -238,6 +238,9 @@ private slots:
                 list->viewport()->width());
         QVERIFY(list->visualItemRect(longItem).width() <= list->viewport()->width());
         QCOMPARE(list->horizontalScrollBar()->maximum(), 0);
+        // The number and the name, the status only when not finished (it is in the tooltip).
+        QCOMPARE(longItem->text(), QStringLiteral("#%1 %2").arg(id).arg(longName));
+        QVERIFY(longItem->toolTip().contains(QStringLiteral("finished on local")));
 
         page.setRuns({ids_[0], id});
         QTRY_COMPARE_WITH_TIMEOUT(page.summaryTable()->rowCount(), 2, 10000);

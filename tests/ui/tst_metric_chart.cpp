@@ -81,10 +81,37 @@ private slots:
         for (double& v : lr.data.values) v = 3e-3 * (1 - (&v - lr.data.values.data()) / 100.0);
         chart.setCurves({lr});
         chart.replotNow();
+        QCOMPARE(chart.plot()->yAxis->numberFormat(), QStringLiteral("g")); // no 3·10⁻³
         const QVector<QString> labels = chart.plot()->yAxis->tickVectorLabels();
         QVERIFY(!labels.isEmpty());
         for (const QString& l : labels)
             QVERIFY2(l == QLatin1String("0") || l.contains(QLatin1String("e-")), qPrintable(l));
+    }
+
+    // The legend goes where it hides the fewest points: top right over a falling loss, elsewhere
+    // over a series that rises into that corner.
+    void legendAvoidsTheData() {
+        MetricChart chart(QStringLiteral("System"));
+        chart.resize(600, 400);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        auto two = [this](double sign) {
+            ChartCurve a = line(400, map(std::nullopt)), b = line(400, map(std::nullopt));
+            a.name = QStringLiteral("cpu");
+            b.name = QStringLiteral("rss");
+            for (int i = 0; i < a.data.values.size(); ++i) {
+                a.data.values[i] = sign > 0 ? i : 400 - i;
+                b.data.values[i] = a.data.values[i] * 0.9;
+            }
+            return QVector<ChartCurve>{a, b};
+        };
+        chart.setCurves(two(-1)); // falling
+        chart.replotNow();
+        chart.replotNow(); // the second pass knows the laid-out legend's size
+        QCOMPARE(chart.legendCorner(), Qt::AlignTop | Qt::AlignRight);
+        chart.setCurves(two(+1)); // rising into the top right
+        chart.replotNow();
+        QCOMPARE(chart.legendCorner(), Qt::AlignTop | Qt::AlignLeft);
     }
 
     void emaMatchesTensorBoard() {

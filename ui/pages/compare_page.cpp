@@ -169,6 +169,7 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     runList_->setResizeMode(QListView::Adjust);
     runList_->setItemDelegate(new ViewWidthDelegate(runList_));
     leftLayout->addWidget(runList_, 1);
+    left->setMinimumWidth(180); // room for "#12 a run's name" at 1024 px
     outer->addWidget(left);
 
     auto* right = new QWidget(outer);
@@ -310,34 +311,36 @@ void ComparePage::setDifferencesOnly(bool on) {
 }
 
 void ComparePage::reloadRunList() {
-    wb_.store().call(
-        [](store::RunStore& s) { return s.runs(); }, this,
-        [this](const QVector<store::RunRecord>& runs) {
-            const QSet<qint64> checked(selected_.begin(), selected_.end());
-            {
-                const QSignalBlocker block(runList_);
-                runList_->clear();
-                for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-                    QString text =
-                        QStringLiteral("#%1 %2  (%3)").arg(it->id).arg(it->name, it->status);
-                    if (!it->tags.isEmpty())
-                        text += QStringLiteral("  [%1]").arg(it->tags.join(QStringLiteral(", ")));
-                    auto* item = new QListWidgetItem(text, runList_);
-                    item->setToolTip(runToolTip(*it));
-                    item->setData(Qt::UserRole, it->id);
-                    item->setData(kMatchRole, QVariant::fromValue(*it));
-                    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-                    const bool on =
-                        wanted_.isEmpty() ? checked.contains(it->id) : wanted_.contains(it->id);
-                    item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
-                }
-            }
-            listLoaded_ = true;
-            wanted_.clear();
-            noRuns_ = runs.isEmpty();
-            applyFilter();
-            selectionChanged();
-        });
+    wb_.store().call([](store::RunStore& s) { return s.runs(); }, this,
+                     [this](const QVector<store::RunRecord>& runs) {
+                         const QSet<qint64> checked(selected_.begin(), selected_.end());
+                         {
+                             const QSignalBlocker block(runList_);
+                             runList_->clear();
+                             for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+                                 // The number and the name (elided in the middle to the list's
+                                 // width), the status when the run has not finished; tags and
+                                 // status in the tooltip, and the filter matches them all.
+                                 QString text = runLabel(*it);
+                                 if (it->status != store::status::kFinished)
+                                     text += QStringLiteral(" — %1").arg(it->status);
+                                 auto* item = new QListWidgetItem(text, runList_);
+                                 item->setToolTip(runToolTip(*it) +
+                                                  tr("\n%1 on %2").arg(it->status, it->node));
+                                 item->setData(Qt::UserRole, it->id);
+                                 item->setData(kMatchRole, QVariant::fromValue(*it));
+                                 item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+                                 const bool on = wanted_.isEmpty() ? checked.contains(it->id)
+                                                                   : wanted_.contains(it->id);
+                                 item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+                             }
+                         }
+                         listLoaded_ = true;
+                         wanted_.clear();
+                         noRuns_ = runs.isEmpty();
+                         applyFilter();
+                         selectionChanged();
+                     });
 }
 
 void ComparePage::applyFilter() {

@@ -65,6 +65,9 @@ MetricChart::MetricChart(const QString& title, QWidget* parent)
     plot_->xAxis->setLabel(xAxisTitle(kind_));
     plot_->xAxis->setTicker(QSharedPointer<FormattedTicker>::create());
     plot_->yAxis->setTicker(QSharedPointer<FormattedTicker>::create());
+    // Labels drawn as written: without "b", QCustomPlot would typeset "3e-3" as 3·10⁻³.
+    plot_->xAxis->setNumberFormat(QStringLiteral("g"));
+    plot_->yAxis->setNumberFormat(QStringLiteral("g"));
     plot_->legend->setVisible(true);
     QFont legendFont = font();
     legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
@@ -430,8 +433,49 @@ void MetricChart::rebuild() {
     }
     // One curve: the title names it, and a legend would only hide data.
     plot_->legend->setVisible(plot_->legend->itemCount() > 1);
+    placeLegend();
     ++replots_;
     plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MetricChart::placeLegend() {
+    if (!plot_->legend->visible()) return;
+    // The corner of the plot where the legend hides the fewest drawn points (a falling loss
+    // leaves the top right free, a rising or flat-high series the bottom), in this order on ties.
+    static constexpr Qt::Alignment kCorners[] = {
+        Qt::AlignTop | Qt::AlignRight, Qt::AlignTop | Qt::AlignLeft,
+        Qt::AlignBottom | Qt::AlignRight, Qt::AlignBottom | Qt::AlignLeft};
+    const QRect area = plot_->axisRect()->rect();
+    const QSize hint = plot_->legend->minimumOuterSizeHint();
+    const QSize size(std::max(hint.width(), plot_->legend->outerRect().width()),
+                     std::max(hint.height(), plot_->legend->outerRect().height()));
+    if (area.width() <= size.width() || area.height() <= size.height()) return;
+    const QMargins m = plot_->axisRect()->insetLayout()->margins();
+    qint64 best = std::numeric_limits<qint64>::max();
+    Qt::Alignment chosen = kCorners[0];
+    const QCPRange xr = plot_->xAxis->range();
+    for (const Qt::Alignment corner : kCorners) {
+        const int x = corner & Qt::AlignRight ? area.right() - m.right() - size.width()
+                                              : area.left() + m.left();
+        const int y = corner & Qt::AlignTop ? area.top() + m.top()
+                                            : area.bottom() - m.bottom() - size.height();
+        const QRect r(QPoint(x, y), size);
+        qint64 hits = 0;
+        for (int g = 0; g < plot_->graphCount(); ++g) {
+            const QCPGraph* graph = plot_->graph(g);
+            if (!graph->visible()) continue;
+            for (auto it = graph->data()->findBegin(xr.lower),
+                      end = graph->data()->findEnd(xr.upper);
+                 it != end; ++it)
+                if (r.contains(QPointF(plot_->xAxis->coordToPixel(it->key),
+                                       plot_->yAxis->coordToPixel(it->value))
+                                   .toPoint()))
+                    ++hits;
+        }
+        if (hits < best) best = hits, chosen = corner;
+    }
+    legendCorner_ = chosen;
+    plot_->axisRect()->insetLayout()->setInsetAlignment(0, chosen);
 }
 
 void MetricChart::fitRanges() {

@@ -90,6 +90,8 @@ public:
     QVector<double> markerX() const;
     QStringList markerLabels() const; // the labels drawn, in x order
     int curveCount() const { return curves_.size(); }
+    // The corner of the plot the legend sits in (where it covers the fewest points).
+    Qt::Alignment legendCorner() const { return legendCorner_; }
     int replotCount() const { return replots_; }
 
 signals:
@@ -108,6 +110,7 @@ private:
     void scheduleRebuild();
     void rebuild();
     void fitRanges();
+    void placeLegend();
     void onRangeChanged(const QCPRange& range);
     void showReadout(QMouseEvent* event);
     void hideReadout();
@@ -118,6 +121,7 @@ private:
     QCPItemText* readout_ = nullptr;
     std::function<QString(double)> readoutExtra_;
     bool logY_ = false;
+    Qt::Alignment legendCorner_ = Qt::AlignTop | Qt::AlignRight;
     QCPTextElement* title_ = nullptr;
     QVector<ChartCurve> curves_;
     struct Drawn {
