@@ -78,6 +78,12 @@ public:
                              for (const auto& r : runs) ids_ << r.id;
                              std::sort(ids_.begin(), ids_.end(), std::greater<>());
                              step(0);
+                         },
+                         [](const QString& message) {
+                             // Say why and stop, rather than wait for the script's timeout.
+                             qCritical("screenshots: the store cannot list its runs: %s",
+                                       qPrintable(message));
+                             QApplication::exit(1);
                          });
     }
 
