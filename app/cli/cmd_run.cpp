@@ -5,6 +5,7 @@
 #include "cli/records_json.h"
 #include "launch/run_folders.h"
 #include "store/compare.h"
+#include "store/number_format.h"
 #include "store/run_curves.h"
 #include "store/run_status.h"
 #include "store/run_store.h"
@@ -206,9 +207,10 @@ int runShow(Context& ctx) {
             .arg(r.stepsTotal ? QString::number(*r.stepsTotal) : QStringLiteral("?")));
     if (!steps.isEmpty()) {
         const auto& last = steps.back();
-        out(QStringLiteral("  last      loss %1, lr %2, block %3, %4 tok/s")
+        const auto lr = last.value(store::MetricColumn::Lr);
+        out(QStringLiteral("  last      loss %1, lr %2, block %3, %4 tokens/s of step time")
                 .arg(num(last.value(store::MetricColumn::Loss)),
-                     num(last.value(store::MetricColumn::Lr), 6),
+                     lr ? store::formatLr(*lr) : QStringLiteral("-"),
                      num(last.value(store::MetricColumn::Block), 0),
                      num(last.value(store::MetricColumn::TokS), 0)));
     }
@@ -227,7 +229,14 @@ int runShow(Context& ctx) {
                 .arg(num(evals.back().value(store::MetricColumn::ValLoss)))
                 .arg(evals.back().step));
     for (const QString& line : phaseLines(phases)) out(line);
-    out(QStringLiteral("  events    %1").arg(events.size()));
+    const auto switches = std::count_if(events.begin(), events.end(), [](const auto& e) {
+        return e.kind == QLatin1String("switch");
+    });
+    out(QStringLiteral("  events    %1%2")
+            .arg(events.size())
+            .arg(switches ? QStringLiteral(" (%1 block switches not listed; --json has them)")
+                                .arg(switches)
+                          : QString()));
     for (const auto& e : events)
         if (e.kind != QLatin1String("switch"))
             out(QStringLiteral("    %1 %2%3")

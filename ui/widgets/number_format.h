@@ -4,16 +4,16 @@
 // significant digits and thousands separators ("3.912", "12,345"), tiny or huge ones in the same
 // short scientific form.
 
+#include "store/number_format.h"
+
 #include <QString>
 #include <QVector>
 
 namespace bcd::ui {
 
-// "3e-4", "1.25e-5", "-2e+7": at most three significant digits, no padded exponent.
-QString formatScientific(double v);
-// A learning rate: "0" for zero, scientific below 0.01 (and from 10,000), else up to four
-// significant digits ("0.05", "1").
-QString formatLr(double v);
+// The learning-rate format is the store's, shared with the CLI.
+using store::formatLr;
+using store::formatScientific;
 // A metric value: "—" when not finite, scientific below 0.01 or from 1e7, thousands separated from
 // 1,000, else four significant digits.
 QString formatValue(double v);

@@ -118,6 +118,10 @@ private slots:
                      show.out.contains("40 stored, last 40 of 40") &&
                      show.out.contains("  phases    ") && show.out.contains("final ×1 ("),
                  show.out.constData());
+        // The learning rate as every page writes it; the throughput says what it counts.
+        QVERIFY2(show.out.contains(", lr 1e-3, block ") &&
+                     show.out.contains(" tokens/s of step time"),
+                 show.out.constData());
     }
 
     void exportCsv() {
