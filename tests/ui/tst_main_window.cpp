@@ -78,6 +78,27 @@ private slots:
                      qPrintable(m.first().toString()));
     }
 
+    // Usable at 1024×700: no page asks for more, so the window takes that size (a page wider
+    // than its share would widen the whole window past the screen).
+    void fitsA1024x700Screen() {
+        Workbench wb(dir_ + "/small/store.sqlite");
+        MainWindow window(wb);
+        window.resize(1024, 700);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QString sizes;
+        for (int p = MainWindow::Runs; p <= MainWindow::Sample; ++p) {
+            const QSize min = window.page(static_cast<MainWindow::Page>(p))->minimumSizeHint();
+            sizes += QStringLiteral("page %1: %2×%3; ").arg(p).arg(min.width()).arg(min.height());
+        }
+        const QSize min = window.minimumSizeHint();
+        QVERIFY2(
+            min.width() <= 1024 && min.height() <= 700,
+            qPrintable(
+                QStringLiteral("window %1×%2; %3").arg(min.width()).arg(min.height()).arg(sizes)));
+        QTRY_COMPARE(window.size(), QSize(1024, 700));
+    }
+
     void shortcutsSwitchPages() {
         Workbench wb(dir_ + "/keys/store.sqlite");
         MainWindow window(wb);

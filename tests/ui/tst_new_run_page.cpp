@@ -14,6 +14,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QGroupBox>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QMessageBox>
@@ -306,6 +307,26 @@ private slots:
         const auto large = page.planView()->plan()->bcd.memory.activations;
         QVERIFY2(large > small * 4, qPrintable(QStringLiteral("%1 -> %2").arg(small).arg(large)));
         QVERIFY(page.planView()->plan()->full.memory.activations > 0);
+    }
+
+    // The plan's two cards stand side by side on a wide page and one above the other when the
+    // page is as narrow as on a 1024-pixel screen, where the plan scrolls instead of clipping.
+    void planCardsStackWhenNarrow() {
+        NewRunPage page(*wb_);
+        page.setConfig(fullConfig(dir_ + "/models/tiny"));
+        auto* full = page.findChild<QGroupBox*>(QStringLiteral("planFull"));
+        auto* bcdCard = page.findChild<QGroupBox*>(QStringLiteral("planBcd"));
+        QVERIFY(full && bcdCard);
+        page.resize(1450, 950); // a 1600-pixel window less the navigation
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        QTRY_VERIFY(page.planView()->cardsSideBySide());
+        QTRY_VERIFY(bcdCard->geometry().left() > full->geometry().right());
+        page.resize(870, 650); // a 1024×700 window less the navigation, menu and status bars
+        QTRY_VERIFY(!page.planView()->cardsSideBySide());
+        QTRY_VERIFY(bcdCard->geometry().top() > full->geometry().bottom());
+        QVERIFY(page.planView()->width() < PlanView::kSideBySideWidth);
+        QVERIFY(page.minimumSizeHint().width() <= 870);
     }
 
     void hardwareFromTheNodesProbe() {

@@ -2,6 +2,7 @@
 
 #include "store/metrics_csv.h"
 #include "ui/widgets/engine_defaults.h"
+#include "ui/widgets/flow_layout.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/widgets/number_format.h"
 #include "ui/workbench.h"
@@ -175,24 +176,32 @@ ComparePage::ComparePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(
     auto* right = new QWidget(outer);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    auto* controls = new QHBoxLayout;
-    controls->addWidget(new QLabel(tr("Metric:"), right));
+    // Three groups that wrap onto a second line when the page is narrow (1024-pixel screens).
+    auto* controls = new FlowLayout;
+    auto group = [right, controls] {
+        auto* w = new QWidget(right);
+        auto* row = new QHBoxLayout(w);
+        row->setContentsMargins(0, 0, 0, 0);
+        controls->addWidget(w);
+        return row;
+    };
+    QHBoxLayout* metricRow = group();
+    metricRow->addWidget(new QLabel(tr("Metric:"), right));
     metric_ = new QComboBox(right);
     metric_->setObjectName(QStringLiteral("metric"));
     for (const auto& m : kMetrics) metric_->addItem(tr(m.label), int(m.column));
-    controls->addWidget(metric_);
-    controls->addSpacing(12);
-    const ChartControls chartControls = addChartControls(controls, right, 140);
+    metricRow->addWidget(metric_);
+    const ChartControls chartControls = addChartControls(group(), right, 140);
     xAxis_ = chartControls.xAxis;
     smoothing_ = chartControls.smoothing;
-    controls->addStretch(1);
-    controls->addWidget(new QLabel(tr("Export:"), right));
+    QHBoxLayout* exportRow = group();
+    exportRow->addWidget(new QLabel(tr("Export:"), right));
     for (const QString& kind :
          {QStringLiteral("PNG"), QStringLiteral("PDF"), QStringLiteral("CSV")}) {
         auto* b = new QPushButton(kind + QStringLiteral("…"), right);
         b->setObjectName(QStringLiteral("export") + kind);
         connect(b, &QPushButton::clicked, this, [this, kind] { chooseExport(kind); });
-        controls->addWidget(b);
+        exportRow->addWidget(b);
     }
     rightLayout->addLayout(controls);
 

@@ -115,16 +115,23 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     scroll->setFrameShape(QFrame::NoFrame);
     form_ = new ConfigForm(modelsDir, scroll);
     scroll->setWidget(form_);
-    scroll->setMinimumWidth(form_->sizeHint().width() + 24);
+    scroll->setMinimumWidth(form_->minimumSizeHint().width() + 24);
 
     auto* right = new QWidget(split);
     auto* rv = new QVBoxLayout(right);
     rv->setContentsMargins(4, 0, 0, 0);
     auto* planBox = new QGroupBox(tr("Plan: memory, time and cost (the engine's planner)"), right);
     auto* pv = new QVBoxLayout(planBox);
-    plan_ = new PlanView(planBox);
-    pv->addWidget(plan_);
-    rv->addWidget(planBox, 3);
+    // The plan scrolls rather than clips when the window is small (its cards stack below
+    // PlanView::kSideBySideWidth).
+    auto* planScroll = new QScrollArea(planBox);
+    planScroll->setWidgetResizable(true);
+    planScroll->setFrameShape(QFrame::NoFrame);
+    planScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    plan_ = new PlanView(planScroll);
+    planScroll->setWidget(plan_);
+    pv->addWidget(planScroll);
+    rv->addWidget(planBox, 2);
     auto* cmdBox = new QGroupBox(tr("What the node will run"), right);
     auto* cv = new QVBoxLayout(cmdBox);
     preview_ = new QPlainTextEdit(cmdBox);
@@ -133,7 +140,7 @@ NewRunPage::NewRunPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
     preview_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     preview_->setLineWrapMode(QPlainTextEdit::NoWrap);
     cv->addWidget(preview_);
-    rv->addWidget(cmdBox, 2);
+    rv->addWidget(cmdBox, 1);
     split->addWidget(scroll);
     split->addWidget(right);
     split->setStretchFactor(0, 0);

@@ -3,6 +3,7 @@
 #include "launch/run_config.h"
 #include "launch/run_folders.h"
 #include "ui/widgets/engine_defaults.h"
+#include "ui/widgets/flow_layout.h"
 #include "ui/widgets/number_format.h"
 #include "ui/widgets/run_info_dialog.h"
 #include "ui/workbench.h"
@@ -148,7 +149,8 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     split->setStretchFactor(1, 1);
     layout->addWidget(split, 1);
 
-    auto* buttons = new QHBoxLayout;
+    // The actions wrap onto a second line when the page is narrow (1024-pixel screens).
+    auto* buttons = new FlowLayout;
     auto addButton = [this, buttons](const QString& text, const QString& tip) {
         auto* b = new QPushButton(text, this);
         b->setToolTip(tip);
@@ -182,7 +184,6 @@ RunsPage::RunsPage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb) {
     export_ = addButton(tr("Export CSV…"), tr("Write the selected run's metric points as CSV"));
     edit_ = addButton(tr("Edit…"),
                       tr("Change the selected run's name, tags and notes (double-click its tags)"));
-    buttons->addStretch(1);
     auto* reload = addButton(tr("Refresh"), tr("Read the runs again"));
     layout->addLayout(buttons);
 

@@ -82,11 +82,11 @@ SamplePage::SamplePage(Workbench& wb, QWidget* parent) : QWidget(parent), wb_(wb
         auto* pick = new QHBoxLayout;
         c.run = new QComboBox(box);
         c.run->setObjectName(side == 0 ? QStringLiteral("runA") : QStringLiteral("runB"));
-        c.run->setMinimumContentsLength(24);
+        c.run->setMinimumContentsLength(16);
         c.checkpoint = new QComboBox(box);
         c.checkpoint->setObjectName(side == 0 ? QStringLiteral("checkpointA")
                                               : QStringLiteral("checkpointB"));
-        c.checkpoint->setMinimumContentsLength(14);
+        c.checkpoint->setMinimumContentsLength(10);
         pick->addWidget(new QLabel(tr("Run"), box));
         pick->addWidget(c.run, 1);
         pick->addWidget(new QLabel(tr("Checkpoint"), box));

@@ -112,6 +112,9 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     for (const QString& p : shapePresets())
         modelSource_->addItem(tr("%1 (shape only: plan, no weights)").arg(p), p);
     modelSource_->addItem(tr("Hugging Face folder…"), kFolderItem);
+    // Narrower than its longest entry (the list shows them whole): the form fits 1024 px.
+    modelSource_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    modelSource_->setMinimumContentsLength(24);
     modelSource_->setToolTip(
         tr("model.path: a preset of the engine (created in the store's models/ folder at the "
            "first launch) or a Hugging Face folder with config.json and model.safetensors "
@@ -235,13 +238,8 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     tf->addRow(QString(), recompute_);
     tf->addRow(tr("Threads"), threads_);
     tf->addRow(tr("Log every"), logEvery_);
-    auto* evalRow = new QHBoxLayout;
-    evalRow->addWidget(evalEvery_);
-    evalRow->addWidget(new QLabel(tr("on at most"), trainBox));
-    evalRow->addWidget(evalBatches_);
-    evalRow->addWidget(new QLabel(tr("batches"), trainBox));
-    evalRow->addStretch(1);
-    tf->addRow(tr("Evaluate every"), evalRow);
+    tf->addRow(tr("Evaluate every"), evalEvery_);
+    tf->addRow(tr("Evaluation batches"), evalBatches_); // a row of its own: the form fits 1024 px
     tf->addRow(tr("Checkpoint every"), ckptEvery_);
 
     // --- Optimizer ---

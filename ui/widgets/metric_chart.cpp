@@ -56,7 +56,7 @@ MetricChart::MetricChart(const QString& title, QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(plot_);
-    setMinimumSize(240, 160);
+    setMinimumSize(240, 140);
 
     plot_->plotLayout()->insertRow(0);
     title_ =

@@ -16,6 +16,7 @@
 #include <QLabel>
 #include <QMap>
 #include <QPushButton>
+#include <QResizeEvent>
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -147,6 +148,17 @@ struct PlanView::Column {
     QLabel* notes = nullptr;
 };
 
+bool PlanView::cardsSideBySide() const {
+    return columns_->direction() == QBoxLayout::LeftToRight;
+}
+
+void PlanView::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    const auto direction =
+        width() < kSideBySideWidth ? QBoxLayout::TopToBottom : QBoxLayout::LeftToRight;
+    if (columns_->direction() != direction) columns_->setDirection(direction);
+}
+
 PlanView::PlanView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -168,6 +180,7 @@ PlanView::PlanView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(device_);
 
     auto* columns = new QHBoxLayout;
+    columns_ = columns;
     auto makeColumn = [this, columns](const QString& title) {
         auto* c = new Column;
         c->box = new QGroupBox(title, this);

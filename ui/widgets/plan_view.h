@@ -17,6 +17,8 @@
 
 class QComboBox;
 class QLabel;
+class QBoxLayout;
+class QResizeEvent;
 class QSpinBox;
 class QTimer;
 
@@ -55,6 +57,10 @@ public:
     static QStringList gpuNames();
 
     const std::optional<bcd::PlanPair>& plan() const { return plan_; }
+    // Whether the Full and BCD cards stand side by side (else one above the other: narrower
+    // than kSideBySideWidth, as on a 1024-pixel screen).
+    bool cardsSideBySide() const;
+    static constexpr int kSideBySideWidth = 560;
     QString error() const { return error_; }
     int debounceMs = 200;
 
@@ -70,6 +76,9 @@ signals:
     void planned();
     // Apply on a suggestion: the form takes these values (dotted keys: "data.seq_len").
     void applyRequested(const QJsonObject& changes);
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     struct Column;
@@ -94,6 +103,7 @@ private:
     QLabel* stripCaption_;
     Column* full_;
     Column* bcd_;
+    QBoxLayout* columns_;
 };
 
 } // namespace bcd::ui
