@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/records_json.h"
+#include "launch/engine_defaults.h"
 #include "launch/run_folders.h"
 #include "store/compare.h"
 #include "store/number_format.h"
@@ -327,7 +328,9 @@ int cmdCompare(Context& ctx) {
     for (const QString& id : a.positional()) {
         existing(s, parseRunId(id));
         sums.push_back(store::summarize(s, parseRunId(id)));
-        configs.push_back(sums.back().run.config);
+        // With the engine's defaults filled in: a key written out equal to its default is no
+        // difference (as on the Compare page).
+        configs.push_back(launch::resolvedConfig(sums.back().run.config));
     }
     const auto diffs = store::configDifferences(configs);
     if (a.flag(QStringLiteral("json"))) {
@@ -343,7 +346,8 @@ int cmdCompare(Context& ctx) {
         return kExitOk;
     }
     out(QStringLiteral(
-        "id\tname\tstatus\tsteps\tfinal loss\tmin loss\tval loss\ttok/s\tcost\tranks"));
+        "id\tname\tstatus\tsteps\tfinal loss\tmin loss\tval loss\ttokens/s (step time)\tcost\t"
+        "ranks"));
     for (const auto& x : sums)
         out(QStringLiteral("%1\t%2\t%3\t%4\t%5\t%6\t%7\t%8\t%9\t%10")
                 .arg(x.run.id)

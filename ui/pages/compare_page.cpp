@@ -1,7 +1,7 @@
 #include "ui/pages/compare_page.h"
 
+#include "launch/engine_defaults.h"
 #include "store/metrics_csv.h"
-#include "ui/widgets/engine_defaults.h"
 #include "ui/widgets/flow_layout.h"
 #include "ui/widgets/metric_chart.h"
 #include "ui/widgets/number_format.h"
@@ -509,7 +509,7 @@ void ComparePage::fillConfigTable() {
     for (const auto& c : rows_) {
         // Resolved with the engine's defaults: "differences only" then shows what differs in
         // the runs, not which keys one config happened to write out.
-        configs << resolvedConfig(c.summary.run.config);
+        configs << launch::resolvedConfig(c.summary.run.config);
         headers << shortLabel(c.summary.run);
     }
     const auto differences = store::configDifferences(configs);

@@ -1,8 +1,8 @@
 #include "ui/pages/runs_page.h"
 
+#include "launch/engine_defaults.h"
 #include "launch/run_config.h"
 #include "launch/run_folders.h"
-#include "ui/widgets/engine_defaults.h"
 #include "ui/widgets/flow_layout.h"
 #include "ui/widgets/number_format.h"
 #include "ui/widgets/run_info_dialog.h"
@@ -472,7 +472,7 @@ void RunsPage::showDetails() {
         return;
     }
     // Keys the config leaves out read as the engine's defaults (its own config library).
-    const QJsonObject c = resolvedConfig(r->run.config);
+    const QJsonObject c = launch::resolvedConfig(r->run.config);
     auto v = [&c](const char* k) {
         return launch::configValue(c, QLatin1String(k)).toVariant().toString();
     };

@@ -1,10 +1,10 @@
 #include "ui/widgets/plan_view.h"
 
 #include "bcd/run_config.h"
+#include "launch/engine_defaults.h"
 #include "launch/run_config.h"
 #include "nodes/node_probe.h"
 #include "ui/widgets/block_strip.h"
-#include "ui/widgets/engine_defaults.h"
 #include "ui/widgets/memory_bar.h"
 #include "ui/widgets/wheel_guard.h"
 
@@ -352,7 +352,7 @@ void PlanView::replan() {
         }
     }
     // Keys the form left out read as the engine reads them.
-    const QJsonObject resolved = resolvedConfig(config_);
+    const QJsonObject resolved = launch::resolvedConfig(config_);
     const bool bcdMode =
         configValue(resolved, QStringLiteral("bcd.mode")).toString() != QLatin1String("full");
     if (plan_) {
@@ -421,7 +421,7 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
     c.setting->setText(setting.join(QStringLiteral(" · ")));
 
     const double steps =
-        configValue(resolvedConfig(config_), QStringLiteral("train.steps")).toDouble();
+        configValue(launch::resolvedConfig(config_), QStringLiteral("train.steps")).toDouble();
     if (p.time.known) {
         // The whole run: steps, evaluations, checkpoints and the final model.
         const double runS = p.time.run_s > 0 ? p.time.run_s : p.time.step_s * steps;

@@ -4,6 +4,7 @@
 // run name. Real processes: the built bcd-workbench and bcd-train, the tiny preset on the CPU.
 
 #include "cli_scenarios.h"
+#include "store/run_status.h"
 #include "store/run_store.h"
 
 #include <QTest>
@@ -192,6 +193,39 @@ private slots:
         QVERIFY2(rows.value(0).endsWith("\tcost\tranks") && rows.value(1).endsWith("\t1") &&
                      rows.value(2).endsWith("\t1"),
                  text.out.constData());
+        // Configs compared as the engine runs them: a default written out is no difference, a
+        // value other than the default is.
+        qint64 implicitId = 0, explicitId = 0, otherId = 0;
+        {
+            store::RunStore st(db_);
+            auto add = [&st](const QJsonObject& bcdSection) {
+                store::NewRun n;
+                n.name = QStringLiteral("defaults");
+                n.node = QStringLiteral("local");
+                n.config = QJsonObject{{"model", QJsonObject{{"path", "/m"}}}, {"bcd", bcdSection}};
+                return st.createRun(n);
+            };
+            implicitId = add(QJsonObject{});
+            explicitId = add(QJsonObject{{"order", "random"}, {"switch_every", 50}});
+            otherId = add(QJsonObject{{"order", "ascending"}});
+        }
+        const CliResult defaults = cli(
+            {QStringLiteral("compare"), QString::number(implicitId), QString::number(explicitId)});
+        QVERIFY2(defaults.code == 0 && defaults.out.contains("configs: identical"),
+                 defaults.out.constData());
+        const CliResult other =
+            cli({QStringLiteral("compare"), QString::number(implicitId), QString::number(otherId)});
+        QVERIFY2(other.out.contains("bcd.order: \"random\" | \"ascending\"") &&
+                     other.out.contains("\ttokens/s (step time)\t"),
+                 other.out.constData());
+        {
+            store::RunStore st(db_);
+            for (qint64 id : {implicitId, explicitId, otherId}) {
+                st.setRunStatus(id, store::status::kCancelled); // never launched
+                st.deleteRun(id);
+            }
+        }
+
         // A run compared with itself: identical configs.
         const CliResult same = cli(
             {QStringLiteral("compare"), QString::number(finishedA_), QString::number(finishedA_)});

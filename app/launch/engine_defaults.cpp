@@ -1,4 +1,4 @@
-#include "ui/widgets/engine_defaults.h"
+#include "launch/engine_defaults.h"
 
 #include "bcd/run_config.h"
 #include "store/compare.h"
@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
-namespace bcd::ui {
+namespace bcd::launch {
 
 const QJsonObject& engineDefaults() {
     static const QJsonObject defaults = [] {
@@ -31,4 +31,4 @@ QJsonObject resolvedConfig(const QJsonObject& config) {
     return store::withDefaults(config, engineDefaults());
 }
 
-} // namespace bcd::ui
+} // namespace bcd::launch
