@@ -47,6 +47,20 @@ private slots:
     }
     void cleanupTestCase() { wb_.reset(); }
 
+    // Before a run is shown, the status line says what to do next.
+    void emptyStatesPointToTheNextAction() {
+        {
+            Workbench empty(dir_ + "/empty/store.sqlite");
+            MonitorPage page(empty);
+            QTRY_VERIFY(page.statusText().startsWith(QStringLiteral("No runs yet")));
+            QVERIFY(page.statusText().contains(QStringLiteral("New run (Ctrl+2)")));
+        }
+        MonitorPage page(*wb_);
+        QTRY_VERIFY(page.statusText().startsWith(QStringLiteral("Choose a run above")));
+        page.showRun(trained_.id);
+        QTRY_VERIFY(page.statusText().contains(QStringLiteral("finished")));
+    }
+
     void showsEveryPointMarkerAndEval() {
         MonitorPage page(*wb_);
         page.resize(1280, 800);

@@ -284,6 +284,12 @@ void MonitorPage::reloadRunList() {
                     QStringLiteral("#%1  %2  (%3)").arg(it->id).arg(it->name, it->status), it->id);
             const int i = runPicker_->findData(runId_);
             runPicker_->setCurrentIndex(i);
+            // Nothing shown yet: say what to do next.
+            if (runId_ <= 0)
+                status_->setText(runs.isEmpty()
+                                     ? tr("No runs yet — start one in New run (Ctrl+2).")
+                                     : tr("Choose a run above, or double-click one in Runs "
+                                          "(Ctrl+1)."));
         });
 }
 
