@@ -79,6 +79,9 @@ launch "$preset full" full 1 baseline
 launch "$preset BCD, 2 layers/block" bcd 2 bcd
 fi
 
+# The node's price too, so that the Nodes page shows it (the runs keep their own launch price).
+"$wb" --db "$db" node price local "$price" >/dev/null
+
 echo "== the GUI, page by page, at 1600×1000 (docs/images/<page>.png) and 1024×700 (<page>-small.png)"
 mkdir -p docs/images
 for size in 1600x1000: 1024x700:-small; do
