@@ -114,6 +114,27 @@ private slots:
         QCOMPARE(chart.legendCorner(), Qt::AlignTop | Qt::AlignLeft);
     }
 
+    // A short chart gets fewer y labels than a tall one, never labels on top of each other.
+    void yTicksFollowTheHeight() {
+        auto labelsAt = [this](int height) {
+            MetricChart chart(QStringLiteral("Memory"));
+            chart.resize(400, height);
+            chart.show();
+            if (!QTest::qWaitForWindowExposed(&chart)) return -1;
+            chart.setCurves({line(400, map(std::nullopt))});
+            chart.replotNow();
+            chart.replotNow(); // the second pass knows the laid-out axis height
+            const auto labels = chart.plot()->yAxis->tickVectorLabels();
+            const int axisHeight = chart.plot()->axisRect()->height();
+            const int lineHeight = QFontMetrics(chart.plot()->yAxis->tickLabelFont()).height();
+            return labels.size() * lineHeight <= axisHeight ? int(labels.size()) : 1000;
+        };
+        const int small = labelsAt(140), tall = labelsAt(600);
+        QVERIFY2(small >= 2 && small < 1000, qPrintable(QString::number(small)));
+        QVERIFY2(tall > small && tall < 1000,
+                 qPrintable(QStringLiteral("%1 %2").arg(small).arg(tall)));
+    }
+
     void emaMatchesTensorBoard() {
         // TensorBoard: last = last * w + (1 - w) * y; smoothed = last / (1 - w^n).
         const QVector<double> y{1, 2, 3};

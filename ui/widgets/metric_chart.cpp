@@ -385,6 +385,10 @@ void MetricChart::rebuild() {
     markerX_.clear();
     if (markerMap_.has(kind_))
         for (qint64 s : markerSteps_) markerX_ << markerMap_.x(kind_, double(s));
+    // As many y ticks as the height holds legibly (QCustomPlot aims at 5 whatever the height,
+    // which piles labels on each other in a small chart).
+    if (const int h = plot_->axisRect()->height(); h > 0)
+        plot_->yAxis->ticker()->setTickCount(std::clamp(h / 32, 2, 6));
     fitRanges();
     // Draw the markers in view, thinned so that a run that switches every few steps stays legible.
     const QCPRange xr = plot_->xAxis->range();
