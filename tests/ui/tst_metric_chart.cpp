@@ -78,7 +78,8 @@ private slots:
         // What the chart draws: a learning-rate curve's axis reads as formatLr writes.
         MetricChart chart(QStringLiteral("Learning rate"));
         ChartCurve lr = line(100, map(std::nullopt));
-        for (double& v : lr.data.values) v = 3e-3 * (1 - (&v - lr.data.values.data()) / 100.0);
+        for (qsizetype i = 0; i < lr.data.values.size(); ++i)
+            lr.data.values[i] = 3e-3 * (1 - i / 100.0); // a linear decay from 3e-3 to 0
         chart.setCurves({lr});
         chart.replotNow();
         QCOMPARE(chart.plot()->yAxis->numberFormat(), QStringLiteral("g")); // no 3·10⁻³

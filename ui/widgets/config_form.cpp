@@ -112,9 +112,6 @@ ConfigForm::ConfigForm(const QString& modelsDir, QWidget* parent)
     for (const QString& p : shapePresets())
         modelSource_->addItem(tr("%1 (shape only: plan, no weights)").arg(p), p);
     modelSource_->addItem(tr("Hugging Face folder…"), kFolderItem);
-    // Narrower than its longest entry (the list shows them whole): the form fits 1024 px.
-    modelSource_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    modelSource_->setMinimumContentsLength(24);
     modelSource_->setToolTip(
         tr("model.path: a preset of the engine (created in the store's models/ folder at the "
            "first launch) or a Hugging Face folder with config.json and model.safetensors "

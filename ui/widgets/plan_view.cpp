@@ -356,8 +356,9 @@ void PlanView::replan() {
     const bool bcdMode =
         configValue(resolved, QStringLiteral("bcd.mode")).toString() != QLatin1String("full");
     if (plan_) {
-        showPlan(*full_, plan_->full, !bcdMode);
-        showPlan(*bcd_, plan_->bcd, bcdMode);
+        const double steps = configValue(resolved, QStringLiteral("train.steps")).toDouble();
+        showPlan(*full_, plan_->full, !bcdMode, steps);
+        showPlan(*bcd_, plan_->bcd, bcdMode, steps);
         const bcd::Plan& chosen = bcdMode ? plan_->bcd : plan_->full;
         QVector<int> fixed;
         for (const QJsonValue& v :
@@ -396,7 +397,7 @@ void PlanView::replan() {
     emit planned();
 }
 
-void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
+void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode, double steps) {
     const QString title = p.mode == bcd::Mode::Full ? tr("Full training") : tr("BCD");
     c.box->setTitle(chosenMode ? tr("%1 — this run").arg(title) : title);
     const QString perDevice =
@@ -420,8 +421,6 @@ void PlanView::showPlan(Column& c, const bcd::Plan& p, bool chosenMode) {
     if (p.host_bytes > 0) setting << tr("host %1").arg(formatBytes(p.host_bytes));
     c.setting->setText(setting.join(QStringLiteral(" · ")));
 
-    const double steps =
-        configValue(launch::resolvedConfig(config_), QStringLiteral("train.steps")).toDouble();
     if (p.time.known) {
         // The whole run: steps, evaluations, checkpoints and the final model.
         const double runS = p.time.run_s > 0 ? p.time.run_s : p.time.step_s * steps;

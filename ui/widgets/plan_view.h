@@ -83,7 +83,7 @@ protected:
 private:
     struct Column;
     void fillHardwareChoices();
-    void showPlan(Column& c, const bcd::Plan& p, bool chosenMode);
+    void showPlan(Column& c, const bcd::Plan& p, bool chosenMode, double steps);
     QVector<Suggestion> suggestions(const bcd::Plan& p) const;
     void setSuggestions(Column& c, const QVector<Suggestion>& list);
 
